@@ -1,0 +1,6 @@
+//! Charts of result types, drawn with plotters onto any `DrawingBackend`: a canvas in the page,
+//! SVG natively. The same code draws in both places.
+
+pub mod curves;
+
+pub use curves::{draw_history, Metric};

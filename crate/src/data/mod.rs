@@ -1,0 +1,7 @@
+//! Dataset decoding and preparation: IDX files (MNIST, Fashion-MNIST), subsets, normalisation.
+
+pub mod dataset;
+pub mod idx;
+
+pub use dataset::{Dataset, Normalisation};
+pub use idx::{decode_idx, IdxArray};

@@ -1,0 +1,3 @@
+//! Files that leave or enter the lab.
+
+pub mod safetensors;

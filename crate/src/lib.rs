@@ -1,0 +1,20 @@
+//! Dropout Lab core: data -> model -> training -> charts, the same code natively and in the
+//! browser (wasm32 + WebGPU). Dependencies point one way: web -> train -> model -> data; charts
+//! depend only on result types.
+
+pub mod backend;
+pub mod charts;
+pub mod data;
+pub mod error;
+pub mod io;
+pub mod model;
+pub mod rng;
+pub mod train;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+pub use error::{LabError, LabResult};
+
+/// Version of this crate, written into every exported result.
+pub const CRATE_VERSION: &str = env!("CARGO_PKG_VERSION");

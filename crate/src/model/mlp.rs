@@ -1,0 +1,95 @@
+//! The MLP as plain tensors: layer l maps h to act(h W_l + b_l); the last layer gives logits.
+//! Dropout multiplies a hidden layer's activations by an explicit mask (see `dropout.rs`).
+
+use burn::tensor::{activation, Device, Tensor, TensorData};
+
+use super::config::{Activation, MlpConfig};
+use super::host::HostParams;
+use super::loss::cross_entropy;
+use crate::backend::read_f32;
+use crate::error::LabResult;
+
+#[derive(Debug, Clone)]
+pub struct Dense {
+    /// [fan_in, fan_out]
+    pub weight: Tensor<2>,
+    /// [fan_out]
+    pub bias: Tensor<1>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Mlp {
+    pub config: MlpConfig,
+    pub layers: Vec<Dense>,
+}
+
+impl Mlp {
+    pub fn from_host(config: &MlpConfig, params: &HostParams, device: &Device) -> Self {
+        let layers = params
+            .layers
+            .iter()
+            .zip(params.widths.windows(2))
+            .map(|((w, b), dims)| Dense {
+                weight: Tensor::from_data(TensorData::new(w.clone(), [dims[0], dims[1]]), device),
+                bias: Tensor::from_data(TensorData::new(b.clone(), [dims[1]]), device),
+            })
+            .collect();
+        Mlp { config: config.clone(), layers }
+    }
+
+    pub async fn to_host(&self) -> LabResult<HostParams> {
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            layers.push((read_f32(l.weight.clone()).await?, read_f32(l.bias.clone()).await?));
+        }
+        Ok(HostParams { widths: self.config.widths.clone(), layers })
+    }
+
+    /// Logits [batch, classes]. `masks[i]` multiplies the activations of hidden layer i.
+    pub fn forward(&self, x: Tensor<2>, masks: &[Option<Tensor<2>>]) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        let mut h = x;
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = h.matmul(layer.weight.clone()) + layer.bias.clone().unsqueeze_dim(0);
+            if i < last {
+                h = match self.config.activation {
+                    Activation::Relu => activation::relu(h),
+                    Activation::Tanh => activation::tanh(h),
+                };
+                if let Some(Some(mask)) = masks.get(i) {
+                    h = h * mask.clone();
+                }
+            }
+        }
+        h
+    }
+
+    /// The same weights as autodiff leaves that retain their gradients, for one backward pass.
+    pub fn as_grad_leaves(&self) -> Self {
+        Mlp {
+            config: self.config.clone(),
+            layers: self
+                .layers
+                .iter()
+                .map(|l| Dense {
+                    weight: l.weight.clone().autodiff().require_grad(),
+                    bias: l.bias.clone().autodiff().require_grad(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Mean cross-entropy on (x, one-hot y) with the given masks, and its gradient per layer
+    /// (weight, bias), by burn's reverse-mode autodiff.
+    pub fn loss_and_grads(&self, x: Tensor<2>, y: Tensor<2>, masks: &[Option<Tensor<2>>]) -> (Tensor<1>, Vec<(Tensor<2>, Tensor<1>)>) {
+        let leaves = self.as_grad_leaves();
+        let loss = cross_entropy(leaves.forward(x, masks), y);
+        let grads = loss.backward();
+        let g = leaves
+            .layers
+            .iter()
+            .map(|l| (l.weight.grad(&grads).expect("weight is a leaf"), l.bias.grad(&grads).expect("bias is a leaf")))
+            .collect();
+        (loss.inner(), g)
+    }
+}

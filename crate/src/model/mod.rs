@@ -1,0 +1,12 @@
+//! Models: a multi-layer perceptron with explicit, seeded dropout masks.
+
+pub mod config;
+pub mod dropout;
+pub mod host;
+pub mod init;
+pub mod loss;
+pub mod mlp;
+
+pub use config::{Activation, InitScheme, MlpConfig};
+pub use host::HostParams;
+pub use mlp::Mlp;

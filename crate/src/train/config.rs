@@ -1,0 +1,196 @@
+//! Everything that defines a training run; with the seed, it reproduces the run exactly.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LabError, LabResult};
+use crate::model::MlpConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Full-batch gradient descent: every step uses the whole training subset.
+    Gd,
+    /// Mini-batch SGD.
+    Sgd,
+    /// Heavy-ball momentum (PyTorch form): v <- mu v + g, theta <- theta - lr v.
+    Momentum,
+    /// Nesterov (PyTorch form): v <- mu v + g, theta <- theta - lr (g + mu v).
+    Nesterov,
+    /// Adam (Kingma & Ba 2015) with bias correction.
+    Adam,
+}
+
+fn default_momentum() -> f64 {
+    0.9
+}
+fn default_beta1() -> f64 {
+    0.9
+}
+fn default_beta2() -> f64 {
+    0.999
+}
+fn default_eps() -> f64 {
+    1e-8
+}
+fn default_eval_every() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub model: MlpConfig,
+    /// The first `train_size` training images, as the papers take "the first 10000".
+    pub train_size: usize,
+    /// The first `test_size` test images.
+    pub test_size: usize,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    #[serde(default = "default_momentum")]
+    pub momentum: f64,
+    #[serde(default = "default_beta1")]
+    pub beta1: f64,
+    #[serde(default = "default_beta2")]
+    pub beta2: f64,
+    #[serde(default = "default_eps")]
+    pub eps: f64,
+    pub epochs: usize,
+    /// Mini-batch size; ignored by full-batch GD.
+    pub batch_size: usize,
+    pub seed: u64,
+    /// Evaluate train/test loss and accuracy every this many epochs (and after the last).
+    #[serde(default = "default_eval_every")]
+    pub eval_every: usize,
+    /// Record the mini-batch loss of every step (with dropout active).
+    #[serde(default)]
+    pub record_steps: bool,
+    /// Keep a copy of all parameters every this many steps (0 = never); analyses need trajectories.
+    #[serde(default)]
+    pub snapshot_every: usize,
+}
+
+impl TrainConfig {
+    pub fn validate(&self, train_available: usize, test_available: usize, input_dim: usize, classes: usize) -> LabResult<()> {
+        self.model.validate(input_dim, classes)?;
+        if self.train_size == 0 || self.train_size > train_available {
+            return Err(LabError::Config(format!(
+                "train subset {} must be between 1 and the {train_available} training images",
+                self.train_size
+            )));
+        }
+        if self.test_size == 0 || self.test_size > test_available {
+            return Err(LabError::Config(format!(
+                "test subset {} must be between 1 and the {test_available} test images",
+                self.test_size
+            )));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 100.0) {
+            return Err(LabError::Config(format!("learning rate {} must be in (0, 100]", self.lr)));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(LabError::Config(format!("momentum {} must be in [0, 1)", self.momentum)));
+        }
+        if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) || !(self.eps > 0.0) {
+            return Err(LabError::Config("Adam needs beta1, beta2 in [0, 1) and eps > 0".into()));
+        }
+        if self.epochs == 0 || self.epochs > 100_000 {
+            return Err(LabError::Config(format!("epochs {} must be between 1 and 100000", self.epochs)));
+        }
+        if self.optimizer != OptimizerKind::Gd && (self.batch_size == 0 || self.batch_size > self.train_size) {
+            return Err(LabError::Config(format!(
+                "batch size {} must be between 1 and the train subset size {}",
+                self.batch_size, self.train_size
+            )));
+        }
+        if self.eval_every == 0 {
+            return Err(LabError::Config("eval_every must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// Rows per step: the whole subset for GD, otherwise the batch size.
+    pub fn effective_batch(&self) -> usize {
+        if self.optimizer == OptimizerKind::Gd {
+            self.train_size
+        } else {
+            self.batch_size
+        }
+    }
+
+    /// Steps in one epoch; the last mini-batch of an epoch may be smaller than the others.
+    pub fn steps_per_epoch(&self) -> usize {
+        self.train_size.div_ceil(self.effective_batch())
+    }
+
+    pub fn total_steps(&self) -> usize {
+        self.steps_per_epoch() * self.epochs
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::{Activation, InitScheme};
+
+    pub(crate) fn small_config(optimizer: OptimizerKind) -> TrainConfig {
+        TrainConfig {
+            model: MlpConfig {
+                widths: vec![784, 50, 50, 10],
+                activation: Activation::Relu,
+                drop_rates: vec![0.0, 0.5],
+                init: InitScheme::He,
+            },
+            train_size: 1000,
+            test_size: 1000,
+            optimizer,
+            lr: 0.1,
+            momentum: 0.9,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            epochs: 3,
+            batch_size: 64,
+            seed: 1,
+            eval_every: 1,
+            record_steps: false,
+            snapshot_every: 0,
+        }
+    }
+
+    #[test]
+    fn step_counts() {
+        let c = small_config(OptimizerKind::Sgd);
+        assert_eq!(c.steps_per_epoch(), 16); // 15 full batches of 64 and one of 40
+        assert_eq!(c.total_steps(), 48);
+        assert_eq!(small_config(OptimizerKind::Gd).total_steps(), 3);
+    }
+
+    #[test]
+    fn rejects_out_of_range() {
+        let ok = small_config(OptimizerKind::Adam);
+        assert!(ok.validate(60000, 10000, 784, 10).is_ok());
+        let bad = |f: &dyn Fn(&mut TrainConfig)| {
+            let mut c = ok.clone();
+            f(&mut c);
+            c.validate(60000, 10000, 784, 10).unwrap_err().to_string()
+        };
+        assert!(bad(&|c| c.lr = 0.0).contains("learning rate"));
+        assert!(bad(&|c| c.lr = f64::NAN).contains("learning rate"));
+        assert!(bad(&|c| c.train_size = 70000).contains("train subset"));
+        assert!(bad(&|c| c.test_size = 0).contains("test subset"));
+        assert!(bad(&|c| c.batch_size = 5000).contains("batch size"));
+        assert!(bad(&|c| c.epochs = 0).contains("epochs"));
+        assert!(bad(&|c| c.momentum = 1.0).contains("momentum"));
+        assert!(bad(&|c| c.model.drop_rates = vec![0.0, 1.0]).contains("drop_rate"));
+    }
+
+    #[test]
+    fn json_round_trip_with_defaults() {
+        let c = small_config(OptimizerKind::Nesterov);
+        let s = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<TrainConfig>(&s).unwrap(), c);
+        let mut v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        v.as_object_mut().unwrap().remove("momentum");
+        let d: TrainConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(d.momentum, 0.9);
+    }
+}

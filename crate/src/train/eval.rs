@@ -1,0 +1,55 @@
+//! Loss and accuracy of a model on a data set (dropout off: evaluation uses the full network,
+//! which inverted dropout makes the expected network).
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::backend::read_f32;
+use crate::data::Dataset;
+use crate::error::LabResult;
+use crate::model::loss::per_sample_cross_entropy;
+use crate::model::Mlp;
+use crate::train::batch::gather;
+
+/// Rows per forward pass, so a 60k-image evaluation fits in a browser's buffer limits.
+const EVAL_CHUNK: usize = 2048;
+
+/// A data set resident on the device as chunks of (features, one-hot labels).
+pub struct DeviceData {
+    pub chunks: Vec<(Tensor<2>, Tensor<2>)>,
+    pub len: usize,
+}
+
+impl DeviceData {
+    pub fn upload(data: &Dataset, device: &Device) -> Self {
+        let rows: Vec<usize> = (0..data.len()).collect();
+        let chunks = rows
+            .chunks(EVAL_CHUNK)
+            .map(|c| {
+                let (x, y) = gather(data, c);
+                (
+                    Tensor::from_data(TensorData::new(x, [c.len(), data.dim]), device),
+                    Tensor::from_data(TensorData::new(y, [c.len(), data.classes]), device),
+                )
+            })
+            .collect();
+        DeviceData { chunks, len: data.len() }
+    }
+}
+
+/// (mean cross-entropy, accuracy). One read-back for the whole set.
+pub async fn evaluate(model: &Mlp, data: &DeviceData) -> LabResult<(f32, f32)> {
+    let mut loss_sum: Option<Tensor<1>> = None;
+    let mut correct: Option<Tensor<1>> = None;
+    for (x, y) in &data.chunks {
+        let logits = model.forward(x.clone(), &[]);
+        let l = per_sample_cross_entropy(logits.clone(), y.clone()).sum();
+        // Correct when the logit of the true class is the largest (ties have measure zero).
+        let true_logit = (logits.clone() * y.clone()).sum_dim(1);
+        let hit = true_logit.greater_equal(logits.max_dim(1)).float().sum();
+        loss_sum = Some(match loss_sum { Some(s) => s + l, None => l });
+        correct = Some(match correct { Some(s) => s + hit, None => hit });
+    }
+    let both = Tensor::cat(vec![loss_sum.unwrap(), correct.unwrap()], 0);
+    let v = read_f32(both).await?;
+    Ok((v[0] / data.len as f32, v[1] / data.len as f32))
+}

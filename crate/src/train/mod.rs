@@ -1,0 +1,12 @@
+//! Training: optimisers, the loop, evaluation and the recorded history.
+
+pub mod batch;
+pub mod config;
+pub mod eval;
+pub mod history;
+pub mod optim;
+pub mod trainer;
+
+pub use config::{OptimizerKind, TrainConfig};
+pub use history::{EpochRecord, History, StepRecord};
+pub use trainer::{Progress, Trainer};

@@ -1,0 +1,250 @@
+//! The training loop, driven in slices (`run`) so the page can report progress, stay responsive
+//! and cancel between slices. Read-backs are async and batched: one per slice for the step
+//! losses, one per evaluation.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use rand_chacha::ChaCha8Rng;
+
+use super::batch::{epoch_order, gather};
+use super::config::{OptimizerKind, TrainConfig};
+use super::eval::{evaluate, DeviceData};
+use super::history::{EpochRecord, History, StepRecord};
+use super::optim::{Hyper, Optimizer};
+use crate::backend::read_f32;
+use crate::data::Dataset;
+use crate::error::{LabError, LabResult};
+use crate::model::dropout::sample_mask;
+use crate::model::init::initial_params;
+use crate::model::{HostParams, Mlp};
+use crate::rng::{stream, Stream};
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Progress {
+    pub step: usize,
+    pub total_steps: usize,
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Mean mini-batch loss of the steps in the last slice (dropout active); NaN if none ran.
+    pub recent_loss: f32,
+    pub done: bool,
+}
+
+/// A copy of every parameter at a step, flattened as in `HostParams::flatten`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub step: usize,
+    pub params: Vec<f32>,
+}
+
+pub struct Trainer {
+    config: TrainConfig,
+    device: Device,
+    model: Mlp,
+    optimizer: Optimizer,
+    train: Dataset,
+    train_dev: DeviceData,
+    test_dev: DeviceData,
+    /// For full-batch GD the whole subset stays on the device.
+    full_batch: Option<(Tensor<2>, Tensor<2>)>,
+    masks_rng: ChaCha8Rng,
+    order_rng: ChaCha8Rng,
+    order: Vec<usize>,
+    step: usize,
+    history: History,
+    snapshots: Vec<Snapshot>,
+}
+
+impl Trainer {
+    /// Validate, take the subsets, initialise from the seed and evaluate the initial model.
+    pub async fn new(config: TrainConfig, train: &Dataset, test: &Dataset, device: Device, backend: &str, dataset: &str) -> LabResult<Self> {
+        config.validate(train.len(), test.len(), train.dim, train.classes)?;
+        let params = initial_params(&config.model, &mut stream(config.seed, Stream::Init));
+        Self::with_params(config, params, train, test, device, backend, dataset).await
+    }
+
+    /// As `new`, starting from given parameters (e.g. imported weights).
+    pub async fn with_params(
+        config: TrainConfig,
+        params: HostParams,
+        train: &Dataset,
+        test: &Dataset,
+        device: Device,
+        backend: &str,
+        dataset: &str,
+    ) -> LabResult<Self> {
+        config.validate(train.len(), test.len(), train.dim, train.classes)?;
+        if params.widths != config.model.widths {
+            return Err(LabError::Weights(format!(
+                "weights have widths {:?}, the configuration {:?}",
+                params.widths, config.model.widths
+            )));
+        }
+        let train = train.first(config.train_size)?;
+        let test = test.first(config.test_size)?;
+        let model = Mlp::from_host(&config.model, &params, &device);
+        let train_dev = DeviceData::upload(&train, &device);
+        let test_dev = DeviceData::upload(&test, &device);
+        let full_batch = (config.optimizer == OptimizerKind::Gd).then(|| {
+            let all: Vec<usize> = (0..train.len()).collect();
+            let (x, y) = gather(&train, &all);
+            (
+                Tensor::from_data(TensorData::new(x, [train.len(), train.dim]), &device),
+                Tensor::from_data(TensorData::new(y, [train.len(), train.classes]), &device),
+            )
+        });
+        let mut trainer = Trainer {
+            optimizer: Optimizer::new(Hyper::from_config(&config), model.layers.len()),
+            masks_rng: stream(config.seed, Stream::DropoutMasks),
+            order_rng: stream(config.seed, Stream::BatchOrder),
+            history: History::new(&config, backend, dataset),
+            config,
+            device,
+            model,
+            train,
+            train_dev,
+            test_dev,
+            full_batch,
+            order: Vec::new(),
+            step: 0,
+            snapshots: Vec::new(),
+        };
+        trainer.record_epoch().await?;
+        if trainer.config.snapshot_every > 0 {
+            trainer.take_snapshot().await?;
+        }
+        Ok(trainer)
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+    pub fn snapshots(&self) -> &[Snapshot] {
+        &self.snapshots
+    }
+    pub fn model(&self) -> &Mlp {
+        &self.model
+    }
+    pub fn is_done(&self) -> bool {
+        self.step >= self.config.total_steps()
+    }
+
+    pub fn progress(&self, recent_loss: f32) -> Progress {
+        Progress {
+            step: self.step,
+            total_steps: self.config.total_steps(),
+            epoch: self.step / self.config.steps_per_epoch(),
+            epochs: self.config.epochs,
+            recent_loss,
+            done: self.is_done(),
+        }
+    }
+
+    /// Run up to `max_steps` steps (fewer at the end of training), evaluating at epoch ends.
+    pub async fn run(&mut self, max_steps: usize) -> LabResult<Progress> {
+        let mut losses: Vec<(usize, Tensor<1>)> = Vec::new();
+        for _ in 0..max_steps {
+            if self.is_done() {
+                break;
+            }
+            losses.push((self.step, self.train_step()));
+            self.step += 1;
+            let at_epoch_end = self.step % self.config.steps_per_epoch() == 0;
+            let wants_snapshot = self.config.snapshot_every > 0 && self.step % self.config.snapshot_every == 0;
+            if at_epoch_end || wants_snapshot {
+                // Check the losses before spending an evaluation on a diverged model.
+                self.check_losses(std::mem::take(&mut losses)).await?;
+            }
+            if wants_snapshot {
+                self.take_snapshot().await?;
+            }
+            if at_epoch_end {
+                let epoch = self.step / self.config.steps_per_epoch();
+                if epoch % self.config.eval_every == 0 || self.is_done() {
+                    self.record_epoch().await?;
+                }
+            }
+        }
+        let recent = self.check_losses(losses).await?;
+        Ok(self.progress(recent))
+    }
+
+    /// One optimiser step; returns the batch loss (still on the device).
+    fn train_step(&mut self) -> Tensor<1> {
+        let steps = self.config.steps_per_epoch();
+        let (x, y) = match &self.full_batch {
+            Some((x, y)) => (x.clone(), y.clone()),
+            None => {
+                let i = self.step % steps;
+                if i == 0 {
+                    self.order = epoch_order(self.train.len(), &mut self.order_rng);
+                }
+                let b = self.config.batch_size;
+                let rows = &self.order[i * b..((i + 1) * b).min(self.order.len())];
+                let (x, y) = gather(&self.train, rows);
+                (
+                    Tensor::from_data(TensorData::new(x, [rows.len(), self.train.dim]), &self.device),
+                    Tensor::from_data(TensorData::new(y, [rows.len(), self.train.classes]), &self.device),
+                )
+            }
+        };
+        let rows = x.dims()[0];
+        let masks: Vec<Option<Tensor<2>>> = self
+            .config
+            .model
+            .drop_rates
+            .iter()
+            .zip(&self.config.model.widths[1..])
+            .map(|(&p, &width)| {
+                sample_mask(&mut self.masks_rng, rows, width, p)
+                    .map(|m| Tensor::from_data(TensorData::new(m, [rows, width]), &self.device))
+            })
+            .collect();
+        let (loss, grads) = self.model.loss_and_grads(x, y, &masks);
+        self.model = self.optimizer.step(&self.model, grads);
+        loss
+    }
+
+    /// Read the step losses back in one transfer; record them and stop on NaN/Inf.
+    async fn check_losses(&mut self, losses: Vec<(usize, Tensor<1>)>) -> LabResult<f32> {
+        if losses.is_empty() {
+            return Ok(f32::NAN);
+        }
+        let (steps, tensors): (Vec<usize>, Vec<Tensor<1>>) = losses.into_iter().unzip();
+        let values = read_f32(Tensor::cat(tensors, 0)).await?;
+        for (&step, &loss) in steps.iter().zip(&values) {
+            if !loss.is_finite() {
+                return Err(LabError::NonFinite { step: step + 1, value: loss });
+            }
+            if self.config.record_steps {
+                self.history.steps.push(StepRecord { step: step + 1, loss });
+            }
+        }
+        Ok(values.iter().sum::<f32>() / values.len() as f32)
+    }
+
+    async fn record_epoch(&mut self) -> LabResult<()> {
+        let (train_loss, train_accuracy) = evaluate(&self.model, &self.train_dev).await?;
+        let (test_loss, test_accuracy) = evaluate(&self.model, &self.test_dev).await?;
+        if !train_loss.is_finite() || !test_loss.is_finite() {
+            return Err(LabError::NonFinite { step: self.step, value: if train_loss.is_finite() { test_loss } else { train_loss } });
+        }
+        self.history.epochs.push(EpochRecord {
+            epoch: self.step / self.config.steps_per_epoch(),
+            step: self.step,
+            train_loss,
+            train_accuracy,
+            test_loss,
+            test_accuracy,
+        });
+        Ok(())
+    }
+
+    async fn take_snapshot(&mut self) -> LabResult<()> {
+        let params = self.model.to_host().await?.flatten();
+        self.snapshots.push(Snapshot { step: self.step, params });
+        Ok(())
+    }
+}

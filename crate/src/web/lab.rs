@@ -1,0 +1,161 @@
+//! The worker-side API: load data, pick a backend, train in slices, export.
+
+use burn::tensor::Device;
+use wasm_bindgen::prelude::*;
+
+use super::js_err;
+use crate::backend::{cpu_device, webgpu_device, BackendKind};
+use crate::data::{Dataset, Normalisation};
+use crate::io::safetensors;
+use crate::model::{HostParams, MlpConfig};
+use crate::train::{TrainConfig, Trainer};
+
+#[wasm_bindgen]
+pub struct Lab {
+    cpu: Device,
+    /// Created once: a wgpu runtime cannot be initialised twice in one worker.
+    webgpu: Option<Device>,
+    backend: BackendKind,
+    train: Option<Dataset>,
+    test: Option<Dataset>,
+    dataset_name: String,
+    trainer: Option<Trainer>,
+    /// Weights imported by the user, used by the next `start` instead of a fresh initialisation.
+    imported: Option<(MlpConfig, HostParams)>,
+}
+
+#[derive(serde::Serialize)]
+struct DataInfo {
+    name: String,
+    train: usize,
+    test: usize,
+    dim: usize,
+    classes: usize,
+}
+
+#[wasm_bindgen]
+impl Lab {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Lab {
+        Lab {
+            cpu: cpu_device(),
+            webgpu: None,
+            backend: BackendKind::Cpu,
+            train: None,
+            test: None,
+            dataset_name: String::new(),
+            trainer: None,
+            imported: None,
+        }
+    }
+
+    /// Select "webgpu" or "cpu". The page checks for a WebGPU adapter first and only asks for
+    /// WebGPU when one exists; an initialisation failure here is reported, not hidden.
+    #[wasm_bindgen(js_name = setBackend)]
+    pub async fn set_backend(&mut self, kind: String) -> Result<String, JsError> {
+        self.backend = match kind.as_str() {
+            "webgpu" => {
+                if self.webgpu.is_none() {
+                    self.webgpu = Some(webgpu_device().await.map_err(js_err)?);
+                }
+                BackendKind::Webgpu
+            }
+            "cpu" => BackendKind::Cpu,
+            other => return Err(JsError::new(&format!("unknown backend `{other}`"))),
+        };
+        Ok(self.backend.label().to_string())
+    }
+
+    /// Decode the four IDX files (raw or gzipped) of a data set; replaces any loaded set.
+    #[wasm_bindgen(js_name = loadIdx)]
+    pub fn load_idx(
+        &mut self,
+        name: String,
+        train_images: &[u8],
+        train_labels: &[u8],
+        test_images: &[u8],
+        test_labels: &[u8],
+    ) -> Result<JsValue, JsError> {
+        let train = Dataset::from_idx("training images", train_images, "training labels", train_labels, Normalisation::Unit)
+            .map_err(js_err)?;
+        let test = Dataset::from_idx("test images", test_images, "test labels", test_labels, Normalisation::Unit).map_err(js_err)?;
+        if train.dim != test.dim {
+            return Err(JsError::new(&format!("training images have {} pixels, test images {}", train.dim, test.dim)));
+        }
+        let info = DataInfo { name: name.clone(), train: train.len(), test: test.len(), dim: train.dim, classes: train.classes };
+        self.train = Some(train);
+        self.test = Some(test);
+        self.dataset_name = name;
+        serde_wasm_bindgen::to_value(&info).map_err(js_err)
+    }
+
+    /// Build a trainer from a `TrainConfig` object and evaluate the initial model.
+    pub async fn start(&mut self, config: JsValue) -> Result<JsValue, JsError> {
+        self.trainer = None;
+        let config: TrainConfig = serde_wasm_bindgen::from_value(config).map_err(js_err)?;
+        let (train, test) = match (&self.train, &self.test) {
+            (Some(a), Some(b)) => (a, b),
+            _ => return Err(JsError::new("no data loaded")),
+        };
+        let device = match self.backend {
+            BackendKind::Webgpu => self.webgpu.clone().ok_or_else(|| JsError::new("WebGPU not initialised"))?,
+            BackendKind::Cpu => self.cpu.clone(),
+        };
+        let backend = self.backend.label();
+        let trainer = match self.imported.take() {
+            Some((model, params)) => {
+                if model != config.model {
+                    let msg = format!("imported weights are for {:?}, the form asks for {:?}", model.widths, config.model.widths);
+                    self.imported = Some((model, params));
+                    return Err(JsError::new(&msg));
+                }
+                Trainer::with_params(config, params, train, test, device, backend, &self.dataset_name).await
+            }
+            None => Trainer::new(config, train, test, device, backend, &self.dataset_name).await,
+        }
+        .map_err(js_err)?;
+        let progress = trainer.progress(f32::NAN);
+        self.trainer = Some(trainer);
+        serde_wasm_bindgen::to_value(&progress).map_err(js_err)
+    }
+
+    /// Run up to `steps` training steps; returns progress.
+    pub async fn run(&mut self, steps: usize) -> Result<JsValue, JsError> {
+        let trainer = self.trainer.as_mut().ok_or_else(|| JsError::new("no training run started"))?;
+        let progress = trainer.run(steps).await.map_err(js_err)?;
+        serde_wasm_bindgen::to_value(&progress).map_err(js_err)
+    }
+
+    #[wasm_bindgen(js_name = historyJson)]
+    pub fn history_json(&self) -> Result<String, JsError> {
+        Ok(self.trainer.as_ref().ok_or_else(|| JsError::new("no training run"))?.history().to_json())
+    }
+
+    #[wasm_bindgen(js_name = historyCsv)]
+    pub fn history_csv(&self) -> Result<String, JsError> {
+        Ok(self.trainer.as_ref().ok_or_else(|| JsError::new("no training run"))?.history().to_csv())
+    }
+
+    /// The current weights as a safetensors file.
+    #[wasm_bindgen(js_name = exportWeights)]
+    pub async fn export_weights(&self) -> Result<Vec<u8>, JsError> {
+        let trainer = self.trainer.as_ref().ok_or_else(|| JsError::new("no trained model to export"))?;
+        let params = trainer.model().to_host().await.map_err(js_err)?;
+        safetensors::export(&trainer.config().model, &params).map_err(js_err)
+    }
+
+    /// Read a safetensors file; its weights start the next run. Returns the model config.
+    #[wasm_bindgen(js_name = importWeights)]
+    pub fn import_weights(&mut self, bytes: &[u8]) -> Result<JsValue, JsError> {
+        let (config, params) = safetensors::import(bytes).map_err(js_err)?;
+        let value = serde_wasm_bindgen::to_value(&config).map_err(js_err)?;
+        self.imported = Some((config, params));
+        Ok(value)
+    }
+}
+
+impl Default for Lab {
+    fn default() -> Self {
+        Self::new()
+    }
+}

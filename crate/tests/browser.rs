@@ -1,0 +1,83 @@
+//! Runs in headless Chromium (wasm-bindgen-test): the same training steps on WebGPU and on the
+//! CPU backend give the same numbers. Same seed = same initial weights, masks and batches on
+//! both, so only floating-point rounding may differ.
+#![cfg(target_arch = "wasm32")]
+
+use dropout_lab::backend::{cpu_device, webgpu_device};
+use dropout_lab::data::Dataset;
+use dropout_lab::model::{Activation, InitScheme, MlpConfig};
+use dropout_lab::rng::{stream, Stream};
+use dropout_lab::train::{OptimizerKind, TrainConfig, Trainer};
+use rand::Rng;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Ten Gaussian blobs in 64 dimensions: learnable, deterministic, no files needed.
+fn blobs(n: usize, seed: u64) -> Dataset {
+    let mut rng = stream(seed, Stream::Directions);
+    let centres: Vec<f32> = (0..10 * 64).map(|_| rng.random_range(0.0..1.0)).collect();
+    let mut features = Vec::with_capacity(n * 64);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = i % 10;
+        labels.push(c as u8);
+        features.extend((0..64).map(|j| centres[c * 64 + j] + rng.random_range(-0.3..0.3)));
+    }
+    Dataset { features, labels, dim: 64, classes: 10 }
+}
+
+fn config(activation: Activation, optimizer: OptimizerKind) -> TrainConfig {
+    TrainConfig {
+        model: MlpConfig { widths: vec![64, 32, 32, 10], activation, drop_rates: vec![0.2, 0.5], init: InitScheme::He },
+        train_size: 256,
+        test_size: 128,
+        optimizer,
+        lr: if optimizer == OptimizerKind::Adam { 1e-3 } else { 0.1 },
+        momentum: 0.9,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        epochs: 2,
+        batch_size: 64,
+        seed: 5,
+        eval_every: 1,
+        record_steps: true,
+        snapshot_every: 0,
+    }
+}
+
+async fn run(cfg: TrainConfig, device: burn::tensor::Device, backend: &str) -> (dropout_lab::train::History, Vec<f32>) {
+    let (train, test) = (blobs(256, 1), blobs(128, 2));
+    let mut t = Trainer::new(cfg, &train, &test, device, backend, "blobs").await.expect("trainer");
+    while !t.is_done() {
+        t.run(3).await.expect("training steps");
+    }
+    let params = t.model().to_host().await.expect("read back").flatten();
+    (t.history().clone(), params)
+}
+
+fn rel(a: f32, b: f32) -> f32 {
+    (a - b).abs() / b.abs().max(1e-6)
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_training_matches_cpu() {
+    let gpu = webgpu_device().await.expect("WebGPU adapter (Chromium needs --enable-unsafe-webgpu)");
+    for (act, opt) in [(Activation::Relu, OptimizerKind::Sgd), (Activation::Tanh, OptimizerKind::Adam)] {
+        let (hc, pc) = run(config(act, opt), cpu_device(), "cpu").await;
+        let (hg, pg) = run(config(act, opt), gpu.clone(), "webgpu").await;
+        assert_eq!(hc.steps.len(), 8);
+        for (c, g) in hc.steps.iter().zip(&hg.steps) {
+            assert!(rel(g.loss, c.loss) < 1e-4, "{act:?}/{opt:?} step {}: webgpu {} vs cpu {}", c.step, g.loss, c.loss);
+        }
+        for (c, g) in hc.epochs.iter().zip(&hg.epochs) {
+            assert!(rel(g.train_loss, c.train_loss) < 1e-4, "{act:?}/{opt:?} epoch {}: {} vs {}", c.epoch, g.train_loss, c.train_loss);
+            assert!((g.test_accuracy - c.test_accuracy).abs() <= 1.0 / 128.0 + 1e-6);
+        }
+        let max_diff = pc.iter().zip(&pg).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(max_diff < 1e-4, "{act:?}/{opt:?}: parameters differ by up to {max_diff}");
+        // The run really learned something, so the comparison is not between two broken runs.
+        assert!(hg.epochs[2].train_loss < 0.8 * hg.epochs[0].train_loss, "{act:?}/{opt:?}: {:?}", hg.epochs);
+    }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Every test: native unit + integration tests, browser tests (wasm-bindgen-test in headless
+# Chromium with WebGPU on SwiftShader), and the end-to-end tests of the real page (Playwright).
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+bash scripts/setup.sh --browser
+
+log "native tests"
+cargo test -p dropout-lab
+
+bash scripts/build.sh
+
+log "browser tests (wasm-bindgen-test, headless Chromium, WebGPU)"
+export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+(cd crate && cargo test --release --target "$WASM_TARGET" --test browser)
+
+log "end-to-end tests (Playwright, the real page)"
+node --test --test-concurrency=1 tests/

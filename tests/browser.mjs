@@ -1,0 +1,46 @@
+// Shared Playwright setup: Debian's Chromium (never a downloaded browser), the page served by
+// scripts/serve.mjs on 127.0.0.1, and a record of every console error.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { serve } from '../scripts/serve.mjs';
+
+export const ARTIFACTS = new URL('./artifacts/', import.meta.url).pathname;
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const BASE_ARGS = [
+  '--no-sandbox', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--no-first-run',
+];
+
+export async function startServer() {
+  const server = await serve(0);
+  return { server, url: `http://127.0.0.1:${server.address().port}/` };
+}
+
+export async function launch({ webgpu }) {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: webgpu ? [...BASE_ARGS, '--enable-unsafe-webgpu'] : [...BASE_ARGS, '--disable-features=WebGPU'],
+  });
+}
+
+export async function openLab(browser, url) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  page.on('worker', (w) => w.on('console', (m) => { if (m.type() === 'error') errors.push(`worker: ${m.text()}`); }));
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  return { page, errors };
+}
+
+/// Press Train and wait for the run to end; returns the run's history.
+export async function trainToEnd(page, timeout = 480_000) {
+  await page.click('#train');
+  await page.waitForSelector('body[data-run="done"], body[data-run="error"], body[data-run="cancelled"]', { timeout });
+  const outcome = await page.getAttribute('body', 'data-run');
+  if (outcome !== 'done') throw new Error(`run ended with ${outcome}: ${await page.textContent('#error')}`);
+  return JSON.parse(await page.evaluate(() => window.dropoutLab.history));
+}

@@ -1,0 +1,116 @@
+// End-to-end: the real page in headless Chromium trains MNIST with dropout on WebGPU (SwiftShader
+// here), matches the CPU backend, falls back to the CPU without WebGPU, and survives bad files.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { ARTIFACTS, launch, openLab, startServer, trainToEnd } from './browser.mjs';
+
+// 784-50-50-10, dropout 0.5 after the second hidden layer, 1000 training images.
+const RUN = 'dataset=mnist&train=1000&test=2000&widths=784-50-50-10&act=relu&drop=0,0.5&init=auto&opt=sgd&lr=0.1&mom=0.9&epochs=4&batch=50&seed=7';
+
+let server, url;
+before(async () => ({ server, url } = await startServer()));
+after(() => server.close());
+
+test('trains on WebGPU, learns, and matches the CPU backend', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=webgpu`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    assert.match(await page.textContent('#backend-badge'), /webgpu/, 'WebGPU adapter in use');
+    const gpu = await trainToEnd(page);
+    await page.screenshot({ path: `${ARTIFACTS}e2e-webgpu.png`, fullPage: true });
+    assert.equal(gpu.backend, 'webgpu');
+    const [first, last] = [gpu.epochs[0], gpu.epochs.at(-1)];
+    assert.equal(gpu.epochs.length, 5);
+    assert.ok(last.train_loss < 0.5 * first.train_loss, `loss fell: ${first.train_loss} -> ${last.train_loss}`);
+    assert.ok(last.test_accuracy > 0.8, `test accuracy ${last.test_accuracy}`);
+    // The URL reproduces the run: it holds every field of the form.
+    assert.match(page.url(), /widths=784-50-50-10/);
+    assert.match(page.url(), /seed=7/);
+
+    await page.selectOption('select[name="backend"]', 'cpu');
+    const cpu = await trainToEnd(page);
+    assert.equal(cpu.backend, 'cpu');
+    for (const [g, c] of gpu.epochs.map((e, i) => [e, cpu.epochs[i]])) {
+      const rel = Math.abs(g.train_loss - c.train_loss) / c.train_loss;
+      // Same seed: same init, masks and batches; only f32 rounding differs, and it grows slowly.
+      assert.ok(rel < 1e-3, `epoch ${g.epoch}: webgpu ${g.train_loss} vs cpu ${c.train_loss}`);
+      assert.ok(Math.abs(g.test_accuracy - c.test_accuracy) <= 0.005, `epoch ${g.epoch} accuracy`);
+    }
+    assert.deepEqual(errors, [], 'no console errors (WebGPU validation errors would appear here)');
+  } finally {
+    await browser.close();
+  }
+});
+
+test('without WebGPU the page says so and trains on the CPU', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openLab(browser, `${url}?${RUN.replace('epochs=4', 'epochs=2')}&backend=webgpu`);
+    assert.match(await page.textContent('#backend-badge'), /cpu/);
+    assert.ok(await page.isVisible('#notice'));
+    assert.match(await page.textContent('#notice'), /CPU backend/);
+    await page.waitForSelector('body[data-data="mnist"]');
+    const h = await trainToEnd(page);
+    await page.screenshot({ path: `${ARTIFACTS}e2e-cpu-fallback.png`, fullPage: true });
+    assert.equal(h.backend, 'cpu');
+    assert.ok(h.epochs.at(-1).train_loss < 0.6 * h.epochs[0].train_loss);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a corrupt data file gives a visible error and the page keeps working', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openLab(browser, `${url}?${RUN.replace('epochs=4', 'epochs=1')}&backend=cpu`);
+    await page.selectOption('select[name="dataset"]', 'custom');
+    const file = (name, bytes) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) });
+    await page.setInputFiles('input[name="files"]', [
+      file('train-images-idx3-ubyte', [0x50, 0x4b, 3, 4, 1, 2, 3, 4]), // a zip header, not IDX
+      file('train-labels-idx1-ubyte', [0, 0, 8, 1, 0, 0, 0, 1, 3]),
+      file('t10k-images-idx3-ubyte', [0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4]),
+      file('t10k-labels-idx1-ubyte', [0, 0, 8, 1, 0, 0, 0, 1, 3]),
+    ]);
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error'), /wrong magic number/);
+    await page.screenshot({ path: `${ARTIFACTS}e2e-corrupt-file.png`, fullPage: true });
+    // A truncated file: the header promises more than the file holds.
+    await page.setInputFiles('input[name="files"]', [
+      file('train-images-idx3-ubyte', [0, 0, 8, 3, 0, 0, 0, 9, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2]),
+      file('train-labels-idx1-ubyte', [0, 0, 8, 1, 0, 0, 0, 9, 3]),
+      file('t10k-images-idx3-ubyte', [0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4]),
+      file('t10k-labels-idx1-ubyte', [0, 0, 8, 1, 0, 0, 0, 1, 3]),
+    ]);
+    await page.waitForFunction(() => /truncated/.test(document.getElementById('error').textContent));
+    // The page still works: back to MNIST and a short run.
+    await page.selectOption('select[name="dataset"]', 'mnist');
+    await page.waitForSelector('body[data-data="mnist"]');
+    const h = await trainToEnd(page);
+    assert.equal(h.epochs.length, 2);
+    assert.ok(await page.isHidden('#error'));
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('an impossible config is refused with a message', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page } = await openLab(browser, `${url}?${RUN}&backend=cpu`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    await page.fill('input[name="drop"]', '0,1');
+    await page.click('#train');
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error'), /Drop rates/);
+    await page.fill('input[name="drop"]', '0,0.5');
+    await page.fill('input[name="train"]', '70000');
+    await page.click('#train');
+    await page.waitForSelector('body[data-run="error"]');
+    assert.match(await page.textContent('#error'), /train subset 70000 must be between 1 and the 60000/);
+  } finally {
+    await browser.close();
+  }
+});

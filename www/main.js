@@ -1,0 +1,185 @@
+// The page: controls, URL state and drawing. All computation happens in worker.js; this thread
+// only draws charts (with the same wasm module, compiled once and shared with the worker).
+import init, { drawHistoryChart } from './pkg/dropout_lab.js';
+import { PROTOCOL, formToConfig, readUrlIntoForm, writeFormToUrl } from './config.js';
+
+const $ = (id) => document.getElementById(id);
+const form = $('controls');
+const state = { worker: null, history: null, running: false, startedAt: 0 };
+// Read-only view for researchers poking at a run from the console, and for the e2e tests.
+window.dropoutLab = state;
+
+function showError(message) {
+  $('error').textContent = message;
+  $('error').hidden = !message;
+}
+function showNotice(message) {
+  $('notice').textContent = message;
+  $('notice').hidden = !message;
+}
+function setRunning(running) {
+  state.running = running;
+  $('train').disabled = running;
+  $('cancel').disabled = !running;
+}
+function formatSeconds(s) {
+  if (!isFinite(s)) return '…';
+  return s < 90 ? `${s.toFixed(0)} s` : `${(s / 60).toFixed(1)} min`;
+}
+
+function drawCharts() {
+  if (!state.history) return;
+  const json = state.history;
+  for (const metric of ['loss', 'accuracy']) {
+    try {
+      drawHistoryChart($(`chart-${metric}`), json, metric);
+    } catch (e) {
+      showError(`Could not draw the ${metric} chart: ${e.message ?? e}`);
+    }
+  }
+}
+
+function onProgress({ progress, history }) {
+  state.history = history;
+  const { step, total_steps, epoch, epochs, recent_loss } = progress;
+  $('progress').max = total_steps;
+  $('progress').value = step;
+  const elapsed = (performance.now() - state.startedAt) / 1000;
+  const eta = step > 0 ? (elapsed / step) * (total_steps - step) : NaN;
+  const loss = Number.isFinite(recent_loss) ? ` · batch loss ${recent_loss.toFixed(4)}` : '';
+  $('progress-text').textContent = `step ${step}/${total_steps} · epoch ${epoch}/${epochs}${loss} · ETA ${formatSeconds(eta)}`;
+  drawCharts();
+  const h = JSON.parse(history);
+  const last = h.epochs[h.epochs.length - 1];
+  if (last) {
+    $('summary').textContent =
+      `epoch ${last.epoch}: train loss ${last.train_loss.toFixed(4)}, train acc ${(100 * last.train_accuracy).toFixed(2)}%, ` +
+      `test loss ${last.test_loss.toFixed(4)}, test acc ${(100 * last.test_accuracy).toFixed(2)}% (backend ${h.backend}, seed ${h.seed})`;
+  }
+  for (const id of ['export-json', 'export-csv', 'export-weights']) $(id).disabled = false;
+}
+
+function download(name, mime, data) {
+  const url = URL.createObjectURL(new Blob([data], { type: mime }));
+  const a = Object.assign(document.createElement('a'), { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+const handlers = {
+  ready({ backend, notice }) {
+    $('backend-badge').textContent = `backend: ${backend}`;
+    if (backend !== 'webgpu') form.backend.value = 'cpu';
+    if (notice) showNotice(notice);
+    document.body.dataset.ready = 'true';
+    loadData();
+  },
+  backend({ backend, notice }) {
+    $('backend-badge').textContent = `backend: ${backend}`;
+    form.backend.value = backend;
+    if (notice) showNotice(notice);
+  },
+  data({ info }) {
+    $('data-info').textContent = `${info.name}: ${info.train} train / ${info.test} test images of ${info.dim} pixels`;
+    form.train.max = info.train;
+    form.test.max = info.test;
+    document.body.dataset.data = info.name;
+  },
+  progress(msg) {
+    onProgress(msg);
+  },
+  done() {
+    setRunning(false);
+    document.body.dataset.run = 'done';
+  },
+  cancelled() {
+    setRunning(false);
+    $('progress-text').textContent += ' · cancelled';
+    document.body.dataset.run = 'cancelled';
+  },
+  error({ message }) {
+    setRunning(false);
+    showError(message);
+    document.body.dataset.run = 'error';
+  },
+  file({ name, mime, data }) {
+    download(name, mime, data);
+  },
+  imported({ config }) {
+    form.widths.value = config.widths.join('-');
+    form.act.value = config.activation;
+    form.drop.value = config.drop_rates.join(',');
+    form.init.value = config.init;
+    showNotice(`Imported weights for ${config.widths.join('-')}: the next run starts from them.`);
+  },
+};
+
+function post(msg, transfer = []) {
+  state.worker.postMessage({ v: PROTOCOL, ...msg }, transfer);
+}
+
+function loadData() {
+  showError('');
+  const dataset = form.dataset.value;
+  $('custom-files').hidden = dataset !== 'custom';
+  if (dataset !== 'custom') post({ type: 'load', dataset });
+}
+
+async function loadCustomFiles(files) {
+  const named = {};
+  for (const f of files) named[f.name] = await f.arrayBuffer();
+  post({ type: 'loadFiles', files: named }, Object.values(named));
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  showError('');
+  let config;
+  try {
+    config = formToConfig(form);
+  } catch (e) {
+    showError(e.message);
+    return;
+  }
+  writeFormToUrl(form);
+  setRunning(true);
+  document.body.dataset.run = 'running';
+  state.startedAt = performance.now();
+  post({ type: 'train', config, backend: form.backend.value });
+});
+$('cancel').addEventListener('click', () => post({ type: 'cancel' }));
+form.addEventListener('change', (event) => {
+  writeFormToUrl(form);
+  if (event.target.name === 'dataset') loadData();
+  if (event.target.name === 'files') loadCustomFiles(event.target.files);
+});
+for (const button of document.querySelectorAll('[data-png]')) {
+  button.addEventListener('click', () =>
+    $(button.dataset.png).toBlob((blob) => download(`${button.dataset.png}.png`, 'image/png', blob)));
+}
+$('export-json').addEventListener('click', () => post({ type: 'export', what: 'json' }));
+$('export-csv').addEventListener('click', () => post({ type: 'export', what: 'csv' }));
+$('export-weights').addEventListener('click', () => post({ type: 'export', what: 'weights' }));
+$('import-weights').addEventListener('change', async (event) => {
+  const file = event.target.files[0];
+  if (!file) return;
+  const bytes = await file.arrayBuffer();
+  post({ type: 'importWeights', bytes }, [bytes]);
+  event.target.value = '';
+});
+
+async function main() {
+  readUrlIntoForm(form);
+  $('custom-files').hidden = form.dataset.value !== 'custom';
+  // Compile once; the worker gets the compiled module instead of downloading it again.
+  const module = await WebAssembly.compileStreaming(fetch(new URL('./pkg/dropout_lab_bg.wasm', import.meta.url)));
+  await init({ module_or_path: module });
+  state.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  state.worker.onmessage = ({ data }) => handlers[data.type]?.(data);
+  state.worker.onerror = (e) => showError(`The worker failed: ${e.message}`);
+  post({ type: 'init', module, backend: form.backend.value });
+}
+
+main().catch((e) => showError(`Dropout Lab could not start: ${e.message ?? e}`));

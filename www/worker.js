@@ -1,0 +1,144 @@
+// The worker owns the Rust `Lab` (data, device, trainer). Calls into it are serialised: one
+// message is handled at a time, and training runs in slices with a yield between them so a
+// `cancel` message gets through.
+import init, { Lab } from './pkg/dropout_lab.js';
+import { PROTOCOL } from './config.js';
+
+let lab = null;
+let backend = 'cpu';
+let webgpuUsable = false;
+let cancelRequested = false;
+let queue = Promise.resolve();
+
+const DATASETS = {
+  mnist: 'data/mnist',
+  'fashion-mnist': 'data/fashion-mnist',
+};
+const FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+// A slice of training steps should take about this long: short enough for a responsive cancel,
+// long enough that progress messages cost nothing.
+const SLICE_MS = 250;
+
+const reply = (msg, transfer = []) => postMessage({ v: PROTOCOL, ...msg }, transfer);
+const message = (e) => (e && e.message) || String(e);
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function detectWebGpu() {
+  if (!('gpu' in navigator)) return 'This browser has no WebGPU: training runs on the CPU backend (slower).';
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) return 'No WebGPU adapter is available: training runs on the CPU backend (slower).';
+  } catch (e) {
+    return `WebGPU adapter request failed (${message(e)}): training runs on the CPU backend.`;
+  }
+  return null;
+}
+
+async function selectBackend(wanted) {
+  let notice = null;
+  if (wanted === 'webgpu' && webgpuUsable) {
+    try {
+      backend = await lab.setBackend('webgpu');
+      return { backend, notice };
+    } catch (e) {
+      webgpuUsable = false;
+      notice = `WebGPU could not be initialised (${message(e)}): training runs on the CPU backend.`;
+    }
+  } else if (wanted === 'webgpu') {
+    notice = 'WebGPU is unavailable here: training runs on the CPU backend.';
+  }
+  backend = await lab.setBackend('cpu');
+  return { backend, notice };
+}
+
+async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function loadBundled(name) {
+  const dir = DATASETS[name];
+  if (!dir) throw new Error(`unknown dataset ${name}`);
+  const files = await Promise.all(FILES.map((f) => fetchBytes(`${dir}/${f}.gz`).catch((e) => {
+    throw new Error(`${name} is not available on this server (${message(e)})`);
+  })));
+  reply({ type: 'data', info: lab.loadIdx(name, ...files) });
+}
+
+// Match the user's files to the four roles by the usual MNIST names (raw or .gz).
+function loadFiles(files) {
+  const names = Object.keys(files);
+  const pick = (split, kind) => {
+    const found = names.filter((n) => n.includes(split) && n.includes(kind));
+    if (found.length !== 1) {
+      throw new Error(`Need exactly one file named like "${split}-${kind}-idx…" among: ${names.join(', ') || 'none'}`);
+    }
+    return new Uint8Array(files[found[0]]);
+  };
+  const bytes = [pick('train', 'images'), pick('train', 'labels'), pick('t10k', 'images'), pick('t10k', 'labels')];
+  reply({ type: 'data', info: lab.loadIdx('custom', ...bytes) });
+}
+
+async function train(config, wantedBackend) {
+  cancelRequested = false;
+  if (wantedBackend !== backend) reply({ type: 'backend', ...(await selectBackend(wantedBackend)) });
+  let progress = await lab.start(config);
+  reply({ type: 'progress', progress, history: lab.historyJson() });
+  let steps = 1;
+  while (!progress.done) {
+    await tick();
+    if (cancelRequested) {
+      reply({ type: 'cancelled' });
+      return;
+    }
+    const t0 = performance.now();
+    progress = await lab.run(steps);
+    const perStep = (performance.now() - t0) / Math.max(1, steps);
+    steps = Math.max(1, Math.min(1000, Math.round(SLICE_MS / Math.max(perStep, 0.01))));
+    reply({ type: 'progress', progress, history: lab.historyJson() });
+  }
+  reply({ type: 'done' });
+}
+
+async function exportFile(what) {
+  if (what === 'json') return reply({ type: 'file', name: 'dropout-lab-history.json', mime: 'application/json', data: lab.historyJson() });
+  if (what === 'csv') return reply({ type: 'file', name: 'dropout-lab-history.csv', mime: 'text/csv', data: lab.historyCsv() });
+  const bytes = await lab.exportWeights();
+  reply({ type: 'file', name: 'dropout-lab-weights.safetensors', mime: 'application/octet-stream', data: bytes }, [bytes.buffer]);
+}
+
+async function handle(msg) {
+  if (msg.v !== PROTOCOL) throw new Error(`protocol version ${msg.v} does not match the worker's ${PROTOCOL}: reload the page`);
+  switch (msg.type) {
+    case 'init': {
+      await init({ module_or_path: msg.module });
+      lab = new Lab();
+      const missing = await detectWebGpu();
+      webgpuUsable = missing === null;
+      const selected = await selectBackend(msg.backend);
+      return reply({ type: 'ready', backend: selected.backend, notice: missing ?? selected.notice });
+    }
+    case 'load':
+      return loadBundled(msg.dataset);
+    case 'loadFiles':
+      return loadFiles(msg.files);
+    case 'train':
+      return train(msg.config, msg.backend);
+    case 'export':
+      return exportFile(msg.what);
+    case 'importWeights':
+      return reply({ type: 'imported', config: lab.importWeights(new Uint8Array(msg.bytes)) });
+    default:
+      throw new Error(`unknown message ${msg.type}`);
+  }
+}
+
+onmessage = ({ data }) => {
+  // Cancel must not wait behind the training it cancels.
+  if (data.type === 'cancel') {
+    cancelRequested = true;
+    return;
+  }
+  queue = queue.then(() => handle(data)).catch((e) => reply({ type: 'error', message: message(e) }));
+};
