@@ -17,4 +17,4 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 (cd crate && cargo test --release --target "$WASM_TARGET" --test browser)
 
 log "end-to-end tests (Playwright, the real page)"
-node --test --test-concurrency=1 tests/
+node --test --test-concurrency=1 tests/e2e.test.mjs

@@ -1,7 +1,7 @@
 // The worker owns the Rust `Lab` (data, device, trainer). Calls into it are serialised: one
 // message is handled at a time, and training runs in slices with a yield between them so a
 // `cancel` message gets through.
-import init, { Lab } from './pkg/dropout_lab.js';
+import init, { Lab, version } from './pkg/dropout_lab.js';
 import { PROTOCOL } from './config.js';
 
 let lab = null;
@@ -127,6 +127,8 @@ async function handle(msg) {
       return train(msg.config, msg.backend);
     case 'export':
       return exportFile(msg.what);
+    case 'bench':
+      return bench(msg);
     case 'importWeights':
       return reply({ type: 'imported', config: lab.importWeights(new Uint8Array(msg.bytes)) });
     default:
@@ -142,3 +144,19 @@ onmessage = ({ data }) => {
   }
   queue = queue.then(() => handle(data)).catch((e) => reply({ type: 'error', message: message(e) }));
 };
+
+// `npm run bench`: the hot loops only, on each available backend (see crate/src/web/bench.rs).
+async function bench({ steps }) {
+  const results = { crate_version: version(), user_agent: navigator.userAgent, backends: {} };
+  for (const b of webgpuUsable ? ['webgpu', 'cpu'] : ['cpu']) {
+    await lab.setBackend(b);
+    const r = { training: [] };
+    for (const widths of [[784, 50, 50, 10], [784, 1024, 1024, 10]]) {
+      r.training.push(await lab.benchTraining(Uint32Array.from(widths), 128, steps));
+    }
+    if (b === 'webgpu') r.matmul = await lab.benchMatmul(1024, 8);
+    results.backends[b] = r;
+  }
+  await lab.setBackend(backend);
+  reply({ type: 'bench', results });
+}

@@ -48,6 +48,6 @@ pub async fn read_f32<const D: usize>(t: Tensor<D>) -> LabResult<Vec<f32>> {
         .await
         .map_err(|e| LabError::Backend(format!("read-back failed: {e}")))?;
     data.convert::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .map_err(|e| LabError::Backend(format!("read-back conversion failed: {e:?}")))
 }

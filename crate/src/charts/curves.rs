@@ -94,10 +94,30 @@ mod tests {
         let mut svg = String::new();
         draw_history(SVGBackend::with_string(&mut svg, (400, 300)).into_drawing_area(), &h, Metric::Loss).unwrap();
         assert!(svg.contains("cross-entropy loss"));
-        assert!(svg.contains(">train<") && svg.contains(">test<"), "legend entries");
-        // One polyline per series with one vertex per epoch.
-        let lines: Vec<&str> = svg.split("<polyline").skip(1).filter(|s| s.contains("#1F77B4") || s.contains("#D62728")).collect();
-        assert_eq!(lines.len(), 2 + 2, "two series plus two legend swatches: {}", lines.len());
+        assert!(svg.contains("\ntrain\n") && svg.contains("\ntest\n"), "legend entries");
+        // Each series is a polyline with one vertex per epoch; a falling loss rises in SVG y.
+        let series_points = |colour: &str| -> Vec<Vec<(i32, i32)>> {
+            svg.split("<polyline")
+                .skip(1)
+                .filter(|s| s.contains(&format!("stroke=\"{colour}\"")))
+                .map(|s| {
+                    let pts = s.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+                    pts.split_whitespace()
+                        .map(|p| {
+                            let (x, y) = p.split_once(',').unwrap();
+                            (x.parse().unwrap(), y.parse().unwrap())
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        for colour in ["#1F77B4", "#D62728"] {
+            let lines = series_points(colour);
+            assert_eq!(lines.len(), 2, "{colour}: the series and its legend swatch");
+            let curve = &lines[0];
+            assert_eq!(curve.len(), 4, "{colour}: one vertex per epoch");
+            assert!(curve.windows(2).all(|w| w[1].0 > w[0].0 && w[1].1 > w[0].1), "{colour}: {curve:?}");
+        }
         assert_eq!(svg.matches("<circle").count(), 8);
     }
 }

@@ -97,10 +97,7 @@ impl Lab {
             (Some(a), Some(b)) => (a, b),
             _ => return Err(JsError::new("no data loaded")),
         };
-        let device = match self.backend {
-            BackendKind::Webgpu => self.webgpu.clone().ok_or_else(|| JsError::new("WebGPU not initialised"))?,
-            BackendKind::Cpu => self.cpu.clone(),
-        };
+        let device = self.current_device()?;
         let backend = self.backend.label();
         let trainer = match self.imported.take() {
             Some((model, params)) => {
@@ -151,6 +148,32 @@ impl Lab {
         let value = serde_wasm_bindgen::to_value(&config).map_err(js_err)?;
         self.imported = Some((config, params));
         Ok(value)
+    }
+}
+
+impl Lab {
+    fn current_device(&self) -> Result<Device, JsError> {
+        match self.backend {
+            BackendKind::Webgpu => self.webgpu.clone().ok_or_else(|| JsError::new("WebGPU not initialised")),
+            BackendKind::Cpu => Ok(self.cpu.clone()),
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Lab {
+    /// Training throughput on the current backend (see `web::bench`).
+    #[wasm_bindgen(js_name = benchTraining)]
+    pub async fn bench_training(&self, widths: Vec<usize>, batch: usize, steps: usize) -> Result<JsValue, JsError> {
+        let r = super::bench::training(self.current_device()?, self.backend.label(), widths, batch, steps).await?;
+        serde_wasm_bindgen::to_value(&r).map_err(js_err)
+    }
+
+    /// Plain matmul GFLOP/s on the current backend.
+    #[wasm_bindgen(js_name = benchMatmul)]
+    pub async fn bench_matmul(&self, n: usize, reps: usize) -> Result<JsValue, JsError> {
+        let r = super::bench::matmul(self.current_device()?, n, reps).await?;
+        serde_wasm_bindgen::to_value(&r).map_err(js_err)
     }
 }
 

@@ -2,6 +2,7 @@
 //! trainer; the worker serialises calls, so an async method is never re-entered. The chart entry
 //! points run on the main thread, which only draws.
 
+mod bench;
 mod charts;
 mod lab;
 

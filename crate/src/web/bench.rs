@@ -1,0 +1,86 @@
+//! Benchmark entry points (`npm run bench`): just the hot loops, timed in the worker.
+
+use burn::tensor::{Device, Distribution, Tensor};
+use wasm_bindgen::prelude::*;
+
+use super::js_err;
+use crate::backend::read_f32;
+use crate::data::Dataset;
+use crate::model::{Activation, InitScheme, MlpConfig};
+use crate::rng::{stream, Stream};
+use crate::train::{OptimizerKind, TrainConfig, Trainer};
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+#[derive(serde::Serialize)]
+pub struct TrainingBench {
+    pub widths: Vec<usize>,
+    pub batch: usize,
+    pub steps: usize,
+    pub ms_per_step: f64,
+    pub samples_per_s: f64,
+}
+
+/// SGD with dropout 0.5 after every hidden layer on random inputs (the data does not change the
+/// cost of a dense step). Warm-up steps compile kernels and are not timed.
+pub async fn training(device: Device, backend: &str, widths: Vec<usize>, batch: usize, steps: usize) -> Result<TrainingBench, JsError> {
+    use rand::Rng;
+    let rows = batch * 4;
+    let dim = widths[0];
+    let classes = *widths.last().unwrap();
+    let mut rng = stream(0, Stream::Directions);
+    let data = Dataset {
+        features: (0..rows * dim).map(|_| rng.random::<f32>()).collect(),
+        labels: (0..rows).map(|i| (i % classes) as u8).collect(),
+        dim,
+        classes,
+    };
+    let hidden = widths.len() - 2;
+    let config = TrainConfig {
+        model: MlpConfig { widths: widths.clone(), activation: Activation::Relu, drop_rates: vec![0.5; hidden], init: InitScheme::He },
+        train_size: rows,
+        test_size: batch,
+        optimizer: OptimizerKind::Sgd,
+        lr: 0.01,
+        momentum: 0.9,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        epochs: 1000,
+        batch_size: batch,
+        seed: 0,
+        eval_every: 100_000,
+        record_steps: false,
+        snapshot_every: 0,
+    };
+    let mut trainer = Trainer::new(config, &data, &data, device, backend, "random").await.map_err(js_err)?;
+    trainer.run(3).await.map_err(js_err)?;
+    let t0 = now_ms();
+    trainer.run(steps).await.map_err(js_err)?;
+    let ms = (now_ms() - t0) / steps as f64;
+    Ok(TrainingBench { widths, batch, steps, ms_per_step: ms, samples_per_s: batch as f64 * 1000.0 / ms })
+}
+
+#[derive(serde::Serialize)]
+pub struct MatmulBench {
+    pub n: usize,
+    pub reps: usize,
+    pub gflops: f64,
+}
+
+/// Achieved GFLOP/s of an n x n x n f32 matmul: the roofline for the training numbers.
+pub async fn matmul(device: Device, n: usize, reps: usize) -> Result<MatmulBench, JsError> {
+    let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
+    let b = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
+    read_f32(a.clone().matmul(b.clone()).sum()).await.map_err(js_err)?;
+    let t0 = now_ms();
+    let mut acc = a.clone().matmul(b.clone());
+    for _ in 1..reps {
+        acc = acc + a.clone().matmul(b.clone());
+    }
+    read_f32(acc.sum()).await.map_err(js_err)?;
+    let s = (now_ms() - t0) / 1000.0;
+    Ok(MatmulBench { n, reps, gflops: 2.0 * (n as f64).powi(3) * reps as f64 / s / 1e9 })
+}
