@@ -38,7 +38,7 @@ export async function openLab(browser, url) {
 
 /// Press Train and wait for the run to end; returns the run's history.
 export async function trainToEnd(page, timeout = 480_000) {
-  await page.click('#train');
+  await page.click('#train-button');
   await page.waitForSelector('body[data-run="done"], body[data-run="error"], body[data-run="cancelled"]', { timeout });
   const outcome = await page.getAttribute('body', 'data-run');
   if (outcome !== 'done') throw new Error(`run ended with ${outcome}: ${await page.textContent('#error')}`);

@@ -5,7 +5,7 @@ import { PROTOCOL, formToConfig, readUrlIntoForm, writeFormToUrl } from './confi
 
 const $ = (id) => document.getElementById(id);
 const form = $('controls');
-const state = { worker: null, history: null, running: false, startedAt: 0 };
+const state = { worker: null, history: null, running: false, etaFrom: null };
 // Read-only view for researchers poking at a run from the console, and for the e2e tests.
 window.dropoutLab = state;
 
@@ -19,8 +19,8 @@ function showNotice(message) {
 }
 function setRunning(running) {
   state.running = running;
-  $('train').disabled = running;
-  $('cancel').disabled = !running;
+  $('train-button').disabled = running;
+  $('cancel-button').disabled = !running;
 }
 function formatSeconds(s) {
   if (!isFinite(s)) return '…';
@@ -44,8 +44,11 @@ function onProgress({ progress, history }) {
   const { step, total_steps, epoch, epochs, recent_loss } = progress;
   $('progress').max = total_steps;
   $('progress').value = step;
-  const elapsed = (performance.now() - state.startedAt) / 1000;
-  const eta = step > 0 ? (elapsed / step) * (total_steps - step) : NaN;
+  // The rate excludes start-up (initialisation, first evaluation, kernel compilation).
+  if (!state.etaFrom) state.etaFrom = { time: performance.now(), step };
+  const elapsed = (performance.now() - state.etaFrom.time) / 1000;
+  const done = step - state.etaFrom.step;
+  const eta = done > 0 ? (elapsed / done) * (total_steps - step) : NaN;
   const loss = Number.isFinite(recent_loss) ? ` · batch loss ${recent_loss.toFixed(4)}` : '';
   $('progress-text').textContent = `step ${step}/${total_steps} · epoch ${epoch}/${epochs}${loss} · ETA ${formatSeconds(eta)}`;
   drawCharts();
@@ -146,10 +149,10 @@ form.addEventListener('submit', (event) => {
   writeFormToUrl(form);
   setRunning(true);
   document.body.dataset.run = 'running';
-  state.startedAt = performance.now();
+  state.etaFrom = null;
   post({ type: 'train', config, backend: form.backend.value });
 });
-$('cancel').addEventListener('click', () => post({ type: 'cancel' }));
+$('cancel-button').addEventListener('click', () => post({ type: 'cancel' }));
 form.addEventListener('change', (event) => {
   writeFormToUrl(form);
   if (event.target.name === 'dataset') loadData();

@@ -56,11 +56,18 @@ pub fn draw_history<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::S
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 16))
         .margin(8)
-        .x_label_area_size(30)
+        .x_label_area_size(36)
         .y_label_area_size(44)
         .build_cartesian_2d(0.0..x_max, y_min..y_max)
         .map_err(err)?;
-    chart.configure_mesh().x_desc("epoch").light_line_style(WHITE.mix(0.0)).draw().map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .x_labels((x_max as usize + 1).min(11))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
     for (name, color, points) in data {
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
@@ -71,6 +78,10 @@ pub fn draw_history<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::S
     }
     chart
         .configure_series_labels()
+        .position(match metric {
+            Metric::Loss => SeriesLabelPosition::UpperRight,
+            Metric::Accuracy => SeriesLabelPosition::LowerRight,
+        })
         .border_style(BLACK)
         .background_style(WHITE.mix(0.8))
         .draw()

@@ -145,6 +145,7 @@ impl Trainer {
     /// Run up to `max_steps` steps (fewer at the end of training), evaluating at epoch ends.
     pub async fn run(&mut self, max_steps: usize) -> LabResult<Progress> {
         let mut losses: Vec<(usize, Tensor<1>)> = Vec::new();
+        let (mut loss_sum, mut loss_count) = (0.0f64, 0usize);
         for _ in 0..max_steps {
             if self.is_done() {
                 break;
@@ -155,7 +156,9 @@ impl Trainer {
             let wants_snapshot = self.config.snapshot_every > 0 && self.step % self.config.snapshot_every == 0;
             if at_epoch_end || wants_snapshot {
                 // Check the losses before spending an evaluation on a diverged model.
-                self.check_losses(std::mem::take(&mut losses)).await?;
+                let values = self.check_losses(std::mem::take(&mut losses)).await?;
+                loss_sum += values.iter().map(|&v| v as f64).sum::<f64>();
+                loss_count += values.len();
             }
             if wants_snapshot {
                 self.take_snapshot().await?;
@@ -167,7 +170,10 @@ impl Trainer {
                 }
             }
         }
-        let recent = self.check_losses(losses).await?;
+        let values = self.check_losses(losses).await?;
+        loss_sum += values.iter().map(|&v| v as f64).sum::<f64>();
+        loss_count += values.len();
+        let recent = if loss_count == 0 { f32::NAN } else { (loss_sum / loss_count as f64) as f32 };
         Ok(self.progress(recent))
     }
 
@@ -208,9 +214,9 @@ impl Trainer {
     }
 
     /// Read the step losses back in one transfer; record them and stop on NaN/Inf.
-    async fn check_losses(&mut self, losses: Vec<(usize, Tensor<1>)>) -> LabResult<f32> {
+    async fn check_losses(&mut self, losses: Vec<(usize, Tensor<1>)>) -> LabResult<Vec<f32>> {
         if losses.is_empty() {
-            return Ok(f32::NAN);
+            return Ok(Vec::new());
         }
         let (steps, tensors): (Vec<usize>, Vec<Tensor<1>>) = losses.into_iter().unzip();
         let values = read_f32(Tensor::cat(tensors, 0)).await?;
@@ -222,7 +228,7 @@ impl Trainer {
                 self.history.steps.push(StepRecord { step: step + 1, loss });
             }
         }
-        Ok(values.iter().sum::<f32>() / values.len() as f32)
+        Ok(values)
     }
 
     async fn record_epoch(&mut self) -> LabResult<()> {
