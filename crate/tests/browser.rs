@@ -33,7 +33,7 @@ fn config(activation: Activation, optimizer: OptimizerKind) -> TrainConfig {
         train_size: 256,
         test_size: 128,
         optimizer,
-        lr: if optimizer == OptimizerKind::Adam { 1e-3 } else { 0.1 },
+        lr: if optimizer == OptimizerKind::Adam { 1e-2 } else { 0.1 },
         momentum: 0.9,
         beta1: 0.9,
         beta2: 0.999,

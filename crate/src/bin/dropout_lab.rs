@@ -5,71 +5,81 @@
 //! DIR holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
 //! t10k-labels-idx1-ubyte (each optionally .gz).
 
-use std::path::{Path, PathBuf};
+#[cfg(not(target_arch = "wasm32"))]
 use std::process::ExitCode;
 
-use dropout_lab::backend::{cpu_device, webgpu_device};
-use dropout_lab::data::{Dataset, Normalisation};
-use dropout_lab::train::{TrainConfig, Trainer};
+// The CLI is native only; `cargo test --target wasm32-unknown-unknown` still builds this target.
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use std::path::{Path, PathBuf};
 
-fn read_any(dir: &Path, stem: &str) -> Result<(String, Vec<u8>), String> {
-    for name in [stem.to_string(), format!("{stem}.gz")] {
-        let p = dir.join(&name);
-        if p.exists() {
-            return std::fs::read(&p).map(|b| (name, b)).map_err(|e| format!("{}: {e}", p.display()));
+    use dropout_lab::backend::{cpu_device, webgpu_device};
+    use dropout_lab::data::{Dataset, Normalisation};
+    use dropout_lab::train::{TrainConfig, Trainer};
+
+    fn read_any(dir: &Path, stem: &str) -> Result<(String, Vec<u8>), String> {
+        for name in [stem.to_string(), format!("{stem}.gz")] {
+            let p = dir.join(&name);
+            if p.exists() {
+                return std::fs::read(&p).map(|b| (name, b)).map_err(|e| format!("{}: {e}", p.display()));
+            }
         }
+        Err(format!("{stem}[.gz] not found in {}", dir.display()))
     }
-    Err(format!("{stem}[.gz] not found in {}", dir.display()))
+
+    fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Dataset, String> {
+        let (ni, bi) = read_any(dir, images)?;
+        let (nl, bl) = read_any(dir, labels)?;
+        Dataset::from_idx(&ni, &bi, &nl, &bl, Normalisation::Unit).map_err(|e| e.to_string())
+    }
+
+    fn arg(args: &[String], flag: &str) -> Option<String> {
+        args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1).cloned())
+    }
+
+    pub fn run(args: &[String]) -> Result<(), String> {
+        if args.first().map(String::as_str) != Some("train") {
+            return Err("usage: dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
+        }
+        let config_path = arg(args, "--config").ok_or("--config is required")?;
+        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
+        let config: TrainConfig = serde_json::from_str(&std::fs::read_to_string(&config_path).map_err(|e| format!("{config_path}: {e}"))?)
+            .map_err(|e| format!("{config_path}: {e}"))?;
+        let train = load_split(&data_dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
+        let test = load_split(&data_dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
+        let backend = arg(args, "--backend").unwrap_or_else(|| "cpu".into());
+        let device = match backend.as_str() {
+            "cpu" => cpu_device(),
+            "wgpu" | "webgpu" => pollster::block_on(webgpu_device()).map_err(|e| e.to_string())?,
+            other => return Err(format!("unknown backend {other}: use cpu or wgpu")),
+        };
+        let dataset = data_dir.display().to_string();
+        let mut trainer = pollster::block_on(Trainer::new(config, &train, &test, device, &backend, &dataset)).map_err(|e| e.to_string())?;
+        while !trainer.is_done() {
+            let p = pollster::block_on(trainer.run(50)).map_err(|e| e.to_string())?;
+            eprintln!("step {}/{} epoch {}/{} loss {:.4}", p.step, p.total_steps, p.epoch, p.epochs, p.recent_loss);
+        }
+        let history = trainer.history().to_json();
+        match arg(args, "--out") {
+            Some(path) => std::fs::write(&path, history).map_err(|e| format!("{path}: {e}"))?,
+            None => println!("{history}"),
+        }
+        if let Some(path) = arg(args, "--weights") {
+            let params = pollster::block_on(trainer.model().to_host()).map_err(|e| e.to_string())?;
+            let bytes = dropout_lab::io::safetensors::export(&trainer.config().model, &params).map_err(|e| e.to_string())?;
+            std::fs::write(&path, bytes).map_err(|e| format!("{path}: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
-fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Dataset, String> {
-    let (ni, bi) = read_any(dir, images)?;
-    let (nl, bl) = read_any(dir, labels)?;
-    Dataset::from_idx(&ni, &bi, &nl, &bl, Normalisation::Unit).map_err(|e| e.to_string())
-}
+#[cfg(target_arch = "wasm32")]
+fn main() {}
 
-fn arg(args: &[String], flag: &str) -> Option<String> {
-    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1).cloned())
-}
-
-fn run(args: &[String]) -> Result<(), String> {
-    if args.first().map(String::as_str) != Some("train") {
-        return Err("usage: dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
-    }
-    let config_path = arg(args, "--config").ok_or("--config is required")?;
-    let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
-    let config: TrainConfig = serde_json::from_str(&std::fs::read_to_string(&config_path).map_err(|e| format!("{config_path}: {e}"))?)
-        .map_err(|e| format!("{config_path}: {e}"))?;
-    let train = load_split(&data_dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
-    let test = load_split(&data_dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
-    let backend = arg(args, "--backend").unwrap_or_else(|| "cpu".into());
-    let device = match backend.as_str() {
-        "cpu" => cpu_device(),
-        "wgpu" | "webgpu" => pollster::block_on(webgpu_device()).map_err(|e| e.to_string())?,
-        other => return Err(format!("unknown backend {other}: use cpu or wgpu")),
-    };
-    let dataset = data_dir.display().to_string();
-    let mut trainer = pollster::block_on(Trainer::new(config, &train, &test, device, &backend, &dataset)).map_err(|e| e.to_string())?;
-    while !trainer.is_done() {
-        let p = pollster::block_on(trainer.run(50)).map_err(|e| e.to_string())?;
-        eprintln!("step {}/{} epoch {}/{} loss {:.4}", p.step, p.total_steps, p.epoch, p.epochs, p.recent_loss);
-    }
-    let history = trainer.history().to_json();
-    match arg(args, "--out") {
-        Some(path) => std::fs::write(&path, history).map_err(|e| format!("{path}: {e}"))?,
-        None => println!("{history}"),
-    }
-    if let Some(path) = arg(args, "--weights") {
-        let params = pollster::block_on(trainer.model().to_host()).map_err(|e| e.to_string())?;
-        let bytes = dropout_lab::io::safetensors::export(&trainer.config().model, &params).map_err(|e| e.to_string())?;
-        std::fs::write(&path, bytes).map_err(|e| format!("{path}: {e}"))?;
-    }
-    Ok(())
-}
-
+#[cfg(not(target_arch = "wasm32"))]
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    match cli::run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
