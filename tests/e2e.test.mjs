@@ -2,6 +2,7 @@
 // here), matches the CPU backend, falls back to the CPU without WebGPU, and survives bad files.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { ARTIFACTS, launch, openLab, startServer, trainToEnd } from './browser.mjs';
 
 // 784-50-50-10, dropout 0.5 after the second hidden layer, 1000 training images.
@@ -60,6 +61,37 @@ test('without WebGPU the page says so and trains on the CPU', async () => {
     await page.screenshot({ path: `${ARTIFACTS}e2e-cpu-fallback.png`, fullPage: true });
     assert.equal(h.backend, 'cpu');
     assert.ok(h.epochs.at(-1).train_loss < 0.6 * h.epochs[0].train_loss);
+
+    // Exports: history as JSON and CSV, charts as PNG, weights as safetensors (and back in).
+    const download = async (selector) => {
+      const [d] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+      return { name: d.suggestedFilename(), bytes: await readFile(await d.path()) };
+    };
+    const json = JSON.parse((await download('#export-json')).bytes.toString());
+    assert.deepEqual(json.epochs, h.epochs);
+    assert.equal(json.seed, 7);
+    assert.equal(json.backend, 'cpu');
+    assert.match(json.crate_version, /^\d+\.\d+\.\d+$/);
+    assert.deepEqual(json.config.model.widths, [784, 50, 50, 10]);
+    const csv = (await download('#export-csv')).bytes.toString().trim().split('\n');
+    assert.equal(csv[2], 'epoch,step,train_loss,train_accuracy,test_loss,test_accuracy');
+    assert.equal(csv.length, 3 + h.epochs.length);
+    const png = (await download('[data-png="chart-loss"]')).bytes;
+    assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG file');
+    const weights = await download('#export-weights');
+    assert.match(weights.name, /\.safetensors$/);
+    const headerLen = Number(weights.bytes.readBigUInt64LE(0));
+    const header = JSON.parse(weights.bytes.subarray(8, 8 + headerLen).toString());
+    assert.deepEqual(header['layers.0.weight'].shape, [50, 784]);
+    assert.deepEqual(header['layers.2.bias'].shape, [10]);
+    await page.fill('input[name="widths"]', '784-20-10');
+    await page.setInputFiles('#import-weights', { name: 'w.safetensors', mimeType: 'application/octet-stream', buffer: weights.bytes });
+    await page.waitForFunction(() => /Imported weights/.test(document.getElementById('notice').textContent));
+    assert.equal(await page.inputValue('input[name="widths"]'), '784-50-50-10', 'the form follows the imported model');
+    // A run from the imported weights starts where the exported model ended.
+    await page.fill('input[name="epochs"]', '1');
+    const resumed = await trainToEnd(page);
+    assert.equal(resumed.epochs[0].train_loss, h.epochs.at(-1).train_loss);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
