@@ -2,6 +2,7 @@
 //! browser (wasm32 + WebGPU). Dependencies point one way: web -> train -> model -> data; charts
 //! depend only on result types.
 
+pub mod analysis;
 pub mod backend;
 pub mod charts;
 pub mod data;

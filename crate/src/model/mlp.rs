@@ -64,6 +64,20 @@ impl Mlp {
         h
     }
 
+    /// θ + α d, layer by layer, on the device.
+    pub fn axpy(&self, alpha: f64, d: &Mlp) -> Mlp {
+        let layers = self
+            .layers
+            .iter()
+            .zip(&d.layers)
+            .map(|(t, d)| Dense {
+                weight: t.weight.clone() + d.weight.clone().mul_scalar(alpha),
+                bias: t.bias.clone() + d.bias.clone().mul_scalar(alpha),
+            })
+            .collect();
+        Mlp { config: self.config.clone(), layers }
+    }
+
     /// The same weights as autodiff leaves that retain their gradients, for one backward pass.
     pub fn as_grad_leaves(&self) -> Self {
         Mlp {

@@ -1,0 +1,7 @@
+//! Measurements of paper 000 (and later papers): one file per measurement, pure functions of
+//! (model, data, config). Each is tested against an independent oracle.
+
+pub mod covariance;
+pub mod flatness;
+pub mod landscape;
+pub mod powerlaw;
