@@ -17,6 +17,9 @@ pub enum LabError {
     /// The compute backend failed (device lost, read-back failed, no adapter).
     #[error("backend error: {0}")]
     Backend(String),
+    /// The user cancelled a long job.
+    #[error("cancelled")]
+    Cancelled,
     /// A weights file that does not match the model.
     #[error("weights error: {0}")]
     Weights(String),

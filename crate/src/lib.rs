@@ -7,6 +7,7 @@ pub mod backend;
 pub mod charts;
 pub mod data;
 pub mod error;
+pub mod experiments;
 pub mod io;
 pub mod model;
 pub mod rng;

@@ -12,6 +12,8 @@ pub enum Stream {
     DropoutMasks = 2,
     BatchOrder = 3,
     Directions = 4,
+    /// Fresh dropout masks for noise samples at a frozen θ (S_grad).
+    GradientNoise = 5,
 }
 
 pub fn stream(seed: u64, purpose: Stream) -> ChaCha8Rng {

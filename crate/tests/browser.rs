@@ -44,6 +44,7 @@ fn config(activation: Activation, optimizer: OptimizerKind) -> TrainConfig {
         eval_every: 1,
         record_steps: true,
         snapshot_every: 0,
+        snapshot_layer: None,
     }
 }
 

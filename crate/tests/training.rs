@@ -28,6 +28,7 @@ fn config(optimizer: OptimizerKind, lr: f64, train_size: usize, epochs: usize) -
         eval_every: 1,
         record_steps: true,
         snapshot_every: 0,
+        snapshot_layer: None,
     }
 }
 

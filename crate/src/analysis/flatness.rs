@@ -10,7 +10,7 @@
 
 use std::future::Future;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::LabResult;
 
@@ -28,7 +28,7 @@ impl<F: FnMut(f64) -> f64> Profile for FnProfile<F> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct FlatnessOptions {
     pub factor: f64,
     pub first_step: f64,
@@ -43,7 +43,7 @@ impl Default for FlatnessOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct IntervalFlatness {
     pub loss0: f64,
     /// θ_l < 0, or None when no crossing lies within max_range on that side.

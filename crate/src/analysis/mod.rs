@@ -4,4 +4,5 @@
 pub mod covariance;
 pub mod flatness;
 pub mod landscape;
+pub mod noise;
 pub mod powerlaw;

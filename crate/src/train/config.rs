@@ -66,6 +66,9 @@ pub struct TrainConfig {
     /// Keep a copy of all parameters every this many steps (0 = never); analyses need trajectories.
     #[serde(default)]
     pub snapshot_every: usize,
+    /// Keep only this layer's weight matrix in snapshots (a noise block), not every parameter.
+    #[serde(default)]
+    pub snapshot_layer: Option<usize>,
 }
 
 impl TrainConfig {
@@ -100,6 +103,11 @@ impl TrainConfig {
                 "batch size {} must be between 1 and the train subset size {}",
                 self.batch_size, self.train_size
             )));
+        }
+        if let Some(l) = self.snapshot_layer {
+            if l + 1 >= self.model.widths.len() {
+                return Err(LabError::Config(format!("snapshot layer {l} does not exist")));
+            }
         }
         if self.eval_every == 0 {
             return Err(LabError::Config("eval_every must be at least 1".into()));
@@ -153,6 +161,7 @@ pub(crate) mod tests {
             eval_every: 1,
             record_steps: false,
             snapshot_every: 0,
+            snapshot_layer: None,
         }
     }
 

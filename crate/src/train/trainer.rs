@@ -29,7 +29,8 @@ pub struct Progress {
     pub done: bool,
 }
 
-/// A copy of every parameter at a step, flattened as in `HostParams::flatten`.
+/// A copy of every parameter at a step, flattened as in `HostParams::flatten`, or of one
+/// layer's weights when `snapshot_layer` is set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub step: usize,
@@ -123,6 +124,10 @@ impl Trainer {
     }
     pub fn snapshots(&self) -> &[Snapshot] {
         &self.snapshots
+    }
+    /// Hand the recorded snapshots over (they can be large).
+    pub fn take_snapshots(&mut self) -> Vec<Snapshot> {
+        std::mem::take(&mut self.snapshots)
     }
     pub fn model(&self) -> &Mlp {
         &self.model
@@ -249,7 +254,10 @@ impl Trainer {
     }
 
     async fn take_snapshot(&mut self) -> LabResult<()> {
-        let params = self.model.to_host().await?.flatten();
+        let params = match self.config.snapshot_layer {
+            Some(l) => read_f32(self.model.layers[l].weight.clone()).await?,
+            None => self.model.to_host().await?.flatten(),
+        };
         self.snapshots.push(Snapshot { step: self.step, params });
         Ok(())
     }
