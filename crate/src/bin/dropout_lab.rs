@@ -37,9 +37,43 @@ mod cli {
         args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1).cloned())
     }
 
+    /// `fig2 --data DIR [--config fig2.json] [--out result.json]`: paper 000 Fig. 2 natively.
+    fn fig2(args: &[String]) -> Result<(), String> {
+        use dropout_lab::experiments::fig2_variance_flatness::{run, Fig2Config};
+        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
+        let config = match arg(args, "--config") {
+            Some(p) => serde_json::from_str(&std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))?).map_err(|e| format!("{p}: {e}"))?,
+            None => Fig2Config::demo(),
+        };
+        let train = load_split(&data_dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
+        let result = pollster::block_on(run(&config, &train, cpu_device(), "cpu", &mut Stderr)).map_err(|e| e.to_string())?;
+        for s in &result.settings {
+            let fit = s.fit.as_ref().map_or("no fit".to_string(), |f| format!("slope {:.3}, R² {:.3}, {} points", f.slope, f.r2, f.used));
+            eprintln!("drop {} lr {}: final loss {:.4}, {fit}, {} without crossing", s.setting.drop_rate, s.setting.lr, s.final_train_loss, s.no_crossing);
+        }
+        let json = serde_json::to_string_pretty(&result).expect("result serialises");
+        match arg(args, "--out") {
+            Some(path) => std::fs::write(&path, json).map_err(|e| format!("{path}: {e}")),
+            None => Ok(println!("{json}")),
+        }
+    }
+
+    struct Stderr;
+    impl dropout_lab::experiments::Reporter for Stderr {
+        fn report(&mut self, stage: &str, done: usize, total: usize) -> impl std::future::Future<Output = bool> {
+            if done == total || done % 100 == 0 {
+                eprintln!("{stage}: {done}/{total}");
+            }
+            std::future::ready(true)
+        }
+    }
+
     pub fn run(args: &[String]) -> Result<(), String> {
+        if args.first().map(String::as_str) == Some("fig2") {
+            return fig2(args);
+        }
         if args.first().map(String::as_str) != Some("train") {
-            return Err("usage: dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
+            return Err("usage: dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
         }
         let config_path = arg(args, "--config").ok_or("--config is required")?;
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
