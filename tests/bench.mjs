@@ -7,7 +7,7 @@ const { server, url } = await startServer();
 const browser = await launch({ webgpu: true });
 try {
   const page = await browser.newPage();
-  await page.goto(`${url}bench.html?steps=${steps}&subgroups=${process.env.SUBGROUPS ?? 'on'}`);
+  await page.goto(`${url}bench.html?steps=${steps}`);
   await page.waitForFunction(() => window.benchResults, null, { timeout: 0 });
   const results = await page.evaluate(() => window.benchResults);
   console.log(JSON.stringify({ date: new Date().toISOString(), steps, ...results }, null, 2));

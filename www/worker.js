@@ -23,21 +23,6 @@ const reply = (msg, transfer = []) => postMessage({ v: PROTOCOL, ...msg }, trans
 const message = (e) => (e && e.message) || String(e);
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-// Hide the adapter's subgroup features from wgpu, so cubecl never selects a plane (subgroup)
-// kernel: Chrome rejects cubecl 0.11's `subgroupAdd` in non-uniform control flow (see README).
-function hideSubgroups() {
-  const proto = self.GPUAdapter?.prototype;
-  const original = proto && Object.getOwnPropertyDescriptor(proto, 'features');
-  if (!original?.get || proto.__dropoutLabNoSubgroups) return;
-  Object.defineProperty(proto, 'features', {
-    configurable: true,
-    get() {
-      return new Set([...original.get.call(this)].filter((f) => !f.startsWith('subgroup')));
-    },
-  });
-  proto.__dropoutLabNoSubgroups = true;
-}
-
 async function detectWebGpu() {
   if (!('gpu' in navigator)) return 'This browser has no WebGPU: training runs on the CPU backend (slower).';
   try {
@@ -128,7 +113,6 @@ async function handle(msg) {
   switch (msg.type) {
     case 'init': {
       await init({ module_or_path: msg.module });
-      if (msg.subgroups === false) hideSubgroups();
       lab = new Lab();
       const missing = await detectWebGpu();
       webgpuUsable = missing === null;
