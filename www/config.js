@@ -2,7 +2,7 @@
 // and the tests. The URL holds every field, so a copied link reproduces the run.
 export const PROTOCOL = 1;
 
-const FIELDS = ['dataset', 'train', 'test', 'widths', 'act', 'drop', 'init', 'opt', 'lr', 'mom', 'epochs', 'batch', 'seed', 'backend'];
+const FIELDS = ['dataset', 'train', 'test', 'widths', 'act', 'drop', 'init', 'opt', 'lr', 'mom', 'epochs', 'batch', 'seed', 'backend', 'f2train', 'f2epochs', 'f2samples', 'f2k', 'f2source'];
 
 export function readUrlIntoForm(form, search = location.search) {
   const params = new URLSearchParams(search);
@@ -58,4 +58,33 @@ export function formToConfig(form) {
     record_steps: false,
     snapshot_every: 0,
   };
+}
+
+// The Fig 2 preset (Rust `experiments::fig2_variance_flatness::Fig2Config`), demo defaults
+// from the core; the paper's keep probabilities 0.9 / 0.8 are drop rates 0.1 / 0.2.
+export function formToFig2Config(form, defaults) {
+  return {
+    ...defaults,
+    train_size: number(form, 'f2train', { integer: true, min: 2 }),
+    epochs: number(form, 'f2epochs', { integer: true, min: 1, max: 100000 }),
+    samples: number(form, 'f2samples', { integer: true, min: 2, max: 100000 }),
+    top_k: number(form, 'f2k', { integer: true, min: 1, max: 10000 }),
+    source: form.elements.f2source.value,
+    seed: number(form, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }),
+  };
+}
+
+/// One CSV row per (setting, eigen-direction) of a Fig 2 result.
+export function fig2ToCsv(result) {
+  const lines = [
+    `# dropout-lab ${result.crate_version} backend=${result.backend} seed=${result.config.seed} source=${result.config.source}`,
+    'drop_rate,lr,index,eigenvalue,flatness_left,flatness_right,flatness_width,fit_slope,fit_r2',
+  ];
+  for (const s of result.settings) {
+    s.eigenvalues.forEach((lambda, i) => {
+      const f = s.flatness[i];
+      lines.push([s.setting.drop_rate, s.setting.lr, i + 1, lambda, f.left ?? '', f.right ?? '', f.width ?? '', s.fit?.slope ?? '', s.fit?.r2 ?? ''].join(','));
+    });
+  }
+  return lines.join('\n') + '\n';
 }

@@ -1,7 +1,7 @@
 // The page: controls, URL state and drawing. All computation happens in worker.js; this thread
 // only draws charts (with the same wasm module, compiled once and shared with the worker).
-import init, { drawHistoryChart } from './pkg/dropout_lab.js';
-import { PROTOCOL, formToConfig, readUrlIntoForm, writeFormToUrl } from './config.js';
+import init, { drawFig2Chart, drawHistoryChart } from './pkg/dropout_lab.js';
+import { PROTOCOL, fig2ToCsv, formToConfig, formToFig2Config, readUrlIntoForm, writeFormToUrl } from './config.js';
 
 const $ = (id) => document.getElementById(id);
 const form = $('controls');
@@ -20,6 +20,7 @@ function showNotice(message) {
 function setRunning(running) {
   state.running = running;
   $('train-button').disabled = running;
+  $('fig2-button').disabled = running;
   $('cancel-button').disabled = !running;
 }
 function formatSeconds(s) {
@@ -107,6 +108,31 @@ const handlers = {
     showError(message);
     document.body.dataset.run = 'error';
   },
+  stage({ stage, done, total }) {
+    $('progress').max = Math.max(total, 1);
+    $('progress').value = done;
+    $('progress-text').textContent = `${stage}: ${done}/${total}`;
+  },
+  fig2Defaults({ defaults }) {
+    state.fig2Defaults = defaults;
+  },
+  fig2({ result }) {
+    state.fig2 = result;
+    $('fig2-figure').hidden = false;
+    try {
+      drawFig2Chart($('chart-fig2'), result);
+    } catch (e) {
+      showError(`Could not draw the Fig 2 chart: ${e.message ?? e}`);
+    }
+    const r = JSON.parse(result);
+    $('fig2-summary').textContent = r.settings.map((s) => {
+      const fit = s.fit ? `slope ${s.fit.slope.toFixed(3)} (R² ${s.fit.r2.toFixed(3)}, ${s.fit.used} points)` : 'no fit';
+      const missing = s.no_crossing ? `, ${s.no_crossing} direction(s) without a crossing` : '';
+      return `drop ${s.setting.drop_rate}, lr ${s.setting.lr}: final train loss ${s.final_train_loss.toFixed(4)}, ${fit}${missing}`;
+    }).join('\n');
+    setRunning(false);
+    document.body.dataset.run = 'done';
+  },
   file({ name, mime, data }) {
     download(name, mime, data);
   },
@@ -136,12 +162,12 @@ async function loadCustomFiles(files) {
   post({ type: 'loadFiles', files: named }, Object.values(named));
 }
 
-form.addEventListener('submit', (event) => {
-  event.preventDefault();
+// Start a worker job from the form; a config the form cannot express is refused here.
+function startJob(type, makeConfig) {
   showError('');
   let config;
   try {
-    config = formToConfig(form);
+    config = makeConfig();
   } catch (e) {
     showError(e.message);
     return;
@@ -150,8 +176,15 @@ form.addEventListener('submit', (event) => {
   setRunning(true);
   document.body.dataset.run = 'running';
   state.etaFrom = null;
-  post({ type: 'train', config, backend: form.backend.value });
+  post({ type, config, backend: form.backend.value });
+}
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  startJob('train', () => formToConfig(form));
 });
+$('fig2-button').addEventListener('click', () => startJob('fig2', () => formToFig2Config(form, state.fig2Defaults)));
+$('fig2-json').addEventListener('click', () => download('dropout-lab-fig2.json', 'application/json', state.fig2));
+$('fig2-csv').addEventListener('click', () => download('dropout-lab-fig2.csv', 'text/csv', fig2ToCsv(JSON.parse(state.fig2))));
 $('cancel-button').addEventListener('click', () => post({ type: 'cancel' }));
 form.addEventListener('change', (event) => {
   writeFormToUrl(form);
@@ -183,6 +216,7 @@ async function main() {
   state.worker.onmessage = ({ data }) => handlers[data.type]?.(data);
   state.worker.onerror = (e) => showError(`The worker failed: ${e.message}`);
   post({ type: 'init', module, backend: form.backend.value });
+  post({ type: 'fig2Defaults' });
 }
 
 main().catch((e) => showError(`Dropout Lab could not start: ${e.message ?? e}`));

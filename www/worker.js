@@ -101,6 +101,22 @@ async function train(config, wantedBackend) {
   reply({ type: 'done' });
 }
 
+async function fig2(config, wantedBackend) {
+  cancelRequested = false;
+  if (wantedBackend !== backend) reply({ type: 'backend', ...(await selectBackend(wantedBackend)) });
+  try {
+    const result = await lab.runFig2(config, async (stage, done, total) => {
+      reply({ type: 'stage', stage, done, total });
+      await tick();
+      return !cancelRequested;
+    });
+    reply({ type: 'fig2', result });
+  } catch (e) {
+    if (message(e) === 'cancelled') return reply({ type: 'cancelled' });
+    throw e;
+  }
+}
+
 async function exportFile(what) {
   if (what === 'json') return reply({ type: 'file', name: 'dropout-lab-history.json', mime: 'application/json', data: lab.historyJson() });
   if (what === 'csv') return reply({ type: 'file', name: 'dropout-lab-history.csv', mime: 'text/csv', data: lab.historyCsv() });
@@ -125,6 +141,10 @@ async function handle(msg) {
       return loadFiles(msg.files);
     case 'train':
       return train(msg.config, msg.backend);
+    case 'fig2':
+      return fig2(msg.config, msg.backend);
+    case 'fig2Defaults':
+      return reply({ type: 'fig2Defaults', defaults: Lab.fig2Defaults() });
     case 'export':
       return exportFile(msg.what);
     case 'bench':

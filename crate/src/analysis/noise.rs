@@ -4,17 +4,17 @@
 //! A block is the weight matrix of one layer (default: between the two hidden layers of
 //! 784-50-50-10, D = 2500), flattened row-major as stored ([fan_in, fan_out]).
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::flatness::Profile;
 use crate::backend::read_f32;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::dropout::sample_mask;
+use crate::model::dropout::device_masks;
 use crate::model::{HostParams, Mlp, MlpConfig};
 use crate::rng::{stream, Stream};
-use crate::train::batch::gather;
+use crate::train::batch::upload;
 use crate::train::eval::{evaluate, DeviceData};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,17 +73,11 @@ pub async fn gradient_samples(
     }
     let model = Mlp::from_host(cfg, theta, device);
     let rows: Vec<usize> = (0..train.len()).collect();
-    let (x, y) = gather(train, &rows);
-    let x = Tensor::<2>::from_data(TensorData::new(x, [rows.len(), train.dim]), device);
-    let y = Tensor::<2>::from_data(TensorData::new(y, [rows.len(), train.classes]), device);
+    let (x, y) = upload(train, &rows, device);
     let mut rng = stream(seed, Stream::GradientNoise);
     let mut samples = Vec::with_capacity(n);
     for i in 0..n {
-        let masks: Vec<Option<Tensor<2>>> = drop_rates
-            .iter()
-            .zip(&cfg.widths[1..])
-            .map(|(&p, &w)| sample_mask(&mut rng, rows.len(), w, p).map(|m| Tensor::from_data(TensorData::new(m, [rows.len(), w]), device)))
-            .collect();
+        let masks = device_masks(&mut rng, rows.len(), &cfg.widths[1..], drop_rates, device);
         let (_, grads) = model.loss_and_grads(x.clone(), y.clone(), &masks);
         let g = grads.into_iter().nth(block.layer).expect("validated layer").0;
         samples.push(read_f32(g).await?);

@@ -3,6 +3,8 @@
 use plotters::prelude::*;
 
 use crate::error::{LabError, LabResult};
+
+use draw_err as err;
 use crate::train::History;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -33,7 +35,7 @@ fn series(h: &History, metric: Metric) -> [(&'static str, RGBColor, Vec<(f64, f6
     [("train", TRAIN, pick(true)), ("test", TEST, pick(false))]
 }
 
-fn err<E: std::fmt::Debug>(e: E) -> LabError {
+pub(crate) fn draw_err<E: std::fmt::Debug>(e: E) -> LabError {
     LabError::Backend(format!("drawing failed: {e:?}"))
 }
 

@@ -2,5 +2,7 @@
 //! SVG natively. The same code draws in both places.
 
 pub mod curves;
+pub mod scatter;
 
 pub use curves::{draw_history, Metric};
+pub use scatter::draw_fig2;

@@ -3,6 +3,7 @@
 //! expectation 1 and inference needs no rescaling. Masks are drawn on the host from the seeded
 //! stream, so the same seed gives the same masks on every backend.
 
+use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 
 /// A [rows, cols] row-major mask of 0 and 1 / (1 - drop_rate); `None` when drop_rate is 0.
@@ -13,6 +14,16 @@ pub fn sample_mask(rng: &mut impl Rng, rows: usize, cols: usize, drop_rate: f32)
     let keep = 1.0 - drop_rate as f64;
     let scale = (1.0 / keep) as f32;
     Some((0..rows * cols).map(|_| if rng.random::<f64>() < keep { scale } else { 0.0 }).collect())
+}
+
+/// One mask per hidden layer for a batch of `rows` (None where the rate is 0), on the device.
+/// `hidden_widths[i]` is the width of hidden layer i.
+pub fn device_masks(rng: &mut impl Rng, rows: usize, hidden_widths: &[usize], drop_rates: &[f32], device: &Device) -> Vec<Option<Tensor<2>>> {
+    drop_rates
+        .iter()
+        .zip(hidden_widths)
+        .map(|(&p, &w)| sample_mask(rng, rows, w, p).map(|m| Tensor::from_data(TensorData::new(m, [rows, w]), device)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Mini-batch order: a fresh seeded permutation each epoch; batches are gathered on the host, so
 //! only the rows of one batch travel to the device per step.
 
+use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -21,6 +22,15 @@ pub fn gather(data: &Dataset, rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
         y[r * data.classes + data.labels[i] as usize] = 1.0;
     }
     (x, y)
+}
+
+/// `gather`, uploaded: (features [rows, dim], one-hot [rows, classes]) on the device.
+pub fn upload(data: &Dataset, rows: &[usize], device: &Device) -> (Tensor<2>, Tensor<2>) {
+    let (x, y) = gather(data, rows);
+    (
+        Tensor::from_data(TensorData::new(x, [rows.len(), data.dim]), device),
+        Tensor::from_data(TensorData::new(y, [rows.len(), data.classes]), device),
+    )
 }
 
 #[cfg(test)]

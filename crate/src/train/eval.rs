@@ -1,14 +1,14 @@
 //! Loss and accuracy of a model on a data set (dropout off: evaluation uses the full network,
 //! which inverted dropout makes the expected network).
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 use crate::backend::read_f32;
 use crate::data::Dataset;
 use crate::error::LabResult;
 use crate::model::loss::per_sample_cross_entropy;
 use crate::model::Mlp;
-use crate::train::batch::gather;
+use crate::train::batch::upload;
 
 /// Rows per forward pass, so a 60k-image evaluation fits in a browser's buffer limits.
 const EVAL_CHUNK: usize = 2048;
@@ -24,13 +24,7 @@ impl DeviceData {
         let rows: Vec<usize> = (0..data.len()).collect();
         let chunks = rows
             .chunks(EVAL_CHUNK)
-            .map(|c| {
-                let (x, y) = gather(data, c);
-                (
-                    Tensor::from_data(TensorData::new(x, [c.len(), data.dim]), device),
-                    Tensor::from_data(TensorData::new(y, [c.len(), data.classes]), device),
-                )
-            })
+            .map(|c| upload(data, c, device))
             .collect();
         DeviceData { chunks, len: data.len() }
     }

@@ -2,10 +2,10 @@
 //! and cancel between slices. Read-backs are async and batched: one per slice for the step
 //! losses, one per evaluation.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use super::batch::{epoch_order, gather};
+use super::batch::{epoch_order, upload};
 use super::config::{OptimizerKind, TrainConfig};
 use super::eval::{evaluate, DeviceData};
 use super::history::{EpochRecord, History, StepRecord};
@@ -13,7 +13,7 @@ use super::optim::{Hyper, Optimizer};
 use crate::backend::read_f32;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::dropout::sample_mask;
+use crate::model::dropout::device_masks;
 use crate::model::init::initial_params;
 use crate::model::{HostParams, Mlp};
 use crate::rng::{stream, Stream};
@@ -87,11 +87,7 @@ impl Trainer {
         let test_dev = DeviceData::upload(&test, &device);
         let full_batch = (config.optimizer == OptimizerKind::Gd).then(|| {
             let all: Vec<usize> = (0..train.len()).collect();
-            let (x, y) = gather(&train, &all);
-            (
-                Tensor::from_data(TensorData::new(x, [train.len(), train.dim]), &device),
-                Tensor::from_data(TensorData::new(y, [train.len(), train.classes]), &device),
-            )
+            upload(&train, &all, &device)
         });
         let mut trainer = Trainer {
             optimizer: Optimizer::new(Hyper::from_config(&config), model.layers.len()),
@@ -194,25 +190,11 @@ impl Trainer {
                 }
                 let b = self.config.batch_size;
                 let rows = &self.order[i * b..((i + 1) * b).min(self.order.len())];
-                let (x, y) = gather(&self.train, rows);
-                (
-                    Tensor::from_data(TensorData::new(x, [rows.len(), self.train.dim]), &self.device),
-                    Tensor::from_data(TensorData::new(y, [rows.len(), self.train.classes]), &self.device),
-                )
+                upload(&self.train, rows, &self.device)
             }
         };
-        let rows = x.dims()[0];
-        let masks: Vec<Option<Tensor<2>>> = self
-            .config
-            .model
-            .drop_rates
-            .iter()
-            .zip(&self.config.model.widths[1..])
-            .map(|(&p, &width)| {
-                sample_mask(&mut self.masks_rng, rows, width, p)
-                    .map(|m| Tensor::from_data(TensorData::new(m, [rows, width]), &self.device))
-            })
-            .collect();
+        let model = &self.config.model;
+        let masks = device_masks(&mut self.masks_rng, x.dims()[0], &model.widths[1..], &model.drop_rates, &self.device);
         let (loss, grads) = self.model.loss_and_grads(x, y, &masks);
         self.model = self.optimizer.step(&self.model, grads);
         loss

@@ -17,3 +17,11 @@ pub fn draw_history_chart(canvas: HtmlCanvasElement, history_json: &str, metric:
     let backend = CanvasBackend::with_canvas_object(canvas).ok_or_else(|| JsError::new("canvas has no 2D context"))?;
     draw_history(backend.into_drawing_area(), &history, metric).map_err(js_err)
 }
+
+/// Draw a Fig 2 result (as returned by `Lab.runFig2`) onto `canvas`.
+#[wasm_bindgen(js_name = drawFig2Chart)]
+pub fn draw_fig2_chart(canvas: HtmlCanvasElement, result_json: &str) -> Result<(), JsError> {
+    let result: crate::experiments::fig2_variance_flatness::Fig2Result = serde_json::from_str(result_json).map_err(js_err)?;
+    let backend = CanvasBackend::with_canvas_object(canvas).ok_or_else(|| JsError::new("canvas has no 2D context"))?;
+    crate::charts::draw_fig2(backend.into_drawing_area(), &result).map_err(js_err)
+}

@@ -2,6 +2,7 @@
 
 use burn::tensor::Device;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use super::js_err;
 use crate::backend::{cpu_device, webgpu_device, BackendKind};
@@ -174,6 +175,42 @@ impl Lab {
     pub async fn bench_matmul(&self, n: usize, reps: usize) -> Result<JsValue, JsError> {
         let r = super::bench::matmul(self.current_device()?, n, reps).await?;
         serde_wasm_bindgen::to_value(&r).map_err(js_err)
+    }
+}
+
+/// Progress to a JS callback `(stage, done, total) => Promise<boolean>`; false cancels.
+struct JsReporter(js_sys::Function);
+
+impl crate::experiments::Reporter for JsReporter {
+    async fn report(&mut self, stage: &str, done: usize, total: usize) -> bool {
+        let called = self.0.call3(&JsValue::NULL, &JsValue::from_str(stage), &JsValue::from(done as u32), &JsValue::from(total as u32));
+        match called {
+            Ok(v) => match v.dyn_into::<js_sys::Promise>() {
+                Ok(p) => wasm_bindgen_futures::JsFuture::from(p).await.map(|b| b.as_bool() != Some(false)).unwrap_or(false),
+                Err(v) => v.as_bool() != Some(false),
+            },
+            Err(_) => false,
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Lab {
+    /// Paper 000 Fig. 2 on the loaded training set; `report(stage, done, total)` may cancel.
+    /// Returns the result as JSON (the chart and the export take it as is).
+    #[wasm_bindgen(js_name = runFig2)]
+    pub async fn run_fig2(&self, config: JsValue, report: js_sys::Function) -> Result<String, JsError> {
+        use crate::experiments::fig2_variance_flatness::{run, Fig2Config};
+        let config: Fig2Config = serde_wasm_bindgen::from_value(config).map_err(js_err)?;
+        let train = self.train.as_ref().ok_or_else(|| JsError::new("no data loaded"))?;
+        let result = run(&config, train, self.current_device()?, self.backend.label(), &mut JsReporter(report)).await.map_err(js_err)?;
+        serde_json::to_string(&result).map_err(js_err)
+    }
+
+    /// The demo-scale Fig 2 configuration, for the page's defaults.
+    #[wasm_bindgen(js_name = fig2Defaults)]
+    pub fn fig2_defaults() -> Result<JsValue, JsError> {
+        serde_wasm_bindgen::to_value(&crate::experiments::fig2_variance_flatness::Fig2Config::demo()).map_err(js_err)
     }
 }
 

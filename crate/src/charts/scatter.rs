@@ -1,0 +1,85 @@
+//! Paper 000 Fig. 2: eigenvalue λ_i(Σ) against interval flatness F_{v_i}, log-log, one colour per
+//! (drop rate, learning rate) setting, with each setting's fitted power law as a line.
+
+use plotters::prelude::*;
+
+use super::curves::draw_err as err;
+use crate::error::LabResult;
+use crate::experiments::fig2_variance_flatness::Fig2Result;
+
+const PALETTE: [RGBColor; 6] =
+    [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
+
+pub fn draw_fig2<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, r: &Fig2Result) -> LabResult<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let points: Vec<Vec<(f64, f64)>> = r
+        .settings
+        .iter()
+        .map(|s| s.eigenvalues.iter().zip(&s.flatness).filter_map(|(&l, f)| f.width.map(|w| (l, w))).filter(|p| p.0 > 0.0 && p.1 > 0.0).collect())
+        .collect();
+    let all = points.iter().flatten();
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN_POSITIVE, f64::MAX, f64::MIN_POSITIVE);
+    for &(x, y) in all {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (1e-6, 1.0, 1e-2, 1.0);
+    }
+    let mut chart = ChartBuilder::on(&root)
+        .caption("eigenvalue of the noise covariance vs interval flatness", ("sans-serif", 15))
+        .margin(8)
+        .x_label_area_size(36)
+        .y_label_area_size(52)
+        .build_cartesian_2d((x0 / 1.5..x1 * 1.5).log_scale(), (y0 / 1.5..y1 * 1.5).log_scale())
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("λ_i(Σ)").y_desc("F_v_i").x_label_formatter(&|x| format!("{x:.0e}")).draw().map_err(err)?;
+    for (i, (s, pts)) in r.settings.iter().zip(&points).enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let fit = s.fit.as_ref().map_or(String::from("no fit"), |f| format!("slope {:.2}, R² {:.2}", f.slope, f.r2));
+        let label = format!("drop {}, lr {}: {fit}", s.setting.drop_rate, s.setting.lr);
+        chart
+            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| Circle::new((x + 8, y), 3, colour.filled()));
+        if let (Some(f), Some(lo), Some(hi)) = (&s.fit, pts.iter().map(|p| p.0).reduce(f64::min), pts.iter().map(|p| p.0).reduce(f64::max)) {
+            let line = |x: f64| (x, 10f64.powf(f.intercept + f.slope * x.log10()));
+            chart.draw_series(LineSeries::new([line(lo), line(hi)], colour.stroke_width(1))).map_err(err)?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.85))
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::flatness::IntervalFlatness;
+    use crate::experiments::fig2_variance_flatness::{Fig2Config, PowerLawFit, Setting, SettingResult};
+
+    #[test]
+    fn draws_every_point_and_each_fit() {
+        let width = |w: Option<f64>| IntervalFlatness { loss0: 0.1, left: w.map(|w| -w / 2.0), right: w.map(|w| w / 2.0), width: w, evaluations: 9 };
+        let setting = |d: f32, slope: f64| SettingResult {
+            setting: Setting { drop_rate: d, lr: 0.1 },
+            final_train_loss: 0.1,
+            eigenvalues: vec![1e-2, 1e-3, 1e-4],
+            flatness: vec![width(Some(0.5)), width(Some(1.5)), width(None)],
+            no_crossing: 1,
+            fit: Some(PowerLawFit { slope, intercept: -1.0, r2: 0.9, used: 2 }),
+        };
+        let r = Fig2Result { config: Fig2Config::demo(), backend: "cpu".into(), crate_version: "0".into(), settings: vec![setting(0.1, -0.48), setting(0.2, -0.9)] };
+        let mut svg = String::new();
+        draw_fig2(SVGBackend::with_string(&mut svg, (500, 400)).into_drawing_area(), &r).unwrap();
+        // 2 settings x 2 points with a width, plus one legend marker each; the no-crossing point is not drawn.
+        assert_eq!(svg.matches("<circle").count(), 2 * 2 + 2);
+        assert!(svg.contains("drop 0.1, lr 0.1: slope -0.48"), "legend carries the fit");
+        assert!(svg.contains("drop 0.2, lr 0.1: slope -0.90"));
+    }
+}
