@@ -32,13 +32,20 @@ pub fn cpu_device() -> Device {
     Device::flex()
 }
 
-/// Initialise the wgpu device (async: required in browsers, fine natively).
+/// The wgpu runtime can be registered only once per process (page, worker): later requests get
+/// the same device.
+static WEBGPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+
+/// The wgpu device, initialised on first use (async: required in browsers, fine natively).
 pub async fn webgpu_device() -> LabResult<Device> {
+    if let Some(device) = WEBGPU.get() {
+        return Ok(device.clone());
+    }
     let device = Device::wgpu_options()
         .init_async()
         .await
         .map_err(|e| LabError::Backend(format!("WebGPU initialisation failed: {e}")))?;
-    Ok(device)
+    Ok(WEBGPU.get_or_init(|| device).clone())
 }
 
 /// Read a tensor back to the host as f32, asynchronously.

@@ -82,3 +82,31 @@ async fn webgpu_training_matches_cpu() {
         assert!(hg.epochs[2].train_loss < 0.8 * hg.epochs[0].train_loss, "{act:?}/{opt:?}: {:?}", hg.epochs);
     }
 }
+
+/// Paper 000 Fig. 1 machinery: the 1-D loss landscape along a filter-normalised direction is the
+/// same on WebGPU as on the CPU, and it is a valley around the trained θ (α = 0 is its minimum).
+#[wasm_bindgen_test]
+async fn landscape_on_webgpu_matches_cpu() {
+    use dropout_lab::analysis::landscape::{filter_normalised_direction, grid, loss_curve};
+    use dropout_lab::train::eval::DeviceData;
+    let gpu = webgpu_device().await.expect("WebGPU adapter");
+    let cfg = config(Activation::Relu, OptimizerKind::Sgd);
+    let (train, test) = (blobs(256, 1), blobs(128, 2));
+    let mut t = Trainer::new(cfg.clone(), &train, &test, cpu_device(), "cpu", "blobs").await.unwrap();
+    while !t.is_done() {
+        t.run(8).await.unwrap();
+    }
+    let theta = t.model().to_host().await.unwrap();
+    let dir = filter_normalised_direction(&theta, &mut stream(3, Stream::Directions));
+    let alphas = grid(-1.0, 1.0, 11);
+    let mut curves = Vec::new();
+    for device in [cpu_device(), gpu.clone()] {
+        let data = DeviceData::upload(&train, &device);
+        curves.push(loss_curve(&cfg.model, &theta, &dir, &alphas, &data, &device).await.unwrap());
+    }
+    for (i, (c, g)) in curves[0].iter().zip(&curves[1]).enumerate() {
+        assert!(rel(*g, *c) < 1e-4, "α = {}: webgpu {g} vs cpu {c}", alphas[i]);
+    }
+    let at_zero = curves[0][5];
+    assert!(curves[0][0] > at_zero && curves[0][10] > at_zero, "a valley: {:?}", curves[0]);
+}

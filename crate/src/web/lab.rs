@@ -14,7 +14,7 @@ use crate::train::{TrainConfig, Trainer};
 #[wasm_bindgen]
 pub struct Lab {
     cpu: Device,
-    /// Created once: a wgpu runtime cannot be initialised twice in one worker.
+    /// Set once WebGPU initialised (the device itself is cached in `backend`).
     webgpu: Option<Device>,
     backend: BackendKind,
     train: Option<Dataset>,
