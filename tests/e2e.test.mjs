@@ -9,6 +9,15 @@ import { ARTIFACTS, launch, openLab, startServer, trainToEnd } from './browser.m
 const RUN = 'dataset=mnist&train=1000&test=2000&widths=784-50-50-10&act=relu&drop=0,0.5&init=auto&opt=momentum&lr=0.05&mom=0.9&epochs=8&batch=50&seed=7';
 
 let server, url;
+
+// How many distinct colours a canvas holds: a drawn chart has many, a blank one has one.
+const canvasColours = (page, id) => page.evaluate((id) => {
+  const c = document.getElementById(id);
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const seen = new Set();
+  for (let i = 0; i < d.length; i += 4) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+  return seen.size;
+}, id);
 before(async () => ({ server, url } = await startServer()));
 after(() => server.close());
 
@@ -147,6 +156,16 @@ test('an impossible config is refused with a message', async () => {
     await page.click('#train-button');
     await page.waitForSelector('body[data-run="error"]');
     assert.match(await page.textContent('#error'), /train subset 70000 must be between 1 and the 60000/);
+
+    // A long training run cancels between slices and leaves the page usable.
+    await page.fill('input[name="train"]', '1000');
+    await page.fill('input[name="epochs"]', '5000');
+    await page.click('#train-button');
+    await page.waitForFunction(() => /step [1-9]\d*\//.test(document.getElementById('progress-text').textContent));
+    await page.click('#cancel-button');
+    await page.waitForSelector('body[data-run="cancelled"]', { timeout: 60_000 });
+    assert.match(await page.textContent('#progress-text'), /cancelled/);
+    assert.equal(await page.isDisabled('#train-button'), false);
   } finally {
     await browser.close();
   }
@@ -162,7 +181,7 @@ test('the Fig 2 preset runs in the page, draws its scatter with fitted slopes, e
     await page.waitForSelector('body[data-run="done"], body[data-run="error"]', { timeout: 300_000 });
     assert.equal(await page.getAttribute('body', 'data-run'), 'done', await page.textContent('#error'));
     assert.ok(await page.isVisible('#chart-fig2'));
-    const result = JSON.parse(await page.evaluate(() => window.dropoutLab.fig2));
+    const result = JSON.parse(await page.evaluate(() => window.dropoutLab.presets.fig2));
     assert.equal(result.settings.length, 4);
     assert.deepEqual(result.settings.map((s) => s.setting.drop_rate), [0.1, 0.1, 0.2, 0.2], 'keep 0.9 / 0.8 as drop rates');
     for (const s of result.settings) {
@@ -171,16 +190,10 @@ test('the Fig 2 preset runs in the page, draws its scatter with fitted slopes, e
     }
     assert.match(await page.textContent('#fig2-summary'), /drop 0\.1, lr 0\.05: .*slope -?\d/);
     // The canvas holds a drawing: many distinct colours, not a blank white rectangle.
-    const colours = await page.evaluate(() => {
-      const c = document.getElementById('chart-fig2');
-      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-      const seen = new Set();
-      for (let i = 0; i < d.length; i += 4) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-      return seen.size;
-    });
+    const colours = await canvasColours(page, 'chart-fig2');
     assert.ok(colours > 20, `${colours} colours on the chart`);
     await page.screenshot({ path: `${ARTIFACTS}e2e-fig2.png`, fullPage: true });
-    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#fig2-csv')]);
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="fig2"]')]);
     const rows = (await readFile(await csv.path())).toString().trim().split('\n');
     assert.equal(rows.length, 2 + 4 * 5);
     assert.match(page.url(), /f2samples=20/);
@@ -192,6 +205,36 @@ test('the Fig 2 preset runs in the page, draws its scatter with fitted slopes, e
     await page.click('#cancel-button');
     await page.waitForSelector('body[data-run="cancelled"]', { timeout: 60_000 });
     assert.ok(await page.isHidden('#error'));
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the Fig 1a preset trains with and without dropout and draws both landscapes', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const q = RUN.replace('train=1000', 'train=300').replace('test=2000', 'test=300').replace('784-50-50-10', '784-32-32-10');
+    const { page, errors } = await openLab(browser, `${url}?${q}&backend=cpu&f1epochs=3&f1lr=0.001&f1dirs=1&f1range=1&f1points=11`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    await page.click('#fig1a-button');
+    await page.waitForSelector('body[data-run="done"], body[data-run="error"]', { timeout: 300_000 });
+    assert.equal(await page.getAttribute('body', 'data-run'), 'done', await page.textContent('#error'));
+    const r = JSON.parse(await page.evaluate(() => window.dropoutLab.presets.fig1a));
+    assert.deepEqual(r.models.map((m) => m.dropout), [false, true]);
+    assert.deepEqual(r.config.drop_rates, [0, 0.5]);
+    assert.equal(r.config.lr, 0.001);
+    assert.equal(r.curves.length, 2);
+    for (const c of r.curves) {
+      assert.equal(c.train.length, 11);
+      const m = r.models.find((x) => x.dropout === c.dropout);
+      assert.equal(c.train[5], m.train_loss, 'α = 0 is the trained model');
+    }
+    assert.ok((await canvasColours(page, 'chart-fig1a')) > 20);
+    assert.match(await page.textContent('#fig1a-summary'), /with dropout: train loss/);
+    await page.screenshot({ path: `${ARTIFACTS}e2e-fig1a.png`, fullPage: true });
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="fig1a"]')]);
+    assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + 2 * 11);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

@@ -2,7 +2,8 @@
 // and the tests. The URL holds every field, so a copied link reproduces the run.
 export const PROTOCOL = 1;
 
-const FIELDS = ['dataset', 'train', 'test', 'widths', 'act', 'drop', 'init', 'opt', 'lr', 'mom', 'epochs', 'batch', 'seed', 'backend', 'f2train', 'f2epochs', 'f2samples', 'f2k', 'f2source'];
+const FIELDS = ['dataset', 'train', 'test', 'widths', 'act', 'drop', 'init', 'opt', 'lr', 'mom', 'epochs', 'batch', 'seed', 'backend', 'f2train', 'f2epochs', 'f2samples', 'f2k', 'f2source',
+  'f1epochs', 'f1lr', 'f1dirs', 'f1range', 'f1points'];
 
 export function readUrlIntoForm(form, search = location.search) {
   const params = new URLSearchParams(search);
@@ -85,6 +86,42 @@ export function fig2ToCsv(result) {
       const f = s.flatness[i];
       lines.push([s.setting.drop_rate, s.setting.lr, i + 1, lambda, f.left ?? '', f.right ?? '', f.width ?? '', s.fit?.slope ?? '', s.fit?.r2 ?? ''].join(','));
     });
+  }
+  return lines.join('\n') + '\n';
+}
+
+// The Fig 1a preset (Rust `experiments::fig1a_landscape::Fig1aConfig`): the model and training
+// fields of the form, trained once with and once without the drop rates given there.
+export function formToFig1aConfig(form, defaults) {
+  const base = formToConfig(form);
+  const range = number(form, 'f1range', { min: 1e-6, max: 1000 });
+  return {
+    ...defaults,
+    train_size: base.train_size,
+    test_size: base.test_size,
+    widths: base.model.widths,
+    activation: base.model.activation,
+    drop_rates: base.model.drop_rates,
+    optimizer: 'adam',
+    lr: number(form, 'f1lr', { min: 1e-12, max: 100 }),
+    epochs: number(form, 'f1epochs', { integer: true, min: 1, max: 100000 }),
+    batch_size: base.batch_size,
+    seed: base.seed,
+    directions: number(form, 'f1dirs', { integer: true, min: 1, max: 100 }),
+    alpha_min: -range,
+    alpha_max: range,
+    points: number(form, 'f1points', { integer: true, min: 2, max: 10000 }),
+  };
+}
+
+/// One CSV row per (model, direction, α) of a Fig 1a result.
+export function fig1aToCsv(result) {
+  const lines = [
+    `# dropout-lab ${result.crate_version} backend=${result.backend} seed=${result.config.seed}`,
+    'dropout,direction,alpha,train_loss,test_loss',
+  ];
+  for (const c of result.curves) {
+    result.alphas.forEach((a, i) => lines.push([c.dropout, c.direction, a, c.train[i], c.test[i]].join(',')));
   }
   return lines.join('\n') + '\n';
 }

@@ -1,11 +1,33 @@
 // The page: controls, URL state and drawing. All computation happens in worker.js; this thread
 // only draws charts (with the same wasm module, compiled once and shared with the worker).
-import init, { drawFig2Chart, drawHistoryChart } from './pkg/dropout_lab.js';
-import { PROTOCOL, fig2ToCsv, formToConfig, formToFig2Config, readUrlIntoForm, writeFormToUrl } from './config.js';
+import init, { drawHistoryChart, drawPresetChart } from './pkg/dropout_lab.js';
+import {
+  PROTOCOL, fig1aToCsv, fig2ToCsv, formToConfig, formToFig1aConfig, formToFig2Config, readUrlIntoForm, writeFormToUrl,
+} from './config.js';
 
 const $ = (id) => document.getElementById(id);
 const form = $('controls');
-const state = { worker: null, history: null, running: false, etaFrom: null };
+const state = { worker: null, history: null, running: false, etaFrom: null, presets: {}, presetDefaults: null };
+
+// The paper-figure presets: how the form becomes their config, and how their result reads.
+const PRESETS = {
+  fig1a: {
+    config: () => formToFig1aConfig(form, state.presetDefaults.fig1a),
+    csv: fig1aToCsv,
+    summary: (r) => r.models.map((m) =>
+      `${m.dropout ? 'with' : 'without'} dropout: train loss ${m.train_loss.toFixed(4)}, test loss ${m.test_loss.toFixed(4)}, ` +
+      `test accuracy ${(100 * m.test_accuracy).toFixed(2)}%`).join('\n'),
+  },
+  fig2: {
+    config: () => formToFig2Config(form, state.presetDefaults.fig2),
+    csv: fig2ToCsv,
+    summary: (r) => r.settings.map((s) => {
+      const fit = s.fit ? `slope ${s.fit.slope.toFixed(3)} (R² ${s.fit.r2.toFixed(3)}, ${s.fit.used} points)` : 'no fit';
+      const missing = s.no_crossing ? `, ${s.no_crossing} direction(s) without a crossing` : '';
+      return `drop ${s.setting.drop_rate}, lr ${s.setting.lr}: final train loss ${s.final_train_loss.toFixed(4)}, ${fit}${missing}`;
+    }).join('\n'),
+  },
+};
 // Read-only view for researchers poking at a run from the console, and for the e2e tests.
 window.dropoutLab = state;
 
@@ -20,7 +42,7 @@ function showNotice(message) {
 function setRunning(running) {
   state.running = running;
   $('train-button').disabled = running;
-  $('fig2-button').disabled = running;
+  for (const b of document.querySelectorAll('[data-preset]')) b.disabled = running;
   $('cancel-button').disabled = !running;
 }
 function formatSeconds(s) {
@@ -113,23 +135,18 @@ const handlers = {
     $('progress').value = done;
     $('progress-text').textContent = `${stage}: ${done}/${total}`;
   },
-  fig2Defaults({ defaults }) {
-    state.fig2Defaults = defaults;
+  presetDefaults({ defaults }) {
+    state.presetDefaults = defaults;
   },
-  fig2({ result }) {
-    state.fig2 = result;
-    $('fig2-figure').hidden = false;
+  preset({ name, result }) {
+    state.presets[name] = result;
+    $(`${name}-figure`).hidden = false;
     try {
-      drawFig2Chart($('chart-fig2'), result);
+      drawPresetChart($(`chart-${name}`), name, result);
     } catch (e) {
-      showError(`Could not draw the Fig 2 chart: ${e.message ?? e}`);
+      showError(`Could not draw the ${name} chart: ${e.message ?? e}`);
     }
-    const r = JSON.parse(result);
-    $('fig2-summary').textContent = r.settings.map((s) => {
-      const fit = s.fit ? `slope ${s.fit.slope.toFixed(3)} (R² ${s.fit.r2.toFixed(3)}, ${s.fit.used} points)` : 'no fit';
-      const missing = s.no_crossing ? `, ${s.no_crossing} direction(s) without a crossing` : '';
-      return `drop ${s.setting.drop_rate}, lr ${s.setting.lr}: final train loss ${s.final_train_loss.toFixed(4)}, ${fit}${missing}`;
-    }).join('\n');
+    $(`${name}-summary`).textContent = PRESETS[name].summary(JSON.parse(result));
     setRunning(false);
     document.body.dataset.run = 'done';
   },
@@ -163,7 +180,7 @@ async function loadCustomFiles(files) {
 }
 
 // Start a worker job from the form; a config the form cannot express is refused here.
-function startJob(type, makeConfig) {
+function startJob(type, makeConfig, extra = {}) {
   showError('');
   let config;
   try {
@@ -176,15 +193,24 @@ function startJob(type, makeConfig) {
   setRunning(true);
   document.body.dataset.run = 'running';
   state.etaFrom = null;
-  post({ type, config, backend: form.backend.value });
+  post({ type, config, backend: form.backend.value, ...extra });
 }
 form.addEventListener('submit', (event) => {
   event.preventDefault();
   startJob('train', () => formToConfig(form));
 });
-$('fig2-button').addEventListener('click', () => startJob('fig2', () => formToFig2Config(form, state.fig2Defaults)));
-$('fig2-json').addEventListener('click', () => download('dropout-lab-fig2.json', 'application/json', state.fig2));
-$('fig2-csv').addEventListener('click', () => download('dropout-lab-fig2.csv', 'text/csv', fig2ToCsv(JSON.parse(state.fig2))));
+for (const button of document.querySelectorAll('[data-preset]')) {
+  const name = button.dataset.preset;
+  button.addEventListener('click', () => startJob('preset', PRESETS[name].config, { name }));
+}
+for (const button of document.querySelectorAll('[data-export-json]')) {
+  const name = button.dataset.exportJson;
+  button.addEventListener('click', () => download(`dropout-lab-${name}.json`, 'application/json', state.presets[name]));
+}
+for (const button of document.querySelectorAll('[data-export-csv]')) {
+  const name = button.dataset.exportCsv;
+  button.addEventListener('click', () => download(`dropout-lab-${name}.csv`, 'text/csv', PRESETS[name].csv(JSON.parse(state.presets[name]))));
+}
 $('cancel-button').addEventListener('click', () => post({ type: 'cancel' }));
 form.addEventListener('change', (event) => {
   writeFormToUrl(form);
@@ -216,7 +242,7 @@ async function main() {
   state.worker.onmessage = ({ data }) => handlers[data.type]?.(data);
   state.worker.onerror = (e) => showError(`The worker failed: ${e.message}`);
   post({ type: 'init', module, backend: form.backend.value });
-  post({ type: 'fig2Defaults' });
+  post({ type: 'presetDefaults' });
 }
 
 main().catch((e) => showError(`Dropout Lab could not start: ${e.message ?? e}`));

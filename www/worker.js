@@ -101,16 +101,16 @@ async function train(config, wantedBackend) {
   reply({ type: 'done' });
 }
 
-async function fig2(config, wantedBackend) {
+async function preset(name, config, wantedBackend) {
   cancelRequested = false;
   if (wantedBackend !== backend) reply({ type: 'backend', ...(await selectBackend(wantedBackend)) });
   try {
-    const result = await lab.runFig2(config, async (stage, done, total) => {
+    const result = await lab.runPreset(name, config, async (stage, done, total) => {
       reply({ type: 'stage', stage, done, total });
       await tick();
       return !cancelRequested;
     });
-    reply({ type: 'fig2', result });
+    reply({ type: 'preset', name, result });
   } catch (e) {
     if (message(e) === 'cancelled') return reply({ type: 'cancelled' });
     throw e;
@@ -141,10 +141,10 @@ async function handle(msg) {
       return loadFiles(msg.files);
     case 'train':
       return train(msg.config, msg.backend);
-    case 'fig2':
-      return fig2(msg.config, msg.backend);
-    case 'fig2Defaults':
-      return reply({ type: 'fig2Defaults', defaults: Lab.fig2Defaults() });
+    case 'preset':
+      return preset(msg.name, msg.config, msg.backend);
+    case 'presetDefaults':
+      return reply({ type: 'presetDefaults', defaults: { fig1a: Lab.presetDefaults('fig1a'), fig2: Lab.presetDefaults('fig2') } });
     case 'export':
       return exportFile(msg.what);
     case 'bench':

@@ -58,6 +58,36 @@ mod cli {
         }
     }
 
+    /// `fig1a --data DIR [--config fig1a.json] [--out result.json]`: paper 000 Fig. 1(a) natively.
+    fn fig1a(args: &[String]) -> Result<(), String> {
+        use dropout_lab::experiments::fig1a_landscape::{run, Fig1aConfig};
+        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
+        let config = match arg(args, "--config") {
+            Some(p) => serde_json::from_str(&std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))?).map_err(|e| format!("{p}: {e}"))?,
+            None => Fig1aConfig::demo(),
+        };
+        let train = load_split(&data_dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
+        let test = load_split(&data_dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
+        let r = pollster::block_on(run(&config, &train, &test, cpu_device(), "cpu", &mut Stderr)).map_err(|e| e.to_string())?;
+        let (first, last) = (0, r.alphas.len() - 1);
+        for c in &r.curves {
+            let mid = r.alphas.len() / 2;
+            eprintln!(
+                "{} dropout, direction {}: train loss at α = {:.2} / 0 / {:.2}: {:.4} / {:.4} / {:.4}; test {:.4} / {:.4} / {:.4}",
+                if c.dropout { "with" } else { "without" }, c.direction, r.alphas[first], r.alphas[last],
+                c.train[first], c.train[mid], c.train[last], c.test[first], c.test[mid], c.test[last]
+            );
+        }
+        for m in &r.models {
+            eprintln!("{} dropout: test accuracy {:.4}", if m.dropout { "with" } else { "without" }, m.test_accuracy);
+        }
+        let json = serde_json::to_string_pretty(&r).expect("result serialises");
+        match arg(args, "--out") {
+            Some(path) => std::fs::write(&path, json).map_err(|e| format!("{path}: {e}")),
+            None => Ok(println!("{json}")),
+        }
+    }
+
     struct Stderr;
     impl dropout_lab::experiments::Reporter for Stderr {
         fn report(&mut self, stage: &str, done: usize, total: usize) -> impl std::future::Future<Output = bool> {
@@ -69,11 +99,13 @@ mod cli {
     }
 
     pub fn run(args: &[String]) -> Result<(), String> {
-        if args.first().map(String::as_str) == Some("fig2") {
-            return fig2(args);
+        match args.first().map(String::as_str) {
+            Some("fig2") => return fig2(args),
+            Some("fig1a") => return fig1a(args),
+            _ => {}
         }
         if args.first().map(String::as_str) != Some("train") {
-            return Err("usage: dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
+            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
         }
         let config_path = arg(args, "--config").ok_or("--config is required")?;
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);

@@ -2,7 +2,9 @@
 //! SVG natively. The same code draws in both places.
 
 pub mod curves;
+pub mod landscape;
 pub mod scatter;
 
 pub use curves::{draw_history, Metric};
+pub use landscape::draw_fig1a;
 pub use scatter::draw_fig2;

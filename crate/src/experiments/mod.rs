@@ -1,6 +1,7 @@
 //! One file per preset that reproduces a paper figure: its config, its run, its result type.
 //! A run reports progress through a `Reporter`, which may also cancel it.
 
+pub mod fig1a_landscape;
 pub mod fig2_variance_flatness;
 
 use std::future::Future;

@@ -18,10 +18,16 @@ pub fn draw_history_chart(canvas: HtmlCanvasElement, history_json: &str, metric:
     draw_history(backend.into_drawing_area(), &history, metric).map_err(js_err)
 }
 
-/// Draw a Fig 2 result (as returned by `Lab.runFig2`) onto `canvas`.
-#[wasm_bindgen(js_name = drawFig2Chart)]
-pub fn draw_fig2_chart(canvas: HtmlCanvasElement, result_json: &str) -> Result<(), JsError> {
-    let result: crate::experiments::fig2_variance_flatness::Fig2Result = serde_json::from_str(result_json).map_err(js_err)?;
+/// Draw a preset's result (JSON from `Lab.runPreset`) onto `canvas`.
+#[wasm_bindgen(js_name = drawPresetChart)]
+pub fn draw_preset_chart(canvas: HtmlCanvasElement, name: &str, result_json: &str) -> Result<(), JsError> {
+    use crate::experiments::{fig1a_landscape::Fig1aResult, fig2_variance_flatness::Fig2Result};
     let backend = CanvasBackend::with_canvas_object(canvas).ok_or_else(|| JsError::new("canvas has no 2D context"))?;
-    crate::charts::draw_fig2(backend.into_drawing_area(), &result).map_err(js_err)
+    let area = backend.into_drawing_area();
+    match name {
+        "fig1a" => crate::charts::draw_fig1a(area, &serde_json::from_str::<Fig1aResult>(result_json).map_err(js_err)?),
+        "fig2" => crate::charts::draw_fig2(area, &serde_json::from_str::<Fig2Result>(result_json).map_err(js_err)?),
+        other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
+    }
+    .map_err(js_err)
 }

@@ -196,21 +196,41 @@ impl crate::experiments::Reporter for JsReporter {
 
 #[wasm_bindgen]
 impl Lab {
-    /// Paper 000 Fig. 2 on the loaded training set; `report(stage, done, total)` may cancel.
-    /// Returns the result as JSON (the chart and the export take it as is).
-    #[wasm_bindgen(js_name = runFig2)]
-    pub async fn run_fig2(&self, config: JsValue, report: js_sys::Function) -> Result<String, JsError> {
-        use crate::experiments::fig2_variance_flatness::{run, Fig2Config};
-        let config: Fig2Config = serde_wasm_bindgen::from_value(config).map_err(js_err)?;
-        let train = self.train.as_ref().ok_or_else(|| JsError::new("no data loaded"))?;
-        let result = run(&config, train, self.current_device()?, self.backend.label(), &mut JsReporter(report)).await.map_err(js_err)?;
-        serde_json::to_string(&result).map_err(js_err)
+    /// Run a paper-figure preset ("fig1a" or "fig2") on the loaded data with the current backend;
+    /// `report(stage, done, total)` shows progress and may cancel. Returns the result as JSON
+    /// (the chart and the exports take it as is).
+    #[wasm_bindgen(js_name = runPreset)]
+    pub async fn run_preset(&self, name: String, config: JsValue, report: js_sys::Function) -> Result<String, JsError> {
+        use crate::experiments::{fig1a_landscape, fig2_variance_flatness};
+        let (train, test) = match (&self.train, &self.test) {
+            (Some(a), Some(b)) => (a, b),
+            _ => return Err(JsError::new("no data loaded")),
+        };
+        let (device, backend, mut reporter) = (self.current_device()?, self.backend.label(), JsReporter(report));
+        let json = match name.as_str() {
+            "fig1a" => {
+                let cfg: fig1a_landscape::Fig1aConfig = serde_wasm_bindgen::from_value(config).map_err(js_err)?;
+                serde_json::to_string(&fig1a_landscape::run(&cfg, train, test, device, backend, &mut reporter).await.map_err(js_err)?)
+            }
+            "fig2" => {
+                let cfg: fig2_variance_flatness::Fig2Config = serde_wasm_bindgen::from_value(config).map_err(js_err)?;
+                serde_json::to_string(&fig2_variance_flatness::run(&cfg, train, device, backend, &mut reporter).await.map_err(js_err)?)
+            }
+            other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
+        };
+        json.map_err(js_err)
     }
 
-    /// The demo-scale Fig 2 configuration, for the page's defaults.
-    #[wasm_bindgen(js_name = fig2Defaults)]
-    pub fn fig2_defaults() -> Result<JsValue, JsError> {
-        serde_wasm_bindgen::to_value(&crate::experiments::fig2_variance_flatness::Fig2Config::demo()).map_err(js_err)
+    /// A preset's demo-scale configuration, for the page's defaults.
+    #[wasm_bindgen(js_name = presetDefaults)]
+    pub fn preset_defaults(name: String) -> Result<JsValue, JsError> {
+        use crate::experiments::{fig1a_landscape::Fig1aConfig, fig2_variance_flatness::Fig2Config};
+        match name.as_str() {
+            "fig1a" => serde_wasm_bindgen::to_value(&Fig1aConfig::demo()),
+            "fig2" => serde_wasm_bindgen::to_value(&Fig2Config::demo()),
+            other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
+        }
+        .map_err(js_err)
     }
 }
 

@@ -6,7 +6,7 @@ mod bench;
 mod charts;
 mod lab;
 
-pub use charts::{draw_fig2_chart, draw_history_chart};
+pub use charts::{draw_history_chart, draw_preset_chart};
 pub use lab::Lab;
 
 use wasm_bindgen::prelude::*;

@@ -1,0 +1,141 @@
+//! Paper 000 Fig. 1(a): dropout finds flatter minima. Two FNNs from the same initialisation and
+//! seed, trained with and without dropout; then 1-D loss curves f(α) = L(θ + α d) on train and
+//! test data along filter-normalised random directions d (Li et al. 2018, see
+//! analysis/landscape.rs). Paper scale: 784-1024-1024-10, Adam lr 1e-4, dropout after hidden
+//! layers 1 and 2; the demo is smaller so it finishes in about a minute.
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::Reporter;
+use crate::analysis::landscape::{filter_normalised_direction, grid, loss_curve};
+use crate::data::Dataset;
+use crate::error::{LabError, LabResult};
+use crate::model::{Activation, InitScheme, MlpConfig};
+use crate::rng::{stream, Stream};
+use crate::train::eval::DeviceData;
+use crate::train::{OptimizerKind, TrainConfig, Trainer};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fig1aConfig {
+    pub train_size: usize,
+    pub test_size: usize,
+    pub widths: Vec<usize>,
+    pub activation: Activation,
+    /// Drop rates of the dropout model (one per hidden layer); the other model uses zeros.
+    pub drop_rates: Vec<f32>,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub directions: usize,
+    pub alpha_min: f64,
+    pub alpha_max: f64,
+    pub points: usize,
+}
+
+impl Fig1aConfig {
+    pub fn demo() -> Self {
+        Fig1aConfig {
+            train_size: 2000,
+            test_size: 2000,
+            widths: vec![784, 256, 256, 10],
+            activation: Activation::Relu,
+            drop_rates: vec![0.5, 0.5],
+            optimizer: OptimizerKind::Adam,
+            lr: 1e-3,
+            epochs: 20,
+            batch_size: 64,
+            seed: 1,
+            directions: 2,
+            alpha_min: -1.0,
+            alpha_max: 1.0,
+            points: 41,
+        }
+    }
+
+    pub fn train_config(&self, dropout: bool) -> TrainConfig {
+        let drop_rates = if dropout { self.drop_rates.clone() } else { vec![0.0; self.drop_rates.len()] };
+        TrainConfig {
+            model: MlpConfig { widths: self.widths.clone(), activation: self.activation, drop_rates, init: InitScheme::Xavier },
+            train_size: self.train_size,
+            test_size: self.test_size,
+            optimizer: self.optimizer,
+            lr: self.lr,
+            momentum: 0.9,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            seed: self.seed,
+            eval_every: self.epochs,
+            record_steps: false,
+            snapshot_every: 0,
+            snapshot_layer: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Curve {
+    pub dropout: bool,
+    pub direction: usize,
+    pub train: Vec<f32>,
+    pub test: Vec<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    pub dropout: bool,
+    pub train_loss: f32,
+    pub test_loss: f32,
+    pub test_accuracy: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fig1aResult {
+    pub config: Fig1aConfig,
+    pub backend: String,
+    pub crate_version: String,
+    pub alphas: Vec<f64>,
+    pub models: Vec<ModelSummary>,
+    pub curves: Vec<Curve>,
+}
+
+pub async fn run(cfg: &Fig1aConfig, train: &Dataset, test: &Dataset, device: Device, backend: &str, reporter: &mut impl Reporter) -> LabResult<Fig1aResult> {
+    if cfg.directions == 0 || cfg.points < 2 || !(cfg.alpha_min < cfg.alpha_max) {
+        return Err(LabError::Config("Fig 1a needs at least one direction, two points and alpha_min < alpha_max".into()));
+    }
+    let alphas = grid(cfg.alpha_min, cfg.alpha_max, cfg.points);
+    let train_dev = DeviceData::upload(&train.first(cfg.train_size)?, &device);
+    let test_dev = DeviceData::upload(&test.first(cfg.test_size)?, &device);
+    let (mut models, mut curves) = (Vec::new(), Vec::new());
+    for dropout in [false, true] {
+        let name = if dropout { "with dropout" } else { "without dropout" };
+        let tc = cfg.train_config(dropout);
+        let mut trainer = Trainer::new(tc.clone(), train, test, device.clone(), backend, "mnist").await?;
+        while !trainer.is_done() {
+            let p = trainer.run(50).await?;
+            if !reporter.report(&format!("{name}: training"), p.step, p.total_steps).await {
+                return Err(LabError::Cancelled);
+            }
+        }
+        let last = trainer.history().epochs.last().expect("evaluated at the end").clone();
+        models.push(ModelSummary { dropout, train_loss: last.train_loss, test_loss: last.test_loss, test_accuracy: last.test_accuracy });
+        let theta = trainer.model().to_host().await?;
+        // The same directions' random draws for both models: each is normalised to its own θ.
+        let mut rng = stream(cfg.seed, Stream::Directions);
+        for k in 0..cfg.directions {
+            let d = filter_normalised_direction(&theta, &mut rng);
+            let train_curve = loss_curve(&tc.model, &theta, &d, &alphas, &train_dev, &device).await?;
+            let test_curve = loss_curve(&tc.model, &theta, &d, &alphas, &test_dev, &device).await?;
+            curves.push(Curve { dropout, direction: k, train: train_curve, test: test_curve });
+            if !reporter.report(&format!("{name}: landscape"), k + 1, cfg.directions).await {
+                return Err(LabError::Cancelled);
+            }
+        }
+    }
+    Ok(Fig1aResult { config: cfg.clone(), backend: backend.to_string(), crate_version: crate::CRATE_VERSION.to_string(), alphas, models, curves })
+}
