@@ -41,10 +41,7 @@ mod cli {
     fn fig2(args: &[String]) -> Result<(), String> {
         use dropout_lab::experiments::fig2_variance_flatness::{run, Fig2Config};
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
-        let config = match arg(args, "--config") {
-            Some(p) => serde_json::from_str(&std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))?).map_err(|e| format!("{p}: {e}"))?,
-            None => Fig2Config::demo(),
-        };
+        let config = config_or(args, Fig2Config::demo)?;
         let train = load_split(&data_dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
         let result = pollster::block_on(run(&config, &train, cpu_device(), "cpu", &mut Stderr)).map_err(|e| e.to_string())?;
         for s in &result.settings {
@@ -58,14 +55,19 @@ mod cli {
         }
     }
 
+    /// The JSON file given by --config, or the preset's demo configuration.
+    fn config_or<T: serde::de::DeserializeOwned>(args: &[String], demo: impl FnOnce() -> T) -> Result<T, String> {
+        match arg(args, "--config") {
+            Some(p) => serde_json::from_str(&std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))?).map_err(|e| format!("{p}: {e}")),
+            None => Ok(demo()),
+        }
+    }
+
     /// `fig1a --data DIR [--config fig1a.json] [--out result.json]`: paper 000 Fig. 1(a) natively.
     fn fig1a(args: &[String]) -> Result<(), String> {
         use dropout_lab::experiments::fig1a_landscape::{run, Fig1aConfig};
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
-        let config = match arg(args, "--config") {
-            Some(p) => serde_json::from_str(&std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))?).map_err(|e| format!("{p}: {e}"))?,
-            None => Fig1aConfig::demo(),
-        };
+        let config = config_or(args, Fig1aConfig::demo)?;
         let train = load_split(&data_dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
         let test = load_split(&data_dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
         let r = pollster::block_on(run(&config, &train, &test, cpu_device(), "cpu", &mut Stderr)).map_err(|e| e.to_string())?;

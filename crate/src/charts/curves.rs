@@ -78,14 +78,24 @@ pub fn draw_history<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::S
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
         chart.draw_series(points.into_iter().map(|p| Circle::new(p, 2, color.filled()))).map_err(err)?;
     }
+    let position = match metric {
+        Metric::Loss => SeriesLabelPosition::UpperRight,
+        Metric::Accuracy => SeriesLabelPosition::LowerRight,
+    };
+    finish(&mut chart, &root, position)
+}
+
+/// Every chart ends the same way: a framed legend, then the frame goes out.
+pub(crate) fn finish<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    position: SeriesLabelPosition,
+) -> LabResult<()> {
     chart
         .configure_series_labels()
-        .position(match metric {
-            Metric::Loss => SeriesLabelPosition::UpperRight,
-            Metric::Accuracy => SeriesLabelPosition::LowerRight,
-        })
+        .position(position)
         .border_style(BLACK)
-        .background_style(WHITE.mix(0.8))
+        .background_style(WHITE.mix(0.85))
         .draw()
         .map_err(err)?;
     root.present().map_err(err)

@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use super::curves::draw_err as err;
+use super::curves::{draw_err as err, finish};
 use crate::error::LabResult;
 use crate::experiments::fig1a_landscape::Fig1aResult;
 
@@ -41,14 +41,7 @@ pub fn draw_fig1a<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shi
             }
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperMiddle)
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.85))
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)
+    finish(&mut chart, &root, SeriesLabelPosition::UpperMiddle)
 }
 
 #[cfg(test)]

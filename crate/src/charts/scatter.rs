@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use super::curves::draw_err as err;
+use super::curves::{draw_err as err, finish};
 use crate::error::LabResult;
 use crate::experiments::fig2_variance_flatness::Fig2Result;
 
@@ -47,14 +47,7 @@ pub fn draw_fig2<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shif
             chart.draw_series(LineSeries::new([line(lo), line(hi)], colour.stroke_width(1))).map_err(err)?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.85))
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)
+    finish(&mut chart, &root, SeriesLabelPosition::UpperRight)
 }
 
 #[cfg(test)]
