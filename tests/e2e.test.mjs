@@ -174,7 +174,7 @@ test('an impossible config is refused with a message', async () => {
 test('the Fig 2 preset runs in the page, draws its scatter with fitted slopes, exports, and cancels', async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const fig2 = 'f2train=200&f2epochs=40&f2samples=20&f2k=5&f2source=grad';
+    const fig2 = 'f2train=200&f2epochs=40&f2samples=20&f2k=5&f2source=both';
     const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${fig2}`);
     await page.waitForSelector('body[data-data="mnist"]');
     await page.click('#fig2-button');
@@ -182,24 +182,26 @@ test('the Fig 2 preset runs in the page, draws its scatter with fitted slopes, e
     assert.equal(await page.getAttribute('body', 'data-run'), 'done', await page.textContent('#error'));
     assert.ok(await page.isVisible('#chart-fig2'));
     const result = JSON.parse(await page.evaluate(() => window.dropoutLab.presets.fig2));
-    assert.equal(result.settings.length, 4);
-    assert.deepEqual(result.settings.map((s) => s.setting.drop_rate), [0.1, 0.1, 0.2, 0.2], 'keep 0.9 / 0.8 as drop rates');
+    assert.equal(result.settings.length, 8, 'four settings, two panels');
+    assert.deepEqual(result.settings.filter((s) => s.source === 'grad').map((s) => s.setting.drop_rate), [0.1, 0.1, 0.2, 0.2], 'keep 0.9 / 0.8 as drop rates');
+    assert.deepEqual(result.settings.filter((s) => s.source === 'para').map((s) => s.setting.lr), [0.05, 0.1, 0.05, 0.1]);
     for (const s of result.settings) {
       assert.equal(s.eigenvalues.length, 5);
       assert.ok(s.fit && Number.isFinite(s.fit.slope), 'a fitted slope');
     }
-    assert.match(await page.textContent('#fig2-summary'), /drop 0\.1, lr 0\.05: .*slope -?\d/);
+    assert.match(await page.textContent('#fig2-summary'), /S_grad · drop 0\.1, lr 0\.05: .*slope -?\d/);
+    assert.match(await page.textContent('#fig2-summary'), /S_para · drop 0\.2, lr 0\.1: /);
     // The canvas holds a drawing: many distinct colours, not a blank white rectangle.
     const colours = await canvasColours(page, 'chart-fig2');
     assert.ok(colours > 20, `${colours} colours on the chart`);
     await page.screenshot({ path: `${ARTIFACTS}e2e-fig2.png`, fullPage: true });
     const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="fig2"]')]);
     const rows = (await readFile(await csv.path())).toString().trim().split('\n');
-    assert.equal(rows.length, 2 + 4 * 5);
+    assert.equal(rows.length, 2 + 8 * 5);
     assert.match(page.url(), /f2samples=20/);
 
     // Cancel: a long run stops at the next progress report.
-    await page.fill('input[name="f2epochs"]', '100000');
+    await page.fill('input[name="f2epochs"]', '50000');
     await page.click('#fig2-button');
     await page.waitForFunction(() => /training/.test(document.getElementById('progress-text').textContent));
     await page.click('#cancel-button');

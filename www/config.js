@@ -70,7 +70,7 @@ export function formToFig2Config(form, defaults) {
     epochs: number(form, 'f2epochs', { integer: true, min: 1, max: 100000 }),
     samples: number(form, 'f2samples', { integer: true, min: 2, max: 100000 }),
     top_k: number(form, 'f2k', { integer: true, min: 1, max: 10000 }),
-    source: form.elements.f2source.value,
+    sources: form.elements.f2source.value === 'both' ? ['grad', 'para'] : [form.elements.f2source.value],
     seed: number(form, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }),
   };
 }
@@ -78,13 +78,13 @@ export function formToFig2Config(form, defaults) {
 /// One CSV row per (setting, eigen-direction) of a Fig 2 result.
 export function fig2ToCsv(result) {
   const lines = [
-    `# dropout-lab ${result.crate_version} backend=${result.backend} seed=${result.config.seed} source=${result.config.source}`,
-    'drop_rate,lr,index,eigenvalue,flatness_left,flatness_right,flatness_width,fit_slope,fit_r2',
+    `# dropout-lab ${result.crate_version} backend=${result.backend} seed=${result.config.seed}`,
+    'source,drop_rate,lr,index,eigenvalue,flatness_left,flatness_right,flatness_width,fit_slope,fit_r2',
   ];
   for (const s of result.settings) {
     s.eigenvalues.forEach((lambda, i) => {
       const f = s.flatness[i];
-      lines.push([s.setting.drop_rate, s.setting.lr, i + 1, lambda, f.left ?? '', f.right ?? '', f.width ?? '', s.fit?.slope ?? '', s.fit?.r2 ?? ''].join(','));
+      lines.push([s.source, s.setting.drop_rate, s.setting.lr, i + 1, lambda, f.left ?? '', f.right ?? '', f.width ?? '', s.fit?.slope ?? '', s.fit?.r2 ?? ''].join(','));
     });
   }
   return lines.join('\n') + '\n';

@@ -24,7 +24,7 @@ const PRESETS = {
     summary: (r) => r.settings.map((s) => {
       const fit = s.fit ? `slope ${s.fit.slope.toFixed(3)} (R² ${s.fit.r2.toFixed(3)}, ${s.fit.used} points)` : 'no fit';
       const missing = s.no_crossing ? `, ${s.no_crossing} direction(s) without a crossing` : '';
-      return `drop ${s.setting.drop_rate}, lr ${s.setting.lr}: final train loss ${s.final_train_loss.toFixed(4)}, ${fit}${missing}`;
+      return `S_${s.source} · drop ${s.setting.drop_rate}, lr ${s.setting.lr}: final train loss ${s.final_train_loss.toFixed(4)}, ${fit}${missing}`;
     }).join('\n'),
   },
 };

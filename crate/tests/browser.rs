@@ -45,6 +45,7 @@ fn config(activation: Activation, optimizer: OptimizerKind) -> TrainConfig {
         record_steps: true,
         snapshot_every: 0,
         snapshot_layer: None,
+        snapshot_after: 0,
     }
 }
 

@@ -19,7 +19,7 @@ fn tiny(source: NoiseSource) -> Fig2Config {
     c.epochs = 60;
     c.samples = 40;
     c.top_k = 6;
-    c.source = source;
+    c.sources = vec![source];
     c
 }
 

@@ -29,6 +29,7 @@ fn config(optimizer: OptimizerKind, lr: f64, train_size: usize, epochs: usize) -
         record_steps: true,
         snapshot_every: 0,
         snapshot_layer: None,
+        snapshot_after: 0,
     }
 }
 

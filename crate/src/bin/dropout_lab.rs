@@ -46,7 +46,7 @@ mod cli {
         let result = pollster::block_on(run(&config, &train, cpu_device(), "cpu", &mut Stderr)).map_err(|e| e.to_string())?;
         for s in &result.settings {
             let fit = s.fit.as_ref().map_or("no fit".to_string(), |f| format!("slope {:.3}, R² {:.3}, {} points", f.slope, f.r2, f.used));
-            eprintln!("drop {} lr {}: final loss {:.4}, {fit}, {} without crossing", s.setting.drop_rate, s.setting.lr, s.final_train_loss, s.no_crossing);
+            eprintln!("{:?}, drop {} lr {}: final loss {:.4}, {fit}, {} without crossing", s.source, s.setting.drop_rate, s.setting.lr, s.final_train_loss, s.no_crossing);
         }
         let json = serde_json::to_string_pretty(&result).expect("result serialises");
         match arg(args, "--out") {

@@ -85,10 +85,9 @@ pub fn draw_history<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::S
     finish(&mut chart, &root, position)
 }
 
-/// Every chart ends the same way: a framed legend, then the frame goes out.
-pub(crate) fn finish<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+/// The framed legend every chart carries.
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
-    root: &DrawingArea<DB, plotters::coord::Shift>,
     position: SeriesLabelPosition,
 ) -> LabResult<()> {
     chart
@@ -97,7 +96,16 @@ pub(crate) fn finish<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTran
         .border_style(BLACK)
         .background_style(WHITE.mix(0.85))
         .draw()
-        .map_err(err)?;
+        .map_err(err)
+}
+
+/// A single-panel chart ends with its legend, then the frame goes out.
+pub(crate) fn finish<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    position: SeriesLabelPosition,
+) -> LabResult<()> {
+    legend(chart, position)?;
     root.present().map_err(err)
 }
 

@@ -3,17 +3,30 @@
 
 use plotters::prelude::*;
 
-use super::curves::{draw_err as err, finish};
+use super::curves::{draw_err as err, legend};
 use crate::error::LabResult;
-use crate::experiments::fig2_variance_flatness::Fig2Result;
+use crate::experiments::fig2_variance_flatness::{Fig2Result, NoiseSource, SettingResult};
 
 const PALETTE: [RGBColor; 6] =
     [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
 
+/// One panel per noise source (S_grad, S_para), side by side.
 pub fn draw_fig2<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, r: &Fig2Result) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
-    let points: Vec<Vec<(f64, f64)>> = r
-        .settings
+    let sources = &r.config.sources;
+    for (panel, &source) in root.split_evenly((1, sources.len().max(1))).into_iter().zip(sources) {
+        let settings: Vec<&SettingResult> = r.settings.iter().filter(|s| s.source == source).collect();
+        let title = match source {
+            NoiseSource::Grad => "S_grad: λ_i(Σ) vs interval flatness",
+            NoiseSource::Para => "S_para: λ_i(Σ) vs interval flatness",
+        };
+        draw_panel(panel, title, &settings)?;
+    }
+    root.present().map_err(err)
+}
+
+fn draw_panel<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, title: &str, settings: &[&SettingResult]) -> LabResult<()> {
+    let points: Vec<Vec<(f64, f64)>> = settings
         .iter()
         .map(|s| s.eigenvalues.iter().zip(&s.flatness).filter_map(|(&l, f)| f.width.map(|w| (l, w))).filter(|p| p.0 > 0.0 && p.1 > 0.0).collect())
         .collect();
@@ -26,14 +39,14 @@ pub fn draw_fig2<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shif
         (x0, x1, y0, y1) = (1e-6, 1.0, 1e-2, 1.0);
     }
     let mut chart = ChartBuilder::on(&root)
-        .caption("eigenvalue of the noise covariance vs interval flatness", ("sans-serif", 15))
+        .caption(title, ("sans-serif", 14))
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(52)
         .build_cartesian_2d((x0 / 1.5..x1 * 1.5).log_scale(), (y0 / 1.5..y1 * 1.5).log_scale())
         .map_err(err)?;
     chart.configure_mesh().x_desc("λ_i(Σ)").y_desc("F_v_i").x_label_formatter(&|x| format!("{x:.0e}")).draw().map_err(err)?;
-    for (i, (s, pts)) in r.settings.iter().zip(&points).enumerate() {
+    for (i, (s, pts)) in settings.iter().zip(&points).enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
         let fit = s.fit.as_ref().map_or(String::from("no fit"), |f| format!("slope {:.2}, R² {:.2}", f.slope, f.r2));
         let label = format!("drop {}, lr {}: {fit}", s.setting.drop_rate, s.setting.lr);
@@ -47,19 +60,20 @@ pub fn draw_fig2<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shif
             chart.draw_series(LineSeries::new([line(lo), line(hi)], colour.stroke_width(1))).map_err(err)?;
         }
     }
-    finish(&mut chart, &root, SeriesLabelPosition::UpperRight)
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analysis::flatness::IntervalFlatness;
-    use crate::experiments::fig2_variance_flatness::{Fig2Config, PowerLawFit, Setting, SettingResult};
+    use crate::experiments::fig2_variance_flatness::{Fig2Config, PowerLawFit, Setting};
 
     #[test]
     fn draws_every_point_and_each_fit() {
         let width = |w: Option<f64>| IntervalFlatness { loss0: 0.1, left: w.map(|w| -w / 2.0), right: w.map(|w| w / 2.0), width: w, evaluations: 9 };
         let setting = |d: f32, slope: f64| SettingResult {
+            source: NoiseSource::Grad,
             setting: Setting { drop_rate: d, lr: 0.1 },
             final_train_loss: 0.1,
             eigenvalues: vec![1e-2, 1e-3, 1e-4],
@@ -67,12 +81,15 @@ mod tests {
             no_crossing: 1,
             fit: Some(PowerLawFit { slope, intercept: -1.0, r2: 0.9, used: 2 }),
         };
-        let r = Fig2Result { config: Fig2Config::demo(), backend: "cpu".into(), crate_version: "0".into(), settings: vec![setting(0.1, -0.48), setting(0.2, -0.9)] };
+        let mut config = Fig2Config::demo();
+        config.sources = vec![NoiseSource::Grad, NoiseSource::Para];
+        let r = Fig2Result { config, backend: "cpu".into(), crate_version: "0".into(), settings: vec![setting(0.1, -0.48), setting(0.2, -0.9)] };
         let mut svg = String::new();
         draw_fig2(SVGBackend::with_string(&mut svg, (500, 400)).into_drawing_area(), &r).unwrap();
         // 2 settings x 2 points with a width, plus one legend marker each; the no-crossing point is not drawn.
         assert_eq!(svg.matches("<circle").count(), 2 * 2 + 2);
         assert!(svg.contains("drop 0.1, lr 0.1: slope -0.48"), "legend carries the fit");
         assert!(svg.contains("drop 0.2, lr 0.1: slope -0.90"));
+        assert!(svg.contains("S_grad: ") && svg.contains("S_para: "), "one panel per source");
     }
 }

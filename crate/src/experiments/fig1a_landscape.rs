@@ -74,6 +74,7 @@ impl Fig1aConfig {
             record_steps: false,
             snapshot_every: 0,
             snapshot_layer: None,
+            snapshot_after: 0,
         }
     }
 }

@@ -47,7 +47,8 @@ pub struct Fig2Config {
     pub settings: Vec<Setting>,
     /// Full-batch GD steps before sampling.
     pub epochs: usize,
-    pub source: NoiseSource,
+    /// One scatter panel per source (the paper shows S_para and S_grad side by side).
+    pub sources: Vec<NoiseSource>,
     /// Noise samples N (paper: 3000).
     pub samples: usize,
     /// Eigen-directions examined (largest eigenvalues first).
@@ -72,7 +73,7 @@ impl Fig2Config {
                 Setting { drop_rate: 0.2, lr: 0.1 },
             ],
             epochs: 300,
-            source: NoiseSource::Grad,
+            sources: vec![NoiseSource::Grad, NoiseSource::Para],
             samples: 200,
             top_k: 20,
             block_layer: 1,
@@ -104,12 +105,14 @@ impl Fig2Config {
             record_steps: false,
             snapshot_every: if extra_steps > 0 { 1 } else { 0 },
             snapshot_layer: Some(self.block_layer),
+            snapshot_after: self.epochs + 1,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SettingResult {
+    pub source: NoiseSource,
     pub setting: Setting,
     pub final_train_loss: f32,
     pub eigenvalues: Vec<f64>,
@@ -143,8 +146,8 @@ pub struct Fig2Result {
 }
 
 pub async fn run(cfg: &Fig2Config, train: &Dataset, device: Device, backend: &str, reporter: &mut impl Reporter) -> LabResult<Fig2Result> {
-    if cfg.settings.is_empty() || cfg.samples < 2 || cfg.top_k == 0 {
-        return Err(LabError::Config("Fig 2 needs at least one setting, 2 samples and 1 direction".into()));
+    if cfg.settings.is_empty() || cfg.sources.is_empty() || cfg.samples < 2 || cfg.top_k == 0 {
+        return Err(LabError::Config("Fig 2 needs at least one setting, one noise source, 2 samples and 1 direction".into()));
     }
     let train = train.first(cfg.train_size)?;
     let block = Block { layer: cfg.block_layer };
@@ -152,7 +155,7 @@ pub async fn run(cfg: &Fig2Config, train: &Dataset, device: Device, backend: &st
     let mut results = Vec::new();
     for (si, s) in cfg.settings.iter().enumerate() {
         let stage = format!("setting {}/{} (drop {}, lr {})", si + 1, cfg.settings.len(), s.drop_rate, s.lr);
-        let extra = if cfg.source == NoiseSource::Para { cfg.samples } else { 0 };
+        let extra = if cfg.sources.contains(&NoiseSource::Para) { cfg.samples } else { 0 };
         let tc = cfg.train_config(s, extra);
         block.validate(&tc.model)?;
         let mut trainer = Trainer::new(tc.clone(), &train, &train, device.clone(), backend, "mnist").await?;
@@ -162,37 +165,38 @@ pub async fn run(cfg: &Fig2Config, train: &Dataset, device: Device, backend: &st
                 return Err(LabError::Cancelled);
             }
         }
+        // Every panel measures flatness around the final θ (after the S_para trajectory, if any).
         let theta_at_end = trainer.model().to_host().await?;
         let final_train_loss = trainer.history().epochs.last().map_or(f32::NAN, |e| e.train_loss);
-        let samples: Vec<Vec<f32>> = match cfg.source {
-            NoiseSource::Para => trainer.take_snapshots().into_iter().filter(|s| s.step > cfg.epochs).map(|s| s.params).collect(),
-            NoiseSource::Grad => {
-                gradient_samples(&tc.model, &theta_at_end, &tc.model.drop_rates, &train, block, cfg.samples, cfg.seed, &device, |_| {}).await?
+        let mut trajectory = Some(trainer.take_snapshots());
+        for &source in &cfg.sources {
+            let samples: Vec<Vec<f32>> = match source {
+                NoiseSource::Para => trajectory.take().unwrap_or_default().into_iter().map(|s| s.params).collect(),
+                NoiseSource::Grad => {
+                    gradient_samples(&tc.model, &theta_at_end, &tc.model.drop_rates, &train, block, cfg.samples, cfg.seed, &device, |_| {}).await?
+                }
+            };
+            let pcs = pca(&samples, cfg.top_k)?;
+            let mut flatness: Vec<IntervalFlatness> = Vec::new();
+            for (i, v) in pcs.eigenvectors.iter().enumerate() {
+                let mut profile = BlockProfile::new(&tc.model, &theta_at_end, block, v, &resident, &device);
+                flatness.push(interval_flatness(&mut profile, &cfg.flatness).await?);
+                if !reporter.report(&format!("{stage}: {source:?} flatness"), i + 1, pcs.eigenvectors.len()).await {
+                    return Err(LabError::Cancelled);
+                }
             }
-        };
-        if !reporter.report(&format!("{stage}: PCA"), 0, 1).await {
-            return Err(LabError::Cancelled);
+            let (xs, ys): (Vec<f64>, Vec<f64>) =
+                pcs.eigenvalues.iter().zip(&flatness).filter_map(|(&l, f)| f.width.map(|w| (l, w))).unzip();
+            results.push(SettingResult {
+                source,
+                setting: *s,
+                final_train_loss,
+                no_crossing: flatness.iter().filter(|f| f.width.is_none()).count(),
+                eigenvalues: pcs.eigenvalues,
+                flatness,
+                fit: fit(&xs, &ys).map(Into::into),
+            });
         }
-        // S_para is centred at the trajectory; flatness is measured around its last point.
-        let pcs = pca(&samples, cfg.top_k)?;
-        let mut flatness: Vec<IntervalFlatness> = Vec::new();
-        for (i, v) in pcs.eigenvectors.iter().enumerate() {
-            let mut profile = BlockProfile::new(&tc.model, &theta_at_end, block, v, &resident, &device);
-            flatness.push(interval_flatness(&mut profile, &cfg.flatness).await?);
-            if !reporter.report(&format!("{stage}: flatness"), i + 1, pcs.eigenvectors.len()).await {
-                return Err(LabError::Cancelled);
-            }
-        }
-        let (xs, ys): (Vec<f64>, Vec<f64>) =
-            pcs.eigenvalues.iter().zip(&flatness).filter_map(|(&l, f)| f.width.map(|w| (l, w))).unzip();
-        results.push(SettingResult {
-            setting: *s,
-            final_train_loss,
-            no_crossing: flatness.iter().filter(|f| f.width.is_none()).count(),
-            eigenvalues: pcs.eigenvalues,
-            flatness,
-            fit: fit(&xs, &ys).map(Into::into),
-        });
     }
     Ok(Fig2Result { config: cfg.clone(), backend: backend.to_string(), crate_version: crate::CRATE_VERSION.to_string(), settings: results })
 }

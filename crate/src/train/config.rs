@@ -69,6 +69,9 @@ pub struct TrainConfig {
     /// Keep only this layer's weight matrix in snapshots (a noise block), not every parameter.
     #[serde(default)]
     pub snapshot_layer: Option<usize>,
+    /// No snapshots before this step (a trajectory sampled only after the fast phase).
+    #[serde(default)]
+    pub snapshot_after: usize,
 }
 
 impl TrainConfig {
@@ -162,6 +165,7 @@ pub(crate) mod tests {
             record_steps: false,
             snapshot_every: 0,
             snapshot_layer: None,
+            snapshot_after: 0,
         }
     }
 

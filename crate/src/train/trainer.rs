@@ -106,7 +106,7 @@ impl Trainer {
             snapshots: Vec::new(),
         };
         trainer.record_epoch().await?;
-        if trainer.config.snapshot_every > 0 {
+        if trainer.config.snapshot_every > 0 && trainer.config.snapshot_after == 0 {
             trainer.take_snapshot().await?;
         }
         Ok(trainer)
@@ -154,7 +154,9 @@ impl Trainer {
             losses.push((self.step, self.train_step()));
             self.step += 1;
             let at_epoch_end = self.step % self.config.steps_per_epoch() == 0;
-            let wants_snapshot = self.config.snapshot_every > 0 && self.step % self.config.snapshot_every == 0;
+            let wants_snapshot = self.config.snapshot_every > 0
+                && self.step % self.config.snapshot_every == 0
+                && self.step >= self.config.snapshot_after;
             if at_epoch_end || wants_snapshot {
                 // Check the losses before spending an evaluation on a diverged model.
                 let values = self.check_losses(std::mem::take(&mut losses)).await?;

@@ -55,6 +55,7 @@ pub async fn training(device: Device, backend: &str, widths: Vec<usize>, batch: 
         record_steps: false,
         snapshot_every: 0,
         snapshot_layer: None,
+        snapshot_after: 0,
     };
     let mut trainer = Trainer::new(config, &data, &data, device, backend, "random").await.map_err(js_err)?;
     trainer.run(3).await.map_err(js_err)?;
