@@ -242,3 +242,32 @@ test('the Fig 1a preset trains with and without dropout and draws both landscape
     await browser.close();
   }
 });
+
+test('the Fig 1a preset gives the same landscapes on WebGPU as on the CPU', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const q = RUN.replace('train=1000', 'train=200').replace('test=2000', 'test=200').replace('784-50-50-10', '784-32-32-10');
+    const { page, errors } = await openLab(browser, `${url}?${q}&backend=webgpu&f1epochs=2&f1lr=0.001&f1dirs=1&f1range=1&f1points=5`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    const runOn = async (backend) => {
+      await page.selectOption('select[name="backend"]', backend);
+      await page.click('#fig1a-button');
+      await page.waitForSelector('body[data-run="done"], body[data-run="error"]', { timeout: 300_000 });
+      assert.equal(await page.getAttribute('body', 'data-run'), 'done', await page.textContent('#error'));
+      const r = JSON.parse(await page.evaluate(() => window.dropoutLab.presets.fig1a));
+      await page.evaluate(() => { document.body.dataset.run = ''; });
+      return r;
+    };
+    const gpu = await runOn('webgpu');
+    const cpu = await runOn('cpu');
+    assert.equal(gpu.backend, 'webgpu');
+    assert.equal(cpu.backend, 'cpu');
+    gpu.curves.forEach((g, k) => {
+      const c = cpu.curves[k];
+      g.train.forEach((v, i) => assert.ok(Math.abs(v - c.train[i]) / c.train[i] < 1e-3, `curve ${k} α ${gpu.alphas[i]}: ${v} vs ${c.train[i]}`));
+    });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
