@@ -26,6 +26,10 @@ fn centred(samples: &[Vec<f32>]) -> LabResult<DMatrix<f64>> {
     if d == 0 || samples.iter().any(|s| s.len() != d) {
         return Err(LabError::Config("samples must be non-empty and of equal length".into()));
     }
+    // An eigensolver fed NaN need not terminate: refuse it with a message instead.
+    if let Some(i) = samples.iter().position(|s| s.iter().any(|v| !v.is_finite())) {
+        return Err(LabError::Config(format!("sample {i} contains NaN or infinite values: the model has diverged")));
+    }
     let mut x = DMatrix::<f64>::from_fn(n, d, |i, j| samples[i][j] as f64);
     for j in 0..d {
         let mean = x.column(j).mean();
@@ -143,5 +147,7 @@ mod tests {
     fn bad_inputs_are_errors() {
         assert!(pca(&[vec![1.0, 2.0]], 1).is_err());
         assert!(pca(&[vec![1.0, 2.0], vec![1.0]], 1).is_err());
+        let e = pca(&[vec![1.0, 2.0], vec![f32::NAN, 1.0], vec![0.0, 0.0]], 1).unwrap_err();
+        assert!(e.to_string().contains("sample 1 contains NaN"), "{e}");
     }
 }
