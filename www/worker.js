@@ -80,9 +80,14 @@ function loadFiles(files) {
   reply({ type: 'data', info: lab.loadIdx('custom', ...bytes) });
 }
 
-async function train(config, wantedBackend) {
+// Every long job starts uncancelled, on the backend the form asks for.
+async function beginJob(wantedBackend) {
   cancelRequested = false;
   if (wantedBackend !== backend) reply({ type: 'backend', ...(await selectBackend(wantedBackend)) });
+}
+
+async function train(config, wantedBackend) {
+  await beginJob(wantedBackend);
   let progress = await lab.start(config);
   reply({ type: 'progress', progress, history: lab.historyJson() });
   let steps = 1;
@@ -102,8 +107,7 @@ async function train(config, wantedBackend) {
 }
 
 async function preset(name, config, wantedBackend) {
-  cancelRequested = false;
-  if (wantedBackend !== backend) reply({ type: 'backend', ...(await selectBackend(wantedBackend)) });
+  await beginJob(wantedBackend);
   try {
     const result = await lab.runPreset(name, config, async (stage, done, total) => {
       reply({ type: 'stage', stage, done, total });

@@ -56,9 +56,8 @@ impl Lab {
     pub async fn set_backend(&mut self, kind: String) -> Result<String, JsError> {
         self.backend = match kind.as_str() {
             "webgpu" => {
-                if self.webgpu.is_none() {
-                    self.webgpu = Some(webgpu_device().await.map_err(js_err)?);
-                }
+                // Cached by `backend::webgpu_device`: only the first call initialises.
+                self.webgpu = Some(webgpu_device().await.map_err(js_err)?);
                 BackendKind::Webgpu
             }
             "cpu" => BackendKind::Cpu,
