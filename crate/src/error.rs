@@ -14,6 +14,9 @@ pub enum LabError {
     /// Training diverged; nothing is recorded past this point.
     #[error("training diverged at step {step}: the loss became {value} (try a smaller learning rate)")]
     NonFinite { step: usize, value: f32 },
+    /// An analysis met values it cannot work with (NaN/Inf in a matrix, a diverged model).
+    #[error("numerical problem: {0}")]
+    Numerical(String),
     /// The compute backend failed (device lost, read-back failed, no adapter).
     #[error("backend error: {0}")]
     Backend(String),

@@ -1,8 +1,10 @@
 //! Measurements of paper 000 (and later papers): one file per measurement, pure functions of
 //! (model, data, config). Each is tested against an independent oracle.
 
+pub mod alignment;
 pub mod covariance;
 pub mod flatness;
+pub mod hessian;
 pub mod landscape;
 pub mod noise;
 pub mod powerlaw;

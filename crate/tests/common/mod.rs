@@ -15,3 +15,5 @@ pub fn mnist(split: &str) -> Dataset {
     };
     Dataset::from_idx(images, &read(images), labels, &read(labels), Normalisation::Unit).unwrap()
 }
+
+pub mod reference;

@@ -1,0 +1,216 @@
+//! Exact Hessian-vector products (reverse-over-forward, f32 on burn) against a dense f64 Hessian
+//! of an independent implementation, built by second central differences of its loss:
+//! H_ij ≈ [L(+i+j) - L(+i-j) - L(-i+j) + L(-i-j)] / 4h², error O(h²) + O(ε_f64 / h²) ≈ 1e-8.
+
+use dropout_lab::analysis::hessian::{hvp, hvp_central_difference, HessianOperator, Span};
+use dropout_lab::analysis::noise::Block;
+use dropout_lab::backend::cpu_device;
+use dropout_lab::data::Dataset;
+use dropout_lab::linalg::dense::symmetric_eigen;
+use dropout_lab::linalg::lanczos::{lanczos, LanczosOptions};
+use dropout_lab::linalg::operator::to_dense;
+use dropout_lab::model::dropout::sample_mask;
+use dropout_lab::model::init::initial_params;
+use dropout_lab::model::{Activation, HostParams, InitScheme, Mlp, MlpConfig};
+use dropout_lab::rng::{stream, Stream};
+use dropout_lab::train::eval::DeviceData;
+use nalgebra::DMatrix;
+use rand::Rng;
+
+mod common;
+use common::reference::loss_f64;
+
+struct Tiny {
+    cfg: MlpConfig,
+    params: HostParams,
+    data: Dataset,
+    masks: Vec<Option<Vec<f32>>>,
+}
+
+fn tiny(act: Activation, drop_rates: Vec<f32>, rows: usize, seed: u64) -> Tiny {
+    let widths = vec![5, 4, 6, 3];
+    let cfg = MlpConfig { widths: widths.clone(), activation: act, drop_rates: drop_rates.clone(), init: InitScheme::Xavier };
+    let mut rng = stream(seed, Stream::Init);
+    let mut params = initial_params(&cfg, &mut rng);
+    for (_, b) in params.layers.iter_mut() {
+        b.iter_mut().for_each(|v| *v = rng.random_range(-0.5..0.5));
+    }
+    let features: Vec<f32> = (0..rows * 5).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let labels: Vec<u8> = (0..rows).map(|i| (i % 3) as u8).collect();
+    let mut mrng = stream(seed, Stream::DropoutMasks);
+    let masks = drop_rates.iter().zip(&widths[1..]).map(|(&p, &w)| sample_mask(&mut mrng, rows, w, p)).collect();
+    Tiny { cfg, params, data: Dataset { features, labels, dim: 5, classes: 3 }, masks }
+}
+
+impl Tiny {
+    fn loss64(&self, flat: &[f64]) -> (f64, f64) {
+        let mut p = Vec::new();
+        let mut o = 0;
+        for w in self.cfg.widths.windows(2) {
+            for len in [w[0] * w[1], w[1]] {
+                p.push(flat[o..o + len].to_vec());
+                o += len;
+            }
+        }
+        let x: Vec<f64> = self.data.features.iter().map(|&v| v as f64).collect();
+        let labels: Vec<usize> = self.data.labels.iter().map(|&l| l as usize).collect();
+        let masks: Vec<Option<Vec<f64>>> = self.masks.iter().map(|m| m.as_ref().map(|m| m.iter().map(|&v| v as f64).collect())).collect();
+        loss_f64(&p, &self.cfg.widths, self.cfg.activation, &x, &labels, &masks)
+    }
+
+    /// Dense f64 Hessian over the given flat parameter indices.
+    fn dense_oracle(&self, indices: &[usize]) -> DMatrix<f64> {
+        let theta: Vec<f64> = self.params.flatten().iter().map(|&v| v as f64).collect();
+        let h = 1e-4;
+        let (_, min_pre) = self.loss64(&theta);
+        // Second differences move pre-activations by a few h·|x|: stay clear of ReLU kinks.
+        if self.cfg.activation == Activation::Relu {
+            assert!(min_pre > 1e-2, "a pre-activation sits within {min_pre} of a kink; pick another seed");
+        }
+        let at = |i: usize, si: f64, j: usize, sj: f64| {
+            let mut t = theta.clone();
+            t[i] += si * h;
+            t[j] += sj * h;
+            self.loss64(&t).0
+        };
+        let d = indices.len();
+        let mut m = DMatrix::zeros(d, d);
+        for a in 0..d {
+            for b in a..d {
+                let (i, j) = (indices[a], indices[b]);
+                let v = (at(i, 1.0, j, 1.0) - at(i, 1.0, j, -1.0) - at(i, -1.0, j, 1.0) + at(i, -1.0, j, -1.0)) / (4.0 * h * h);
+                m[(a, b)] = v;
+                m[(b, a)] = v;
+            }
+        }
+        m
+    }
+
+    fn block_indices(&self, layer: usize) -> Vec<usize> {
+        let w = &self.cfg.widths;
+        let start: usize = (0..layer).map(|l| w[l] * w[l + 1] + w[l + 1]).sum();
+        (start..start + w[layer] * w[layer + 1]).collect()
+    }
+}
+
+fn assert_close(burn: &DMatrix<f64>, oracle: &DMatrix<f64>, what: &str) {
+    let scale = oracle.amax();
+    let err = (burn - oracle).amax();
+    assert!(err <= 1e-4 * scale, "{what}: max |H_burn - H_f64| = {err:e}, max |H| = {scale:e}");
+}
+
+fn check_full(act: Activation, drop_rates: Vec<f32>, seed: u64) {
+    let t = tiny(act, drop_rates, 7, seed);
+    let device = cpu_device();
+    let model = Mlp::from_host(&t.cfg, &t.params, &device);
+    let data = DeviceData::upload(&t.data, &device);
+    let mut op = HessianOperator::new(&model, &data, Span::All);
+    op.masks = t.masks.clone();
+    let (dense, asymmetry) = pollster::block_on(to_dense(&mut op, 16, |_, _| true)).unwrap();
+    let all: Vec<usize> = (0..t.cfg.param_count()).collect();
+    let oracle = t.dense_oracle(&all);
+    assert_close(&dense, &oracle, &format!("{act:?} full Hessian"));
+    assert!(asymmetry < 1e-5, "exact HVPs give a symmetric matrix up to f32 rounding, got {asymmetry:e}");
+    // Random directions, several per batch: H v against the oracle's product.
+    let mut rng = stream(seed, Stream::Directions);
+    let vs: Vec<Vec<f64>> = (0..3).map(|_| (0..all.len()).map(|_| rng.random_range(-1.0..1.0)).collect()).collect();
+    let products = pollster::block_on(hvp(&model, &data, &t.masks, Span::All, &vs)).unwrap();
+    for (v, hv) in vs.iter().zip(&products) {
+        let expected = &oracle * nalgebra::DVector::from_column_slice(v);
+        let err = expected.iter().zip(hv).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(err <= 1e-4 * expected.amax(), "{act:?}: H v off by {err:e} (max |Hv| {:e})", expected.amax());
+    }
+}
+
+/// A seed whose pre-activations all lie farther than 1e-2 from ReLU's kink (checked by the oracle).
+const RELU_SEED: u64 = 22;
+
+#[test]
+fn relu_hvp_equals_dense_f64_hessian() {
+    check_full(Activation::Relu, vec![0.0, 0.0], RELU_SEED);
+}
+
+#[test]
+fn relu_hvp_with_fixed_dropout_mask() {
+    check_full(Activation::Relu, vec![0.5, 0.3], RELU_SEED);
+}
+
+#[test]
+fn tanh_hvp_equals_dense_f64_hessian() {
+    check_full(Activation::Tanh, vec![0.0, 0.0], 21);
+}
+
+#[test]
+fn tanh_hvp_with_fixed_dropout_mask() {
+    check_full(Activation::Tanh, vec![0.4, 0.2], 21);
+}
+
+/// 2100 rows span two evaluation chunks: the per-chunk products and mask slices must add up.
+#[test]
+fn block_hessian_over_several_chunks_with_a_mask() {
+    let t = tiny(Activation::Tanh, vec![0.3, 0.5], 2100, 5);
+    let device = cpu_device();
+    let model = Mlp::from_host(&t.cfg, &t.params, &device);
+    let data = DeviceData::upload(&t.data, &device);
+    assert!(data.chunks.len() >= 2);
+    let mut op = HessianOperator::new(&model, &data, Span::Block(Block { layer: 1 }));
+    op.masks = t.masks.clone();
+    let (dense, _) = pollster::block_on(to_dense(&mut op, 7, |_, _| true)).unwrap();
+    assert_close(&dense, &t.dense_oracle(&t.block_indices(1)), "block Hessian of layer 1");
+}
+
+#[test]
+fn lanczos_on_the_hessian_finds_the_dense_top_eigenvalues() {
+    let t = tiny(Activation::Tanh, vec![0.0, 0.0], 7, 21);
+    let device = cpu_device();
+    let model = Mlp::from_host(&t.cfg, &t.params, &device);
+    let data = DeviceData::upload(&t.data, &device);
+    let mut op = HessianOperator::new(&model, &data, Span::All);
+    let all: Vec<usize> = (0..t.cfg.param_count()).collect();
+    let exact = symmetric_eigen(t.dense_oracle(&all)).unwrap().values;
+    let r = pollster::block_on(lanczos(&mut op, &LanczosOptions::top(5), &mut stream(1, Stream::Directions), |_, _| true)).unwrap();
+    assert!(r.converged);
+    for (i, (got, want)) in r.values.iter().zip(&exact).enumerate() {
+        assert!((got - want).abs() <= 1e-4 * want.abs().max(exact[0] * 1e-3), "λ_{i}: Lanczos {got} vs dense {want}");
+    }
+}
+
+#[test]
+fn central_difference_fallback_approximates_the_exact_product_on_tanh() {
+    let t = tiny(Activation::Tanh, vec![0.0, 0.0], 7, 21);
+    let device = cpu_device();
+    let model = Mlp::from_host(&t.cfg, &t.params, &device);
+    let data = DeviceData::upload(&t.data, &device);
+    let mut rng = stream(3, Stream::Directions);
+    let v: Vec<f64> = (0..t.cfg.param_count()).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let exact = pollster::block_on(hvp(&model, &data, &[], Span::All, std::slice::from_ref(&v))).unwrap().remove(0);
+    let mut dir = t.params.clone();
+    let mut o = 0;
+    for (w, b) in dir.layers.iter_mut() {
+        for x in w.iter_mut().chain(b.iter_mut()) {
+            *x = v[o] as f32;
+            o += 1;
+        }
+    }
+    let fd = pollster::block_on(hvp_central_difference(&model, &data, &dir, 1e-2)).unwrap();
+    let norm = exact.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let err = exact.iter().zip(&fd).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+    // f32 gradients differenced over ±1e-2: about 1e-3 relative on a smooth net.
+    assert!(err <= 1e-2 * norm, "central difference off by {:.2e} relative", err / norm);
+}
+
+#[test]
+fn weights_through_safetensors_give_identical_hessian_eigenvalues() {
+    let t = tiny(Activation::Relu, vec![0.0, 0.0], 50, 21);
+    let device = cpu_device();
+    let data = DeviceData::upload(&t.data, &device);
+    let spectrum = |cfg: &MlpConfig, params: &HostParams| {
+        let model = Mlp::from_host(cfg, params, &device);
+        let mut op = HessianOperator::new(&model, &data, Span::Block(Block { layer: 1 }));
+        let (dense, _) = pollster::block_on(to_dense(&mut op, 8, |_, _| true)).unwrap();
+        symmetric_eigen(dense).unwrap().values
+    };
+    let bytes = dropout_lab::io::safetensors::export(&t.cfg, &t.params).unwrap();
+    let (cfg2, params2) = dropout_lab::io::safetensors::import(&bytes).unwrap();
+    assert_eq!(spectrum(&t.cfg, &t.params), spectrum(&cfg2, &params2));
+}
