@@ -7,12 +7,17 @@ use thiserror::Error;
 pub enum LabError {
     /// A data file that is not what it claims to be (magic, dimensions, length, counts).
     #[error("data error in {source_name}: {message}")]
-    Data { source_name: String, message: String },
+    Data {
+        source_name: String,
+        message: String,
+    },
     /// A configuration that cannot run (drop_rate >= 1, zero widths, ...).
     #[error("invalid configuration: {0}")]
     Config(String),
     /// Training diverged; nothing is recorded past this point.
-    #[error("training diverged at step {step}: the loss became {value} (try a smaller learning rate)")]
+    #[error(
+        "training diverged at step {step}: the loss became {value} (try a smaller learning rate)"
+    )]
     NonFinite { step: usize, value: f32 },
     /// An analysis met values it cannot work with (NaN/Inf in a matrix, a diverged model).
     #[error("numerical problem: {0}")]
@@ -30,7 +35,10 @@ pub enum LabError {
 
 impl LabError {
     pub fn data(source_name: &str, message: impl Into<String>) -> Self {
-        LabError::Data { source_name: source_name.to_string(), message: message.into() }
+        LabError::Data {
+            source_name: source_name.to_string(),
+            message: message.into(),
+        }
     }
 }
 

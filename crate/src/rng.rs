@@ -38,6 +38,9 @@ mod tests {
         let x3: Vec<u64> = (0..16).map(|_| r3.random()).collect();
         assert_eq!(x1, x2);
         assert_ne!(x1, x3);
-        assert!(a.iter().all(|&v| v == a[0]), "a fresh stream restarts at the same value");
+        assert!(
+            a.iter().all(|&v| v == a[0]),
+            "a fresh stream restarts at the same value"
+        );
     }
 }

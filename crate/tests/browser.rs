@@ -24,16 +24,30 @@ fn blobs(n: usize, seed: u64) -> Dataset {
         labels.push(c as u8);
         features.extend((0..64).map(|j| centres[c * 64 + j] + rng.random_range(-0.3..0.3)));
     }
-    Dataset { features, labels, dim: 64, classes: 10 }
+    Dataset {
+        features,
+        labels,
+        dim: 64,
+        classes: 10,
+    }
 }
 
 fn config(activation: Activation, optimizer: OptimizerKind) -> TrainConfig {
     TrainConfig {
-        model: MlpConfig { widths: vec![64, 32, 32, 10], activation, drop_rates: vec![0.2, 0.5], init: InitScheme::He },
+        model: MlpConfig {
+            widths: vec![64, 32, 32, 10],
+            activation,
+            drop_rates: vec![0.2, 0.5],
+            init: InitScheme::He,
+        },
         train_size: 256,
         test_size: 128,
         optimizer,
-        lr: if optimizer == OptimizerKind::Adam { 1e-2 } else { 0.1 },
+        lr: if optimizer == OptimizerKind::Adam {
+            1e-2
+        } else {
+            0.1
+        },
         momentum: 0.9,
         beta1: 0.9,
         beta2: 0.999,
@@ -49,9 +63,15 @@ fn config(activation: Activation, optimizer: OptimizerKind) -> TrainConfig {
     }
 }
 
-async fn run(cfg: TrainConfig, device: burn::tensor::Device, backend: &str) -> (dropout_lab::train::History, Vec<f32>) {
+async fn run(
+    cfg: TrainConfig,
+    device: burn::tensor::Device,
+    backend: &str,
+) -> (dropout_lab::train::History, Vec<f32>) {
     let (train, test) = (blobs(256, 1), blobs(128, 2));
-    let mut t = Trainer::new(cfg, &train, &test, device, backend, "blobs").await.expect("trainer");
+    let mut t = Trainer::new(cfg, &train, &test, device, backend, "blobs")
+        .await
+        .expect("trainer");
     while !t.is_done() {
         t.run(3).await.expect("training steps");
     }
@@ -65,22 +85,50 @@ fn rel(a: f32, b: f32) -> f32 {
 
 #[wasm_bindgen_test]
 async fn webgpu_training_matches_cpu() {
-    let gpu = webgpu_device().await.expect("WebGPU adapter (Chromium needs --enable-unsafe-webgpu)");
-    for (act, opt) in [(Activation::Relu, OptimizerKind::Sgd), (Activation::Tanh, OptimizerKind::Adam)] {
+    let gpu = webgpu_device()
+        .await
+        .expect("WebGPU adapter (Chromium needs --enable-unsafe-webgpu)");
+    for (act, opt) in [
+        (Activation::Relu, OptimizerKind::Sgd),
+        (Activation::Tanh, OptimizerKind::Adam),
+    ] {
         let (hc, pc) = run(config(act, opt), cpu_device(), "cpu").await;
         let (hg, pg) = run(config(act, opt), gpu.clone(), "webgpu").await;
         assert_eq!(hc.steps.len(), 8);
         for (c, g) in hc.steps.iter().zip(&hg.steps) {
-            assert!(rel(g.loss, c.loss) < 1e-4, "{act:?}/{opt:?} step {}: webgpu {} vs cpu {}", c.step, g.loss, c.loss);
+            assert!(
+                rel(g.loss, c.loss) < 1e-4,
+                "{act:?}/{opt:?} step {}: webgpu {} vs cpu {}",
+                c.step,
+                g.loss,
+                c.loss
+            );
         }
         for (c, g) in hc.epochs.iter().zip(&hg.epochs) {
-            assert!(rel(g.train_loss, c.train_loss) < 1e-4, "{act:?}/{opt:?} epoch {}: {} vs {}", c.epoch, g.train_loss, c.train_loss);
+            assert!(
+                rel(g.train_loss, c.train_loss) < 1e-4,
+                "{act:?}/{opt:?} epoch {}: {} vs {}",
+                c.epoch,
+                g.train_loss,
+                c.train_loss
+            );
             assert!((g.test_accuracy - c.test_accuracy).abs() <= 1.0 / 128.0 + 1e-6);
         }
-        let max_diff = pc.iter().zip(&pg).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        assert!(max_diff < 1e-4, "{act:?}/{opt:?}: parameters differ by up to {max_diff}");
+        let max_diff = pc
+            .iter()
+            .zip(&pg)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            max_diff < 1e-4,
+            "{act:?}/{opt:?}: parameters differ by up to {max_diff}"
+        );
         // The run really learned something, so the comparison is not between two broken runs.
-        assert!(hg.epochs[2].train_loss < 0.8 * hg.epochs[0].train_loss, "{act:?}/{opt:?}: {:?}", hg.epochs);
+        assert!(
+            hg.epochs[2].train_loss < 0.8 * hg.epochs[0].train_loss,
+            "{act:?}/{opt:?}: {:?}",
+            hg.epochs
+        );
     }
 }
 
@@ -93,7 +141,9 @@ async fn landscape_on_webgpu_matches_cpu() {
     let gpu = webgpu_device().await.expect("WebGPU adapter");
     let cfg = config(Activation::Relu, OptimizerKind::Sgd);
     let (train, test) = (blobs(256, 1), blobs(128, 2));
-    let mut t = Trainer::new(cfg.clone(), &train, &test, cpu_device(), "cpu", "blobs").await.unwrap();
+    let mut t = Trainer::new(cfg.clone(), &train, &test, cpu_device(), "cpu", "blobs")
+        .await
+        .unwrap();
     while !t.is_done() {
         t.run(8).await.unwrap();
     }
@@ -103,11 +153,23 @@ async fn landscape_on_webgpu_matches_cpu() {
     let mut curves = Vec::new();
     for device in [cpu_device(), gpu.clone()] {
         let data = DeviceData::upload(&train, &device);
-        curves.push(loss_curve(&cfg.model, &theta, &dir, &alphas, &data, &device).await.unwrap());
+        curves.push(
+            loss_curve(&cfg.model, &theta, &dir, &alphas, &data, &device)
+                .await
+                .unwrap(),
+        );
     }
     for (i, (c, g)) in curves[0].iter().zip(&curves[1]).enumerate() {
-        assert!(rel(*g, *c) < 1e-4, "α = {}: webgpu {g} vs cpu {c}", alphas[i]);
+        assert!(
+            rel(*g, *c) < 1e-4,
+            "α = {}: webgpu {g} vs cpu {c}",
+            alphas[i]
+        );
     }
     let at_zero = curves[0][5];
-    assert!(curves[0][0] > at_zero && curves[0][10] > at_zero, "a valley: {:?}", curves[0]);
+    assert!(
+        curves[0][0] > at_zero && curves[0][10] > at_zero,
+        "a valley: {:?}",
+        curves[0]
+    );
 }

@@ -14,12 +14,15 @@ use dropout_lab::train::Trainer;
 
 fn tiny(source: NoiseSource) -> Fig2Config {
     let mut c = Fig2Config::demo();
-    c.train_size = 300;
-    c.settings = vec![Setting { drop_rate: 0.2, lr: 0.1 }];
-    c.epochs = 60;
-    c.samples = 40;
+    c.run.train_size = 300;
+    c.run.settings = vec![Setting {
+        drop_rate: 0.2,
+        lr: 0.1,
+    }];
+    c.run.epochs = 60;
+    c.run.samples = 40;
     c.top_k = 6;
-    c.sources = vec![source];
+    c.run.sources = vec![source];
     c
 }
 
@@ -30,7 +33,11 @@ fn reported_widths_are_real_crossings() {
     let r = pollster::block_on(run(&cfg, &train, cpu_device(), "cpu", &mut Silent)).unwrap();
     let s = &r.settings[0];
     assert_eq!(s.eigenvalues.len(), 6);
-    assert!(s.eigenvalues.windows(2).all(|w| w[0] >= w[1]), "descending: {:?}", s.eigenvalues);
+    assert!(
+        s.eigenvalues.windows(2).all(|w| w[0] >= w[1]),
+        "descending: {:?}",
+        s.eigenvalues
+    );
     assert!(s.final_train_loss < 1.0, "trained: {}", s.final_train_loss);
     assert!(s.flatness.iter().any(|f| f.width.is_some()));
 
@@ -38,38 +45,76 @@ fn reported_widths_are_real_crossings() {
     // crossings of L(θ + δ v) = 2 L(θ) by a fine scan, independent of the doubling + bisection.
     pollster::block_on(async {
         let device = cpu_device();
-        let tc = cfg.train_config(&cfg.settings[0], 0);
-        let sub = train.first(cfg.train_size).unwrap();
-        let mut t = Trainer::new(tc.clone(), &sub, &sub, device.clone(), "cpu", "mnist").await.unwrap();
+        let tc = cfg.run.train_config(&cfg.run.settings[0], 0);
+        let sub = train.first(cfg.run.train_size).unwrap();
+        let mut t = Trainer::new(tc.clone(), &sub, &sub, device.clone(), "cpu", "mnist")
+            .await
+            .unwrap();
         while !t.is_done() {
             t.run(100).await.unwrap();
         }
         let theta = t.model().to_host().await.unwrap();
         let block = Block { layer: 1 };
-        let samples = gradient_samples(&tc.model, &theta, &tc.model.drop_rates, &sub, block, cfg.samples, cfg.seed, &device, |_| {}).await.unwrap();
+        let samples = gradient_samples(
+            &tc.model,
+            &theta,
+            &tc.model.drop_rates,
+            &sub,
+            block,
+            cfg.run.samples,
+            cfg.run.seed,
+            &device,
+            |_| {},
+        )
+        .await
+        .unwrap();
         let pcs = pca(&samples, cfg.top_k).unwrap();
-        assert_eq!(pcs.eigenvalues, s.eigenvalues, "the run is reproducible from its config");
+        assert_eq!(
+            pcs.eigenvalues, s.eigenvalues,
+            "the run is reproducible from its config"
+        );
         let data = DeviceData::upload(&sub, &device);
         let base = Mlp::from_host(&tc.model, &theta, &device);
         let (l0, _) = evaluate(&base, &data).await.unwrap();
-        let dir = Mlp::from_host(&tc.model, &block.embed(&theta, &pcs.eigenvectors[0]), &device);
+        let dir = Mlp::from_host(
+            &tc.model,
+            &block.embed(&theta, &pcs.eigenvectors[0]),
+            &device,
+        );
         let f = s.flatness[0];
         assert!((f.loss0 - l0 as f64).abs() < 1e-6);
-        for (sign, reported) in [(1.0, f.right.expect("right crossing")), (-1.0, f.left.expect("left crossing"))] {
+        for (sign, reported) in [
+            (1.0, f.right.expect("right crossing")),
+            (-1.0, f.left.expect("left crossing")),
+        ] {
             let step = 1e-3 * reported.abs().max(1.0);
             let mut d = 0.0;
             while evaluate(&base.axpy(sign * d, &dir), &data).await.unwrap().0 < 2.0 * l0 {
                 d += step;
-                assert!(d < 2.0 * reported.abs() + 1.0, "no crossing near the reported {reported}");
+                assert!(
+                    d < 2.0 * reported.abs() + 1.0,
+                    "no crossing near the reported {reported}"
+                );
             }
-            assert!((sign * d - reported).abs() <= step + cfg.flatness.tolerance, "scan {} vs reported {reported}", sign * d);
+            assert!(
+                (sign * d - reported).abs() <= step + cfg.flatness.tolerance,
+                "scan {} vs reported {reported}",
+                sign * d
+            );
         }
     });
 }
 #[test]
 fn trajectory_samples_also_run() {
     let train = common::mnist("train");
-    let r = pollster::block_on(run(&tiny(NoiseSource::Para), &train, cpu_device(), "cpu", &mut Silent)).unwrap();
+    let r = pollster::block_on(run(
+        &tiny(NoiseSource::Para),
+        &train,
+        cpu_device(),
+        "cpu",
+        &mut Silent,
+    ))
+    .unwrap();
     assert_eq!(r.settings[0].eigenvalues.len(), 6);
     assert!(r.settings[0].eigenvalues.iter().all(|l| *l > 0.0));
 }

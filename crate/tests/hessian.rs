@@ -12,6 +12,7 @@ use dropout_lab::linalg::operator::to_dense;
 use dropout_lab::model::dropout::sample_mask;
 use dropout_lab::model::init::initial_params;
 use dropout_lab::model::{Activation, HostParams, InitScheme, Mlp, MlpConfig};
+use dropout_lab::progress::Silent;
 use dropout_lab::rng::{stream, Stream};
 use dropout_lab::train::eval::DeviceData;
 use nalgebra::DMatrix;
@@ -29,7 +30,12 @@ struct Tiny {
 
 fn tiny(act: Activation, drop_rates: Vec<f32>, rows: usize, seed: u64) -> Tiny {
     let widths = vec![5, 4, 6, 3];
-    let cfg = MlpConfig { widths: widths.clone(), activation: act, drop_rates: drop_rates.clone(), init: InitScheme::Xavier };
+    let cfg = MlpConfig {
+        widths: widths.clone(),
+        activation: act,
+        drop_rates: drop_rates.clone(),
+        init: InitScheme::Xavier,
+    };
     let mut rng = stream(seed, Stream::Init);
     let mut params = initial_params(&cfg, &mut rng);
     for (_, b) in params.layers.iter_mut() {
@@ -38,8 +44,22 @@ fn tiny(act: Activation, drop_rates: Vec<f32>, rows: usize, seed: u64) -> Tiny {
     let features: Vec<f32> = (0..rows * 5).map(|_| rng.random_range(-1.0..1.0)).collect();
     let labels: Vec<u8> = (0..rows).map(|i| (i % 3) as u8).collect();
     let mut mrng = stream(seed, Stream::DropoutMasks);
-    let masks = drop_rates.iter().zip(&widths[1..]).map(|(&p, &w)| sample_mask(&mut mrng, rows, w, p)).collect();
-    Tiny { cfg, params, data: Dataset { features, labels, dim: 5, classes: 3 }, masks }
+    let masks = drop_rates
+        .iter()
+        .zip(&widths[1..])
+        .map(|(&p, &w)| sample_mask(&mut mrng, rows, w, p))
+        .collect();
+    Tiny {
+        cfg,
+        params,
+        data: Dataset {
+            features,
+            labels,
+            dim: 5,
+            classes: 3,
+        },
+        masks,
+    }
 }
 
 impl Tiny {
@@ -54,8 +74,19 @@ impl Tiny {
         }
         let x: Vec<f64> = self.data.features.iter().map(|&v| v as f64).collect();
         let labels: Vec<usize> = self.data.labels.iter().map(|&l| l as usize).collect();
-        let masks: Vec<Option<Vec<f64>>> = self.masks.iter().map(|m| m.as_ref().map(|m| m.iter().map(|&v| v as f64).collect())).collect();
-        loss_f64(&p, &self.cfg.widths, self.cfg.activation, &x, &labels, &masks)
+        let masks: Vec<Option<Vec<f64>>> = self
+            .masks
+            .iter()
+            .map(|m| m.as_ref().map(|m| m.iter().map(|&v| v as f64).collect()))
+            .collect();
+        loss_f64(
+            &p,
+            &self.cfg.widths,
+            self.cfg.activation,
+            &x,
+            &labels,
+            &masks,
+        )
     }
 
     /// Dense f64 Hessian over the given flat parameter indices.
@@ -65,7 +96,10 @@ impl Tiny {
         let (_, min_pre) = self.loss64(&theta);
         // Second differences move pre-activations by a few h·|x|: stay clear of ReLU kinks.
         if self.cfg.activation == Activation::Relu {
-            assert!(min_pre > 1e-2, "a pre-activation sits within {min_pre} of a kink; pick another seed");
+            assert!(
+                min_pre > 1e-2,
+                "a pre-activation sits within {min_pre} of a kink; pick another seed"
+            );
         }
         let at = |i: usize, si: f64, j: usize, sj: f64| {
             let mut t = theta.clone();
@@ -78,7 +112,9 @@ impl Tiny {
         for a in 0..d {
             for b in a..d {
                 let (i, j) = (indices[a], indices[b]);
-                let v = (at(i, 1.0, j, 1.0) - at(i, 1.0, j, -1.0) - at(i, -1.0, j, 1.0) + at(i, -1.0, j, -1.0)) / (4.0 * h * h);
+                let v = (at(i, 1.0, j, 1.0) - at(i, 1.0, j, -1.0) - at(i, -1.0, j, 1.0)
+                    + at(i, -1.0, j, -1.0))
+                    / (4.0 * h * h);
                 m[(a, b)] = v;
                 m[(b, a)] = v;
             }
@@ -96,7 +132,10 @@ impl Tiny {
 fn assert_close(burn: &DMatrix<f64>, oracle: &DMatrix<f64>, what: &str) {
     let scale = oracle.amax();
     let err = (burn - oracle).amax();
-    assert!(err <= 1e-4 * scale, "{what}: max |H_burn - H_f64| = {err:e}, max |H| = {scale:e}");
+    assert!(
+        err <= 1e-4 * scale,
+        "{what}: max |H_burn - H_f64| = {err:e}, max |H| = {scale:e}"
+    );
 }
 
 fn check_full(act: Activation, drop_rates: Vec<f32>, seed: u64) {
@@ -106,19 +145,36 @@ fn check_full(act: Activation, drop_rates: Vec<f32>, seed: u64) {
     let data = DeviceData::upload(&t.data, &device);
     let mut op = HessianOperator::new(&model, &data, Span::All);
     op.masks = t.masks.clone();
-    let (dense, asymmetry) = pollster::block_on(to_dense(&mut op, 16, |_, _| true)).unwrap();
+    let (dense, asymmetry) = pollster::block_on(to_dense(&mut op, 16, &mut Silent, "")).unwrap();
     let all: Vec<usize> = (0..t.cfg.param_count()).collect();
     let oracle = t.dense_oracle(&all);
     assert_close(&dense, &oracle, &format!("{act:?} full Hessian"));
-    assert!(asymmetry < 1e-5, "exact HVPs give a symmetric matrix up to f32 rounding, got {asymmetry:e}");
+    assert!(
+        asymmetry < 1e-5,
+        "exact HVPs give a symmetric matrix up to f32 rounding, got {asymmetry:e}"
+    );
     // Random directions, several per batch: H v against the oracle's product.
     let mut rng = stream(seed, Stream::Directions);
-    let vs: Vec<Vec<f64>> = (0..3).map(|_| (0..all.len()).map(|_| rng.random_range(-1.0..1.0)).collect()).collect();
+    let vs: Vec<Vec<f64>> = (0..3)
+        .map(|_| {
+            (0..all.len())
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect()
+        })
+        .collect();
     let products = pollster::block_on(hvp(&model, &data, &t.masks, Span::All, &vs)).unwrap();
     for (v, hv) in vs.iter().zip(&products) {
         let expected = &oracle * nalgebra::DVector::from_column_slice(v);
-        let err = expected.iter().zip(hv).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        assert!(err <= 1e-4 * expected.amax(), "{act:?}: H v off by {err:e} (max |Hv| {:e})", expected.amax());
+        let err = expected
+            .iter()
+            .zip(hv)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            err <= 1e-4 * expected.amax(),
+            "{act:?}: H v off by {err:e} (max |Hv| {:e})",
+            expected.amax()
+        );
     }
 }
 
@@ -155,8 +211,12 @@ fn block_hessian_over_several_chunks_with_a_mask() {
     assert!(data.chunks.len() >= 2);
     let mut op = HessianOperator::new(&model, &data, Span::Block(Block { layer: 1 }));
     op.masks = t.masks.clone();
-    let (dense, _) = pollster::block_on(to_dense(&mut op, 7, |_, _| true)).unwrap();
-    assert_close(&dense, &t.dense_oracle(&t.block_indices(1)), "block Hessian of layer 1");
+    let (dense, _) = pollster::block_on(to_dense(&mut op, 7, &mut Silent, "")).unwrap();
+    assert_close(
+        &dense,
+        &t.dense_oracle(&t.block_indices(1)),
+        "block Hessian of layer 1",
+    );
 }
 
 #[test]
@@ -168,10 +228,20 @@ fn lanczos_on_the_hessian_finds_the_dense_top_eigenvalues() {
     let mut op = HessianOperator::new(&model, &data, Span::All);
     let all: Vec<usize> = (0..t.cfg.param_count()).collect();
     let exact = symmetric_eigen(t.dense_oracle(&all)).unwrap().values;
-    let r = pollster::block_on(lanczos(&mut op, &LanczosOptions::top(5), &mut stream(1, Stream::Directions), |_, _| true)).unwrap();
+    let r = pollster::block_on(lanczos(
+        &mut op,
+        &LanczosOptions::top(5),
+        &mut stream(1, Stream::Directions),
+        &mut Silent,
+        "",
+    ))
+    .unwrap();
     assert!(r.converged);
     for (i, (got, want)) in r.values.iter().zip(&exact).enumerate() {
-        assert!((got - want).abs() <= 1e-4 * want.abs().max(exact[0] * 1e-3), "λ_{i}: Lanczos {got} vs dense {want}");
+        assert!(
+            (got - want).abs() <= 1e-4 * want.abs().max(exact[0] * 1e-3),
+            "λ_{i}: Lanczos {got} vs dense {want}"
+        );
     }
 }
 
@@ -182,8 +252,12 @@ fn central_difference_fallback_approximates_the_exact_product_on_tanh() {
     let model = Mlp::from_host(&t.cfg, &t.params, &device);
     let data = DeviceData::upload(&t.data, &device);
     let mut rng = stream(3, Stream::Directions);
-    let v: Vec<f64> = (0..t.cfg.param_count()).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let exact = pollster::block_on(hvp(&model, &data, &[], Span::All, std::slice::from_ref(&v))).unwrap().remove(0);
+    let v: Vec<f64> = (0..t.cfg.param_count())
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let exact = pollster::block_on(hvp(&model, &data, &[], Span::All, std::slice::from_ref(&v)))
+        .unwrap()
+        .remove(0);
     let mut dir = t.params.clone();
     let mut o = 0;
     for (w, b) in dir.layers.iter_mut() {
@@ -194,9 +268,18 @@ fn central_difference_fallback_approximates_the_exact_product_on_tanh() {
     }
     let fd = pollster::block_on(hvp_central_difference(&model, &data, &dir, 1e-2)).unwrap();
     let norm = exact.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let err = exact.iter().zip(&fd).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+    let err = exact
+        .iter()
+        .zip(&fd)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
     // f32 gradients differenced over ±1e-2: about 1e-3 relative on a smooth net.
-    assert!(err <= 1e-2 * norm, "central difference off by {:.2e} relative", err / norm);
+    assert!(
+        err <= 1e-2 * norm,
+        "central difference off by {:.2e} relative",
+        err / norm
+    );
 }
 
 #[test]
@@ -207,7 +290,7 @@ fn weights_through_safetensors_give_identical_hessian_eigenvalues() {
     let spectrum = |cfg: &MlpConfig, params: &HostParams| {
         let model = Mlp::from_host(cfg, params, &device);
         let mut op = HessianOperator::new(&model, &data, Span::Block(Block { layer: 1 }));
-        let (dense, _) = pollster::block_on(to_dense(&mut op, 8, |_, _| true)).unwrap();
+        let (dense, _) = pollster::block_on(to_dense(&mut op, 8, &mut Silent, "")).unwrap();
         symmetric_eigen(dense).unwrap().values
     };
     let bytes = dropout_lab::io::safetensors::export(&t.cfg, &t.params).unwrap();

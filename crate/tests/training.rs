@@ -13,7 +13,12 @@ use dropout_lab::LabError;
 
 fn config(optimizer: OptimizerKind, lr: f64, train_size: usize, epochs: usize) -> TrainConfig {
     TrainConfig {
-        model: MlpConfig { widths: vec![784, 50, 50, 10], activation: Activation::Relu, drop_rates: vec![0.0, 0.2], init: InitScheme::He },
+        model: MlpConfig {
+            widths: vec![784, 50, 50, 10],
+            activation: Activation::Relu,
+            drop_rates: vec![0.0, 0.2],
+            init: InitScheme::He,
+        },
         train_size,
         test_size: 1000,
         optimizer,
@@ -52,18 +57,41 @@ fn sgd_with_dropout_learns_mnist() {
     assert_eq!(h.epochs.len(), 4);
     assert_eq!(h.steps.len(), 282);
     let (first, last) = (&h.epochs[0], h.epochs.last().unwrap());
-    assert!(first.test_accuracy < 0.3, "an untrained net is near chance: {}", first.test_accuracy);
-    assert!(last.train_loss < 0.5 * first.train_loss, "loss fell: {} -> {}", first.train_loss, last.train_loss);
-    assert!(last.test_accuracy > 0.85, "test accuracy {} after 282 steps", last.test_accuracy);
+    assert!(
+        first.test_accuracy < 0.3,
+        "an untrained net is near chance: {}",
+        first.test_accuracy
+    );
+    assert!(
+        last.train_loss < 0.5 * first.train_loss,
+        "loss fell: {} -> {}",
+        first.train_loss,
+        last.train_loss
+    );
+    assert!(
+        last.test_accuracy > 0.85,
+        "test accuracy {} after 282 steps",
+        last.test_accuracy
+    );
 }
 
 #[test]
 fn every_optimizer_lowers_the_loss() {
     let (tr, te) = (common::mnist("train"), common::mnist("test"));
-    for (opt, lr) in [(OptimizerKind::Gd, 0.5), (OptimizerKind::Momentum, 0.01), (OptimizerKind::Nesterov, 0.01), (OptimizerKind::Adam, 1e-3)] {
+    for (opt, lr) in [
+        (OptimizerKind::Gd, 0.5),
+        (OptimizerKind::Momentum, 0.01),
+        (OptimizerKind::Nesterov, 0.01),
+        (OptimizerKind::Adam, 1e-3),
+    ] {
         let t = train(config(opt, lr, 500, 4), &tr, &te).unwrap();
         let e = &t.history().epochs;
-        assert!(e.last().unwrap().train_loss < 0.8 * e[0].train_loss, "{opt:?}: {} -> {}", e[0].train_loss, e.last().unwrap().train_loss);
+        assert!(
+            e.last().unwrap().train_loss < 0.8 * e[0].train_loss,
+            "{opt:?}: {} -> {}",
+            e[0].train_loss,
+            e.last().unwrap().train_loss
+        );
     }
 }
 
@@ -86,7 +114,9 @@ fn divergence_is_a_clear_error() {
     // Features of 1e30 keep the first loss finite; the first update then overflows f32.
     let mut tr = te.first(200).unwrap();
     tr.features.iter_mut().for_each(|v| *v *= 1e30);
-    let err = train(config(OptimizerKind::Gd, 0.1, 200, 5), &tr, &te).err().expect("must diverge");
+    let err = train(config(OptimizerKind::Gd, 0.1, 200, 5), &tr, &te)
+        .err()
+        .expect("must diverge");
     assert!(matches!(err, LabError::NonFinite { .. }), "{err:?}");
     assert!(err.to_string().contains("diverged"));
 }

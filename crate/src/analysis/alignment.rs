@@ -22,14 +22,20 @@ use crate::linalg::LinearOperator;
 pub fn centre(samples: &[Vec<f32>]) -> LabResult<DMatrix<f64>> {
     let n = samples.len();
     if n < 2 {
-        return Err(LabError::Config(format!("a covariance needs at least 2 samples, got {n}")));
+        return Err(LabError::Config(format!(
+            "a covariance needs at least 2 samples, got {n}"
+        )));
     }
     let d = samples[0].len();
     if samples.iter().any(|s| s.len() != d) {
-        return Err(LabError::Config("noise samples must have equal length".into()));
+        return Err(LabError::Config(
+            "noise samples must have equal length".into(),
+        ));
     }
     if samples.iter().any(|s| s.iter().any(|v| !v.is_finite())) {
-        return Err(LabError::Numerical("a noise sample has NaN or infinite entries (has the model diverged?)".into()));
+        return Err(LabError::Numerical(
+            "a noise sample has NaN or infinite entries (has the model diverged?)".into(),
+        ));
     }
     let mut g = DMatrix::<f64>::from_fn(n, d, |i, j| samples[i][j] as f64);
     for j in 0..d {
@@ -62,11 +68,21 @@ pub fn covariance_summary(centred: &DMatrix<f64>) -> LabResult<CovarianceSummary
 pub async fn trace_h_sigma(h: &mut impl LinearOperator, centred: &DMatrix<f64>) -> LabResult<f64> {
     let n = centred.nrows();
     if centred.ncols() != h.dim() {
-        return Err(LabError::Config(format!("samples have {} entries, the Hessian acts on {}", centred.ncols(), h.dim())));
+        return Err(LabError::Config(format!(
+            "samples have {} entries, the Hessian acts on {}",
+            centred.ncols(),
+            h.dim()
+        )));
     }
-    let rows: Vec<Vec<f64>> = (0..n).map(|i| centred.row(i).iter().copied().collect()).collect();
+    let rows: Vec<Vec<f64>> = (0..n)
+        .map(|i| centred.row(i).iter().copied().collect())
+        .collect();
     let products = h.apply(&rows).await?;
-    let total: f64 = rows.iter().zip(&products).map(|(g, hg)| g.iter().zip(hg).map(|(a, b)| a * b).sum::<f64>()).sum();
+    let total: f64 = rows
+        .iter()
+        .zip(&products)
+        .map(|(g, hg)| g.iter().zip(hg).map(|(a, b)| a * b).sum::<f64>())
+        .sum();
     Ok(total / (n as f64 - 1.0))
 }
 
@@ -85,7 +101,13 @@ pub struct Alignment {
     pub covariance: CovarianceSummary,
 }
 
-pub fn combine(trace_h_sigma: f64, trace_h: Estimate, frobenius_sq_h: Estimate, covariance: CovarianceSummary, dim: usize) -> Alignment {
+pub fn combine(
+    trace_h_sigma: f64,
+    trace_h: Estimate,
+    frobenius_sq_h: Estimate,
+    covariance: CovarianceSummary,
+    dim: usize,
+) -> Alignment {
     Alignment {
         trace_h_sigma,
         trace_h_isotropic: trace_h.value * covariance.trace / dim as f64,
@@ -109,12 +131,19 @@ pub struct NullCosine {
 
 /// `lambda`: all D eigenvalues of H; `mu`: the nonzero eigenvalues of Σ (rank r ≤ N - 1), so only
 /// r columns of Q are needed (a Haar D x r frame).
-pub fn null_cosine(lambda: &[f64], mu: &[f64], repeats: usize, rng: &mut impl Rng) -> LabResult<NullCosine> {
+pub fn null_cosine(
+    lambda: &[f64],
+    mu: &[f64],
+    repeats: usize,
+    rng: &mut impl Rng,
+) -> LabResult<NullCosine> {
     let d = lambda.len();
     // Σ has rank ≤ D: eigenvalues past the D-th (descending) are zeros of the Gram matrix.
     let mu = &mu[..mu.len().min(d)];
     if d == 0 || mu.is_empty() || repeats < 2 {
-        return Err(LabError::Config("null cosine: need nonempty spectra and at least 2 repeats".into()));
+        return Err(LabError::Config(
+            "null cosine: need nonempty spectra and at least 2 repeats".into(),
+        ));
     }
     let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
     let denom = norm(lambda) * norm(mu);
@@ -124,21 +153,34 @@ pub fn null_cosine(lambda: &[f64], mu: &[f64], repeats: usize, rng: &mut impl Rn
             let q = haar_frame(d, mu.len(), rng);
             let mut t = 0.0;
             for (j, &m) in mu.iter().enumerate() {
-                t += m * q.column(j).iter().zip(lambda).map(|(x, l)| l * x * x).sum::<f64>();
+                t += m * q
+                    .column(j)
+                    .iter()
+                    .zip(lambda)
+                    .map(|(x, l)| l * x * x)
+                    .sum::<f64>();
             }
             t / denom
         })
         .collect();
     let mean = samples.iter().sum::<f64>() / repeats as f64;
-    let std = (samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (repeats as f64 - 1.0)).sqrt();
-    Ok(NullCosine { analytic_mean, sample_mean: mean, sample_std: std, repeats })
+    let std =
+        (samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (repeats as f64 - 1.0)).sqrt();
+    Ok(NullCosine {
+        analytic_mean,
+        sample_mean: mean,
+        sample_std: std,
+        repeats,
+    })
 }
 
 /// Var(Proj_v(S)) for each unit vector v (columns of `directions`): vᵀ Σ v from the centred samples.
 pub fn projected_variances(centred: &DMatrix<f64>, directions: &DMatrix<f64>) -> Vec<f64> {
     let n = centred.nrows() as f64;
     let proj = centred * directions;
-    (0..proj.ncols()).map(|j| proj.column(j).norm_squared() / (n - 1.0)).collect()
+    (0..proj.ncols())
+        .map(|j| proj.column(j).norm_squared() / (n - 1.0))
+        .collect()
 }
 
 #[cfg(test)]
@@ -158,21 +200,45 @@ mod tests {
         let mut rng = stream(12, Stream::Directions);
         let (d, n) = (30, 12);
         let h = random_psd(d, 20, &mut rng) - DMatrix::identity(d, d) * 2.0;
-        let samples: Vec<Vec<f32>> = (0..n).map(|_| (0..d).map(|_| rng.sample::<f32, _>(StandardNormal)).collect()).collect();
+        let samples: Vec<Vec<f32>> = (0..n)
+            .map(|_| {
+                (0..d)
+                    .map(|_| rng.sample::<f32, _>(StandardNormal))
+                    .collect()
+            })
+            .collect();
         let g = centre(&samples).unwrap();
         // Dense Σ entry by entry from the definition.
-        let mean: Vec<f64> = (0..d).map(|j| samples.iter().map(|s| s[j] as f64).sum::<f64>() / n as f64).collect();
-        let sigma = DMatrix::from_fn(d, d, |a, b| samples.iter().map(|s| (s[a] as f64 - mean[a]) * (s[b] as f64 - mean[b])).sum::<f64>() / (n as f64 - 1.0));
+        let mean: Vec<f64> = (0..d)
+            .map(|j| samples.iter().map(|s| s[j] as f64).sum::<f64>() / n as f64)
+            .collect();
+        let sigma = DMatrix::from_fn(d, d, |a, b| {
+            samples
+                .iter()
+                .map(|s| (s[a] as f64 - mean[a]) * (s[b] as f64 - mean[b]))
+                .sum::<f64>()
+                / (n as f64 - 1.0)
+        });
         let t = pollster::block_on(trace_h_sigma(&mut DenseOperator(h.clone()), &g)).unwrap();
         let dense_t = (&h * &sigma).trace();
-        assert!((t - dense_t).abs() <= 1e-9 * dense_t.abs().max(1.0), "{t} vs {dense_t}");
+        assert!(
+            (t - dense_t).abs() <= 1e-9 * dense_t.abs().max(1.0),
+            "{t} vs {dense_t}"
+        );
         let cov = covariance_summary(&g).unwrap();
         assert!((cov.trace - sigma.trace()).abs() < 1e-9 * sigma.trace());
         assert!((cov.frobenius - sigma.norm()).abs() < 1e-9 * sigma.norm());
-        let exact = |v: f64| Estimate { value: v, std_error: 0.0 };
+        let exact = |v: f64| Estimate {
+            value: v,
+            std_error: 0.0,
+        };
         let a = combine(t, exact(h.trace()), exact(h.norm_squared()), cov, d);
         let dense_cos = dense_t / (h.norm() * sigma.norm());
-        assert!((a.cosine - dense_cos).abs() < 1e-9, "{} vs {dense_cos}", a.cosine);
+        assert!(
+            (a.cosine - dense_cos).abs() < 1e-9,
+            "{} vs {dense_cos}",
+            a.cosine
+        );
         let iso = (&h * DMatrix::<f64>::identity(d, d) * (sigma.trace() / d as f64)).trace();
         assert!((a.trace_h_isotropic - iso).abs() < 1e-9 * iso.abs());
     }
@@ -188,14 +254,17 @@ mod tests {
         assert!((n.sample_mean - n.analytic_mean).abs() <= 4.0 * se, "{n:?}");
         // And the aligned case (same eigenvectors, sorted) is far above it.
         let aligned = lambda.iter().zip(&mu).map(|(l, m)| l * m).sum::<f64>()
-            / (lambda.iter().map(|x| x * x).sum::<f64>().sqrt() * mu.iter().map(|x| x * x).sum::<f64>().sqrt());
+            / (lambda.iter().map(|x| x * x).sum::<f64>().sqrt()
+                * mu.iter().map(|x| x * x).sum::<f64>().sqrt());
         assert!(aligned > n.analytic_mean + 10.0 * n.sample_std);
     }
 
     #[test]
     fn projected_variance_is_v_sigma_v() {
         let mut rng = stream(14, Stream::Directions);
-        let samples: Vec<Vec<f32>> = (0..25).map(|_| (0..6).map(|_| rng.random_range(-1.0..1.0)).collect()).collect();
+        let samples: Vec<Vec<f32>> = (0..25)
+            .map(|_| (0..6).map(|_| rng.random_range(-1.0..1.0)).collect())
+            .collect();
         let g = centre(&samples).unwrap();
         let sigma = g.transpose() * &g / 24.0;
         let dirs = haar_frame(6, 3, &mut rng);

@@ -20,15 +20,24 @@ pub struct Pca {
 fn centred(samples: &[Vec<f32>]) -> LabResult<DMatrix<f64>> {
     let n = samples.len();
     if n < 2 {
-        return Err(LabError::Config(format!("a covariance needs at least 2 samples, got {n}")));
+        return Err(LabError::Config(format!(
+            "a covariance needs at least 2 samples, got {n}"
+        )));
     }
     let d = samples[0].len();
     if d == 0 || samples.iter().any(|s| s.len() != d) {
-        return Err(LabError::Config("samples must be non-empty and of equal length".into()));
+        return Err(LabError::Config(
+            "samples must be non-empty and of equal length".into(),
+        ));
     }
     // An eigensolver fed NaN need not terminate: refuse it with a message instead.
-    if let Some(i) = samples.iter().position(|s| s.iter().any(|v| !v.is_finite())) {
-        return Err(LabError::Config(format!("sample {i} contains NaN or infinite values: the model has diverged")));
+    if let Some(i) = samples
+        .iter()
+        .position(|s| s.iter().any(|v| !v.is_finite()))
+    {
+        return Err(LabError::Config(format!(
+            "sample {i} contains NaN or infinite values: the model has diverged"
+        )));
     }
     let mut x = DMatrix::<f64>::from_fn(n, d, |i, j| samples[i][j] as f64);
     for j in 0..d {
@@ -53,20 +62,31 @@ pub fn pca(samples: &[Vec<f32>], k: usize) -> LabResult<Pca> {
                 if lambda <= 0.0 {
                     return None;
                 }
-                let v = x.transpose() * eig.eigenvectors.column(i) / ((n as f64 - 1.0) * lambda).sqrt();
+                let v =
+                    x.transpose() * eig.eigenvectors.column(i) / ((n as f64 - 1.0) * lambda).sqrt();
                 Some((lambda, v.iter().copied().collect()))
             })
             .collect()
     } else {
         let cov = (x.transpose() * &x) * scale;
         let eig = SymmetricEigen::new(cov);
-        (0..d).map(|i| (eig.eigenvalues[i], eig.eigenvectors.column(i).iter().copied().collect())).collect()
+        (0..d)
+            .map(|i| {
+                (
+                    eig.eigenvalues[i],
+                    eig.eigenvectors.column(i).iter().copied().collect(),
+                )
+            })
+            .collect()
     };
     pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
     let top = pairs.first().map_or(0.0, |p| p.0);
     pairs.retain(|p| p.0 > 1e-12 * top);
     pairs.truncate(k);
-    Ok(Pca { eigenvalues: pairs.iter().map(|p| p.0).collect(), eigenvectors: pairs.into_iter().map(|p| p.1).collect() })
+    Ok(Pca {
+        eigenvalues: pairs.iter().map(|p| p.0).collect(),
+        eigenvectors: pairs.into_iter().map(|p| p.1).collect(),
+    })
 }
 
 #[cfg(test)]
@@ -79,11 +99,17 @@ mod tests {
     fn random_samples(n: usize, d: usize, seed: u64) -> Vec<Vec<f32>> {
         let mut rng = stream(seed, Stream::Directions);
         // Correlated data: a random mixing of independent Gaussians with unequal scales.
-        let mix: Vec<f64> = (0..d * d).map(|_| rng.sample::<f64, _>(StandardNormal) / (d as f64).sqrt()).collect();
+        let mix: Vec<f64> = (0..d * d)
+            .map(|_| rng.sample::<f64, _>(StandardNormal) / (d as f64).sqrt())
+            .collect();
         (0..n)
             .map(|_| {
-                let z: Vec<f64> = (0..d).map(|j| rng.sample::<f64, _>(StandardNormal) * (1.0 + j as f64)).collect();
-                (0..d).map(|i| (0..d).map(|j| mix[i * d + j] * z[j]).sum::<f64>() as f32).collect()
+                let z: Vec<f64> = (0..d)
+                    .map(|j| rng.sample::<f64, _>(StandardNormal) * (1.0 + j as f64))
+                    .collect();
+                (0..d)
+                    .map(|i| (0..d).map(|j| mix[i * d + j] * z[j]).sum::<f64>() as f32)
+                    .collect()
             })
             .collect()
     }
@@ -91,9 +117,15 @@ mod tests {
     /// Oracle: the dense D x D covariance built entry by entry, then its eigendecomposition.
     fn dense_oracle(samples: &[Vec<f32>]) -> (Vec<f64>, DMatrix<f64>) {
         let (n, d) = (samples.len(), samples[0].len());
-        let mean: Vec<f64> = (0..d).map(|j| samples.iter().map(|s| s[j] as f64).sum::<f64>() / n as f64).collect();
+        let mean: Vec<f64> = (0..d)
+            .map(|j| samples.iter().map(|s| s[j] as f64).sum::<f64>() / n as f64)
+            .collect();
         let cov = DMatrix::<f64>::from_fn(d, d, |a, b| {
-            samples.iter().map(|s| (s[a] as f64 - mean[a]) * (s[b] as f64 - mean[b])).sum::<f64>() / (n as f64 - 1.0)
+            samples
+                .iter()
+                .map(|s| (s[a] as f64 - mean[a]) * (s[b] as f64 - mean[b]))
+                .sum::<f64>()
+                / (n as f64 - 1.0)
         });
         let eig = SymmetricEigen::new(cov);
         let mut idx: Vec<usize> = (0..d).collect();
@@ -109,12 +141,21 @@ mod tests {
         let (vals, vecs) = dense_oracle(&s);
         assert_eq!(got.eigenvalues.len(), 10);
         for i in 0..10 {
-            assert!((got.eigenvalues[i] / vals[i] - 1.0).abs() < 1e-6, "n={n} d={d} λ{i}: {} vs {}", got.eigenvalues[i], vals[i]);
+            assert!(
+                (got.eigenvalues[i] / vals[i] - 1.0).abs() < 1e-6,
+                "n={n} d={d} λ{i}: {} vs {}",
+                got.eigenvalues[i],
+                vals[i]
+            );
             let v = &got.eigenvectors[i];
             let dot: f64 = (0..d).map(|r| v[r] * vecs[(r, i)]).sum();
             let len: f64 = v.iter().map(|x| x * x).sum::<f64>().sqrt();
             assert!((len - 1.0).abs() < 1e-9, "unit eigenvector");
-            assert!((dot.abs() - 1.0).abs() < 1e-6, "n={n} d={d} v{i}: |<v, v_dense>| = {}", dot.abs());
+            assert!(
+                (dot.abs() - 1.0).abs() < 1e-6,
+                "n={n} d={d} v{i}: |<v, v_dense>| = {}",
+                dot.abs()
+            );
         }
     }
 
@@ -134,12 +175,27 @@ mod tests {
         let sigmas = [3.0f64, 2.0, 1.0, 0.5];
         let mut rng = stream(9, Stream::Directions);
         let n = 40_000;
-        let s: Vec<Vec<f32>> = (0..n).map(|_| sigmas.iter().map(|sd| (rng.sample::<f64, _>(StandardNormal) * sd) as f32).collect()).collect();
+        let s: Vec<Vec<f32>> = (0..n)
+            .map(|_| {
+                sigmas
+                    .iter()
+                    .map(|sd| (rng.sample::<f64, _>(StandardNormal) * sd) as f32)
+                    .collect()
+            })
+            .collect();
         let p = pca(&s, 4).unwrap();
         for (i, sd) in sigmas.iter().enumerate() {
             // The sample variance has relative standard error sqrt(2 / n) = 0.7%; allow 4 of them.
-            assert!((p.eigenvalues[i] / (sd * sd) - 1.0).abs() < 0.03, "λ{i} = {}", p.eigenvalues[i]);
-            assert!(p.eigenvectors[i][i].abs() > 0.99, "v{i} is the axis e{i}: {:?}", p.eigenvectors[i]);
+            assert!(
+                (p.eigenvalues[i] / (sd * sd) - 1.0).abs() < 0.03,
+                "λ{i} = {}",
+                p.eigenvalues[i]
+            );
+            assert!(
+                p.eigenvectors[i][i].abs() > 0.99,
+                "v{i} is the axis e{i}: {:?}",
+                p.eigenvectors[i]
+            );
         }
     }
 

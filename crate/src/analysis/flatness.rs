@@ -39,7 +39,12 @@ pub struct FlatnessOptions {
 
 impl Default for FlatnessOptions {
     fn default() -> Self {
-        FlatnessOptions { factor: 2.0, first_step: 1e-3, max_range: 100.0, tolerance: 1e-6 }
+        FlatnessOptions {
+            factor: 2.0,
+            first_step: 1e-3,
+            max_range: 100.0,
+            tolerance: 1e-6,
+        }
     }
 }
 
@@ -55,7 +60,13 @@ pub struct IntervalFlatness {
     pub evaluations: usize,
 }
 
-async fn crossing<P: Profile>(p: &mut P, sign: f64, threshold: f64, o: &FlatnessOptions, evals: &mut usize) -> LabResult<Option<f64>> {
+async fn crossing<P: Profile>(
+    p: &mut P,
+    sign: f64,
+    threshold: f64,
+    o: &FlatnessOptions,
+    evals: &mut usize,
+) -> LabResult<Option<f64>> {
     let (mut inside, mut step) = (0.0f64, o.first_step);
     let mut outside = None;
     while step <= o.max_range {
@@ -74,7 +85,9 @@ async fn crossing<P: Profile>(p: &mut P, sign: f64, threshold: f64, o: &Flatness
             outside = Some(o.max_range);
         }
     }
-    let Some(mut hi) = outside else { return Ok(None) };
+    let Some(mut hi) = outside else {
+        return Ok(None);
+    };
     let mut lo = inside;
     while hi - lo > o.tolerance {
         let mid = 0.5 * (lo + hi);
@@ -88,14 +101,23 @@ async fn crossing<P: Profile>(p: &mut P, sign: f64, threshold: f64, o: &Flatness
     Ok(Some(sign * 0.5 * (lo + hi)))
 }
 
-pub async fn interval_flatness<P: Profile>(p: &mut P, o: &FlatnessOptions) -> LabResult<IntervalFlatness> {
+pub async fn interval_flatness<P: Profile>(
+    p: &mut P,
+    o: &FlatnessOptions,
+) -> LabResult<IntervalFlatness> {
     let loss0 = p.loss(0.0).await?;
     let threshold = o.factor * loss0;
     let mut evaluations = 1;
     let left = crossing(p, -1.0, threshold, o, &mut evaluations).await?;
     let right = crossing(p, 1.0, threshold, o, &mut evaluations).await?;
     let width = left.zip(right).map(|(l, r)| r - l);
-    Ok(IntervalFlatness { loss0, left, right, width, evaluations })
+    Ok(IntervalFlatness {
+        loss0,
+        left,
+        right,
+        width,
+        evaluations,
+    })
 }
 
 #[cfg(test)]
@@ -103,7 +125,11 @@ mod tests {
     use super::*;
 
     fn run(f: impl FnMut(f64) -> f64) -> IntervalFlatness {
-        pollster::block_on(interval_flatness(&mut FnProfile(f), &FlatnessOptions::default())).unwrap()
+        pollster::block_on(interval_flatness(
+            &mut FnProfile(f),
+            &FlatnessOptions::default(),
+        ))
+        .unwrap()
     }
 
     #[test]
@@ -111,7 +137,11 @@ mod tests {
         for (a, l0) in [(1.0, 0.5), (250.0, 0.01), (1e-3, 2.0)] {
             let r = run(|t| a * t * t + l0);
             let want = 2.0 * (l0 / a).sqrt();
-            assert!((r.width.unwrap() - want).abs() < 1e-5, "a={a} L0={l0}: {:?} vs {want}", r.width);
+            assert!(
+                (r.width.unwrap() - want).abs() < 1e-5,
+                "a={a} L0={l0}: {:?} vs {want}",
+                r.width
+            );
             assert!((r.left.unwrap() + want / 2.0).abs() < 1e-5);
         }
     }
@@ -124,14 +154,24 @@ mod tests {
         let left = (-0.5 + q).cbrt() + (-0.5 - q).cbrt();
         let r = run(|t| 1.0 + t.powi(4) - t.powi(3) + t * t);
         assert!((r.right.unwrap() - 1.0).abs() < 1e-5, "{:?}", r.right);
-        assert!((r.left.unwrap() - left).abs() < 1e-5, "{:?} vs {left}", r.left);
+        assert!(
+            (r.left.unwrap() - left).abs() < 1e-5,
+            "{:?} vs {left}",
+            r.left
+        );
         assert!((r.width.unwrap() - (1.0 - left)).abs() < 1e-5);
     }
 
     #[test]
     fn no_crossing_is_reported_not_invented() {
         // Saturates at 1.5 L0 on the right: never reaches 2 L0 there.
-        let r = run(|t| if t > 0.0 { 1.0 + 0.5 * (1.0 - (-t * t).exp()) } else { 1.0 + t * t });
+        let r = run(|t| {
+            if t > 0.0 {
+                1.0 + 0.5 * (1.0 - (-t * t).exp())
+            } else {
+                1.0 + t * t
+            }
+        });
         assert_eq!(r.right, None);
         assert_eq!(r.width, None);
         assert!((r.left.unwrap() + 1.0).abs() < 1e-5);

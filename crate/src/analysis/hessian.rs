@@ -55,7 +55,8 @@ const BATCH_FLOATS: usize = 1 << 23;
 /// The largest number of directions one batched pass takes for this model and data.
 pub fn batch_capacity(widths: &[usize], data: &DeviceData) -> usize {
     let rows = data.chunks.first().map_or(1, |(x, _)| x.dims()[0]);
-    let widest = widths.iter().copied().max().unwrap_or(1);
+    // The input rows are never replicated: only activations after the first layer carry K.
+    let widest = widths[1..].iter().copied().max().unwrap_or(1);
     (BATCH_FLOATS / (rows * widest)).clamp(1, 256)
 }
 
@@ -72,7 +73,10 @@ pub async fn hvp(
     let widths = &model.config.widths;
     let dim = span.dim(widths);
     if let Some(bad) = directions.iter().position(|v| v.len() != dim) {
-        return Err(LabError::Config(format!("direction {bad} has length {}, the span has {dim} parameters", directions[bad].len())));
+        return Err(LabError::Config(format!(
+            "direction {bad} has length {}, the span has {dim} parameters",
+            directions[bad].len()
+        )));
     }
     if let Span::Block(b) = span {
         b.validate(&model.config)?;
@@ -82,7 +86,10 @@ pub async fn hvp(
     for batch in directions.chunks(capacity) {
         let products = hvp_batch(model, data, masks, span, batch)?;
         let flat = read_f32(products).await?;
-        out.extend(flat.chunks(dim).map(|r| r.iter().map(|&x| x as f64).collect::<Vec<f64>>()));
+        out.extend(
+            flat.chunks(dim)
+                .map(|r| r.iter().map(|&x| x as f64).collect::<Vec<f64>>()),
+        );
     }
     Ok(out)
 }
@@ -99,7 +106,13 @@ pub struct HessianOperator<'a> {
 
 impl<'a> HessianOperator<'a> {
     pub fn new(model: &'a Mlp, data: &'a DeviceData, span: Span) -> Self {
-        HessianOperator { model, data, masks: Vec::new(), span, products: 0 }
+        HessianOperator {
+            model,
+            data,
+            masks: Vec::new(),
+            span,
+            products: 0,
+        }
     }
 }
 
@@ -124,7 +137,13 @@ struct TangentLayer {
 }
 
 /// [K, dim] products for one batch of directions, summed over the data chunks, on the device.
-fn hvp_batch(model: &Mlp, data: &DeviceData, masks: &[Option<Vec<f32>>], span: Span, directions: &[Vec<f64>]) -> LabResult<Tensor<2>> {
+fn hvp_batch(
+    model: &Mlp,
+    data: &DeviceData,
+    masks: &[Option<Vec<f32>>],
+    span: Span,
+    directions: &[Vec<f64>],
+) -> LabResult<Tensor<2>> {
     let device = model.layers[0].weight.device();
     let k = directions.len();
     let widths = &model.config.widths;
@@ -142,7 +161,10 @@ fn hvp_batch(model: &Mlp, data: &DeviceData, masks: &[Option<Vec<f32>>], span: S
             .map(|(l, layer)| {
                 let (w, b) = match &leaves[l] {
                     Some((w, b)) => (w.clone(), b.clone()),
-                    None => (layer.weight.clone().unsqueeze::<3>(), layer.bias.clone().unsqueeze::<3>()),
+                    None => (
+                        layer.weight.clone().unsqueeze::<3>(),
+                        layer.bias.clone().unsqueeze::<3>(),
+                    ),
                 };
                 let (dw, db) = match &tangents[l] {
                     Some((dw, db)) => (Some(dw.clone()), db.clone()),
@@ -152,16 +174,27 @@ fn hvp_batch(model: &Mlp, data: &DeviceData, masks: &[Option<Vec<f32>>], span: S
             })
             .collect();
         // Chunk sums weighted to the mean over all rows: L̇ = (1/N) Σ_rows.
-        let directional = directional_derivative(&layers, model.config.activation, x.clone(), y.clone(), &chunk_masks, data.len)?;
+        let directional = directional_derivative(
+            &layers,
+            model.config.activation,
+            x.clone(),
+            y.clone(),
+            &chunk_masks,
+            data.len,
+        )?;
         let grads = directional.backward();
         let mut parts: Vec<Tensor<2>> = Vec::new();
         for (l, leaf) in leaves.iter().enumerate() {
             if let Some((w, b)) = leaf {
                 let (fi, fo) = (widths[l], widths[l + 1]);
-                let gw = w.grad(&grads).unwrap_or_else(|| Tensor::zeros([k, fi, fo], &device));
+                let gw = w
+                    .grad(&grads)
+                    .unwrap_or_else(|| Tensor::zeros([k, fi, fo], &device));
                 parts.push(gw.reshape([k, fi * fo]));
                 if matches!(span, Span::All) {
-                    let gb = b.grad(&grads).unwrap_or_else(|| Tensor::zeros([k, 1, fo], &device));
+                    let gb = b
+                        .grad(&grads)
+                        .unwrap_or_else(|| Tensor::zeros([k, 1, fo], &device));
                     parts.push(gb.reshape([k, fo]));
                 }
             }
@@ -178,7 +211,12 @@ fn hvp_batch(model: &Mlp, data: &DeviceData, masks: &[Option<Vec<f32>>], span: S
 type LayerPair = Option<(Tensor<3>, Tensor<3>)>;
 
 /// Replicated autodiff leaves for the spanned layers, and the directions as per-layer tensors.
-fn split_directions(model: &Mlp, span: Span, directions: &[Vec<f64>], device: &Device) -> (Vec<LayerPair>, Vec<Option<(Tensor<3>, Option<Tensor<3>>)>>) {
+fn split_directions(
+    model: &Mlp,
+    span: Span,
+    directions: &[Vec<f64>],
+    device: &Device,
+) -> (Vec<LayerPair>, Vec<Option<(Tensor<3>, Option<Tensor<3>>)>>) {
     let k = directions.len();
     let widths = &model.config.widths;
     let mut offset = 0;
@@ -191,13 +229,31 @@ fn split_directions(model: &Mlp, span: Span, directions: &[Vec<f64>], device: &D
             continue;
         }
         let (fi, fo) = (widths[l], widths[l + 1]);
-        let w = layer.weight.clone().unsqueeze::<3>().repeat_dim(0, k).autodiff().require_grad();
-        let b = layer.bias.clone().reshape([1, 1, fo]).repeat_dim(0, k).autodiff().require_grad();
+        let w = layer
+            .weight
+            .clone()
+            .unsqueeze::<3>()
+            .repeat_dim(0, k)
+            .autodiff()
+            .require_grad();
+        let b = layer
+            .bias
+            .clone()
+            .reshape([1, 1, fo])
+            .repeat_dim(0, k)
+            .autodiff()
+            .require_grad();
         leaves.push(Some((w, b)));
         let gather = |start: usize, len: usize| -> Vec<f32> {
-            directions.iter().flat_map(|v| v[start..start + len].iter().map(|&x| x as f32)).collect()
+            directions
+                .iter()
+                .flat_map(|v| v[start..start + len].iter().map(|&x| x as f32))
+                .collect()
         };
-        let dw = Tensor::from_data(TensorData::new(gather(offset, fi * fo), [k, fi, fo]), device);
+        let dw = Tensor::from_data(
+            TensorData::new(gather(offset, fi * fo), [k, fi, fo]),
+            device,
+        );
         offset += fi * fo;
         let db = if matches!(span, Span::All) {
             let db = Tensor::from_data(TensorData::new(gather(offset, fo), [k, 1, fo]), device);
@@ -212,21 +268,39 @@ fn split_directions(model: &Mlp, span: Span, directions: &[Vec<f64>], device: &D
 }
 
 /// The rows [row0, row0 + rows) of each host mask, as [1, rows, width] device tensors.
-fn slice_masks(masks: &[Option<Vec<f32>>], widths: &[usize], row0: usize, rows: usize, device: &Device) -> LabResult<Vec<Option<Tensor<3>>>> {
+fn slice_masks(
+    masks: &[Option<Vec<f32>>],
+    widths: &[usize],
+    row0: usize,
+    rows: usize,
+    device: &Device,
+) -> LabResult<Vec<Option<Tensor<3>>>> {
     masks
         .iter()
         .enumerate()
         .map(|(l, m)| {
             let Some(m) = m else { return Ok(None) };
             let w = widths[l + 1];
-            let part = m.get(row0 * w..(row0 + rows) * w).ok_or_else(|| LabError::Config(format!("dropout mask {l} has fewer rows than the data")))?;
-            Ok(Some(Tensor::from_data(TensorData::new(part.to_vec(), [1, rows, w]), device)))
+            let part = m.get(row0 * w..(row0 + rows) * w).ok_or_else(|| {
+                LabError::Config(format!("dropout mask {l} has fewer rows than the data"))
+            })?;
+            Ok(Some(Tensor::from_data(
+                TensorData::new(part.to_vec(), [1, rows, w]),
+                device,
+            )))
         })
         .collect()
 }
 
 /// Σ_k L̇_k on one chunk, each L̇_k the chunk's share of ∇L(θ)·v_k (divided by the total row count).
-fn directional_derivative(layers: &[TangentLayer], act: Activation, x: Tensor<2>, y: Tensor<2>, masks: &[Option<Tensor<3>>], total_rows: usize) -> LabResult<Tensor<1>> {
+fn directional_derivative(
+    layers: &[TangentLayer],
+    act: Activation,
+    x: Tensor<2>,
+    y: Tensor<2>,
+    masks: &[Option<Tensor<3>>],
+    total_rows: usize,
+) -> LabResult<Tensor<1>> {
     let last = layers.len() - 1;
     let mut h: Tensor<3> = x.unsqueeze::<3>();
     let mut dh: Option<Tensor<3>> = None;
@@ -245,7 +319,9 @@ fn directional_derivative(layers: &[TangentLayer], act: Activation, x: Tensor<2>
             });
         }
         if l == last {
-            let dz = dz.ok_or_else(|| LabError::Config("the direction has no component in any layer".into()))?;
+            let dz = dz.ok_or_else(|| {
+                LabError::Config("the direction has no component in any layer".into())
+            })?;
             let residual = activation::softmax(z, 2) - y.unsqueeze::<3>();
             return Ok((residual * dz).sum().div_scalar(total_rows as f64));
         }
@@ -280,7 +356,12 @@ fn directional_derivative(layers: &[TangentLayer], act: Activation, x: Tensor<2>
 /// H v ≈ (∇L(θ + εv) - ∇L(θ - εv)) / 2ε. In f32 this is 1-40 % off on ReLU nets (kinks inside
 /// ±εv, cancellation), so the lab uses it only where `hvp` does not apply. ε is absolute (a
 /// sensible choice is ~1e-3 |θ| / |v|); dropout is off.
-pub async fn hvp_central_difference(model: &Mlp, data: &DeviceData, v: &HostParams, epsilon: f64) -> LabResult<Vec<f64>> {
+pub async fn hvp_central_difference(
+    model: &Mlp,
+    data: &DeviceData,
+    v: &HostParams,
+    epsilon: f64,
+) -> LabResult<Vec<f64>> {
     let device = model.layers[0].weight.device();
     let direction = Mlp::from_host(&model.config, v, &device);
     let grad_at = |alpha: f64| {
@@ -289,7 +370,10 @@ pub async fn hvp_central_difference(model: &Mlp, data: &DeviceData, v: &HostPara
         for (x, y) in &data.chunks {
             let rows = x.dims()[0] as f64;
             let (_, g) = shifted.loss_and_grads(x.clone(), y.clone(), &[]);
-            let flat: Vec<Tensor<2>> = g.into_iter().flat_map(|(w, b)| [w.mul_scalar(rows), b.mul_scalar(rows).unsqueeze::<2>()]).collect();
+            let flat: Vec<Tensor<2>> = g
+                .into_iter()
+                .flat_map(|(w, b)| [w.mul_scalar(rows), b.mul_scalar(rows).unsqueeze::<2>()])
+                .collect();
             sum = Some(match sum {
                 Some(s) => s.into_iter().zip(flat).map(|(a, b)| a + b).collect(),
                 None => flat,
@@ -299,7 +383,11 @@ pub async fn hvp_central_difference(model: &Mlp, data: &DeviceData, v: &HostPara
     };
     let plus = grad_at(epsilon);
     let minus = grad_at(-epsilon);
-    let parts: Vec<Tensor<1>> = plus.into_iter().zip(minus).map(|(p, m)| (p - m).flatten::<1>(0, 1)).collect();
+    let parts: Vec<Tensor<1>> = plus
+        .into_iter()
+        .zip(minus)
+        .map(|(p, m)| (p - m).flatten::<1>(0, 1))
+        .collect();
     let diff = read_f32(Tensor::cat(parts, 0)).await?;
     let scale = 1.0 / (2.0 * epsilon * data.len as f64);
     Ok(diff.iter().map(|&d| d as f64 * scale).collect())

@@ -15,7 +15,10 @@ use crate::model::{HostParams, Mlp, MlpConfig};
 use crate::train::eval::{evaluate, DeviceData};
 
 fn norm(v: &[f32]) -> f64 {
-    v.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>().sqrt()
+    v.iter()
+        .map(|&x| (x as f64) * (x as f64))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// A Gaussian direction with each layer's weight rescaled to the norm of θ's, biases zero.
@@ -24,12 +27,20 @@ pub fn filter_normalised_direction(theta: &HostParams, rng: &mut impl Rng) -> Ho
         .layers
         .iter()
         .map(|(w, b)| {
-            let d: Vec<f32> = (0..w.len()).map(|_| rng.sample::<f32, _>(StandardNormal)).collect();
+            let d: Vec<f32> = (0..w.len())
+                .map(|_| rng.sample::<f32, _>(StandardNormal))
+                .collect();
             let scale = norm(w) / norm(&d).max(f64::MIN_POSITIVE);
-            (d.iter().map(|&x| (x as f64 * scale) as f32).collect(), vec![0.0; b.len()])
+            (
+                d.iter().map(|&x| (x as f64 * scale) as f32).collect(),
+                vec![0.0; b.len()],
+            )
         })
         .collect();
-    HostParams { widths: theta.widths.clone(), layers }
+    HostParams {
+        widths: theta.widths.clone(),
+        layers,
+    }
 }
 
 /// Evenly spaced α values from `from` to `to` inclusive.
@@ -37,7 +48,9 @@ pub fn grid(from: f64, to: f64, points: usize) -> Vec<f64> {
     match points {
         0 => vec![],
         1 => vec![from],
-        n => (0..n).map(|i| from + (to - from) * i as f64 / (n - 1) as f64).collect(),
+        n => (0..n)
+            .map(|i| from + (to - from) * i as f64 / (n - 1) as f64)
+            .collect(),
     }
 }
 
@@ -70,17 +83,32 @@ mod tests {
 
     #[test]
     fn each_filter_has_the_norm_of_thetas_filter() {
-        let cfg = MlpConfig { widths: vec![30, 20, 10, 5], activation: Activation::Relu, drop_rates: vec![0.0, 0.0], init: InitScheme::Xavier };
+        let cfg = MlpConfig {
+            widths: vec![30, 20, 10, 5],
+            activation: Activation::Relu,
+            drop_rates: vec![0.0, 0.0],
+            init: InitScheme::Xavier,
+        };
         let theta = initial_params(&cfg, &mut stream(1, Stream::Init));
         let d = filter_normalised_direction(&theta, &mut stream(1, Stream::Directions));
         for ((tw, tb), (dw, db)) in theta.layers.iter().zip(&d.layers) {
             assert_eq!(dw.len(), tw.len());
-            assert!((norm(dw) / norm(tw) - 1.0).abs() < 1e-6, "{} vs {}", norm(dw), norm(tw));
+            assert!(
+                (norm(dw) / norm(tw) - 1.0).abs() < 1e-6,
+                "{} vs {}",
+                norm(dw),
+                norm(tw)
+            );
             assert!(db.iter().all(|&x| x == 0.0) && db.len() == tb.len());
         }
         // A direction, not a copy of θ: nearly orthogonal in high dimension.
         let (tw, dw) = (&theta.layers[0].0, &d.layers[0].0);
-        let cos = tw.iter().zip(dw).map(|(a, b)| (*a as f64) * (*b as f64)).sum::<f64>() / (norm(tw) * norm(dw));
+        let cos = tw
+            .iter()
+            .zip(dw)
+            .map(|(a, b)| (*a as f64) * (*b as f64))
+            .sum::<f64>()
+            / (norm(tw) * norm(dw));
         assert!(cos.abs() < 0.2, "cosine {cos}");
     }
 

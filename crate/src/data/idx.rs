@@ -37,24 +37,42 @@ pub fn decode_idx(name: &str, bytes: &[u8]) -> LabResult<IdxArray> {
         bytes
     };
     if bytes.len() < 4 {
-        return Err(LabError::data(name, format!("file is {} bytes, too short for an IDX header", bytes.len())));
+        return Err(LabError::data(
+            name,
+            format!("file is {} bytes, too short for an IDX header", bytes.len()),
+        ));
     }
     if bytes[0] != 0 || bytes[1] != 0 {
         return Err(LabError::data(
             name,
-            format!("wrong magic number {:02x} {:02x} {:02x} {:02x}: not an IDX file", bytes[0], bytes[1], bytes[2], bytes[3]),
+            format!(
+                "wrong magic number {:02x} {:02x} {:02x} {:02x}: not an IDX file",
+                bytes[0], bytes[1], bytes[2], bytes[3]
+            ),
         ));
     }
     if bytes[2] != 0x08 {
-        return Err(LabError::data(name, format!("IDX element type 0x{:02x} is not unsigned byte (0x08)", bytes[2])));
+        return Err(LabError::data(
+            name,
+            format!(
+                "IDX element type 0x{:02x} is not unsigned byte (0x08)",
+                bytes[2]
+            ),
+        ));
     }
     let rank = bytes[3] as usize;
     if rank == 0 || rank > 4 {
-        return Err(LabError::data(name, format!("IDX rank {rank} is not between 1 and 4")));
+        return Err(LabError::data(
+            name,
+            format!("IDX rank {rank} is not between 1 and 4"),
+        ));
     }
     let header = 4 + 4 * rank;
     if bytes.len() < header {
-        return Err(LabError::data(name, "file is truncated inside the IDX header"));
+        return Err(LabError::data(
+            name,
+            "file is truncated inside the IDX header",
+        ));
     }
     let dims: Vec<usize> = (0..rank)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
@@ -63,21 +81,32 @@ pub fn decode_idx(name: &str, bytes: &[u8]) -> LabResult<IdxArray> {
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .filter(|&n| n <= MAX_DECODED_BYTES)
-        .ok_or_else(|| LabError::data(name, format!("dimensions {dims:?} are implausibly large")))?;
+        .ok_or_else(|| {
+            LabError::data(name, format!("dimensions {dims:?} are implausibly large"))
+        })?;
     let body = &bytes[header..];
     if body.len() < expected {
         return Err(LabError::data(
             name,
-            format!("truncated: dimensions {dims:?} need {expected} bytes of data, the file has {}", body.len()),
+            format!(
+                "truncated: dimensions {dims:?} need {expected} bytes of data, the file has {}",
+                body.len()
+            ),
         ));
     }
     if body.len() > expected {
         return Err(LabError::data(
             name,
-            format!("{} unexpected bytes after the data for dimensions {dims:?}", body.len() - expected),
+            format!(
+                "{} unexpected bytes after the data for dimensions {dims:?}",
+                body.len() - expected
+            ),
         ));
     }
-    Ok(IdxArray { dims, data: body.to_vec() })
+    Ok(IdxArray {
+        dims,
+        data: body.to_vec(),
+    })
 }
 
 #[cfg(test)]

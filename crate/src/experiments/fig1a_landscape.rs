@@ -56,9 +56,18 @@ impl Fig1aConfig {
     }
 
     pub fn train_config(&self, dropout: bool) -> TrainConfig {
-        let drop_rates = if dropout { self.drop_rates.clone() } else { vec![0.0; self.drop_rates.len()] };
+        let drop_rates = if dropout {
+            self.drop_rates.clone()
+        } else {
+            vec![0.0; self.drop_rates.len()]
+        };
         TrainConfig {
-            model: MlpConfig { widths: self.widths.clone(), activation: self.activation, drop_rates, init: InitScheme::Xavier },
+            model: MlpConfig {
+                widths: self.widths.clone(),
+                activation: self.activation,
+                drop_rates,
+                init: InitScheme::Xavier,
+            },
             train_size: self.train_size,
             test_size: self.test_size,
             optimizer: self.optimizer,
@@ -105,38 +114,81 @@ pub struct Fig1aResult {
     pub curves: Vec<Curve>,
 }
 
-pub async fn run(cfg: &Fig1aConfig, train: &Dataset, test: &Dataset, device: Device, backend: &str, reporter: &mut impl Reporter) -> LabResult<Fig1aResult> {
+pub async fn run(
+    cfg: &Fig1aConfig,
+    train: &Dataset,
+    test: &Dataset,
+    device: Device,
+    backend: &str,
+    reporter: &mut impl Reporter,
+) -> LabResult<Fig1aResult> {
     if cfg.directions == 0 || cfg.points < 2 || !(cfg.alpha_min < cfg.alpha_max) {
-        return Err(LabError::Config("Fig 1a needs at least one direction, two points and alpha_min < alpha_max".into()));
+        return Err(LabError::Config(
+            "Fig 1a needs at least one direction, two points and alpha_min < alpha_max".into(),
+        ));
     }
     let alphas = grid(cfg.alpha_min, cfg.alpha_max, cfg.points);
     let train_dev = DeviceData::upload(&train.first(cfg.train_size)?, &device);
     let test_dev = DeviceData::upload(&test.first(cfg.test_size)?, &device);
     let (mut models, mut curves) = (Vec::new(), Vec::new());
     for dropout in [false, true] {
-        let name = if dropout { "with dropout" } else { "without dropout" };
+        let name = if dropout {
+            "with dropout"
+        } else {
+            "without dropout"
+        };
         let tc = cfg.train_config(dropout);
-        let mut trainer = Trainer::new(tc.clone(), train, test, device.clone(), backend, "mnist").await?;
+        let mut trainer =
+            Trainer::new(tc.clone(), train, test, device.clone(), backend, "mnist").await?;
         while !trainer.is_done() {
             let p = trainer.run(50).await?;
-            if !reporter.report(&format!("{name}: training"), p.step, p.total_steps).await {
+            if !reporter
+                .report(&format!("{name}: training"), p.step, p.total_steps)
+                .await
+            {
                 return Err(LabError::Cancelled);
             }
         }
-        let last = trainer.history().epochs.last().expect("evaluated at the end").clone();
-        models.push(ModelSummary { dropout, train_loss: last.train_loss, test_loss: last.test_loss, test_accuracy: last.test_accuracy });
+        let last = trainer
+            .history()
+            .epochs
+            .last()
+            .expect("evaluated at the end")
+            .clone();
+        models.push(ModelSummary {
+            dropout,
+            train_loss: last.train_loss,
+            test_loss: last.test_loss,
+            test_accuracy: last.test_accuracy,
+        });
         let theta = trainer.model().to_host().await?;
         // The same directions' random draws for both models: each is normalised to its own θ.
         let mut rng = stream(cfg.seed, Stream::Directions);
         for k in 0..cfg.directions {
             let d = filter_normalised_direction(&theta, &mut rng);
-            let train_curve = loss_curve(&tc.model, &theta, &d, &alphas, &train_dev, &device).await?;
+            let train_curve =
+                loss_curve(&tc.model, &theta, &d, &alphas, &train_dev, &device).await?;
             let test_curve = loss_curve(&tc.model, &theta, &d, &alphas, &test_dev, &device).await?;
-            curves.push(Curve { dropout, direction: k, train: train_curve, test: test_curve });
-            if !reporter.report(&format!("{name}: landscape"), k + 1, cfg.directions).await {
+            curves.push(Curve {
+                dropout,
+                direction: k,
+                train: train_curve,
+                test: test_curve,
+            });
+            if !reporter
+                .report(&format!("{name}: landscape"), k + 1, cfg.directions)
+                .await
+            {
                 return Err(LabError::Cancelled);
             }
         }
     }
-    Ok(Fig1aResult { config: cfg.clone(), backend: backend.to_string(), crate_version: crate::CRATE_VERSION.to_string(), alphas, models, curves })
+    Ok(Fig1aResult {
+        config: cfg.clone(),
+        backend: backend.to_string(),
+        crate_version: crate::CRATE_VERSION.to_string(),
+        alphas,
+        models,
+        curves,
+    })
 }

@@ -3,20 +3,7 @@
 
 pub mod fig1a_landscape;
 pub mod fig2_variance_flatness;
+pub mod fig4_variance_hessian;
+pub mod noise_run;
 
-use std::future::Future;
-
-/// Progress of a long job: a stage name and a count within it.
-pub trait Reporter {
-    /// Returns false to cancel the job.
-    fn report(&mut self, stage: &str, done: usize, total: usize) -> impl Future<Output = bool>;
-}
-
-/// Reports nothing and never cancels (native runs, tests).
-pub struct Silent;
-
-impl Reporter for Silent {
-    fn report(&mut self, _: &str, _: usize, _: usize) -> impl Future<Output = bool> {
-        std::future::ready(true)
-    }
-}
+pub use crate::progress::{Reporter, Silent};

@@ -12,6 +12,7 @@ use rand_distr::StandardNormal;
 use super::dense::symmetric_eigen;
 use super::operator::LinearOperator;
 use crate::error::{LabError, LabResult};
+use crate::progress::Reporter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
@@ -31,7 +32,12 @@ pub struct LanczosOptions {
 
 impl LanczosOptions {
     pub fn top(k: usize) -> Self {
-        LanczosOptions { k, which: Which::Largest, max_iter: 20 * k + 100, tol: 1e-6 }
+        LanczosOptions {
+            k,
+            which: Which::Largest,
+            max_iter: 20 * k + 100,
+            tol: 1e-6,
+        }
     }
 }
 
@@ -54,11 +60,20 @@ fn norm(a: &[f64]) -> f64 {
     dot(a, a).sqrt()
 }
 
-/// The k wanted eigenpairs. `on_iter(j, max)` reports progress and returns false to cancel.
-pub async fn lanczos(op: &mut impl LinearOperator, opts: &LanczosOptions, rng: &mut impl Rng, mut on_iter: impl FnMut(usize, usize) -> bool) -> LabResult<LanczosResult> {
+/// The k wanted eigenpairs; progress (iterations) goes to `reporter` under `stage`.
+pub async fn lanczos(
+    op: &mut impl LinearOperator,
+    opts: &LanczosOptions,
+    rng: &mut impl Rng,
+    reporter: &mut impl Reporter,
+    stage: &str,
+) -> LabResult<LanczosResult> {
     let n = op.dim();
     if opts.k == 0 || opts.k > n {
-        return Err(LabError::Config(format!("Lanczos: asked for {} eigenpairs of a {n}-dimensional operator", opts.k)));
+        return Err(LabError::Config(format!(
+            "Lanczos: asked for {} eigenpairs of a {n}-dimensional operator",
+            opts.k
+        )));
     }
     let max_iter = opts.max_iter.clamp(opts.k, n);
     let mut q: Vec<Vec<f64>> = Vec::with_capacity(max_iter);
@@ -69,9 +84,15 @@ pub async fn lanczos(op: &mut impl LinearOperator, opts: &LanczosOptions, rng: &
     q.push(start.into_iter().map(|x| x / s).collect());
     let mut last: Option<Ritz> = None;
     for j in 0..max_iter {
-        let mut w = op.apply(std::slice::from_ref(&q[j])).await?.pop().expect("one product per vector");
+        let mut w = op
+            .apply(std::slice::from_ref(&q[j]))
+            .await?
+            .pop()
+            .expect("one product per vector");
         if w.iter().any(|x| !x.is_finite()) {
-            return Err(LabError::Numerical("an operator product has NaN or infinite entries (has the model diverged?)".into()));
+            return Err(LabError::Numerical(
+                "an operator product has NaN or infinite entries (has the model diverged?)".into(),
+            ));
         }
         alpha.push(dot(&q[j], &w));
         for _ in 0..2 {
@@ -83,11 +104,15 @@ pub async fn lanczos(op: &mut impl LinearOperator, opts: &LanczosOptions, rng: &
         let b = norm(&w);
         let m = j + 1;
         let r = ritz(&alpha, &beta, b, opts)?;
-        let scale = r.values.iter().fold(0.0f64, |a, v| a.max(v.abs())).max(f64::MIN_POSITIVE);
+        let scale = r
+            .values
+            .iter()
+            .fold(0.0f64, |a, v| a.max(v.abs()))
+            .max(f64::MIN_POSITIVE);
         // An invariant subspace (b ≈ 0) makes every Ritz pair exact.
         let exhausted = b <= 1e-12 * scale || m == n;
         let converged = m >= opts.k && r.residuals.iter().all(|res| *res <= opts.tol * scale);
-        if !on_iter(m, max_iter) {
+        if !reporter.report(stage, m, max_iter).await {
             return Err(LabError::Cancelled);
         }
         if converged || exhausted {
@@ -122,7 +147,13 @@ fn assemble(q: &[Vec<f64>], r: Ritz, iterations: usize, converged: bool) -> Lanc
             v
         })
         .collect();
-    LanczosResult { values: r.values, vectors, residuals: r.residuals, iterations, converged }
+    LanczosResult {
+        values: r.values,
+        vectors,
+        residuals: r.residuals,
+        iterations,
+        converged,
+    }
 }
 
 fn ritz(alpha: &[f64], beta: &[f64], b_next: f64, opts: &LanczosOptions) -> LabResult<Ritz> {
@@ -144,7 +175,11 @@ fn ritz(alpha: &[f64], beta: &[f64], b_next: f64, opts: &LanczosOptions) -> LabR
         Which::Largest => (0..take).collect(),
         Which::Smallest => (0..take).map(|i| m - 1 - i).collect(),
     };
-    let mut r = Ritz { values: Vec::with_capacity(take), residuals: Vec::with_capacity(take), small: Vec::with_capacity(take) };
+    let mut r = Ritz {
+        values: Vec::with_capacity(take),
+        residuals: Vec::with_capacity(take),
+        small: Vec::with_capacity(take),
+    };
     for i in idx {
         let s = eig.vectors.column(i);
         r.values.push(eig.values[i]);
@@ -159,6 +194,7 @@ mod tests {
     use super::*;
     use crate::linalg::orthonormal::haar_frame;
     use crate::linalg::DenseOperator;
+    use crate::progress::Silent;
     use crate::rng::{stream, Stream};
 
     /// Q diag(λ) Qᵀ with a known spectrum: a cluster near the top, negatives, and a big bulk.
@@ -167,7 +203,9 @@ mod tests {
         let q = haar_frame(d, d, &mut rng);
         let mut lambda: Vec<f64> = (0..d).map(|i| 10.0 * 0.8f64.powi(i as i32) - 0.5).collect();
         lambda[1] = lambda[0] * 0.999; // a close pair tests resolution
-        let m = &q * DMatrix::from_diagonal(&nalgebra::DVector::from_vec(lambda.clone())) * q.transpose();
+        let m = &q
+            * DMatrix::from_diagonal(&nalgebra::DVector::from_vec(lambda.clone()))
+            * q.transpose();
         lambda.sort_by(|a, b| b.total_cmp(a));
         (m, lambda)
     }
@@ -176,10 +214,20 @@ mod tests {
     fn top_k_equals_dense_and_has_no_ghosts() {
         let (m, lambda) = known(120);
         let mut op = DenseOperator(m.clone());
-        let r = pollster::block_on(lanczos(&mut op, &LanczosOptions::top(8), &mut stream(1, Stream::Directions), |_, _| true)).unwrap();
+        let r = pollster::block_on(lanczos(
+            &mut op,
+            &LanczosOptions::top(8),
+            &mut stream(1, Stream::Directions),
+            &mut Silent,
+            "",
+        ))
+        .unwrap();
         assert!(r.converged, "not converged in {} iterations", r.iterations);
         for (i, (got, want)) in r.values.iter().zip(&lambda).enumerate() {
-            assert!((got - want).abs() <= 1e-4 * want.abs(), "λ_{i}: {got} vs {want}");
+            assert!(
+                (got - want).abs() <= 1e-4 * want.abs(),
+                "λ_{i}: {got} vs {want}"
+            );
         }
         // A ghost is a second copy of a converged value: each true eigenvalue is matched once.
         for w in r.values.windows(2) {
@@ -196,14 +244,38 @@ mod tests {
     fn smallest_end_and_cancellation() {
         let (m, lambda) = known(60);
         let mut op = DenseOperator(m);
-        let opts = LanczosOptions { k: 3, which: Which::Smallest, max_iter: 60, tol: 1e-8 };
-        let r = pollster::block_on(lanczos(&mut op, &opts, &mut stream(2, Stream::Directions), |_, _| true)).unwrap();
+        let opts = LanczosOptions {
+            k: 3,
+            which: Which::Smallest,
+            max_iter: 60,
+            tol: 1e-8,
+        };
+        let r = pollster::block_on(lanczos(
+            &mut op,
+            &opts,
+            &mut stream(2, Stream::Directions),
+            &mut Silent,
+            "",
+        ))
+        .unwrap();
         let mut bottom: Vec<f64> = lambda.iter().rev().take(3).copied().collect();
         bottom.sort_by(f64::total_cmp);
         for (got, want) in r.values.iter().zip(&bottom) {
             assert!((got - want).abs() <= 1e-6, "{got} vs {want}");
         }
-        let cancelled = pollster::block_on(lanczos(&mut op, &opts, &mut stream(2, Stream::Directions), |j, _| j < 3));
+        struct StopAt3;
+        impl Reporter for StopAt3 {
+            async fn report(&mut self, _: &str, done: usize, _: usize) -> bool {
+                done < 3
+            }
+        }
+        let cancelled = pollster::block_on(lanczos(
+            &mut op,
+            &opts,
+            &mut stream(2, Stream::Directions),
+            &mut StopAt3,
+            "",
+        ));
         assert_eq!(cancelled.unwrap_err(), LabError::Cancelled);
     }
 }

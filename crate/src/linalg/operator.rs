@@ -4,7 +4,8 @@ use std::future::Future;
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::error::LabResult;
+use crate::error::{LabError, LabResult};
+use crate::progress::Reporter;
 
 pub trait LinearOperator {
     fn dim(&self) -> usize;
@@ -23,15 +24,28 @@ impl LinearOperator for DenseOperator {
     }
 
     fn apply(&mut self, vs: &[Vec<f64>]) -> impl Future<Output = LabResult<Vec<Vec<f64>>>> {
-        let out = vs.iter().map(|v| (&self.0 * DVector::from_column_slice(v)).iter().copied().collect()).collect();
+        let out = vs
+            .iter()
+            .map(|v| {
+                (&self.0 * DVector::from_column_slice(v))
+                    .iter()
+                    .copied()
+                    .collect()
+            })
+            .collect();
         std::future::ready(Ok(out))
     }
 }
 
 /// The operator as a dense matrix: A applied to the unit vectors in batches of `batch`, then
 /// symmetrised. Also returns ‖A - Aᵀ‖_F / ‖A‖_F before symmetrising, a measure of the rounding in
-/// the products (an exact Hessian is symmetric). `on_batch` sees the columns done so far.
-pub async fn to_dense(op: &mut impl LinearOperator, batch: usize, mut on_batch: impl FnMut(usize, usize) -> bool) -> LabResult<(DMatrix<f64>, f64)> {
+/// the products (an exact Hessian is symmetric). Progress goes to `reporter` under `stage`.
+pub async fn to_dense(
+    op: &mut impl LinearOperator,
+    batch: usize,
+    reporter: &mut impl Reporter,
+    stage: &str,
+) -> LabResult<(DMatrix<f64>, f64)> {
     let d = op.dim();
     let mut m = DMatrix::<f64>::zeros(d, d);
     let mut start = 0;
@@ -48,8 +62,8 @@ pub async fn to_dense(op: &mut impl LinearOperator, batch: usize, mut on_batch: 
             m.column_mut(j).copy_from_slice(&col);
         }
         start = end;
-        if !on_batch(end, d) {
-            return Err(crate::error::LabError::Cancelled);
+        if !reporter.report(stage, end, d).await {
+            return Err(LabError::Cancelled);
         }
     }
     let asymmetry = (&m - m.transpose()).norm() / m.norm().max(f64::MIN_POSITIVE);

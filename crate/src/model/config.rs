@@ -44,7 +44,9 @@ impl MlpConfig {
 
     pub fn validate(&self, input_dim: usize, classes: usize) -> LabResult<()> {
         if self.widths.len() < 2 {
-            return Err(LabError::Config("an MLP needs at least an input and an output width".into()));
+            return Err(LabError::Config(
+                "an MLP needs at least an input and an output width".into(),
+            ));
         }
         if let Some(i) = self.widths.iter().position(|&w| w == 0) {
             return Err(LabError::Config(format!("layer {i} has width 0")));
@@ -57,7 +59,9 @@ impl MlpConfig {
         }
         let out = *self.widths.last().unwrap();
         if out != classes {
-            return Err(LabError::Config(format!("output width {out} does not match the {classes} classes")));
+            return Err(LabError::Config(format!(
+                "output width {out} does not match the {classes} classes"
+            )));
         }
         if self.drop_rates.len() != self.hidden_layers() {
             return Err(LabError::Config(format!(
@@ -89,12 +93,20 @@ mod tests {
     use super::*;
 
     fn cfg(widths: Vec<usize>, drops: Vec<f32>) -> MlpConfig {
-        MlpConfig { widths, activation: Activation::Relu, drop_rates: drops, init: InitScheme::He }
+        MlpConfig {
+            widths,
+            activation: Activation::Relu,
+            drop_rates: drops,
+            init: InitScheme::He,
+        }
     }
 
     #[test]
     fn counts_parameters() {
-        assert_eq!(cfg(vec![784, 50, 50, 10], vec![0.0, 0.5]).param_count(), 784 * 50 + 50 + 50 * 50 + 50 + 50 * 10 + 10);
+        assert_eq!(
+            cfg(vec![784, 50, 50, 10], vec![0.0, 0.5]).param_count(),
+            784 * 50 + 50 + 50 * 50 + 50 + 50 * 10 + 10
+        );
     }
 
     #[test]
@@ -107,6 +119,8 @@ mod tests {
         assert!(msg(cfg(vec![100, 50, 10], vec![0.0])).contains("input width"));
         assert!(msg(cfg(vec![784, 0, 10], vec![0.0])).contains("width 0"));
         assert!(msg(cfg(vec![784, 50, 7], vec![0.0])).contains("classes"));
-        assert!(cfg(vec![784, 50, 50, 10], vec![0.0, 0.5]).validate(784, 10).is_ok());
+        assert!(cfg(vec![784, 50, 50, 10], vec![0.0, 0.5])
+            .validate(784, 10)
+            .is_ok());
     }
 }

@@ -7,22 +7,46 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 
 /// A [rows, cols] row-major mask of 0 and 1 / (1 - drop_rate); `None` when drop_rate is 0.
-pub fn sample_mask(rng: &mut impl Rng, rows: usize, cols: usize, drop_rate: f32) -> Option<Vec<f32>> {
+pub fn sample_mask(
+    rng: &mut impl Rng,
+    rows: usize,
+    cols: usize,
+    drop_rate: f32,
+) -> Option<Vec<f32>> {
     if drop_rate <= 0.0 {
         return None;
     }
     let keep = 1.0 - drop_rate as f64;
     let scale = (1.0 / keep) as f32;
-    Some((0..rows * cols).map(|_| if rng.random::<f64>() < keep { scale } else { 0.0 }).collect())
+    Some(
+        (0..rows * cols)
+            .map(|_| {
+                if rng.random::<f64>() < keep {
+                    scale
+                } else {
+                    0.0
+                }
+            })
+            .collect(),
+    )
 }
 
 /// One mask per hidden layer for a batch of `rows` (None where the rate is 0), on the device.
 /// `hidden_widths[i]` is the width of hidden layer i.
-pub fn device_masks(rng: &mut impl Rng, rows: usize, hidden_widths: &[usize], drop_rates: &[f32], device: &Device) -> Vec<Option<Tensor<2>>> {
+pub fn device_masks(
+    rng: &mut impl Rng,
+    rows: usize,
+    hidden_widths: &[usize],
+    drop_rates: &[f32],
+    device: &Device,
+) -> Vec<Option<Tensor<2>>> {
     drop_rates
         .iter()
         .zip(hidden_widths)
-        .map(|(&p, &w)| sample_mask(rng, rows, w, p).map(|m| Tensor::from_data(TensorData::new(m, [rows, w]), device)))
+        .map(|(&p, &w)| {
+            sample_mask(rng, rows, w, p)
+                .map(|m| Tensor::from_data(TensorData::new(m, [rows, w]), device))
+        })
         .collect()
 }
 
@@ -40,9 +64,15 @@ mod tests {
             assert!(m.iter().all(|&x| x == 0.0 || x == scale));
             let dropped = m.iter().filter(|&&x| x == 0.0).count() as f64 / n as f64;
             // Binomial standard error sqrt(p(1-p)/n) <= 0.0012; allow 5 of them.
-            assert!((dropped - p as f64).abs() < 0.006, "p={p}: dropped fraction {dropped}");
+            assert!(
+                (dropped - p as f64).abs() < 0.006,
+                "p={p}: dropped fraction {dropped}"
+            );
             let mean = m.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
-            assert!((mean - 1.0).abs() < 0.03, "p={p}: mask mean {mean} should be 1");
+            assert!(
+                (mean - 1.0).abs() < 0.03,
+                "p={p}: mask mean {mean} should be 1"
+            );
         }
     }
 

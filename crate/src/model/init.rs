@@ -15,18 +15,25 @@ pub fn initial_params(cfg: &MlpConfig, rng: &mut impl Rng) -> HostParams {
             let weight: Vec<f32> = match cfg.init {
                 InitScheme::He => {
                     let normal = Normal::new(0.0, (2.0 / fan_in as f64).sqrt()).unwrap();
-                    (0..fan_in * fan_out).map(|_| normal.sample(rng) as f32).collect()
+                    (0..fan_in * fan_out)
+                        .map(|_| normal.sample(rng) as f32)
+                        .collect()
                 }
                 InitScheme::Xavier => {
                     let a = (6.0 / (fan_in + fan_out) as f64).sqrt();
                     let uniform = Uniform::new_inclusive(-a, a).unwrap();
-                    (0..fan_in * fan_out).map(|_| uniform.sample(rng) as f32).collect()
+                    (0..fan_in * fan_out)
+                        .map(|_| uniform.sample(rng) as f32)
+                        .collect()
                 }
             };
             (weight, vec![0.0; fan_out])
         })
         .collect();
-    HostParams { widths: cfg.widths.clone(), layers }
+    HostParams {
+        widths: cfg.widths.clone(),
+        layers,
+    }
 }
 
 #[cfg(test)]
@@ -36,7 +43,12 @@ mod tests {
     use crate::rng::{stream, Stream};
 
     fn cfg(init: InitScheme) -> MlpConfig {
-        MlpConfig { widths: vec![400, 300, 10], activation: Activation::Relu, drop_rates: vec![0.0], init }
+        MlpConfig {
+            widths: vec![400, 300, 10],
+            activation: Activation::Relu,
+            drop_rates: vec![0.0],
+            init,
+        }
     }
 
     fn variance(v: &[f32]) -> f64 {
@@ -53,7 +65,10 @@ mod tests {
         let xa = initial_params(&cfg(InitScheme::Xavier), &mut stream(1, Stream::Init));
         let v = variance(&xa.layers[0].0);
         // U(-a, a) has variance a^2 / 3 = 2 / (fan_in + fan_out).
-        assert!((v / (2.0 / 700.0) - 1.0).abs() < 0.02, "Xavier variance {v}");
+        assert!(
+            (v / (2.0 / 700.0) - 1.0).abs() < 0.02,
+            "Xavier variance {v}"
+        );
         assert!(he.layers.iter().all(|(_, b)| b.iter().all(|&x| x == 0.0)));
     }
 

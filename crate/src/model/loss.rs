@@ -9,5 +9,8 @@ pub fn cross_entropy(logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> {
 
 /// -log softmax(logits)[label] for each row, shape [batch].
 pub fn per_sample_cross_entropy(logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> {
-    (log_softmax(logits, 1) * one_hot).sum_dim(1).squeeze_dim::<1>(1).neg()
+    (log_softmax(logits, 1) * one_hot)
+        .sum_dim(1)
+        .squeeze_dim::<1>(1)
+        .neg()
 }

@@ -34,15 +34,24 @@ impl Mlp {
                 bias: Tensor::from_data(TensorData::new(b.clone(), [dims[1]]), device),
             })
             .collect();
-        Mlp { config: config.clone(), layers }
+        Mlp {
+            config: config.clone(),
+            layers,
+        }
     }
 
     pub async fn to_host(&self) -> LabResult<HostParams> {
         let mut layers = Vec::with_capacity(self.layers.len());
         for l in &self.layers {
-            layers.push((read_f32(l.weight.clone()).await?, read_f32(l.bias.clone()).await?));
+            layers.push((
+                read_f32(l.weight.clone()).await?,
+                read_f32(l.bias.clone()).await?,
+            ));
         }
-        Ok(HostParams { widths: self.config.widths.clone(), layers })
+        Ok(HostParams {
+            widths: self.config.widths.clone(),
+            layers,
+        })
     }
 
     /// Logits [batch, classes]. `masks[i]` multiplies the activations of hidden layer i.
@@ -75,7 +84,10 @@ impl Mlp {
                 bias: t.bias.clone() + d.bias.clone().mul_scalar(alpha),
             })
             .collect();
-        Mlp { config: self.config.clone(), layers }
+        Mlp {
+            config: self.config.clone(),
+            layers,
+        }
     }
 
     /// The same weights as autodiff leaves that retain their gradients, for one backward pass.
@@ -95,14 +107,24 @@ impl Mlp {
 
     /// Mean cross-entropy on (x, one-hot y) with the given masks, and its gradient per layer
     /// (weight, bias), by burn's reverse-mode autodiff.
-    pub fn loss_and_grads(&self, x: Tensor<2>, y: Tensor<2>, masks: &[Option<Tensor<2>>]) -> (Tensor<1>, Vec<(Tensor<2>, Tensor<1>)>) {
+    pub fn loss_and_grads(
+        &self,
+        x: Tensor<2>,
+        y: Tensor<2>,
+        masks: &[Option<Tensor<2>>],
+    ) -> (Tensor<1>, Vec<(Tensor<2>, Tensor<1>)>) {
         let leaves = self.as_grad_leaves();
         let loss = cross_entropy(leaves.forward(x, masks), y);
         let grads = loss.backward();
         let g = leaves
             .layers
             .iter()
-            .map(|l| (l.weight.grad(&grads).expect("weight is a leaf"), l.bias.grad(&grads).expect("bias is a leaf")))
+            .map(|l| {
+                (
+                    l.weight.grad(&grads).expect("weight is a leaf"),
+                    l.bias.grad(&grads).expect("bias is a leaf"),
+                )
+            })
             .collect();
         (loss.inner(), g)
     }

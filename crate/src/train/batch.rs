@@ -50,7 +50,12 @@ mod tests {
 
     #[test]
     fn gathers_rows_and_one_hot() {
-        let d = Dataset { features: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], labels: vec![0, 2, 1], dim: 2, classes: 3 };
+        let d = Dataset {
+            features: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            labels: vec![0, 2, 1],
+            dim: 2,
+            classes: 3,
+        };
         let (x, y) = gather(&d, &[2, 0]);
         assert_eq!(x, vec![5.0, 6.0, 1.0, 2.0]);
         assert_eq!(y, vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0]);

@@ -75,7 +75,13 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    pub fn validate(&self, train_available: usize, test_available: usize, input_dim: usize, classes: usize) -> LabResult<()> {
+    pub fn validate(
+        &self,
+        train_available: usize,
+        test_available: usize,
+        input_dim: usize,
+        classes: usize,
+    ) -> LabResult<()> {
         self.model.validate(input_dim, classes)?;
         if self.train_size == 0 || self.train_size > train_available {
             return Err(LabError::Config(format!(
@@ -90,18 +96,34 @@ impl TrainConfig {
             )));
         }
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 100.0) {
-            return Err(LabError::Config(format!("learning rate {} must be in (0, 100]", self.lr)));
+            return Err(LabError::Config(format!(
+                "learning rate {} must be in (0, 100]",
+                self.lr
+            )));
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return Err(LabError::Config(format!("momentum {} must be in [0, 1)", self.momentum)));
+            return Err(LabError::Config(format!(
+                "momentum {} must be in [0, 1)",
+                self.momentum
+            )));
         }
-        if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) || !(self.eps > 0.0) {
-            return Err(LabError::Config("Adam needs beta1, beta2 in [0, 1) and eps > 0".into()));
+        if !(0.0..1.0).contains(&self.beta1)
+            || !(0.0..1.0).contains(&self.beta2)
+            || !(self.eps > 0.0)
+        {
+            return Err(LabError::Config(
+                "Adam needs beta1, beta2 in [0, 1) and eps > 0".into(),
+            ));
         }
         if self.epochs == 0 || self.epochs > 100_000 {
-            return Err(LabError::Config(format!("epochs {} must be between 1 and 100000", self.epochs)));
+            return Err(LabError::Config(format!(
+                "epochs {} must be between 1 and 100000",
+                self.epochs
+            )));
         }
-        if self.optimizer != OptimizerKind::Gd && (self.batch_size == 0 || self.batch_size > self.train_size) {
+        if self.optimizer != OptimizerKind::Gd
+            && (self.batch_size == 0 || self.batch_size > self.train_size)
+        {
             return Err(LabError::Config(format!(
                 "batch size {} must be between 1 and the train subset size {}",
                 self.batch_size, self.train_size
@@ -109,7 +131,9 @@ impl TrainConfig {
         }
         if let Some(l) = self.snapshot_layer {
             if l + 1 >= self.model.widths.len() {
-                return Err(LabError::Config(format!("snapshot layer {l} does not exist")));
+                return Err(LabError::Config(format!(
+                    "snapshot layer {l} does not exist"
+                )));
             }
         }
         if self.eval_every == 0 {

@@ -26,7 +26,10 @@ impl DeviceData {
             .chunks(EVAL_CHUNK)
             .map(|c| upload(data, c, device))
             .collect();
-        DeviceData { chunks, len: data.len() }
+        DeviceData {
+            chunks,
+            len: data.len(),
+        }
     }
 }
 
@@ -40,8 +43,14 @@ pub async fn evaluate(model: &Mlp, data: &DeviceData) -> LabResult<(f32, f32)> {
         // Correct when the logit of the true class is the largest (ties have measure zero).
         let true_logit = (logits.clone() * y.clone()).sum_dim(1);
         let hit = true_logit.greater_equal(logits.max_dim(1)).float().sum();
-        loss_sum = Some(match loss_sum { Some(s) => s + l, None => l });
-        correct = Some(match correct { Some(s) => s + hit, None => hit });
+        loss_sum = Some(match loss_sum {
+            Some(s) => s + l,
+            None => l,
+        });
+        correct = Some(match correct {
+            Some(s) => s + hit,
+            None => hit,
+        });
     }
     let both = Tensor::cat(vec![loss_sum.unwrap(), correct.unwrap()], 0);
     let v = read_f32(both).await?;

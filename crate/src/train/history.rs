@@ -81,12 +81,29 @@ mod tests {
     #[test]
     fn exports_carry_identity_and_rows() {
         let mut h = History::new(&small_config(OptimizerKind::Sgd), "cpu", "mnist");
-        h.epochs.push(EpochRecord { epoch: 0, step: 0, train_loss: 2.3, train_accuracy: 0.1, test_loss: 2.31, test_accuracy: 0.09 });
-        h.epochs.push(EpochRecord { epoch: 1, step: 16, train_loss: 0.5, train_accuracy: 0.85, test_loss: 0.6, test_accuracy: 0.82 });
+        h.epochs.push(EpochRecord {
+            epoch: 0,
+            step: 0,
+            train_loss: 2.3,
+            train_accuracy: 0.1,
+            test_loss: 2.31,
+            test_accuracy: 0.09,
+        });
+        h.epochs.push(EpochRecord {
+            epoch: 1,
+            step: 16,
+            train_loss: 0.5,
+            train_accuracy: 0.85,
+            test_loss: 0.6,
+            test_accuracy: 0.82,
+        });
         let csv = h.to_csv();
         let lines: Vec<&str> = csv.lines().collect();
         assert!(lines[0].contains("backend=cpu") && lines[0].contains("seed=1"));
-        assert_eq!(lines[2], "epoch,step,train_loss,train_accuracy,test_loss,test_accuracy");
+        assert_eq!(
+            lines[2],
+            "epoch,step,train_loss,train_accuracy,test_loss,test_accuracy"
+        );
         assert_eq!(lines[4], "1,16,0.5,0.85,0.6,0.82");
         let back: History = serde_json::from_str(&h.to_json()).unwrap();
         assert_eq!(back, h);

@@ -17,7 +17,14 @@ pub struct Hyper {
 
 impl Hyper {
     pub fn from_config(c: &TrainConfig) -> Self {
-        Hyper { kind: c.optimizer, lr: c.lr, momentum: c.momentum, beta1: c.beta1, beta2: c.beta2, eps: c.eps }
+        Hyper {
+            kind: c.optimizer,
+            lr: c.lr,
+            momentum: c.momentum,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+        }
     }
 }
 
@@ -29,7 +36,13 @@ pub struct Slot<const D: usize> {
 }
 
 /// One update of one tensor at step `t` (1-based, used by Adam's bias correction).
-pub fn update<const D: usize>(h: &Hyper, t: usize, p: Tensor<D>, g: Tensor<D>, s: &mut Slot<D>) -> Tensor<D> {
+pub fn update<const D: usize>(
+    h: &Hyper,
+    t: usize,
+    p: Tensor<D>,
+    g: Tensor<D>,
+    s: &mut Slot<D>,
+) -> Tensor<D> {
     match h.kind {
         OptimizerKind::Gd | OptimizerKind::Sgd => p - g.mul_scalar(h.lr),
         OptimizerKind::Momentum | OptimizerKind::Nesterov => {
@@ -37,7 +50,11 @@ pub fn update<const D: usize>(h: &Hyper, t: usize, p: Tensor<D>, g: Tensor<D>, s
                 Some(v) => v.mul_scalar(h.momentum) + g.clone(),
                 None => g.clone(),
             };
-            let dir = if h.kind == OptimizerKind::Nesterov { g + v.clone().mul_scalar(h.momentum) } else { v.clone() };
+            let dir = if h.kind == OptimizerKind::Nesterov {
+                g + v.clone().mul_scalar(h.momentum)
+            } else {
+                v.clone()
+            };
             s.m = Some(v);
             p - dir.mul_scalar(h.lr)
         }
@@ -70,7 +87,11 @@ pub struct Optimizer {
 
 impl Optimizer {
     pub fn new(hyper: Hyper, layers: usize) -> Self {
-        Optimizer { hyper, t: 0, slots: (0..layers).map(|_| Default::default()).collect() }
+        Optimizer {
+            hyper,
+            t: 0,
+            slots: (0..layers).map(|_| Default::default()).collect(),
+        }
     }
 
     /// New parameters from the current ones and their gradients (weight, bias per layer).
@@ -86,7 +107,10 @@ impl Optimizer {
                 bias: update(&self.hyper, self.t, l.bias.clone(), gb, sb),
             })
             .collect();
-        Mlp { config: model.config.clone(), layers }
+        Mlp {
+            config: model.config.clone(),
+            layers,
+        }
     }
 }
 
@@ -126,10 +150,27 @@ mod tests {
     #[test]
     fn tensor_rules_match_scalar_reference() {
         let device = cpu_device();
-        let grads = [[0.5f32, -1.0, 2.0], [0.25, 0.5, -3.0], [-0.75, 1.5, 0.1], [0.3, -0.2, 0.0]];
+        let grads = [
+            [0.5f32, -1.0, 2.0],
+            [0.25, 0.5, -3.0],
+            [-0.75, 1.5, 0.1],
+            [0.3, -0.2, 0.0],
+        ];
         let p0 = [1.0f32, -2.0, 0.5];
-        for kind in [OptimizerKind::Gd, OptimizerKind::Momentum, OptimizerKind::Nesterov, OptimizerKind::Adam] {
-            let h = Hyper { kind, lr: 0.1, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+        for kind in [
+            OptimizerKind::Gd,
+            OptimizerKind::Momentum,
+            OptimizerKind::Nesterov,
+            OptimizerKind::Adam,
+        ] {
+            let h = Hyper {
+                kind,
+                lr: 0.1,
+                momentum: 0.9,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+            };
             let mut slot = Slot::<1>::default();
             let mut p = Tensor::<1>::from_data(TensorData::new(p0.to_vec(), [3]), &device);
             for (t, g) in grads.iter().enumerate() {
@@ -140,7 +181,11 @@ mod tests {
             for j in 0..3 {
                 let gs: Vec<f64> = grads.iter().map(|g| g[j] as f64).collect();
                 let want = reference(&h, p0[j] as f64, &gs);
-                assert!((got[j] as f64 - want).abs() < 1e-5, "{kind:?}[{j}]: {} vs {want}", got[j]);
+                assert!(
+                    (got[j] as f64 - want).abs() < 1e-5,
+                    "{kind:?}[{j}]: {} vs {want}",
+                    got[j]
+                );
             }
         }
     }

@@ -57,7 +57,14 @@ pub struct Trainer {
 
 impl Trainer {
     /// Validate, take the subsets, initialise from the seed and evaluate the initial model.
-    pub async fn new(config: TrainConfig, train: &Dataset, test: &Dataset, device: Device, backend: &str, dataset: &str) -> LabResult<Self> {
+    pub async fn new(
+        config: TrainConfig,
+        train: &Dataset,
+        test: &Dataset,
+        device: Device,
+        backend: &str,
+        dataset: &str,
+    ) -> LabResult<Self> {
         config.validate(train.len(), test.len(), train.dim, train.classes)?;
         let params = initial_params(&config.model, &mut stream(config.seed, Stream::Init));
         Self::with_params(config, params, train, test, device, backend, dataset).await
@@ -176,7 +183,11 @@ impl Trainer {
         let values = self.check_losses(losses).await?;
         loss_sum += values.iter().map(|&v| v as f64).sum::<f64>();
         loss_count += values.len();
-        let recent = if loss_count == 0 { f32::NAN } else { (loss_sum / loss_count as f64) as f32 };
+        let recent = if loss_count == 0 {
+            f32::NAN
+        } else {
+            (loss_sum / loss_count as f64) as f32
+        };
         Ok(self.progress(recent))
     }
 
@@ -196,7 +207,13 @@ impl Trainer {
             }
         };
         let model = &self.config.model;
-        let masks = device_masks(&mut self.masks_rng, x.dims()[0], &model.widths[1..], &model.drop_rates, &self.device);
+        let masks = device_masks(
+            &mut self.masks_rng,
+            x.dims()[0],
+            &model.widths[1..],
+            &model.drop_rates,
+            &self.device,
+        );
         let (loss, grads) = self.model.loss_and_grads(x, y, &masks);
         self.model = self.optimizer.step(&self.model, grads);
         loss
@@ -211,10 +228,16 @@ impl Trainer {
         let values = read_f32(Tensor::cat(tensors, 0)).await?;
         for (&step, &loss) in steps.iter().zip(&values) {
             if !loss.is_finite() {
-                return Err(LabError::NonFinite { step: step + 1, value: loss });
+                return Err(LabError::NonFinite {
+                    step: step + 1,
+                    value: loss,
+                });
             }
             if self.config.record_steps {
-                self.history.steps.push(StepRecord { step: step + 1, loss });
+                self.history.steps.push(StepRecord {
+                    step: step + 1,
+                    loss,
+                });
             }
         }
         Ok(values)
@@ -224,7 +247,14 @@ impl Trainer {
         let (train_loss, train_accuracy) = evaluate(&self.model, &self.train_dev).await?;
         let (test_loss, test_accuracy) = evaluate(&self.model, &self.test_dev).await?;
         if !train_loss.is_finite() || !test_loss.is_finite() {
-            return Err(LabError::NonFinite { step: self.step, value: if train_loss.is_finite() { test_loss } else { train_loss } });
+            return Err(LabError::NonFinite {
+                step: self.step,
+                value: if train_loss.is_finite() {
+                    test_loss
+                } else {
+                    train_loss
+                },
+            });
         }
         self.history.epochs.push(EpochRecord {
             epoch: self.step / self.config.steps_per_epoch(),
@@ -242,7 +272,10 @@ impl Trainer {
             Some(l) => read_f32(self.model.layers[l].weight.clone()).await?,
             None => self.model.to_host().await?.flatten(),
         };
-        self.snapshots.push(Snapshot { step: self.step, params });
+        self.snapshots.push(Snapshot {
+            step: self.step,
+            params,
+        });
         Ok(())
     }
 }

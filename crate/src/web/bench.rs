@@ -25,7 +25,13 @@ pub struct TrainingBench {
 
 /// SGD with dropout 0.5 after every hidden layer on random inputs (the data does not change the
 /// cost of a dense step). Warm-up steps compile kernels and are not timed.
-pub async fn training(device: Device, backend: &str, widths: Vec<usize>, batch: usize, steps: usize) -> Result<TrainingBench, JsError> {
+pub async fn training(
+    device: Device,
+    backend: &str,
+    widths: Vec<usize>,
+    batch: usize,
+    steps: usize,
+) -> Result<TrainingBench, JsError> {
     use rand::Rng;
     let rows = batch * 4;
     let dim = widths[0];
@@ -39,7 +45,12 @@ pub async fn training(device: Device, backend: &str, widths: Vec<usize>, batch: 
     };
     let hidden = widths.len() - 2;
     let config = TrainConfig {
-        model: MlpConfig { widths: widths.clone(), activation: Activation::Relu, drop_rates: vec![0.5; hidden], init: InitScheme::He },
+        model: MlpConfig {
+            widths: widths.clone(),
+            activation: Activation::Relu,
+            drop_rates: vec![0.5; hidden],
+            init: InitScheme::He,
+        },
         train_size: rows,
         test_size: batch,
         optimizer: OptimizerKind::Sgd,
@@ -57,12 +68,20 @@ pub async fn training(device: Device, backend: &str, widths: Vec<usize>, batch: 
         snapshot_layer: None,
         snapshot_after: 0,
     };
-    let mut trainer = Trainer::new(config, &data, &data, device, backend, "random").await.map_err(js_err)?;
+    let mut trainer = Trainer::new(config, &data, &data, device, backend, "random")
+        .await
+        .map_err(js_err)?;
     trainer.run(3).await.map_err(js_err)?;
     let t0 = now_ms();
     trainer.run(steps).await.map_err(js_err)?;
     let ms = (now_ms() - t0) / steps as f64;
-    Ok(TrainingBench { widths, batch, steps, ms_per_step: ms, samples_per_s: batch as f64 * 1000.0 / ms })
+    Ok(TrainingBench {
+        widths,
+        batch,
+        steps,
+        ms_per_step: ms,
+        samples_per_s: batch as f64 * 1000.0 / ms,
+    })
 }
 
 #[derive(serde::Serialize)]
@@ -76,7 +95,9 @@ pub struct MatmulBench {
 pub async fn matmul(device: Device, n: usize, reps: usize) -> Result<MatmulBench, JsError> {
     let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
     let b = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
-    read_f32(a.clone().matmul(b.clone()).sum()).await.map_err(js_err)?;
+    read_f32(a.clone().matmul(b.clone()).sum())
+        .await
+        .map_err(js_err)?;
     let t0 = now_ms();
     let mut acc = a.clone().matmul(b.clone());
     for _ in 1..reps {
@@ -84,5 +105,9 @@ pub async fn matmul(device: Device, n: usize, reps: usize) -> Result<MatmulBench
     }
     read_f32(acc.sum()).await.map_err(js_err)?;
     let s = (now_ms() - t0) / 1000.0;
-    Ok(MatmulBench { n, reps, gflops: 2.0 * (n as f64).powi(3) * reps as f64 / s / 1e9 })
+    Ok(MatmulBench {
+        n,
+        reps,
+        gflops: 2.0 * (n as f64).powi(3) * reps as f64 / s / 1e9,
+    })
 }

@@ -76,13 +76,35 @@ impl Lab {
         test_images: &[u8],
         test_labels: &[u8],
     ) -> Result<JsValue, JsError> {
-        let train = Dataset::from_idx("training images", train_images, "training labels", train_labels, Normalisation::Unit)
-            .map_err(js_err)?;
-        let test = Dataset::from_idx("test images", test_images, "test labels", test_labels, Normalisation::Unit).map_err(js_err)?;
+        let train = Dataset::from_idx(
+            "training images",
+            train_images,
+            "training labels",
+            train_labels,
+            Normalisation::Unit,
+        )
+        .map_err(js_err)?;
+        let test = Dataset::from_idx(
+            "test images",
+            test_images,
+            "test labels",
+            test_labels,
+            Normalisation::Unit,
+        )
+        .map_err(js_err)?;
         if train.dim != test.dim {
-            return Err(JsError::new(&format!("training images have {} pixels, test images {}", train.dim, test.dim)));
+            return Err(JsError::new(&format!(
+                "training images have {} pixels, test images {}",
+                train.dim, test.dim
+            )));
         }
-        let info = DataInfo { name: name.clone(), train: train.len(), test: test.len(), dim: train.dim, classes: train.classes };
+        let info = DataInfo {
+            name: name.clone(),
+            train: train.len(),
+            test: test.len(),
+            dim: train.dim,
+            classes: train.classes,
+        };
         self.train = Some(train);
         self.test = Some(test);
         self.dataset_name = name;
@@ -102,11 +124,23 @@ impl Lab {
         let trainer = match self.imported.take() {
             Some((model, params)) => {
                 if model != config.model {
-                    let msg = format!("imported weights are for {:?}, the form asks for {:?}", model.widths, config.model.widths);
+                    let msg = format!(
+                        "imported weights are for {:?}, the form asks for {:?}",
+                        model.widths, config.model.widths
+                    );
                     self.imported = Some((model, params));
                     return Err(JsError::new(&msg));
                 }
-                Trainer::with_params(config, params, train, test, device, backend, &self.dataset_name).await
+                Trainer::with_params(
+                    config,
+                    params,
+                    train,
+                    test,
+                    device,
+                    backend,
+                    &self.dataset_name,
+                )
+                .await
             }
             None => Trainer::new(config, train, test, device, backend, &self.dataset_name).await,
         }
@@ -118,25 +152,41 @@ impl Lab {
 
     /// Run up to `steps` training steps; returns progress.
     pub async fn run(&mut self, steps: usize) -> Result<JsValue, JsError> {
-        let trainer = self.trainer.as_mut().ok_or_else(|| JsError::new("no training run started"))?;
+        let trainer = self
+            .trainer
+            .as_mut()
+            .ok_or_else(|| JsError::new("no training run started"))?;
         let progress = trainer.run(steps).await.map_err(js_err)?;
         serde_wasm_bindgen::to_value(&progress).map_err(js_err)
     }
 
     #[wasm_bindgen(js_name = historyJson)]
     pub fn history_json(&self) -> Result<String, JsError> {
-        Ok(self.trainer.as_ref().ok_or_else(|| JsError::new("no training run"))?.history().to_json())
+        Ok(self
+            .trainer
+            .as_ref()
+            .ok_or_else(|| JsError::new("no training run"))?
+            .history()
+            .to_json())
     }
 
     #[wasm_bindgen(js_name = historyCsv)]
     pub fn history_csv(&self) -> Result<String, JsError> {
-        Ok(self.trainer.as_ref().ok_or_else(|| JsError::new("no training run"))?.history().to_csv())
+        Ok(self
+            .trainer
+            .as_ref()
+            .ok_or_else(|| JsError::new("no training run"))?
+            .history()
+            .to_csv())
     }
 
     /// The current weights as a safetensors file.
     #[wasm_bindgen(js_name = exportWeights)]
     pub async fn export_weights(&self) -> Result<Vec<u8>, JsError> {
-        let trainer = self.trainer.as_ref().ok_or_else(|| JsError::new("no trained model to export"))?;
+        let trainer = self
+            .trainer
+            .as_ref()
+            .ok_or_else(|| JsError::new("no trained model to export"))?;
         let params = trainer.model().to_host().await.map_err(js_err)?;
         safetensors::export(&trainer.config().model, &params).map_err(js_err)
     }
@@ -154,7 +204,10 @@ impl Lab {
 impl Lab {
     fn current_device(&self) -> Result<Device, JsError> {
         match self.backend {
-            BackendKind::Webgpu => self.webgpu.clone().ok_or_else(|| JsError::new("WebGPU not initialised")),
+            BackendKind::Webgpu => self
+                .webgpu
+                .clone()
+                .ok_or_else(|| JsError::new("WebGPU not initialised")),
             BackendKind::Cpu => Ok(self.cpu.clone()),
         }
     }
@@ -164,8 +217,20 @@ impl Lab {
 impl Lab {
     /// Training throughput on the current backend (see `web::bench`).
     #[wasm_bindgen(js_name = benchTraining)]
-    pub async fn bench_training(&self, widths: Vec<usize>, batch: usize, steps: usize) -> Result<JsValue, JsError> {
-        let r = super::bench::training(self.current_device()?, self.backend.label(), widths, batch, steps).await?;
+    pub async fn bench_training(
+        &self,
+        widths: Vec<usize>,
+        batch: usize,
+        steps: usize,
+    ) -> Result<JsValue, JsError> {
+        let r = super::bench::training(
+            self.current_device()?,
+            self.backend.label(),
+            widths,
+            batch,
+            steps,
+        )
+        .await?;
         serde_wasm_bindgen::to_value(&r).map_err(js_err)
     }
 
@@ -182,10 +247,18 @@ struct JsReporter(js_sys::Function);
 
 impl crate::experiments::Reporter for JsReporter {
     async fn report(&mut self, stage: &str, done: usize, total: usize) -> bool {
-        let called = self.0.call3(&JsValue::NULL, &JsValue::from_str(stage), &JsValue::from(done as u32), &JsValue::from(total as u32));
+        let called = self.0.call3(
+            &JsValue::NULL,
+            &JsValue::from_str(stage),
+            &JsValue::from(done as u32),
+            &JsValue::from(total as u32),
+        );
         match called {
             Ok(v) => match v.dyn_into::<js_sys::Promise>() {
-                Ok(p) => wasm_bindgen_futures::JsFuture::from(p).await.map(|b| b.as_bool() != Some(false)).unwrap_or(false),
+                Ok(p) => wasm_bindgen_futures::JsFuture::from(p)
+                    .await
+                    .map(|b| b.as_bool() != Some(false))
+                    .unwrap_or(false),
                 Err(v) => v.as_bool() != Some(false),
             },
             Err(_) => false,
@@ -199,21 +272,40 @@ impl Lab {
     /// `report(stage, done, total)` shows progress and may cancel. Returns the result as JSON
     /// (the chart and the exports take it as is).
     #[wasm_bindgen(js_name = runPreset)]
-    pub async fn run_preset(&self, name: String, config: JsValue, report: js_sys::Function) -> Result<String, JsError> {
+    pub async fn run_preset(
+        &self,
+        name: String,
+        config: JsValue,
+        report: js_sys::Function,
+    ) -> Result<String, JsError> {
         use crate::experiments::{fig1a_landscape, fig2_variance_flatness};
         let (train, test) = match (&self.train, &self.test) {
             (Some(a), Some(b)) => (a, b),
             _ => return Err(JsError::new("no data loaded")),
         };
-        let (device, backend, mut reporter) = (self.current_device()?, self.backend.label(), JsReporter(report));
+        let (device, backend, mut reporter) = (
+            self.current_device()?,
+            self.backend.label(),
+            JsReporter(report),
+        );
         let json = match name.as_str() {
             "fig1a" => {
-                let cfg: fig1a_landscape::Fig1aConfig = serde_wasm_bindgen::from_value(config).map_err(js_err)?;
-                serde_json::to_string(&fig1a_landscape::run(&cfg, train, test, device, backend, &mut reporter).await.map_err(js_err)?)
+                let cfg: fig1a_landscape::Fig1aConfig =
+                    serde_wasm_bindgen::from_value(config).map_err(js_err)?;
+                serde_json::to_string(
+                    &fig1a_landscape::run(&cfg, train, test, device, backend, &mut reporter)
+                        .await
+                        .map_err(js_err)?,
+                )
             }
             "fig2" => {
-                let cfg: fig2_variance_flatness::Fig2Config = serde_wasm_bindgen::from_value(config).map_err(js_err)?;
-                serde_json::to_string(&fig2_variance_flatness::run(&cfg, train, device, backend, &mut reporter).await.map_err(js_err)?)
+                let cfg: fig2_variance_flatness::Fig2Config =
+                    serde_wasm_bindgen::from_value(config).map_err(js_err)?;
+                serde_json::to_string(
+                    &fig2_variance_flatness::run(&cfg, train, device, backend, &mut reporter)
+                        .await
+                        .map_err(js_err)?,
+                )
             }
             other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
         };
@@ -223,7 +315,9 @@ impl Lab {
     /// A preset's demo-scale configuration, for the page's defaults.
     #[wasm_bindgen(js_name = presetDefaults)]
     pub fn preset_defaults(name: String) -> Result<JsValue, JsError> {
-        use crate::experiments::{fig1a_landscape::Fig1aConfig, fig2_variance_flatness::Fig2Config};
+        use crate::experiments::{
+            fig1a_landscape::Fig1aConfig, fig2_variance_flatness::Fig2Config,
+        };
         match name.as_str() {
             "fig1a" => serde_wasm_bindgen::to_value(&Fig1aConfig::demo()),
             "fig2" => serde_wasm_bindgen::to_value(&Fig2Config::demo()),

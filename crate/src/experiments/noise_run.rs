@@ -1,0 +1,215 @@
+//! The training + noise-sampling stage shared by paper 000's Fig. 2 (flatness) and Fig. 4
+//! (Hessian): an FNN trained by full-batch GD on the first N images with dropout after the last
+//! hidden layer, then N noise samples in one weight block at the final θ.
+//!
+//! Convention: paper 000 writes p for the KEEP probability (settings p = 0.9, 0.8); here
+//! drop_rate = 1 - p (0.1, 0.2).
+//! S_grad (Sec. 3.3.2): N gradients at the frozen final θ with fresh masks.
+//! S_para (Sec. 3.3.1): the block's weights at N consecutive GD steps after training; the
+//! analyses then work at the θ reached after those steps.
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::Reporter;
+use crate::analysis::noise::{gradient_samples, Block};
+use crate::data::Dataset;
+use crate::error::{LabError, LabResult};
+use crate::model::{Activation, HostParams, InitScheme, MlpConfig};
+use crate::train::{OptimizerKind, TrainConfig, Trainer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseSource {
+    /// Gradients at a frozen θ with fresh dropout masks.
+    Grad,
+    /// Parameters along the trajectory.
+    Para,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Setting {
+    pub drop_rate: f32,
+    pub lr: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoiseRun {
+    /// First N training images (paper: 10000).
+    pub train_size: usize,
+    pub widths: Vec<usize>,
+    pub activation: Activation,
+    pub settings: Vec<Setting>,
+    /// Full-batch GD steps before sampling.
+    pub epochs: usize,
+    /// One scatter panel per source (the paper shows S_para and S_grad side by side).
+    pub sources: Vec<NoiseSource>,
+    /// Noise samples N (paper: 3000 for Fig. 2, 1000 for Fig. 4).
+    pub samples: usize,
+    /// The block: weights of this layer (1 = between the two hidden layers).
+    pub block_layer: usize,
+    pub seed: u64,
+}
+
+impl NoiseRun {
+    /// 784-50-50-10 on 1000 images, (keep 0.9 / 0.8) x (lr 0.05 / 0.1), 300 GD steps, 200 samples.
+    pub fn demo() -> Self {
+        NoiseRun {
+            train_size: 1000,
+            widths: vec![784, 50, 50, 10],
+            activation: Activation::Relu,
+            settings: vec![
+                Setting {
+                    drop_rate: 0.1,
+                    lr: 0.05,
+                },
+                Setting {
+                    drop_rate: 0.1,
+                    lr: 0.1,
+                },
+                Setting {
+                    drop_rate: 0.2,
+                    lr: 0.05,
+                },
+                Setting {
+                    drop_rate: 0.2,
+                    lr: 0.1,
+                },
+            ],
+            epochs: 300,
+            sources: vec![NoiseSource::Grad, NoiseSource::Para],
+            samples: 200,
+            block_layer: 1,
+            seed: 1,
+        }
+    }
+
+    pub fn validate(&self) -> LabResult<()> {
+        if self.settings.is_empty() || self.sources.is_empty() || self.samples < 2 {
+            return Err(LabError::Config(
+                "need at least one setting, one noise source and 2 samples".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn train_config(&self, s: &Setting, extra_steps: usize) -> TrainConfig {
+        let hidden = self.widths.len() - 2;
+        let mut drop_rates = vec![0.0; hidden];
+        if let Some(last) = drop_rates.last_mut() {
+            *last = s.drop_rate; // "dropout after the second hidden layer"
+        }
+        TrainConfig {
+            model: MlpConfig {
+                widths: self.widths.clone(),
+                activation: self.activation,
+                drop_rates,
+                init: InitScheme::Xavier,
+            },
+            train_size: self.train_size,
+            test_size: 1,
+            optimizer: OptimizerKind::Gd,
+            lr: s.lr,
+            momentum: 0.9,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            epochs: self.epochs + extra_steps,
+            batch_size: self.train_size,
+            seed: self.seed,
+            eval_every: self.epochs + extra_steps,
+            record_steps: false,
+            snapshot_every: if extra_steps > 0 { 1 } else { 0 },
+            snapshot_layer: Some(self.block_layer),
+            snapshot_after: self.epochs + 1,
+        }
+    }
+}
+
+/// One trained setting and its noise samples, one set per requested source.
+pub struct Sampled {
+    pub train_config: TrainConfig,
+    /// θ at the end (after the S_para trajectory, if any): every analysis works here.
+    pub theta: HostParams,
+    pub final_train_loss: f32,
+    pub samples: Vec<(NoiseSource, Vec<Vec<f32>>)>,
+}
+
+/// Train one setting and draw its noise samples; `stage` prefixes progress messages.
+pub async fn train_and_sample(
+    run: &NoiseRun,
+    s: &Setting,
+    stage: &str,
+    train: &Dataset,
+    device: &Device,
+    backend: &str,
+    reporter: &mut impl Reporter,
+) -> LabResult<Sampled> {
+    let block = Block {
+        layer: run.block_layer,
+    };
+    let extra = if run.sources.contains(&NoiseSource::Para) {
+        run.samples
+    } else {
+        0
+    };
+    let tc = run.train_config(s, extra);
+    block.validate(&tc.model)?;
+    let mut trainer =
+        Trainer::new(tc.clone(), train, train, device.clone(), backend, "mnist").await?;
+    while !trainer.is_done() {
+        let p = trainer.run(20).await?;
+        if !reporter
+            .report(&format!("{stage}: training"), p.step, p.total_steps)
+            .await
+        {
+            return Err(LabError::Cancelled);
+        }
+    }
+    let theta = trainer.model().to_host().await?;
+    let final_train_loss = trainer
+        .history()
+        .epochs
+        .last()
+        .map_or(f32::NAN, |e| e.train_loss);
+    let mut trajectory = Some(trainer.take_snapshots());
+    let mut samples = Vec::new();
+    for &source in &run.sources {
+        let set: Vec<Vec<f32>> = match source {
+            NoiseSource::Para => trajectory
+                .take()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.params)
+                .collect(),
+            NoiseSource::Grad => {
+                let g = gradient_samples(
+                    &tc.model,
+                    &theta,
+                    &tc.model.drop_rates,
+                    train,
+                    block,
+                    run.samples,
+                    run.seed,
+                    device,
+                    |_| {},
+                )
+                .await?;
+                if !reporter
+                    .report(&format!("{stage}: S_grad"), run.samples, run.samples)
+                    .await
+                {
+                    return Err(LabError::Cancelled);
+                }
+                g
+            }
+        };
+        samples.push((source, set));
+    }
+    Ok(Sampled {
+        train_config: tc,
+        theta,
+        final_train_loss,
+        samples,
+    })
+}
