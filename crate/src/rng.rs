@@ -14,6 +14,10 @@ pub enum Stream {
     Directions = 4,
     /// Fresh dropout masks for noise samples at a frozen θ (S_grad).
     GradientNoise = 5,
+    /// Rademacher probes of Hutchinson's trace estimators.
+    HessianProbes = 6,
+    /// Random eigenvectors of the null model of the noise-curvature cosine.
+    NullModel = 7,
 }
 
 pub fn stream(seed: u64, purpose: Stream) -> ChaCha8Rng {

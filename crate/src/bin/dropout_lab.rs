@@ -164,6 +164,56 @@ mod cli {
         write_out(args, &r)
     }
 
+    fn print_track(series: &[dropout_lab::experiments::alignment_track::TrackSeries]) {
+        for s in series {
+            for c in &s.checkpoints {
+                let a = &c.alignment;
+                eprintln!(
+                    "drop {} lr {} epoch {:>5}: loss {:.4}  Tr(HΣ) {:.3e}  Tr(HΣ̄) {:.3e}  ratio {:.1}  α {:.3}",
+                    s.setting.drop_rate, s.setting.lr, c.epoch, c.train_loss, a.trace_h_sigma, a.trace_h_isotropic, a.trace_h_sigma / a.trace_h_isotropic, a.cosine
+                );
+            }
+        }
+    }
+
+    /// `fig6 --data DIR [--config fig6.json] [--out result.json]`: paper 000 Fig. 6 natively.
+    fn fig6(args: &[String]) -> Result<(), String> {
+        use dropout_lab::experiments::fig6_alignment::{run, Fig6Config};
+        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
+        let config = config_or(args, Fig6Config::demo)?;
+        let train = load_split(
+            &data_dir,
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+        )?;
+        let r = pollster::block_on(run(&config, &train, cpu_device(), "cpu", &mut Stderr))
+            .map_err(|e| e.to_string())?;
+        print_track(&r.series);
+        write_out(args, &r)
+    }
+
+    /// `cosine --data DIR [--config cosine.json] [--out result.json]`: paper 001 Fig. 3(a) natively.
+    fn cosine(args: &[String]) -> Result<(), String> {
+        use dropout_lab::experiments::p001_fig3_cosine::{run, CosineConfig};
+        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
+        let config = config_or(args, CosineConfig::demo)?;
+        let train = load_split(
+            &data_dir,
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+        )?;
+        let r = pollster::block_on(run(&config, &train, cpu_device(), "cpu", &mut Stderr))
+            .map_err(|e| e.to_string())?;
+        print_track(&r.series);
+        if let Some(n) = &r.null {
+            eprintln!(
+                "null cosine: analytic mean {:.3e}, sampled {:.3e} ± {:.1e} over {} pairs",
+                n.analytic_mean, n.sample_mean, n.sample_std, n.repeats
+            );
+        }
+        write_out(args, &r)
+    }
+
     struct Stderr;
     impl dropout_lab::experiments::Reporter for Stderr {
         fn report(
@@ -184,10 +234,12 @@ mod cli {
             Some("fig2") => return fig2(args),
             Some("fig1a") => return fig1a(args),
             Some("fig4") => return fig4(args),
+            Some("fig6") => return fig6(args),
+            Some("cosine") => return cosine(args),
             _ => {}
         }
         if args.first().map(String::as_str) != Some("train") {
-            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
+            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
         }
         let config_path = arg(args, "--config").ok_or("--config is required")?;
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);

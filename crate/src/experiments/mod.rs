@@ -1,9 +1,12 @@
 //! One file per preset that reproduces a paper figure: its config, its run, its result type.
 //! A run reports progress through a `Reporter`, which may also cancel it.
 
+pub mod alignment_track;
 pub mod fig1a_landscape;
 pub mod fig2_variance_flatness;
 pub mod fig4_variance_hessian;
+pub mod fig6_alignment;
 pub mod noise_run;
+pub mod p001_fig3_cosine;
 
 pub use crate::progress::{Reporter, Silent};

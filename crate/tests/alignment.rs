@@ -1,0 +1,172 @@
+//! Fig 6 / 001 Fig 3 at tiny scale on genuine MNIST: the matrix-free alignment quantities against
+//! their dense definitions (dense block Hessian from HVP columns, dense Σ from the samples), and
+//! the tracked run against a direct recomputation at its final θ.
+
+mod common;
+
+use dropout_lab::analysis::alignment::centre;
+use dropout_lab::analysis::hessian::{HessianOperator, Span};
+use dropout_lab::analysis::noise::{gradient_samples, Block};
+use dropout_lab::backend::cpu_device;
+use dropout_lab::experiments::alignment_track::{alignment_at, TrackConfig};
+use dropout_lab::experiments::fig6_alignment::{run as run_fig6, Fig6Config};
+use dropout_lab::experiments::noise_run::Setting;
+use dropout_lab::experiments::p001_fig3_cosine::{run as run_cosine, CosineConfig};
+use dropout_lab::experiments::Silent;
+use dropout_lab::linalg::dense::symmetric_eigen;
+use dropout_lab::linalg::operator::to_dense;
+use dropout_lab::model::init::initial_params;
+use dropout_lab::model::Mlp;
+use dropout_lab::rng::{stream, Stream};
+use dropout_lab::train::eval::DeviceData;
+
+fn tiny(mut t: TrackConfig) -> TrackConfig {
+    t.train_size = 200;
+    t.widths = vec![784, 16, 16, 10];
+    t.settings = vec![Setting {
+        drop_rate: 0.3,
+        lr: 0.1,
+    }];
+    t.epochs = 20;
+    t.every = 10;
+    t.samples = 20;
+    t.probes = 40;
+    t
+}
+
+#[test]
+fn matrix_free_alignment_equals_dense_definitions() {
+    let train = common::mnist("train");
+    let cfg = tiny(Fig6Config::demo().track);
+    let sub = train.first(cfg.train_size).unwrap();
+    let device = cpu_device();
+    let resident = DeviceData::upload(&sub, &device);
+    let theta = initial_params(&cfg.model(0.0), &mut stream(4, Stream::Init));
+    let s = cfg.settings[0];
+    pollster::block_on(async {
+        let a = alignment_at(&cfg, &s, &theta, &sub, &resident, &device, 3)
+            .await
+            .unwrap();
+        // Dense H over the block and dense Σ from samples drawn with the same derived seed.
+        let model = Mlp::from_host(&cfg.model(0.0), &theta, &device);
+        let block = Block { layer: 1 };
+        let mut op = HessianOperator::new(&model, &resident, Span::Block(block));
+        let (h, _) = to_dense(&mut op, 64, &mut Silent, "").await.unwrap();
+        let noisy = cfg.model(s.drop_rate);
+        let seed = cfg
+            .seed
+            .wrapping_add(3u64.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let samples = gradient_samples(
+            &noisy,
+            &theta,
+            &noisy.drop_rates,
+            &sub,
+            block,
+            cfg.samples,
+            seed,
+            &device,
+            |_| {},
+        )
+        .await
+        .unwrap();
+        let g = centre(&samples).unwrap();
+        let sigma = g.transpose() * &g / (cfg.samples as f64 - 1.0);
+        let t = (&h * &sigma).trace();
+        assert!(
+            (a.trace_h_sigma - t).abs() <= 1e-6 * t.abs(),
+            "Tr(HΣ) {} vs dense {t}",
+            a.trace_h_sigma
+        );
+        assert!((a.covariance.trace - sigma.trace()).abs() <= 1e-9 * sigma.trace());
+        assert!((a.covariance.frobenius - sigma.norm()).abs() <= 1e-9 * sigma.norm());
+        // Hutchinson estimates within 4 of their own standard errors of the exact values.
+        let (tr, fr) = (h.trace(), h.norm_squared());
+        assert!(
+            (a.trace_h.value - tr).abs() <= 4.0 * a.trace_h.std_error,
+            "Tr(H) {:?} vs {tr}",
+            a.trace_h
+        );
+        assert!(
+            (a.frobenius_sq_h.value - fr).abs() <= 4.0 * a.frobenius_sq_h.std_error,
+            "‖H‖² {:?} vs {fr}",
+            a.frobenius_sq_h
+        );
+        let iso = tr * sigma.trace() / 256.0;
+        assert!(
+            (a.trace_h_isotropic - iso).abs() <= 4.0 * a.trace_h.std_error * sigma.trace() / 256.0
+        );
+    });
+}
+
+#[test]
+fn fig6_tracks_every_checkpoint_and_is_reproducible_at_the_end() {
+    let train = common::mnist("train");
+    let cfg = Fig6Config {
+        track: tiny(Fig6Config::demo().track),
+    };
+    let r = pollster::block_on(run_fig6(&cfg, &train, cpu_device(), "cpu", &mut Silent)).unwrap();
+    let epochs: Vec<usize> = r.series[0].checkpoints.iter().map(|c| c.epoch).collect();
+    assert_eq!(epochs, vec![0, 10, 20]);
+    let losses: Vec<f32> = r.series[0]
+        .checkpoints
+        .iter()
+        .map(|c| c.train_loss)
+        .collect();
+    assert!(losses[2] < losses[0], "GD lowers the loss: {losses:?}");
+    let again =
+        pollster::block_on(run_fig6(&cfg, &train, cpu_device(), "cpu", &mut Silent)).unwrap();
+    assert_eq!(r.series, again.series, "same seed, same numbers");
+}
+
+#[test]
+fn cosine_null_baseline_uses_the_final_spectra() {
+    let train = common::mnist("train");
+    let mut cfg = CosineConfig::demo();
+    cfg.track = tiny(cfg.track);
+    cfg.null_repeats = 10;
+    let r = pollster::block_on(run_cosine(&cfg, &train, cpu_device(), "cpu", &mut Silent)).unwrap();
+    let n = r.null.expect("null baseline requested");
+    let last = r.series[0].checkpoints.last().unwrap();
+    assert!(
+        last.alignment.cosine > 3.0 * n.analytic_mean + 4.0 * n.sample_std,
+        "α {} should stand well above the null {}",
+        last.alignment.cosine,
+        n.analytic_mean
+    );
+    assert!(
+        (n.sample_mean - n.analytic_mean).abs()
+            <= 4.0 * n.sample_std / (n.repeats as f64).sqrt() + 1e-12
+    );
+    // The analytic mean from the dense block Hessian's spectrum at the same final θ.
+    pollster::block_on(async {
+        let device = cpu_device();
+        let sub = train.first(cfg.track.train_size).unwrap();
+        let resident = DeviceData::upload(&sub, &device);
+        let tc = cfg.track.train_config(&cfg.track.settings[0]);
+        assert_eq!(tc.model.drop_rates[0], 0.3, "001 trains with dropout");
+        let mut t =
+            dropout_lab::train::Trainer::new(tc, &sub, &sub, device.clone(), "cpu", "mnist")
+                .await
+                .unwrap();
+        while !t.is_done() {
+            t.run(100).await.unwrap();
+        }
+        let model = Mlp::from_host(
+            &cfg.track.model(0.0),
+            &t.model().to_host().await.unwrap(),
+            &device,
+        );
+        let mut op = HessianOperator::new(&model, &resident, Span::Block(Block { layer: 1 }));
+        let (h, _) = to_dense(&mut op, 64, &mut Silent, "").await.unwrap();
+        let lambda = symmetric_eigen(h.clone()).unwrap().values;
+        let mu = &last.alignment.covariance.eigenvalues;
+        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let want = lambda.iter().sum::<f64>() * mu.iter().sum::<f64>()
+            / (256.0 * norm(&lambda) * norm(mu));
+        assert!(
+            (n.analytic_mean - want).abs() <= 1e-9 * want.abs(),
+            "{} vs {want}",
+            n.analytic_mean
+        );
+    });
+}
