@@ -44,3 +44,14 @@ export async function trainToEnd(page, timeout = 480_000) {
   if (outcome !== 'done') throw new Error(`run ended with ${outcome}: ${await page.textContent('#error')}`);
   return JSON.parse(await page.evaluate(() => window.dropoutLab.history));
 }
+
+/// Select `backend`, press a preset's button and wait for it to end; returns its parsed result.
+export async function runPreset(page, name, backend, timeout = 480_000) {
+  await page.selectOption('select[name="backend"]', backend);
+  await page.evaluate(() => { document.body.dataset.run = ''; });
+  await page.click(`#${name}-button`);
+  await page.waitForSelector('body[data-run="done"], body[data-run="error"], body[data-run="cancelled"]', { timeout });
+  const outcome = await page.getAttribute('body', 'data-run');
+  if (outcome !== 'done') throw new Error(`${name} ended with ${outcome}: ${await page.textContent('#error')}`);
+  return JSON.parse(await page.evaluate((n) => window.dropoutLab.presets[n], name));
+}

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { ARTIFACTS, launch, openLab, startServer, trainToEnd } from './browser.mjs';
+import { ARTIFACTS, launch, openLab, runPreset, startServer, trainToEnd } from './browser.mjs';
 
 // 784-50-50-10, dropout 0.5 after the second hidden layer, 1000 training images.
 const RUN = 'dataset=mnist&train=1000&test=2000&widths=784-50-50-10&act=relu&drop=0,0.5&init=auto&opt=momentum&lr=0.05&mom=0.9&epochs=8&batch=50&seed=7';
@@ -249,22 +249,115 @@ test('the Fig 1a preset gives the same landscapes on WebGPU as on the CPU', asyn
     const q = RUN.replace('train=1000', 'train=200').replace('test=2000', 'test=200').replace('784-50-50-10', '784-32-32-10');
     const { page, errors } = await openLab(browser, `${url}?${q}&backend=webgpu&f1epochs=2&f1lr=0.001&f1dirs=1&f1range=1&f1points=5`);
     await page.waitForSelector('body[data-data="mnist"]');
-    const runOn = async (backend) => {
-      await page.selectOption('select[name="backend"]', backend);
-      await page.click('#fig1a-button');
-      await page.waitForSelector('body[data-run="done"], body[data-run="error"]', { timeout: 300_000 });
-      assert.equal(await page.getAttribute('body', 'data-run'), 'done', await page.textContent('#error'));
-      const r = JSON.parse(await page.evaluate(() => window.dropoutLab.presets.fig1a));
-      await page.evaluate(() => { document.body.dataset.run = ''; });
-      return r;
-    };
-    const gpu = await runOn('webgpu');
-    const cpu = await runOn('cpu');
+    const gpu = await runPreset(page, 'fig1a', 'webgpu');
+    const cpu = await runPreset(page, 'fig1a', 'cpu');
     assert.equal(gpu.backend, 'webgpu');
     assert.equal(cpu.backend, 'cpu');
     gpu.curves.forEach((g, k) => {
       const c = cpu.curves[k];
       g.train.forEach((v, i) => assert.ok(Math.abs(v - c.train[i]) / c.train[i] < 1e-3, `curve ${k} α ${gpu.alphas[i]}: ${v} vs ${c.train[i]}`));
+    });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+const rel = (a, b) => Math.abs(a - b) / Math.abs(b);
+
+test('the Fig 2 preset gives the same spectra and flatness on WebGPU as on the CPU', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const fig2 = 'f2settings=0.2:0.1&f2train=200&f2epochs=30&f2samples=10&f2k=3&f2source=both';
+    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=webgpu&${fig2}`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    const gpu = await runPreset(page, 'fig2', 'webgpu');
+    await page.screenshot({ path: `${ARTIFACTS}e2e-fig2-webgpu.png`, fullPage: true });
+    const cpu = await runPreset(page, 'fig2', 'cpu');
+    assert.equal(gpu.backend, 'webgpu');
+    assert.equal(gpu.settings.length, 2);
+    gpu.settings.forEach((g, k) => {
+      const c = cpu.settings[k];
+      assert.equal(g.source, c.source);
+      g.eigenvalues.forEach((l, i) => assert.ok(rel(l, c.eigenvalues[i]) < 2e-2, `${g.source} ${k} λ_${i}: ${l} vs ${c.eigenvalues[i]}`));
+      g.flatness.forEach((f, i) => {
+        const w = c.flatness[i].width;
+        assert.equal(f.width === null, w === null, 'the same directions have crossings');
+        if (w !== null) assert.ok(Math.abs(f.width - w) <= 2e-2 * w + 2 * gpu.config.flatness.tolerance, `${g.source} ${k} F_${i}: ${f.width} vs ${w}`);
+      });
+    });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the Fig 4, Fig 6 and 001 Fig 3 presets run in the page, draw their charts and export', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const q = 'f4settings=0.2:0.1&f4train=200&f4epochs=30&f4samples=20&f4source=both' +
+      '&f6settings=0.1:0.05,0.2:0.1&f6train=200&f6epochs=20&f6every=10&f6samples=10&f6probes=8' +
+      '&cossettings=0.2:0.1&costrain=200&cosepochs=20&cosevery=10&cossamples=10&cosprobes=8&cosnull=5';
+    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${q}`);
+    await page.waitForSelector('body[data-data="mnist"]');
+
+    const fig4 = await runPreset(page, 'fig4', 'cpu');
+    assert.equal(fig4.series.length, 2, 'one setting, two noise sources');
+    for (const s of fig4.series) {
+      assert.equal(s.hessian_eigenvalues.length, 2500, 'the block between the hidden layers');
+      assert.equal(s.projected_variance.length, 2500);
+      assert.ok(s.fit && Number.isFinite(s.fit.slope));
+    }
+    assert.match(await page.textContent('#fig4-summary'), /S_grad · drop 0\.2, lr 0\.1: λ_max\(H\) [\d.]+, slope/);
+    assert.ok(await canvasColours(page, 'chart-fig4') > 20);
+    const [csv4] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="fig4"]')]);
+    assert.equal((await readFile(await csv4.path())).toString().trim().split('\n').length, 2 + 2 * 2500);
+
+    const fig6 = await runPreset(page, 'fig6', 'cpu');
+    assert.deepEqual(fig6.series.map((s) => s.checkpoints.map((c) => c.epoch)), [[0, 10, 20], [0, 10, 20]]);
+    assert.equal(fig6.config.train_with_dropout, false, 'Fig 6 trains by plain GD');
+    for (const c of fig6.series.flatMap((s) => s.checkpoints)) {
+      assert.ok(c.alignment.trace_h_sigma > 0 && c.alignment.trace_h_isotropic !== 0);
+    }
+    assert.match(await page.textContent('#fig6-summary'), /drop 0\.1, lr 0\.05: Tr\(HΣ\)\/Tr\(HΣ̄\) between/);
+    assert.ok(await canvasColours(page, 'chart-fig6') > 10);
+    await page.screenshot({ path: `${ARTIFACTS}e2e-fig6.png`, fullPage: true });
+
+    const cos = await runPreset(page, 'cosine', 'cpu');
+    assert.equal(cos.config.train_with_dropout, true, '001 trains with dropout');
+    assert.equal(cos.null.repeats, 5);
+    assert.ok(cos.series[0].checkpoints.every((c) => c.alignment.cosine > cos.null.analytic_mean));
+    assert.match(await page.textContent('#cosine-summary'), /null \(random eigenvectors, 5 pairs\)/);
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="cosine"]')]);
+    const rows = (await readFile(await csv.path())).toString().trim().split('\n');
+    assert.equal(rows.length, 2 + 3);
+    assert.match(rows[0], /null_cosine_mean=/);
+    assert.match(page.url(), /cosnull=5/);
+
+    // A malformed settings list is refused before anything runs.
+    await page.fill('input[name="f6settings"]', '0.1-0.05');
+    await page.click('#fig6-button');
+    assert.match(await page.textContent('#error'), /Settings: "0\.1-0\.05" must be drop:lr pairs/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the Fig 6 preset gives the same traces on WebGPU as on the CPU', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const q = 'f6settings=0.2:0.1&f6train=100&f6epochs=4&f6every=2&f6samples=6&f6probes=4';
+    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=webgpu&${q}`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    const gpu = await runPreset(page, 'fig6', 'webgpu');
+    const cpu = await runPreset(page, 'fig6', 'cpu');
+    assert.equal(gpu.backend, 'webgpu');
+    gpu.series[0].checkpoints.forEach((g, i) => {
+      const c = cpu.series[0].checkpoints[i];
+      for (const key of ['trace_h_sigma', 'trace_h_isotropic', 'cosine']) {
+        assert.ok(rel(g.alignment[key], c.alignment[key]) < 1e-2, `epoch ${g.epoch} ${key}: ${g.alignment[key]} vs ${c.alignment[key]}`);
+      }
     });
     assert.deepEqual(errors, []);
   } finally {

@@ -2,8 +2,11 @@
 // and the tests. The URL holds every field, so a copied link reproduces the run.
 export const PROTOCOL = 1;
 
-const FIELDS = ['dataset', 'train', 'test', 'widths', 'act', 'drop', 'init', 'opt', 'lr', 'mom', 'epochs', 'batch', 'seed', 'backend', 'f2train', 'f2epochs', 'f2samples', 'f2k', 'f2source',
-  'f1epochs', 'f1lr', 'f1dirs', 'f1range', 'f1points'];
+const FIELDS = ['dataset', 'train', 'test', 'widths', 'act', 'drop', 'init', 'opt', 'lr', 'mom', 'epochs', 'batch', 'seed', 'backend', 'f2settings', 'f2train', 'f2epochs', 'f2samples', 'f2k', 'f2source',
+  'f1epochs', 'f1lr', 'f1dirs', 'f1range', 'f1points',
+  'f4settings', 'f4train', 'f4epochs', 'f4samples', 'f4source',
+  'f6settings', 'f6train', 'f6epochs', 'f6every', 'f6samples', 'f6probes',
+  'cossettings', 'costrain', 'cosepochs', 'cosevery', 'cossamples', 'cosprobes', 'cosnull'];
 
 export function readUrlIntoForm(form, search = location.search) {
   const params = new URLSearchParams(search);
@@ -66,6 +69,7 @@ export function formToConfig(form) {
 export function formToFig2Config(form, defaults) {
   return {
     ...defaults,
+    settings: parseSettings(form, 'f2settings'),
     train_size: number(form, 'f2train', { integer: true, min: 2 }),
     epochs: number(form, 'f2epochs', { integer: true, min: 1, max: 100000 }),
     samples: number(form, 'f2samples', { integer: true, min: 2, max: 100000 }),
@@ -122,6 +126,89 @@ export function fig1aToCsv(result) {
   ];
   for (const c of result.curves) {
     result.alphas.forEach((a, i) => lines.push([c.dropout, c.direction, a, c.train[i], c.test[i]].join(',')));
+  }
+  return lines.join('\n') + '\n';
+}
+
+// "drop:lr, drop:lr" -> [{ drop_rate, lr }]; each pair is one series of a preset.
+export function parseSettings(form, name) {
+  const raw = form.elements[name].value.trim();
+  const settings = raw.split(',').filter((p) => p.trim() !== '').map((pair) => {
+    const [drop, lr] = pair.split(':').map((x) => Number(x.trim()));
+    return { drop_rate: drop, lr };
+  });
+  if (settings.length === 0 || settings.some((s) => !(s.drop_rate > 0 && s.drop_rate < 1) || !(s.lr > 0 && s.lr <= 100))) {
+    throw new Error(`Settings: "${raw}" must be drop:lr pairs separated by commas, drop rate in (0, 1), lr in (0, 100], e.g. 0.1:0.05, 0.2:0.1`);
+  }
+  return settings;
+}
+
+function seed(form) {
+  return number(form, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+}
+
+function sources(form, name) {
+  return form.elements[name].value === 'both' ? ['grad', 'para'] : [form.elements[name].value];
+}
+
+// The Fig 4 preset (Rust `experiments::fig4_variance_hessian::Fig4Config`): the Fig 2 training
+// and sampling, then the dense Hessian of the 2500 weights between the hidden layers.
+export function formToFig4Config(form, defaults) {
+  return {
+    ...defaults,
+    settings: parseSettings(form, 'f4settings'),
+    train_size: number(form, 'f4train', { integer: true, min: 2 }),
+    epochs: number(form, 'f4epochs', { integer: true, min: 1, max: 100000 }),
+    samples: number(form, 'f4samples', { integer: true, min: 2, max: 100000 }),
+    sources: sources(form, 'f4source'),
+    seed: seed(form),
+  };
+}
+
+// Fig 6 and 001 Fig 3 share the tracked-alignment config (Rust `alignment_track::TrackConfig`);
+// `prefix` names their fields (f6…, cos…).
+export function formToTrackConfig(form, prefix, defaults) {
+  const config = {
+    ...defaults,
+    settings: parseSettings(form, `${prefix}settings`),
+    train_size: number(form, `${prefix}train`, { integer: true, min: 2 }),
+    epochs: number(form, `${prefix}epochs`, { integer: true, min: 1, max: 100000 }),
+    every: number(form, `${prefix}every`, { integer: true, min: 1, max: 100000 }),
+    samples: number(form, `${prefix}samples`, { integer: true, min: 2, max: 100000 }),
+    probes: number(form, `${prefix}probes`, { integer: true, min: 2, max: 10000 }),
+    seed: seed(form),
+  };
+  if (form.elements[`${prefix}null`]) config.null_repeats = number(form, `${prefix}null`, { integer: true, min: 0, max: 10000 });
+  return config;
+}
+
+/// One CSV row per (series, Hessian eigen-direction) of a Fig 4 result.
+export function fig4ToCsv(result) {
+  const lines = [
+    `# dropout-lab ${result.crate_version} backend=${result.backend} seed=${result.config.seed}`,
+    'source,drop_rate,lr,index,hessian_eigenvalue,projected_variance,fit_slope,fit_r2',
+  ];
+  for (const s of result.series) {
+    s.hessian_eigenvalues.forEach((lambda, i) => {
+      lines.push([s.source, s.setting.drop_rate, s.setting.lr, i + 1, lambda, s.projected_variance[i], s.fit?.slope ?? '', s.fit?.r2 ?? ''].join(','));
+    });
+  }
+  return lines.join('\n') + '\n';
+}
+
+/// One CSV row per (setting, checkpoint) of a Fig 6 or 001 Fig 3 result.
+export function trackToCsv(result) {
+  const lines = [
+    `# dropout-lab ${result.crate_version} backend=${result.backend} seed=${result.config.seed}` +
+      (result.null ? ` null_cosine_mean=${result.null.analytic_mean} null_cosine_sampled=${result.null.sample_mean}±${result.null.sample_std}` : ''),
+    'drop_rate,lr,epoch,train_loss,trace_h_sigma,trace_h_isotropic,cosine,trace_h,trace_h_se,frobenius_sq_h,frobenius_sq_h_se,trace_sigma,frobenius_sigma',
+  ];
+  for (const s of result.series) {
+    for (const c of s.checkpoints) {
+      const a = c.alignment;
+      lines.push([s.setting.drop_rate, s.setting.lr, c.epoch, c.train_loss, a.trace_h_sigma, a.trace_h_isotropic, a.cosine,
+        a.trace_h.value, a.trace_h.std_error, a.frobenius_sq_h.value, a.frobenius_sq_h.std_error, a.covariance.trace, a.covariance.frobenius].join(','));
+    }
   }
   return lines.join('\n') + '\n';
 }

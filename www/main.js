@@ -2,7 +2,8 @@
 // only draws charts (with the same wasm module, compiled once and shared with the worker).
 import init, { drawHistoryChart, drawPresetChart } from './pkg/dropout_lab.js';
 import {
-  PROTOCOL, fig1aToCsv, fig2ToCsv, formToConfig, formToFig1aConfig, formToFig2Config, readUrlIntoForm, writeFormToUrl,
+  PROTOCOL, fig1aToCsv, fig2ToCsv, fig4ToCsv, formToConfig, formToFig1aConfig, formToFig2Config, formToFig4Config,
+  formToTrackConfig, readUrlIntoForm, trackToCsv, writeFormToUrl,
 } from './config.js';
 
 const $ = (id) => document.getElementById(id);
@@ -26,6 +27,33 @@ const PRESETS = {
       const missing = s.no_crossing ? `, ${s.no_crossing} direction(s) without a crossing` : '';
       return `S_${s.source} · drop ${s.setting.drop_rate}, lr ${s.setting.lr}: final train loss ${s.final_train_loss.toFixed(4)}, ${fit}${missing}`;
     }).join('\n'),
+  },
+  fig4: {
+    config: () => formToFig4Config(form, state.presetDefaults.fig4),
+    csv: fig4ToCsv,
+    summary: (r) => r.series.map((s) => {
+      const fit = s.fit ? `slope ${s.fit.slope.toFixed(3)} (R² ${s.fit.r2.toFixed(3)}, ${s.fit.used} points)` : 'no fit';
+      return `S_${s.source} · drop ${s.setting.drop_rate}, lr ${s.setting.lr}: λ_max(H) ${s.hessian_eigenvalues[0].toPrecision(4)}, ${fit}`;
+    }).join('\n'),
+  },
+  fig6: {
+    config: () => formToTrackConfig(form, 'f6', state.presetDefaults.fig6),
+    csv: trackToCsv,
+    summary: (r) => r.series.map((s) => {
+      const ratios = s.checkpoints.map((c) => c.alignment.trace_h_sigma / c.alignment.trace_h_isotropic);
+      const last = s.checkpoints[s.checkpoints.length - 1];
+      return `drop ${s.setting.drop_rate}, lr ${s.setting.lr}: Tr(HΣ)/Tr(HΣ̄) between ${Math.min(...ratios).toFixed(1)} and ` +
+        `${Math.max(...ratios).toFixed(1)} over ${s.checkpoints.length} epochs; final loss ${last.train_loss.toFixed(4)}`;
+    }).join('\n'),
+  },
+  cosine: {
+    config: () => formToTrackConfig(form, 'cos', state.presetDefaults.cosine),
+    csv: trackToCsv,
+    summary: (r) => r.series.map((s) => {
+      const alphas = s.checkpoints.map((c) => c.alignment.cosine);
+      return `drop ${s.setting.drop_rate}, lr ${s.setting.lr}: α between ${Math.min(...alphas).toFixed(3)} and ${Math.max(...alphas).toFixed(3)}, ` +
+        `final ${alphas[alphas.length - 1].toFixed(3)}`;
+    }).concat(r.null ? [`null (random eigenvectors, ${r.null.repeats} pairs): ${r.null.sample_mean.toExponential(2)} ± ${r.null.sample_std.toExponential(1)}, exact mean ${r.null.analytic_mean.toExponential(2)}`] : []).join('\n'),
   },
 };
 // Read-only view for researchers poking at a run from the console, and for the e2e tests.

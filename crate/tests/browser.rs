@@ -173,3 +173,39 @@ async fn landscape_on_webgpu_matches_cpu() {
         curves[0]
     );
 }
+
+/// Exact Hessian-vector products (tangent pass + backward, several directions per batch, with a
+/// fixed dropout mask) on WebGPU equal the CPU backend's; the f64 oracle of tests/hessian.rs
+/// vouches for the CPU side.
+#[wasm_bindgen_test]
+async fn hessian_vector_products_on_webgpu_match_cpu() {
+    use dropout_lab::analysis::hessian::{hvp, Span};
+    use dropout_lab::analysis::noise::Block;
+    use dropout_lab::model::dropout::sample_mask;
+    use dropout_lab::model::init::initial_params;
+    use dropout_lab::model::Mlp;
+    use dropout_lab::train::eval::DeviceData;
+    let gpu = webgpu_device().await.expect("WebGPU adapter");
+    let train = blobs(128, 4);
+    for activation in [Activation::Relu, Activation::Tanh] {
+        let cfg = MlpConfig { widths: vec![64, 16, 16, 10], activation, drop_rates: vec![0.3, 0.0], init: InitScheme::He };
+        let theta = initial_params(&cfg, &mut stream(8, Stream::Init));
+        let masks = vec![sample_mask(&mut stream(8, Stream::DropoutMasks), 128, 16, 0.3), None];
+        let mut rng = stream(9, Stream::Directions);
+        for span in [Span::All, Span::Block(Block { layer: 1 })] {
+            let d = span.dim(&cfg.widths);
+            let vs: Vec<Vec<f64>> = (0..3).map(|_| (0..d).map(|_| rng.random_range(-1.0..1.0)).collect()).collect();
+            let mut out = Vec::new();
+            for device in [cpu_device(), gpu.clone()] {
+                let model = Mlp::from_host(&cfg, &theta, &device);
+                let data = DeviceData::upload(&train, &device);
+                out.push(hvp(&model, &data, &masks, span, &vs).await.unwrap());
+            }
+            for (c, g) in out[0].iter().zip(&out[1]) {
+                let scale = c.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+                let err = c.iter().zip(g).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+                assert!(err <= 1e-4 * scale, "{activation:?} {span:?}: max |Hv_gpu - Hv_cpu| {err:e} of {scale:e}");
+            }
+        }
+    }
+}

@@ -1,11 +1,13 @@
 //! Charts of result types, drawn with plotters onto any `DrawingBackend`: a canvas in the page,
 //! SVG natively. The same code draws in both places.
 
+pub mod alignment;
 pub mod curves;
 pub mod landscape;
 pub mod scatter;
 pub mod variance_hessian;
 
+pub use alignment::{draw_cosine, draw_fig6};
 pub use curves::{draw_history, Metric};
 pub use landscape::draw_fig1a;
 pub use scatter::draw_fig2;

@@ -31,19 +31,19 @@ pub fn draw_preset_chart(
     name: &str,
     result_json: &str,
 ) -> Result<(), JsError> {
-    use crate::experiments::{fig1a_landscape::Fig1aResult, fig2_variance_flatness::Fig2Result};
+    use crate::charts::{draw_cosine, draw_fig1a, draw_fig2, draw_fig4, draw_fig6};
+    fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, JsError> {
+        serde_json::from_str(json).map_err(js_err)
+    }
     let backend = CanvasBackend::with_canvas_object(canvas)
         .ok_or_else(|| JsError::new("canvas has no 2D context"))?;
     let area = backend.into_drawing_area();
     match name {
-        "fig1a" => crate::charts::draw_fig1a(
-            area,
-            &serde_json::from_str::<Fig1aResult>(result_json).map_err(js_err)?,
-        ),
-        "fig2" => crate::charts::draw_fig2(
-            area,
-            &serde_json::from_str::<Fig2Result>(result_json).map_err(js_err)?,
-        ),
+        "fig1a" => draw_fig1a(area, &parse(result_json)?),
+        "fig2" => draw_fig2(area, &parse(result_json)?),
+        "fig4" => draw_fig4(area, &parse(result_json)?),
+        "fig6" => draw_fig6(area, &parse(result_json)?),
+        "cosine" => draw_cosine(area, &parse(result_json)?),
         other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
     }
     .map_err(js_err)

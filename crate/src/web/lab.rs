@@ -278,49 +278,52 @@ impl Lab {
         config: JsValue,
         report: js_sys::Function,
     ) -> Result<String, JsError> {
-        use crate::experiments::{fig1a_landscape, fig2_variance_flatness};
+        use crate::experiments::{
+            fig1a_landscape as f1, fig2_variance_flatness as f2, fig4_variance_hessian as f4,
+            fig6_alignment as f6, p001_fig3_cosine as cos,
+        };
         let (train, test) = match (&self.train, &self.test) {
             (Some(a), Some(b)) => (a, b),
             _ => return Err(JsError::new("no data loaded")),
         };
-        let (device, backend, mut reporter) = (
+        let (device, backend, mut r) = (
             self.current_device()?,
             self.backend.label(),
             JsReporter(report),
         );
-        let json = match name.as_str() {
-            "fig1a" => {
-                let cfg: fig1a_landscape::Fig1aConfig =
-                    serde_wasm_bindgen::from_value(config).map_err(js_err)?;
-                serde_json::to_string(
-                    &fig1a_landscape::run(&cfg, train, test, device, backend, &mut reporter)
-                        .await
-                        .map_err(js_err)?,
-                )
-            }
-            "fig2" => {
-                let cfg: fig2_variance_flatness::Fig2Config =
-                    serde_wasm_bindgen::from_value(config).map_err(js_err)?;
-                serde_json::to_string(
-                    &fig2_variance_flatness::run(&cfg, train, device, backend, &mut reporter)
-                        .await
-                        .map_err(js_err)?,
-                )
-            }
-            other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
-        };
-        json.map_err(js_err)
+        fn cfg<T: serde::de::DeserializeOwned>(v: JsValue) -> Result<T, JsError> {
+            serde_wasm_bindgen::from_value(v).map_err(js_err)
+        }
+        fn json<T: serde::Serialize>(v: crate::LabResult<T>) -> Result<String, JsError> {
+            serde_json::to_string(&v.map_err(js_err)?).map_err(js_err)
+        }
+        match name.as_str() {
+            "fig1a" => json(f1::run(&cfg(config)?, train, test, device, backend, &mut r).await),
+            "fig2" => json(f2::run(&cfg(config)?, train, device, backend, &mut r).await),
+            "fig4" => json(f4::run(&cfg(config)?, train, device, backend, &mut r).await),
+            "fig6" => json(f6::run(&cfg(config)?, train, device, backend, &mut r).await),
+            "cosine" => json(cos::run(&cfg(config)?, train, device, backend, &mut r).await),
+            other => Err(JsError::new(&format!("unknown preset `{other}`"))),
+        }
     }
 
-    /// A preset's demo-scale configuration, for the page's defaults.
+    /// A preset's demo-scale configuration, for the page's defaults (a plain JS object).
     #[wasm_bindgen(js_name = presetDefaults)]
     pub fn preset_defaults(name: String) -> Result<JsValue, JsError> {
         use crate::experiments::{
             fig1a_landscape::Fig1aConfig, fig2_variance_flatness::Fig2Config,
+            fig4_variance_hessian::Fig4Config, fig6_alignment::Fig6Config,
+            p001_fig3_cosine::CosineConfig,
         };
+        use serde::Serialize;
+        // Flattened configs serialise as maps: ask for plain objects, not JS Maps.
+        let s = serde_wasm_bindgen::Serializer::json_compatible();
         match name.as_str() {
-            "fig1a" => serde_wasm_bindgen::to_value(&Fig1aConfig::demo()),
-            "fig2" => serde_wasm_bindgen::to_value(&Fig2Config::demo()),
+            "fig1a" => Fig1aConfig::demo().serialize(&s),
+            "fig2" => Fig2Config::demo().serialize(&s),
+            "fig4" => Fig4Config::demo().serialize(&s),
+            "fig6" => Fig6Config::demo().serialize(&s),
+            "cosine" => CosineConfig::demo().serialize(&s),
             other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
         }
         .map_err(js_err)
