@@ -1,16 +1,29 @@
 // `npm run bench`: open www/bench.html in headless Chromium (WebGPU on whatever adapter it finds)
-// and print the results as JSON. Not a test: nothing is asserted about speed.
+// and print the results as JSON, next to the native Hessian benchmark (the CLI built by
+// scripts/bench.sh). Not a test: nothing is asserted about speed.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { launch, startServer } from './browser.mjs';
 
 const steps = Number(process.env.BENCH_STEPS ?? 20);
+// The browser's Hessian benchmark: 10000 rows (the paper's) take half an hour on SwiftShader.
+const hessianRows = Number(process.env.BENCH_HESSIAN_ROWS ?? 1000);
+const nativeRows = Number(process.env.BENCH_NATIVE_HESSIAN_ROWS ?? 10000);
+const cli = process.env.DROPOUT_LAB_CLI;
+
+let native = null;
+if (cli && existsSync(cli)) {
+  console.error(`native Hessian benchmark (${nativeRows} rows)…`);
+  native = JSON.parse(execFileSync(cli, ['bench-hessian', '--rows', String(nativeRows), '--k', '20']).toString());
+}
 const { server, url } = await startServer();
 const browser = await launch({ webgpu: true });
 try {
   const page = await browser.newPage();
-  await page.goto(`${url}bench.html?steps=${steps}`);
+  await page.goto(`${url}bench.html?steps=${steps}&hessian_rows=${hessianRows}`);
   await page.waitForFunction(() => window.benchResults, null, { timeout: 0 });
   const results = await page.evaluate(() => window.benchResults);
-  console.log(JSON.stringify({ date: new Date().toISOString(), steps, ...results }, null, 2));
+  console.log(JSON.stringify({ date: new Date().toISOString(), steps, ...results, native: { hessian: native } }, null, 2));
   if (results.error) process.exitCode = 1;
 } finally {
   await browser.close();

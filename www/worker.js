@@ -170,7 +170,7 @@ onmessage = ({ data }) => {
 };
 
 // `npm run bench`: the hot loops only, on each available backend (see crate/src/web/bench.rs).
-async function bench({ steps }) {
+async function bench({ steps, hessianRows }) {
   const results = { crate_version: version(), user_agent: navigator.userAgent, backends: {} };
   for (const b of webgpuUsable ? ['webgpu', 'cpu'] : ['cpu']) {
     await lab.setBackend(b);
@@ -179,6 +179,7 @@ async function bench({ steps }) {
       r.training.push(await lab.benchTraining(Uint32Array.from(widths), 128, steps));
     }
     if (b === 'webgpu') r.matmul = await lab.benchMatmul(1024, 8);
+    if (hessianRows > 0) r.hessian = await lab.benchHessian(hessianRows, 20);
     results.backends[b] = r;
   }
   await lab.setBackend(backend);

@@ -11,6 +11,7 @@ pub mod experiments;
 pub mod io;
 pub mod linalg;
 pub mod model;
+pub mod perf;
 pub mod progress;
 pub mod rng;
 pub mod train;

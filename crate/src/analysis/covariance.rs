@@ -3,9 +3,11 @@
 //!
 //! When N < D (e.g. 3000 samples of a 2500-weight block, or fewer) the nonzero spectrum comes from
 //! the N x N Gram matrix G = Xc Xcᵀ / (N - 1): G u = λ u gives v = Xcᵀ u / sqrt((N - 1) λ).
-//! Eigen-solver: nalgebra's symmetric eigendecomposition, in f64.
+//! Eigen-solver: `linalg::dense` (faer's self-adjoint eigendecomposition), in f64.
 
-use nalgebra::{DMatrix, SymmetricEigen};
+use nalgebra::DMatrix;
+
+use crate::linalg::dense::symmetric_eigen;
 
 use crate::error::{LabError, LabResult};
 
@@ -55,28 +57,23 @@ pub fn pca(samples: &[Vec<f32>], k: usize) -> LabResult<Pca> {
     let scale = 1.0 / (n as f64 - 1.0);
     let mut pairs: Vec<(f64, Vec<f64>)> = if n < d {
         let gram = (&x * x.transpose()) * scale;
-        let eig = SymmetricEigen::new(gram);
+        let eig = symmetric_eigen(gram)?;
         (0..n)
             .filter_map(|i| {
-                let lambda = eig.eigenvalues[i];
+                let lambda = eig.values[i];
                 if lambda <= 0.0 {
                     return None;
                 }
                 let v =
-                    x.transpose() * eig.eigenvectors.column(i) / ((n as f64 - 1.0) * lambda).sqrt();
+                    x.transpose() * eig.vectors.column(i) / ((n as f64 - 1.0) * lambda).sqrt();
                 Some((lambda, v.iter().copied().collect()))
             })
             .collect()
     } else {
         let cov = (x.transpose() * &x) * scale;
-        let eig = SymmetricEigen::new(cov);
+        let eig = symmetric_eigen(cov)?;
         (0..d)
-            .map(|i| {
-                (
-                    eig.eigenvalues[i],
-                    eig.eigenvectors.column(i).iter().copied().collect(),
-                )
-            })
+            .map(|i| (eig.values[i], eig.vectors.column(i).iter().copied().collect()))
             .collect()
     };
     pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -127,7 +124,8 @@ mod tests {
                 .sum::<f64>()
                 / (n as f64 - 1.0)
         });
-        let eig = SymmetricEigen::new(cov);
+        // nalgebra here, faer in `pca`: the oracle uses an independent eigensolver.
+        let eig = nalgebra::SymmetricEigen::new(cov);
         let mut idx: Vec<usize> = (0..d).collect();
         idx.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
         let vals = idx.iter().map(|&i| eig.eigenvalues[i]).collect();
