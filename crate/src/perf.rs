@@ -36,9 +36,19 @@ pub struct HessianBench {
 /// 784-50-50-10 (ReLU, Xavier) on `rows` random inputs: top-`top_k` eigenvalues of the full
 /// Hessian by Lanczos, then the dense 2500 x 2500 block between the hidden layers and its
 /// eigendecomposition. `now` is a millisecond clock.
-pub async fn hessian(device: Device, rows: usize, top_k: usize, now: fn() -> f64) -> LabResult<HessianBench> {
+pub async fn hessian(
+    device: Device,
+    rows: usize,
+    top_k: usize,
+    now: fn() -> f64,
+) -> LabResult<HessianBench> {
     let widths = vec![784, 50, 50, 10];
-    let cfg = MlpConfig { widths: widths.clone(), activation: Activation::Relu, drop_rates: vec![0.0, 0.0], init: InitScheme::Xavier };
+    let cfg = MlpConfig {
+        widths: widths.clone(),
+        activation: Activation::Relu,
+        drop_rates: vec![0.0, 0.0],
+        init: InitScheme::Xavier,
+    };
     let mut rng = stream(0, Stream::Directions);
     let data = Dataset {
         features: (0..rows * 784).map(|_| rng.random::<f32>()).collect(),
@@ -47,13 +57,24 @@ pub async fn hessian(device: Device, rows: usize, top_k: usize, now: fn() -> f64
         classes: 10,
     };
     let resident = DeviceData::upload(&data, &device);
-    let model = Mlp::from_host(&cfg, &initial_params(&cfg, &mut stream(0, Stream::Init)), &device);
+    let model = Mlp::from_host(
+        &cfg,
+        &initial_params(&cfg, &mut stream(0, Stream::Init)),
+        &device,
+    );
     // Warm-up: compile the kernels of one product before timing.
     let mut op = HessianOperator::new(&model, &resident, Span::All);
     crate::linalg::LinearOperator::apply(&mut op, &[vec![1.0; Span::All.dim(&widths)]]).await?;
 
     let t0 = now();
-    let r = lanczos(&mut op, &LanczosOptions::top(top_k), &mut stream(1, Stream::Directions), &mut Silent, "").await?;
+    let r = lanczos(
+        &mut op,
+        &LanczosOptions::top(top_k),
+        &mut stream(1, Stream::Directions),
+        &mut Silent,
+        "",
+    )
+    .await?;
     let lanczos_ms = now() - t0;
 
     let block = Span::Block(Block { layer: 1 });

@@ -188,13 +188,23 @@ async fn hessian_vector_products_on_webgpu_match_cpu() {
     let gpu = webgpu_device().await.expect("WebGPU adapter");
     let train = blobs(128, 4);
     for activation in [Activation::Relu, Activation::Tanh] {
-        let cfg = MlpConfig { widths: vec![64, 16, 16, 10], activation, drop_rates: vec![0.3, 0.0], init: InitScheme::He };
+        let cfg = MlpConfig {
+            widths: vec![64, 16, 16, 10],
+            activation,
+            drop_rates: vec![0.3, 0.0],
+            init: InitScheme::He,
+        };
         let theta = initial_params(&cfg, &mut stream(8, Stream::Init));
-        let masks = vec![sample_mask(&mut stream(8, Stream::DropoutMasks), 128, 16, 0.3), None];
+        let masks = vec![
+            sample_mask(&mut stream(8, Stream::DropoutMasks), 128, 16, 0.3),
+            None,
+        ];
         let mut rng = stream(9, Stream::Directions);
         for span in [Span::All, Span::Block(Block { layer: 1 })] {
             let d = span.dim(&cfg.widths);
-            let vs: Vec<Vec<f64>> = (0..3).map(|_| (0..d).map(|_| rng.random_range(-1.0..1.0)).collect()).collect();
+            let vs: Vec<Vec<f64>> = (0..3)
+                .map(|_| (0..d).map(|_| rng.random_range(-1.0..1.0)).collect())
+                .collect();
             let mut out = Vec::new();
             for device in [cpu_device(), gpu.clone()] {
                 let model = Mlp::from_host(&cfg, &theta, &device);
@@ -203,8 +213,14 @@ async fn hessian_vector_products_on_webgpu_match_cpu() {
             }
             for (c, g) in out[0].iter().zip(&out[1]) {
                 let scale = c.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-                let err = c.iter().zip(g).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-                assert!(err <= 1e-4 * scale, "{activation:?} {span:?}: max |Hv_gpu - Hv_cpu| {err:e} of {scale:e}");
+                let err = c
+                    .iter()
+                    .zip(g)
+                    .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+                assert!(
+                    err <= 1e-4 * scale,
+                    "{activation:?} {span:?}: max |Hv_gpu - Hv_cpu| {err:e} of {scale:e}"
+                );
             }
         }
     }

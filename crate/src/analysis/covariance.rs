@@ -64,8 +64,7 @@ pub fn pca(samples: &[Vec<f32>], k: usize) -> LabResult<Pca> {
                 if lambda <= 0.0 {
                     return None;
                 }
-                let v =
-                    x.transpose() * eig.vectors.column(i) / ((n as f64 - 1.0) * lambda).sqrt();
+                let v = x.transpose() * eig.vectors.column(i) / ((n as f64 - 1.0) * lambda).sqrt();
                 Some((lambda, v.iter().copied().collect()))
             })
             .collect()
@@ -73,7 +72,12 @@ pub fn pca(samples: &[Vec<f32>], k: usize) -> LabResult<Pca> {
         let cov = (x.transpose() * &x) * scale;
         let eig = symmetric_eigen(cov)?;
         (0..d)
-            .map(|i| (eig.values[i], eig.vectors.column(i).iter().copied().collect()))
+            .map(|i| {
+                (
+                    eig.values[i],
+                    eig.vectors.column(i).iter().copied().collect(),
+                )
+            })
             .collect()
     };
     pairs.sort_by(|a, b| b.0.total_cmp(&a.0));

@@ -5,6 +5,8 @@ pub mod alignment;
 pub mod covariance;
 pub mod flatness;
 pub mod hessian;
+pub mod kfac;
 pub mod landscape;
 pub mod noise;
 pub mod powerlaw;
+pub mod volume;

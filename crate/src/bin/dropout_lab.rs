@@ -216,8 +216,12 @@ mod cli {
 
     /// `bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]`: the Hessian benchmark natively, JSON.
     fn bench_hessian(args: &[String]) -> Result<(), String> {
-        let rows: usize = arg(args, "--rows").map_or(Ok(10000), |v| v.parse()).map_err(|e| format!("--rows: {e}"))?;
-        let k: usize = arg(args, "--k").map_or(Ok(20), |v| v.parse()).map_err(|e| format!("--k: {e}"))?;
+        let rows: usize = arg(args, "--rows")
+            .map_or(Ok(10000), |v| v.parse())
+            .map_err(|e| format!("--rows: {e}"))?;
+        let k: usize = arg(args, "--k")
+            .map_or(Ok(20), |v| v.parse())
+            .map_err(|e| format!("--k: {e}"))?;
         let device = match arg(args, "--backend").as_deref().unwrap_or("cpu") {
             "cpu" => cpu_device(),
             "wgpu" | "webgpu" => pollster::block_on(webgpu_device()).map_err(|e| e.to_string())?,
@@ -225,9 +229,14 @@ mod cli {
         };
         static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
         fn now() -> f64 {
-            START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
+            START
+                .get_or_init(std::time::Instant::now)
+                .elapsed()
+                .as_secs_f64()
+                * 1000.0
         }
-        let r = pollster::block_on(dropout_lab::perf::hessian(device, rows, k, now)).map_err(|e| e.to_string())?;
+        let r = pollster::block_on(dropout_lab::perf::hessian(device, rows, k, now))
+            .map_err(|e| e.to_string())?;
         println!("{}", serde_json::to_string(&r).expect("serialises"));
         Ok(())
     }

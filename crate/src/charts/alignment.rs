@@ -14,30 +14,62 @@ use crate::experiments::p001_fig3_cosine::CosineResult;
 const GREY: RGBColor = RGBColor(150, 150, 150);
 
 fn epochs_max(series: &[TrackSeries]) -> f64 {
-    series.iter().flat_map(|s| s.checkpoints.iter().map(|c| c.epoch)).max().unwrap_or(1).max(1) as f64
+    series
+        .iter()
+        .flat_map(|s| s.checkpoints.iter().map(|c| c.epoch))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64
 }
 
 fn label(s: &TrackSeries) -> String {
     format!("drop {}, lr {}", s.setting.drop_rate, s.setting.lr)
 }
 
-pub fn draw_fig6<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, r: &Fig6Result) -> LabResult<()> {
+pub fn draw_fig6<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    r: &Fig6Result,
+) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
-    let values = r.series.iter().flat_map(|s| s.checkpoints.iter().flat_map(|c| [c.alignment.trace_h_sigma, c.alignment.trace_h_isotropic]));
-    let (lo, hi) = values.filter(|v| *v > 0.0 && v.is_finite()).fold((f64::MAX, f64::MIN_POSITIVE), |(a, b), v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo > hi { (1e-6, 1.0) } else { (lo / 2.0, hi * 2.0) };
+    let values = r.series.iter().flat_map(|s| {
+        s.checkpoints
+            .iter()
+            .flat_map(|c| [c.alignment.trace_h_sigma, c.alignment.trace_h_isotropic])
+    });
+    let (lo, hi) = values
+        .filter(|v| *v > 0.0 && v.is_finite())
+        .fold((f64::MAX, f64::MIN_POSITIVE), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    let (lo, hi) = if lo > hi {
+        (1e-6, 1.0)
+    } else {
+        (lo / 2.0, hi * 2.0)
+    };
     let mut chart = ChartBuilder::on(&root)
-        .caption("Tr(HΣ) (solid) vs isotropic Tr(HΣ̄) (dashed)", ("sans-serif", 14))
+        .caption(
+            "Tr(HΣ) (solid) vs isotropic Tr(HΣ̄) (dashed)",
+            ("sans-serif", 14),
+        )
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..epochs_max(&r.series), (lo..hi).log_scale())
         .map_err(err)?;
-    chart.configure_mesh().x_desc("epoch").y_label_formatter(&|y| format!("{y:.0e}")).draw().map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_label_formatter(&|y| format!("{y:.0e}"))
+        .draw()
+        .map_err(err)?;
     for (i, s) in r.series.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
         let pick = |f: fn(&crate::analysis::alignment::Alignment) -> f64| -> Vec<(f64, f64)> {
-            s.checkpoints.iter().map(|c| (c.epoch as f64, f(&c.alignment))).filter(|p| p.1 > 0.0).collect()
+            s.checkpoints
+                .iter()
+                .map(|c| (c.epoch as f64, f(&c.alignment)))
+                .filter(|p| p.1 > 0.0)
+                .collect()
         };
         let full = pick(|a| a.trace_h_sigma);
         let iso = pick(|a| a.trace_h_isotropic);
@@ -45,13 +77,20 @@ pub fn draw_fig6<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shif
             .draw_series(LineSeries::new(full, colour.stroke_width(2)))
             .map_err(err)?
             .label(label(s))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
-        chart.draw_series(DashedLineSeries::new(iso, 6, 4, colour.stroke_width(2))).map_err(err)?;
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+            });
+        chart
+            .draw_series(DashedLineSeries::new(iso, 6, 4, colour.stroke_width(2)))
+            .map_err(err)?;
     }
     finish(&mut chart, &root, SeriesLabelPosition::LowerRight)
 }
 
-pub fn draw_cosine<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, r: &CosineResult) -> LabResult<()> {
+pub fn draw_cosine<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    r: &CosineResult,
+) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
     let x_max = epochs_max(&r.series);
     let mut chart = ChartBuilder::on(&root)
@@ -61,24 +100,48 @@ pub fn draw_cosine<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Sh
         .y_label_area_size(44)
         .build_cartesian_2d(0.0..x_max, 0.0..1.05)
         .map_err(err)?;
-    chart.configure_mesh().x_desc("epoch").y_desc("α").draw().map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("α")
+        .draw()
+        .map_err(err)?;
     if let Some(n) = &r.null {
-        let (a, b) = ((n.sample_mean - 2.0 * n.sample_std).max(0.0), n.sample_mean + 2.0 * n.sample_std);
+        let (a, b) = (
+            (n.sample_mean - 2.0 * n.sample_std).max(0.0),
+            n.sample_mean + 2.0 * n.sample_std,
+        );
         chart
-            .draw_series(std::iter::once(Rectangle::new([(0.0, a), (x_max, b.max(0.004))], GREY.mix(0.5).filled())))
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0, a), (x_max, b.max(0.004))],
+                GREY.mix(0.5).filled(),
+            )))
             .map_err(err)?
-            .label(format!("null (random eigenvectors): {:.1e}", n.analytic_mean))
-            .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 16, y + 4)], GREY.mix(0.5).filled()));
+            .label(format!(
+                "null (random eigenvectors): {:.1e}",
+                n.analytic_mean
+            ))
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 4), (x + 16, y + 4)], GREY.mix(0.5).filled())
+            });
     }
     for (i, s) in r.series.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
-        let pts: Vec<(f64, f64)> = s.checkpoints.iter().map(|c| (c.epoch as f64, c.alignment.cosine)).collect();
+        let pts: Vec<(f64, f64)> = s
+            .checkpoints
+            .iter()
+            .map(|c| (c.epoch as f64, c.alignment.cosine))
+            .collect();
         chart
             .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
             .map_err(err)?
             .label(label(s))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
-        chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, colour.filled()))).map_err(err)?;
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+            });
+        chart
+            .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
+            .map_err(err)?;
     }
     finish(&mut chart, &root, SeriesLabelPosition::LowerRight)
 }
@@ -94,7 +157,10 @@ mod tests {
     use crate::linalg::hutchinson::Estimate;
 
     fn series(drop: f32) -> TrackSeries {
-        let e = Estimate { value: 1.0, std_error: 0.0 };
+        let e = Estimate {
+            value: 1.0,
+            std_error: 0.0,
+        };
         let checkpoints = (0..3)
             .map(|i| Checkpoint {
                 epoch: 10 * i,
@@ -105,29 +171,66 @@ mod tests {
                     cosine: 0.5 + 0.1 * i as f64,
                     trace_h: e,
                     frobenius_sq_h: e,
-                    covariance: CovarianceSummary { trace: 1.0, frobenius: 1.0, eigenvalues: vec![1.0] },
+                    covariance: CovarianceSummary {
+                        trace: 1.0,
+                        frobenius: 1.0,
+                        eigenvalues: vec![1.0],
+                    },
                 },
             })
             .collect();
-        TrackSeries { setting: Setting { drop_rate: drop, lr: 0.1 }, checkpoints }
+        TrackSeries {
+            setting: Setting {
+                drop_rate: drop,
+                lr: 0.1,
+            },
+            checkpoints,
+        }
     }
 
     #[test]
     fn fig6_draws_a_solid_and_a_dashed_line_per_setting() {
-        let r = Fig6Result { config: Fig6Config::demo(), backend: "cpu".into(), crate_version: "0".into(), series: vec![series(0.1), series(0.2)] };
+        let r = Fig6Result {
+            config: Fig6Config::demo(),
+            backend: "cpu".into(),
+            crate_version: "0".into(),
+            series: vec![series(0.1), series(0.2)],
+        };
         let mut svg = String::new();
-        draw_fig6(SVGBackend::with_string(&mut svg, (500, 300)).into_drawing_area(), &r).unwrap();
+        draw_fig6(
+            SVGBackend::with_string(&mut svg, (500, 300)).into_drawing_area(),
+            &r,
+        )
+        .unwrap();
         assert!(svg.contains("drop 0.1, lr 0.1") && svg.contains("drop 0.2, lr 0.1"));
         // Each dashed isotropic line is drawn as many short segments.
-        assert!(svg.matches("<polyline").count() > 2 + 2 + 6, "solid lines, legend marks and dashes");
+        assert!(
+            svg.matches("<polyline").count() > 2 + 2 + 6,
+            "solid lines, legend marks and dashes"
+        );
     }
 
     #[test]
     fn cosine_draws_the_null_band_and_points() {
-        let null = NullCosine { analytic_mean: 8e-3, sample_mean: 8e-3, sample_std: 1e-3, repeats: 20 };
-        let r = CosineResult { config: CosineConfig::demo(), backend: "cpu".into(), crate_version: "0".into(), series: vec![series(0.1)], null: Some(null) };
+        let null = NullCosine {
+            analytic_mean: 8e-3,
+            sample_mean: 8e-3,
+            sample_std: 1e-3,
+            repeats: 20,
+        };
+        let r = CosineResult {
+            config: CosineConfig::demo(),
+            backend: "cpu".into(),
+            crate_version: "0".into(),
+            series: vec![series(0.1)],
+            null: Some(null),
+        };
         let mut svg = String::new();
-        draw_cosine(SVGBackend::with_string(&mut svg, (500, 300)).into_drawing_area(), &r).unwrap();
+        draw_cosine(
+            SVGBackend::with_string(&mut svg, (500, 300)).into_drawing_area(),
+            &r,
+        )
+        .unwrap();
         assert!(svg.contains("null (random eigenvectors): 8.0e-3"));
         assert_eq!(svg.matches("<circle").count(), 3);
     }

@@ -36,10 +36,22 @@ pub struct Fig4Config {
 }
 
 impl Fig4Config {
-    /// The Fig. 2 demo run; the paper's scale is train_size 10000, samples 1000.
+    /// The Fig. 2 demo run with two of its four settings; the paper's scale is train_size 10000,
+    /// samples 1000.
     pub fn demo() -> Self {
+        let mut run = NoiseRun::demo();
+        run.settings = vec![
+            Setting {
+                drop_rate: 0.1,
+                lr: 0.05,
+            },
+            Setting {
+                drop_rate: 0.2,
+                lr: 0.1,
+            },
+        ];
         Fig4Config {
-            run: NoiseRun::demo(),
+            run,
             fit_floor: 1e-5,
         }
     }

@@ -16,15 +16,24 @@ pub struct Eigen {
 
 pub fn symmetric_eigen(m: DMatrix<f64>) -> LabResult<Eigen> {
     if !m.is_square() {
-        return Err(LabError::Config(format!("eigendecomposition of a non-square {}x{} matrix", m.nrows(), m.ncols())));
+        return Err(LabError::Config(format!(
+            "eigendecomposition of a non-square {}x{} matrix",
+            m.nrows(),
+            m.ncols()
+        )));
     }
     // The iteration need not terminate on NaN: refuse it with a message.
     if m.iter().any(|v| !v.is_finite()) {
-        return Err(LabError::Numerical("the matrix has NaN or infinite entries (has the model diverged?)".into()));
+        return Err(LabError::Numerical(
+            "the matrix has NaN or infinite entries (has the model diverged?)".into(),
+        ));
     }
     let n = m.nrows();
     if n == 0 {
-        return Ok(Eigen { values: Vec::new(), vectors: m });
+        return Ok(Eigen {
+            values: Vec::new(),
+            vectors: m,
+        });
     }
     let a = faer::Mat::<f64>::from_fn(n, n, |i, j| m[(i, j)]);
     let eig = a
@@ -49,7 +58,9 @@ mod tests {
         let d = 40;
         let q = haar_frame(d, d, &mut stream(2, Stream::Directions));
         let lambda: Vec<f64> = (0..d).map(|i| 5.0 - 0.3 * i as f64).collect();
-        let m = &q * DMatrix::from_diagonal(&nalgebra::DVector::from_vec(lambda.clone())) * q.transpose();
+        let m = &q
+            * DMatrix::from_diagonal(&nalgebra::DVector::from_vec(lambda.clone()))
+            * q.transpose();
         let e = symmetric_eigen(m.clone()).unwrap();
         for (got, want) in e.values.iter().zip(&lambda) {
             assert!((got - want).abs() < 1e-10, "{got} vs {want}");

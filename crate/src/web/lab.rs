@@ -238,7 +238,9 @@ impl Lab {
     /// 784-50-50-10 on `rows` inputs, on the current backend (see `perf::hessian`).
     #[wasm_bindgen(js_name = benchHessian)]
     pub async fn bench_hessian(&self, rows: usize, top_k: usize) -> Result<JsValue, JsError> {
-        let r = crate::perf::hessian(self.current_device()?, rows, top_k, js_sys::Date::now).await.map_err(js_err)?;
+        let r = crate::perf::hessian(self.current_device()?, rows, top_k, js_sys::Date::now)
+            .await
+            .map_err(js_err)?;
         serde_wasm_bindgen::to_value(&r).map_err(js_err)
     }
 
