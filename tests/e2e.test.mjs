@@ -364,3 +364,29 @@ test('the Fig 6 preset gives the same traces on WebGPU as on the CPU', async () 
     await browser.close();
   }
 });
+
+test('the paper 002 weight-volume preset runs in the page with and without dropout', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const q = 'vtrain=200&vtest=200&vepochs=2&vdrop=0.3&vlr=0.05&vrows=100';
+    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${q}`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    const r = await runPreset(page, 'volume', 'cpu');
+    assert.deepEqual(r.runs.map((x) => x.dropout), [false, true]);
+    assert.equal(r.config.drop_rate, 0.3);
+    for (const x of r.runs) {
+      assert.deepEqual(x.epochs.map((e) => e.epoch), [0, 1, 2]);
+      for (const e of x.epochs) assert.ok(e.layers.every((l) => Number.isFinite(l.log_volume) && l.log_volume <= 0));
+    }
+    assert.match(await page.textContent('#volume-summary'), /with dropout: log vol \/ D per layer at epoch 2: /);
+    assert.ok(await canvasColours(page, 'chart-volume') > 10);
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="volume"]')]);
+    assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + 2 * 3 * 4);
+    await page.fill('input[name="vdrop"]', '0');
+    await page.click('#volume-button');
+    assert.match(await page.textContent('#error'), /Drop rate: the dropout network needs a rate/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

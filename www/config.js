@@ -6,7 +6,8 @@ const FIELDS = ['dataset', 'train', 'test', 'widths', 'act', 'drop', 'init', 'op
   'f1epochs', 'f1lr', 'f1dirs', 'f1range', 'f1points',
   'f4settings', 'f4train', 'f4epochs', 'f4samples', 'f4source',
   'f6settings', 'f6train', 'f6epochs', 'f6every', 'f6samples', 'f6probes',
-  'cossettings', 'costrain', 'cosepochs', 'cosevery', 'cossamples', 'cosprobes', 'cosnull'];
+  'cossettings', 'costrain', 'cosepochs', 'cosevery', 'cossamples', 'cosprobes', 'cosnull',
+  'vtrain', 'vtest', 'vepochs', 'vdrop', 'vlr', 'vrows'];
 
 export function readUrlIntoForm(form, search = location.search) {
   const params = new URLSearchParams(search);
@@ -208,6 +209,38 @@ export function trackToCsv(result) {
       const a = c.alignment;
       lines.push([s.setting.drop_rate, s.setting.lr, c.epoch, c.train_loss, a.trace_h_sigma, a.trace_h_isotropic, a.cosine,
         a.trace_h.value, a.trace_h.std_error, a.frobenius_sq_h.value, a.frobenius_sq_h.std_error, a.covariance.trace, a.covariance.frobenius].join(','));
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+// Paper 002 Fig 2(b) (Rust `experiments::p002_fig2_volume::VolumeTrackConfig`).
+export function formToVolumeConfig(form, defaults) {
+  const drop = number(form, 'vdrop', { min: 0, max: 0.99 });
+  if (!(drop > 0)) throw new Error('Drop rate: the dropout network needs a rate in (0, 0.99]');
+  return {
+    ...defaults,
+    train_size: number(form, 'vtrain', { integer: true, min: 2 }),
+    test_size: number(form, 'vtest', { integer: true, min: 1 }),
+    epochs: number(form, 'vepochs', { integer: true, min: 1, max: 10000 }),
+    drop_rate: drop,
+    lr: number(form, 'vlr', { min: 1e-12, max: 100 }),
+    kfac_rows: number(form, 'vrows', { integer: true, min: 1, max: 60000 }),
+    seed: seed(form),
+  };
+}
+
+/// One CSV row per (network, epoch, layer) of a weight-volume result.
+export function volumeToCsv(result) {
+  const lines = [
+    `# dropout-lab ${result.crate_version} backend=${result.backend} seed=${result.config.seed}`,
+    'dropout,epoch,layer,fan_in,fan_out,log_volume,log_volume_per_weight',
+  ];
+  for (const run of result.runs) {
+    for (const e of run.epochs) {
+      for (const l of e.layers) {
+        lines.push([run.dropout, e.epoch, l.layer + 1, l.fan_in, l.fan_out, l.log_volume, l.log_volume / (l.fan_in * l.fan_out)].join(','));
+      }
     }
   }
   return lines.join('\n') + '\n';

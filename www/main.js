@@ -3,7 +3,7 @@
 import init, { drawHistoryChart, drawPresetChart } from './pkg/dropout_lab.js';
 import {
   PROTOCOL, fig1aToCsv, fig2ToCsv, fig4ToCsv, formToConfig, formToFig1aConfig, formToFig2Config, formToFig4Config,
-  formToTrackConfig, readUrlIntoForm, trackToCsv, writeFormToUrl,
+  formToTrackConfig, formToVolumeConfig, readUrlIntoForm, trackToCsv, volumeToCsv, writeFormToUrl,
 } from './config.js';
 
 const $ = (id) => document.getElementById(id);
@@ -54,6 +54,16 @@ const PRESETS = {
       return `drop ${s.setting.drop_rate}, lr ${s.setting.lr}: α between ${Math.min(...alphas).toFixed(3)} and ${Math.max(...alphas).toFixed(3)}, ` +
         `final ${alphas[alphas.length - 1].toFixed(3)}`;
     }).concat(r.null ? [`null (random eigenvectors, ${r.null.repeats} pairs): ${r.null.sample_mean.toExponential(2)} ± ${r.null.sample_std.toExponential(1)}, exact mean ${r.null.analytic_mean.toExponential(2)}`] : []).join('\n'),
+  },
+  volume: {
+    config: () => formToVolumeConfig(form, state.presetDefaults.volume),
+    csv: volumeToCsv,
+    summary: (r) => r.runs.map((run) => {
+      const last = run.epochs[run.epochs.length - 1];
+      const per = last.layers.map((l) => (l.log_volume / (l.fan_in * l.fan_out)).toFixed(3)).join(', ');
+      return `${run.dropout ? 'with' : 'without'} dropout: log vol / D per layer at epoch ${last.epoch}: ${per}; ` +
+        `test accuracy ${(100 * run.final_test_accuracy).toFixed(2)}%, gap ${(100 * run.generalisation_gap).toFixed(2)} points`;
+    }).join('\n'),
   },
 };
 // Read-only view for researchers poking at a run from the console, and for the e2e tests.

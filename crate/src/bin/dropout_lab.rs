@@ -241,6 +241,52 @@ mod cli {
         Ok(())
     }
 
+    /// `volume --data DIR [--config volume.json] [--out result.json]`: paper 002 Fig. 2(b) natively.
+    fn volume(args: &[String]) -> Result<(), String> {
+        use dropout_lab::experiments::p002_fig2_volume::{run, VolumeTrackConfig};
+        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
+        let config = config_or(args, VolumeTrackConfig::demo)?;
+        let train = load_split(
+            &data_dir,
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+        )?;
+        let test = load_split(
+            &data_dir,
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        )?;
+        let r = pollster::block_on(run(
+            &config,
+            &train,
+            &test,
+            cpu_device(),
+            "cpu",
+            &mut Stderr,
+        ))
+        .map_err(|e| e.to_string())?;
+        for run in &r.runs {
+            for e in &run.epochs {
+                let per: Vec<String> = e
+                    .layers
+                    .iter()
+                    .map(|l| format!("{:.4}", l.log_volume / (l.fan_in * l.fan_out) as f64))
+                    .collect();
+                eprintln!(
+                    "{} dropout, epoch {:>3}: log vol / D per layer {}",
+                    if run.dropout { "with" } else { "without" },
+                    e.epoch,
+                    per.join(" ")
+                );
+            }
+            eprintln!(
+                "  train acc {:.4}, test acc {:.4}, gap {:.4}",
+                run.final_train_accuracy, run.final_test_accuracy, run.generalisation_gap
+            );
+        }
+        write_out(args, &r)
+    }
+
     struct Stderr;
     impl dropout_lab::experiments::Reporter for Stderr {
         fn report(
@@ -264,10 +310,11 @@ mod cli {
             Some("fig6") => return fig6(args),
             Some("bench-hessian") => return bench_hessian(args),
             Some("cosine") => return cosine(args),
+            Some("volume") => return volume(args),
             _ => {}
         }
         if args.first().map(String::as_str) != Some("train") {
-            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
+            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab volume --data DIR [--config volume.json] [--out result.json]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
         }
         let config_path = arg(args, "--config").ok_or("--config is required")?;
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);

@@ -6,9 +6,11 @@ pub mod curves;
 pub mod landscape;
 pub mod scatter;
 pub mod variance_hessian;
+pub mod volume;
 
 pub use alignment::{draw_cosine, draw_fig6};
 pub use curves::{draw_history, Metric};
 pub use landscape::draw_fig1a;
 pub use scatter::draw_fig2;
 pub use variance_hessian::draw_fig4;
+pub use volume::draw_volume;

@@ -8,5 +8,6 @@ pub mod fig4_variance_hessian;
 pub mod fig6_alignment;
 pub mod noise_run;
 pub mod p001_fig3_cosine;
+pub mod p002_fig2_volume;
 
 pub use crate::progress::{Reporter, Silent};

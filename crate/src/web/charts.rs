@@ -31,7 +31,7 @@ pub fn draw_preset_chart(
     name: &str,
     result_json: &str,
 ) -> Result<(), JsError> {
-    use crate::charts::{draw_cosine, draw_fig1a, draw_fig2, draw_fig4, draw_fig6};
+    use crate::charts::{draw_cosine, draw_fig1a, draw_fig2, draw_fig4, draw_fig6, draw_volume};
     fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, JsError> {
         serde_json::from_str(json).map_err(js_err)
     }
@@ -44,6 +44,7 @@ pub fn draw_preset_chart(
         "fig4" => draw_fig4(area, &parse(result_json)?),
         "fig6" => draw_fig6(area, &parse(result_json)?),
         "cosine" => draw_cosine(area, &parse(result_json)?),
+        "volume" => draw_volume(area, &parse(result_json)?),
         other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
     }
     .map_err(js_err)

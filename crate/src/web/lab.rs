@@ -290,7 +290,7 @@ impl Lab {
     ) -> Result<String, JsError> {
         use crate::experiments::{
             fig1a_landscape as f1, fig2_variance_flatness as f2, fig4_variance_hessian as f4,
-            fig6_alignment as f6, p001_fig3_cosine as cos,
+            fig6_alignment as f6, p001_fig3_cosine as cos, p002_fig2_volume as vol,
         };
         let (train, test) = match (&self.train, &self.test) {
             (Some(a), Some(b)) => (a, b),
@@ -313,6 +313,7 @@ impl Lab {
             "fig4" => json(f4::run(&cfg(config)?, train, device, backend, &mut r).await),
             "fig6" => json(f6::run(&cfg(config)?, train, device, backend, &mut r).await),
             "cosine" => json(cos::run(&cfg(config)?, train, device, backend, &mut r).await),
+            "volume" => json(vol::run(&cfg(config)?, train, test, device, backend, &mut r).await),
             other => Err(JsError::new(&format!("unknown preset `{other}`"))),
         }
     }
@@ -323,7 +324,7 @@ impl Lab {
         use crate::experiments::{
             fig1a_landscape::Fig1aConfig, fig2_variance_flatness::Fig2Config,
             fig4_variance_hessian::Fig4Config, fig6_alignment::Fig6Config,
-            p001_fig3_cosine::CosineConfig,
+            p001_fig3_cosine::CosineConfig, p002_fig2_volume::VolumeTrackConfig,
         };
         use serde::Serialize;
         // Flattened configs serialise as maps: ask for plain objects, not JS Maps.
@@ -334,6 +335,7 @@ impl Lab {
             "fig4" => Fig4Config::demo().serialize(&s),
             "fig6" => Fig6Config::demo().serialize(&s),
             "cosine" => CosineConfig::demo().serialize(&s),
+            "volume" => VolumeTrackConfig::demo().serialize(&s),
             other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
         }
         .map_err(js_err)

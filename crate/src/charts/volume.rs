@@ -1,0 +1,134 @@
+//! Paper 002 Fig. 2(b): log weight volume per weight (log vol / D) of each layer per epoch; one
+//! colour per layer, solid with dropout, dashed without.
+
+use plotters::prelude::*;
+
+use super::curves::{draw_err as err, finish};
+use super::scatter::PALETTE;
+use crate::error::LabResult;
+use crate::experiments::p002_fig2_volume::VolumeTrackResult;
+
+pub fn draw_volume<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    r: &VolumeTrackResult,
+) -> LabResult<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let per_weight =
+        |l: &crate::analysis::kfac::LayerVolume| l.log_volume / (l.fan_in * l.fan_out) as f64;
+    let values: Vec<f64> = r
+        .runs
+        .iter()
+        .flat_map(|run| {
+            run.epochs
+                .iter()
+                .flat_map(|e| e.layers.iter().map(per_weight))
+        })
+        .filter(|v| v.is_finite())
+        .collect();
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let (lo, hi) = if lo > hi {
+        (-1.0, 0.0)
+    } else {
+        (
+            lo - 0.05 * (hi - lo).max(1e-3),
+            hi + 0.05 * (hi - lo).max(1e-3),
+        )
+    };
+    let x_max = r.config.epochs.max(1) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "weight volume per layer: log vol / D (solid: dropout, dashed: plain)",
+            ("sans-serif", 14),
+        )
+        .margin(8)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..x_max, lo..hi)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("log vol / D")
+        .draw()
+        .map_err(err)?;
+    for run in &r.runs {
+        let layers = run.epochs.first().map_or(0, |e| e.layers.len());
+        for l in 0..layers {
+            let colour = PALETTE[l % PALETTE.len()];
+            let pts: Vec<(f64, f64)> = run
+                .epochs
+                .iter()
+                .map(|e| (e.epoch as f64, per_weight(&e.layers[l])))
+                .collect();
+            if run.dropout {
+                let first = &run.epochs[0].layers[l];
+                chart
+                    .draw_series(LineSeries::new(pts, colour.stroke_width(2)))
+                    .map_err(err)?
+                    .label(format!(
+                        "layer {} ({}x{})",
+                        l + 1,
+                        first.fan_in,
+                        first.fan_out
+                    ))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+                    });
+            } else {
+                chart
+                    .draw_series(DashedLineSeries::new(pts, 6, 4, colour.stroke_width(2)))
+                    .map_err(err)?;
+            }
+        }
+    }
+    finish(&mut chart, &root, SeriesLabelPosition::LowerRight)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::kfac::LayerVolume;
+    use crate::experiments::p002_fig2_volume::{VolumeEpoch, VolumeRun, VolumeTrackConfig};
+
+    #[test]
+    fn one_solid_and_one_dashed_line_per_layer() {
+        let run = |dropout: bool| VolumeRun {
+            dropout,
+            epochs: (0..3)
+                .map(|e| VolumeEpoch {
+                    epoch: e,
+                    layers: (0..2)
+                        .map(|l| LayerVolume {
+                            layer: l,
+                            fan_in: 4,
+                            fan_out: 3,
+                            log_volume: -1.0 - e as f64 - l as f64,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            final_train_accuracy: 0.9,
+            final_test_accuracy: 0.8,
+            generalisation_gap: 0.1,
+        };
+        let r = VolumeTrackResult {
+            config: VolumeTrackConfig::demo(),
+            backend: "cpu".into(),
+            crate_version: "0".into(),
+            runs: vec![run(false), run(true)],
+        };
+        let mut svg = String::new();
+        draw_volume(
+            SVGBackend::with_string(&mut svg, (500, 300)).into_drawing_area(),
+            &r,
+        )
+        .unwrap();
+        assert!(svg.contains("layer 1 (4x3)") && svg.contains("layer 2 (4x3)"));
+        assert!(
+            svg.matches("<polyline").count() > 2 + 2 + 4,
+            "solid lines, legend marks, dashes"
+        );
+    }
+}
