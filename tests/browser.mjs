@@ -50,7 +50,8 @@ export async function runPreset(page, name, backend, timeout = 480_000) {
   await page.selectOption('select[name="backend"]', backend);
   await page.evaluate(() => { document.body.dataset.run = ''; });
   await page.click(`#${name}-button`);
-  await page.waitForSelector('body[data-run="done"], body[data-run="error"], body[data-run="cancelled"]', { timeout });
+  // A config the page refuses shows an error without starting a run: stop waiting then too.
+  await page.waitForSelector('body[data-run="done"], body[data-run="error"], body[data-run="cancelled"], #error:not([hidden])', { timeout });
   const outcome = await page.getAttribute('body', 'data-run');
   if (outcome !== 'done') throw new Error(`${name} ended with ${outcome}: ${await page.textContent('#error')}`);
   return JSON.parse(await page.evaluate((n) => window.dropoutLab.presets[n], name));

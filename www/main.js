@@ -112,7 +112,24 @@ function onProgress({ progress, history }) {
   const eta = done > 0 ? (elapsed / done) * (total_steps - step) : NaN;
   const loss = Number.isFinite(recent_loss) ? ` · batch loss ${recent_loss.toFixed(4)}` : '';
   $('progress-text').textContent = `step ${step}/${total_steps} · epoch ${epoch}/${epochs}${loss} · ETA ${formatSeconds(eta)}`;
-  drawCharts();
+  scheduleDraw();
+  for (const id of ['export-json', 'export-csv', 'export-weights']) $(id).disabled = false;
+}
+
+// Progress can arrive faster than charts draw: coalesce to one drawing per frame, so a fast
+// worker never queues up work that keeps the page from answering clicks (Cancel).
+let drawPending = false;
+function scheduleDraw() {
+  if (drawPending) return;
+  drawPending = true;
+  requestAnimationFrame(() => {
+    drawPending = false;
+    drawCharts();
+    showSummary(state.history);
+  });
+}
+
+function showSummary(history) {
   const h = JSON.parse(history);
   const last = h.epochs[h.epochs.length - 1];
   if (last) {
@@ -120,7 +137,6 @@ function onProgress({ progress, history }) {
       `epoch ${last.epoch}: train loss ${last.train_loss.toFixed(4)}, train acc ${(100 * last.train_accuracy).toFixed(2)}%, ` +
       `test loss ${last.test_loss.toFixed(4)}, test acc ${(100 * last.test_accuracy).toFixed(2)}% (backend ${h.backend}, seed ${h.seed})`;
   }
-  for (const id of ['export-json', 'export-csv', 'export-weights']) $(id).disabled = false;
 }
 
 function download(name, mime, data) {

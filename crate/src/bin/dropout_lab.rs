@@ -314,7 +314,7 @@ mod cli {
             _ => {}
         }
         if args.first().map(String::as_str) != Some("train") {
-            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab volume --data DIR [--config volume.json] [--out result.json]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
+            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab volume --data DIR [--config volume.json] [--out result.json]\n       dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
         }
         let config_path = arg(args, "--config").ok_or("--config is required")?;
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
