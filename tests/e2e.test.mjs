@@ -382,6 +382,12 @@ test('the paper 002 weight-volume preset runs in the page with and without dropo
     assert.ok(await canvasColours(page, 'chart-volume') > 10);
     const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="volume"]')]);
     assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + 2 * 3 * 4);
+    await page.fill('input[name="vrates"]', '0, 0.3');
+    const sweep = await runPreset(page, 'volumerate', 'cpu');
+    assert.deepEqual(sweep.points.map((p) => p.drop_rate), [0, 0.3]);
+    assert.deepEqual(sweep.points[0].layers, r.runs[0].epochs.at(-1).layers, 'drop 0 is the plain network of Fig 2(b)');
+    assert.match(await page.textContent('#volumerate-summary'), /drop 0\.3: log vol \/ D per layer .*loss gap/);
+    assert.ok(await canvasColours(page, 'chart-volumerate') > 10);
     await page.fill('input[name="vdrop"]', '0');
     await page.click('#volume-button');
     assert.match(await page.textContent('#error'), /Drop rate: the dropout network needs a rate/);

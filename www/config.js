@@ -7,7 +7,7 @@ const FIELDS = ['dataset', 'train', 'test', 'widths', 'act', 'drop', 'init', 'op
   'f4settings', 'f4train', 'f4epochs', 'f4samples', 'f4source',
   'f6settings', 'f6train', 'f6epochs', 'f6every', 'f6samples', 'f6probes',
   'cossettings', 'costrain', 'cosepochs', 'cosevery', 'cossamples', 'cosprobes', 'cosnull',
-  'vtrain', 'vtest', 'vepochs', 'vdrop', 'vlr', 'vrows'];
+  'vtrain', 'vtest', 'vepochs', 'vdrop', 'vlr', 'vrows', 'vrates'];
 
 export function readUrlIntoForm(form, search = location.search) {
   const params = new URLSearchParams(search);
@@ -241,6 +241,34 @@ export function volumeToCsv(result) {
       for (const l of e.layers) {
         lines.push([run.dropout, e.epoch, l.layer + 1, l.fan_in, l.fan_out, l.log_volume, l.log_volume / (l.fan_in * l.fan_out)].join(','));
       }
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+// Paper 002 Fig 3 (Rust `experiments::p002_fig3_volume_rate::VolumeRateConfig`): the Fig 2(b)
+// fields with a list of drop rates instead of one.
+export function formToVolumeRateConfig(form, defaults) {
+  const raw = form.elements.vrates.value;
+  const rates = raw.split(',').filter((r) => r.trim() !== '').map((r) => Number(r.trim()));
+  if (rates.length === 0 || rates.some((r) => !(r >= 0 && r < 1))) {
+    throw new Error(`Drop rates for Fig 3: "${raw}" must be numbers in [0, 1) separated by commas`);
+  }
+  const { drop_rate: _, ...single } = formToVolumeConfig(form, defaults);
+  // The base config's single drop_rate is required by its type but unused: each point sets its own.
+  return { ...single, drop_rate: 0.5, drop_rates: rates };
+}
+
+/// One CSV row per (drop rate, layer) of a volume-vs-rate result.
+export function volumeRateToCsv(result) {
+  const lines = [
+    `# dropout-lab ${result.crate_version} backend=${result.backend} seed=${result.config.seed}`,
+    'drop_rate,layer,fan_in,fan_out,log_volume,log_volume_per_weight,train_loss,test_loss,loss_gap,accuracy_gap',
+  ];
+  for (const p of result.points) {
+    for (const l of p.layers) {
+      lines.push([p.drop_rate, l.layer + 1, l.fan_in, l.fan_out, l.log_volume, l.log_volume / (l.fan_in * l.fan_out),
+        p.train_loss, p.test_loss, p.loss_gap, p.accuracy_gap].join(','));
     }
   }
   return lines.join('\n') + '\n';

@@ -3,7 +3,8 @@
 import init, { drawHistoryChart, drawPresetChart } from './pkg/dropout_lab.js';
 import {
   PROTOCOL, fig1aToCsv, fig2ToCsv, fig4ToCsv, formToConfig, formToFig1aConfig, formToFig2Config, formToFig4Config,
-  formToTrackConfig, formToVolumeConfig, readUrlIntoForm, trackToCsv, volumeToCsv, writeFormToUrl,
+  formToTrackConfig, formToVolumeConfig, formToVolumeRateConfig, readUrlIntoForm, trackToCsv, volumeRateToCsv, volumeToCsv,
+  writeFormToUrl,
 } from './config.js';
 
 const $ = (id) => document.getElementById(id);
@@ -64,6 +65,13 @@ const PRESETS = {
       return `${run.dropout ? 'with' : 'without'} dropout: log vol / D per layer at epoch ${last.epoch}: ${per}; ` +
         `test accuracy ${(100 * run.final_test_accuracy).toFixed(2)}%, gap ${(100 * run.generalisation_gap).toFixed(2)} points`;
     }).join('\n'),
+  },
+  volumerate: {
+    config: () => formToVolumeRateConfig(form, state.presetDefaults.volumerate),
+    csv: volumeRateToCsv,
+    summary: (r) => r.points.map((p) =>
+      `drop ${p.drop_rate}: log vol / D per layer ${p.layers.map((l) => (l.log_volume / (l.fan_in * l.fan_out)).toFixed(3)).join(', ')}; ` +
+      `loss gap ${p.loss_gap.toFixed(4)}, accuracy gap ${(100 * p.accuracy_gap).toFixed(2)} points`).join('\n'),
   },
 };
 // Read-only view for researchers poking at a run from the console, and for the e2e tests.

@@ -64,3 +64,51 @@ fn volumes_per_epoch_start_at_the_initial_weights() {
         pollster::block_on(run(&bad, &train, &test, cpu_device(), "cpu", &mut Silent)).is_err()
     );
 }
+
+#[test]
+fn volume_rate_sweep_matches_single_runs() {
+    use dropout_lab::experiments::p002_fig3_volume_rate::{run as run_rate, VolumeRateConfig};
+    let (train, test) = (common::mnist("train"), common::mnist("test"));
+    let mut cfg = VolumeRateConfig::demo();
+    cfg.base.train_size = 300;
+    cfg.base.test_size = 300;
+    cfg.base.epochs = 2;
+    cfg.base.kfac_rows = 100;
+    cfg.drop_rates = vec![0.0, 0.3];
+    let r = pollster::block_on(run_rate(
+        &cfg,
+        &train,
+        &test,
+        cpu_device(),
+        "cpu",
+        &mut Silent,
+    ))
+    .unwrap();
+    assert_eq!(
+        r.points.iter().map(|p| p.drop_rate).collect::<Vec<_>>(),
+        vec![0.0, 0.3]
+    );
+    // The drop-0.3 point is the last epoch of the Fig. 2(b) run with the same settings, and the
+    // drop-0 point that of its plain network: the two presets agree.
+    let mut single = cfg.base.clone();
+    single.drop_rate = 0.3;
+    let fig2 = pollster::block_on(run(
+        &single,
+        &train,
+        &test,
+        cpu_device(),
+        "cpu",
+        &mut Silent,
+    ))
+    .unwrap();
+    assert_eq!(
+        r.points[0].layers,
+        fig2.runs[0].epochs.last().unwrap().layers
+    );
+    let gap = |x: &dropout_lab::experiments::p002_fig2_volume::VolumeRun| x.generalisation_gap;
+    assert_eq!(r.points[0].accuracy_gap, gap(&fig2.runs[0]));
+    assert_eq!(r.points[1].accuracy_gap, gap(&fig2.runs[1]));
+    for p in &r.points {
+        assert!((p.loss_gap - (p.test_loss - p.train_loss)).abs() < 1e-7);
+    }
+}

@@ -287,6 +287,47 @@ mod cli {
         write_out(args, &r)
     }
 
+    /// `volume-rate --data DIR [--config rate.json] [--out result.json]`: paper 002 Fig. 3 natively.
+    fn volume_rate(args: &[String]) -> Result<(), String> {
+        use dropout_lab::experiments::p002_fig3_volume_rate::{run, VolumeRateConfig};
+        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
+        let config = config_or(args, VolumeRateConfig::demo)?;
+        let train = load_split(
+            &data_dir,
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+        )?;
+        let test = load_split(
+            &data_dir,
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        )?;
+        let r = pollster::block_on(run(
+            &config,
+            &train,
+            &test,
+            cpu_device(),
+            "cpu",
+            &mut Stderr,
+        ))
+        .map_err(|e| e.to_string())?;
+        for p in &r.points {
+            let per: Vec<String> = p
+                .layers
+                .iter()
+                .map(|l| format!("{:.4}", l.log_volume / (l.fan_in * l.fan_out) as f64))
+                .collect();
+            eprintln!(
+                "drop {:.2}: log vol / D {} | loss gap {:.4}, accuracy gap {:.4}",
+                p.drop_rate,
+                per.join(" "),
+                p.loss_gap,
+                p.accuracy_gap
+            );
+        }
+        write_out(args, &r)
+    }
+
     struct Stderr;
     impl dropout_lab::experiments::Reporter for Stderr {
         fn report(
@@ -311,10 +352,11 @@ mod cli {
             Some("bench-hessian") => return bench_hessian(args),
             Some("cosine") => return cosine(args),
             Some("volume") => return volume(args),
+            Some("volume-rate") => return volume_rate(args),
             _ => {}
         }
         if args.first().map(String::as_str) != Some("train") {
-            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab volume --data DIR [--config volume.json] [--out result.json]\n       dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
+            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab volume --data DIR [--config volume.json] [--out result.json]\n       dropout-lab volume-rate --data DIR [--config rate.json] [--out result.json]\n       dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
         }
         let config_path = arg(args, "--config").ok_or("--config is required")?;
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);

@@ -7,6 +7,7 @@ pub mod landscape;
 pub mod scatter;
 pub mod variance_hessian;
 pub mod volume;
+pub mod volume_rate;
 
 pub use alignment::{draw_cosine, draw_fig6};
 pub use curves::{draw_history, Metric};
@@ -14,3 +15,4 @@ pub use landscape::draw_fig1a;
 pub use scatter::draw_fig2;
 pub use variance_hessian::draw_fig4;
 pub use volume::draw_volume;
+pub use volume_rate::draw_volume_rate;

@@ -9,5 +9,6 @@ pub mod fig6_alignment;
 pub mod noise_run;
 pub mod p001_fig3_cosine;
 pub mod p002_fig2_volume;
+pub mod p002_fig3_volume_rate;
 
 pub use crate::progress::{Reporter, Silent};

@@ -291,6 +291,7 @@ impl Lab {
         use crate::experiments::{
             fig1a_landscape as f1, fig2_variance_flatness as f2, fig4_variance_hessian as f4,
             fig6_alignment as f6, p001_fig3_cosine as cos, p002_fig2_volume as vol,
+            p002_fig3_volume_rate as rate,
         };
         let (train, test) = match (&self.train, &self.test) {
             (Some(a), Some(b)) => (a, b),
@@ -314,6 +315,9 @@ impl Lab {
             "fig6" => json(f6::run(&cfg(config)?, train, device, backend, &mut r).await),
             "cosine" => json(cos::run(&cfg(config)?, train, device, backend, &mut r).await),
             "volume" => json(vol::run(&cfg(config)?, train, test, device, backend, &mut r).await),
+            "volumerate" => {
+                json(rate::run(&cfg(config)?, train, test, device, backend, &mut r).await)
+            }
             other => Err(JsError::new(&format!("unknown preset `{other}`"))),
         }
     }
@@ -325,6 +329,7 @@ impl Lab {
             fig1a_landscape::Fig1aConfig, fig2_variance_flatness::Fig2Config,
             fig4_variance_hessian::Fig4Config, fig6_alignment::Fig6Config,
             p001_fig3_cosine::CosineConfig, p002_fig2_volume::VolumeTrackConfig,
+            p002_fig3_volume_rate::VolumeRateConfig,
         };
         use serde::Serialize;
         // Flattened configs serialise as maps: ask for plain objects, not JS Maps.
@@ -336,6 +341,7 @@ impl Lab {
             "fig6" => Fig6Config::demo().serialize(&s),
             "cosine" => CosineConfig::demo().serialize(&s),
             "volume" => VolumeTrackConfig::demo().serialize(&s),
+            "volumerate" => VolumeRateConfig::demo().serialize(&s),
             other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
         }
         .map_err(js_err)
