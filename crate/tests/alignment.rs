@@ -144,16 +144,9 @@ fn cosine_null_baseline_uses_the_final_spectra() {
         let resident = DeviceData::upload(&sub, &device);
         let tc = cfg.track.train_config(&cfg.track.settings[0]);
         assert_eq!(tc.model.drop_rates[0], 0.3, "001 trains with dropout");
-        let mut t =
-            dropout_lab::train::Trainer::new(tc, &sub, &sub, device.clone(), "cpu", "mnist")
-                .await
-                .unwrap();
-        while !t.is_done() {
-            t.run(100).await.unwrap();
-        }
         let model = Mlp::from_host(
             &cfg.track.model(0.0),
-            &t.model().to_host().await.unwrap(),
+            &common::trained_params(&tc, &sub).await,
             &device,
         );
         let mut op = HessianOperator::new(&model, &resident, Span::Block(Block { layer: 1 }));

@@ -10,7 +10,6 @@ use dropout_lab::experiments::fig2_variance_flatness::{run, Fig2Config, NoiseSou
 use dropout_lab::experiments::Silent;
 use dropout_lab::model::Mlp;
 use dropout_lab::train::eval::{evaluate, DeviceData};
-use dropout_lab::train::Trainer;
 
 fn tiny(source: NoiseSource) -> Fig2Config {
     let mut c = Fig2Config::demo();
@@ -47,13 +46,7 @@ fn reported_widths_are_real_crossings() {
         let device = cpu_device();
         let tc = cfg.run.train_config(&cfg.run.settings[0], 0);
         let sub = train.first(cfg.run.train_size).unwrap();
-        let mut t = Trainer::new(tc.clone(), &sub, &sub, device.clone(), "cpu", "mnist")
-            .await
-            .unwrap();
-        while !t.is_done() {
-            t.run(100).await.unwrap();
-        }
-        let theta = t.model().to_host().await.unwrap();
+        let theta = common::trained_params(&tc, &sub).await;
         let block = Block { layer: 1 };
         let samples = gradient_samples(
             &tc.model,

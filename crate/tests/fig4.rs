@@ -15,7 +15,6 @@ use dropout_lab::linalg::dense::symmetric_eigen;
 use dropout_lab::linalg::operator::to_dense;
 use dropout_lab::model::{Activation, Mlp};
 use dropout_lab::train::eval::{evaluate, DeviceData};
-use dropout_lab::train::Trainer;
 
 fn tiny() -> Fig4Config {
     let mut c = Fig4Config::demo();
@@ -48,13 +47,7 @@ fn top_eigenvalue_is_the_loss_curvature_and_variances_are_projections() {
         let device = cpu_device();
         let tc = cfg.run.train_config(&cfg.run.settings[0], 0);
         let sub = train.first(cfg.run.train_size).unwrap();
-        let mut t = Trainer::new(tc.clone(), &sub, &sub, device.clone(), "cpu", "mnist")
-            .await
-            .unwrap();
-        while !t.is_done() {
-            t.run(100).await.unwrap();
-        }
-        let theta = t.model().to_host().await.unwrap();
+        let theta = common::trained_params(&tc, &sub).await;
         let data = DeviceData::upload(&sub, &device);
         let model = Mlp::from_host(&tc.model, &theta, &device);
         let block = Block { layer: 1 };

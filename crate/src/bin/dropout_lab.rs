@@ -35,6 +35,22 @@ mod cli {
         Dataset::from_idx(&ni, &bi, &nl, &bl, Normalisation::Unit).map_err(|e| e.to_string())
     }
 
+    /// The training split of `--data DIR`.
+    fn train_split(args: &[String]) -> Result<Dataset, String> {
+        let dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
+        load_split(&dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+    }
+
+    /// The training and test splits of `--data DIR`.
+    fn both_splits(args: &[String]) -> Result<(Dataset, Dataset), String> {
+        let dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
+        let train = train_split(args)?;
+        Ok((
+            train,
+            load_split(&dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?,
+        ))
+    }
+
     fn arg(args: &[String], flag: &str) -> Option<String> {
         args.iter()
             .position(|a| a == flag)
@@ -44,13 +60,8 @@ mod cli {
     /// `fig2 --data DIR [--config fig2.json] [--out result.json]`: paper 000 Fig. 2 natively.
     fn fig2(args: &[String]) -> Result<(), String> {
         use dropout_lab::experiments::fig2_variance_flatness::{run, Fig2Config};
-        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
         let config = config_or(args, Fig2Config::demo)?;
-        let train = load_split(
-            &data_dir,
-            "train-images-idx3-ubyte",
-            "train-labels-idx1-ubyte",
-        )?;
+        let train = train_split(args)?;
         let result = pollster::block_on(run(&config, &train, cpu_device(), "cpu", &mut Stderr))
             .map_err(|e| e.to_string())?;
         for s in &result.settings {
@@ -86,18 +97,8 @@ mod cli {
     /// `fig1a --data DIR [--config fig1a.json] [--out result.json]`: paper 000 Fig. 1(a) natively.
     fn fig1a(args: &[String]) -> Result<(), String> {
         use dropout_lab::experiments::fig1a_landscape::{run, Fig1aConfig};
-        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
         let config = config_or(args, Fig1aConfig::demo)?;
-        let train = load_split(
-            &data_dir,
-            "train-images-idx3-ubyte",
-            "train-labels-idx1-ubyte",
-        )?;
-        let test = load_split(
-            &data_dir,
-            "t10k-images-idx3-ubyte",
-            "t10k-labels-idx1-ubyte",
-        )?;
+        let (train, test) = both_splits(args)?;
         let r = pollster::block_on(run(
             &config,
             &train,
@@ -142,13 +143,8 @@ mod cli {
     /// `fig4 --data DIR [--config fig4.json] [--out result.json]`: paper 000 Fig. 4 natively.
     fn fig4(args: &[String]) -> Result<(), String> {
         use dropout_lab::experiments::fig4_variance_hessian::{run, Fig4Config};
-        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
         let config = config_or(args, Fig4Config::demo)?;
-        let train = load_split(
-            &data_dir,
-            "train-images-idx3-ubyte",
-            "train-labels-idx1-ubyte",
-        )?;
+        let train = train_split(args)?;
         let r = pollster::block_on(run(&config, &train, cpu_device(), "cpu", &mut Stderr))
             .map_err(|e| e.to_string())?;
         for s in &r.series {
@@ -179,13 +175,8 @@ mod cli {
     /// `fig6 --data DIR [--config fig6.json] [--out result.json]`: paper 000 Fig. 6 natively.
     fn fig6(args: &[String]) -> Result<(), String> {
         use dropout_lab::experiments::fig6_alignment::{run, Fig6Config};
-        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
         let config = config_or(args, Fig6Config::demo)?;
-        let train = load_split(
-            &data_dir,
-            "train-images-idx3-ubyte",
-            "train-labels-idx1-ubyte",
-        )?;
+        let train = train_split(args)?;
         let r = pollster::block_on(run(&config, &train, cpu_device(), "cpu", &mut Stderr))
             .map_err(|e| e.to_string())?;
         print_track(&r.series);
@@ -195,13 +186,8 @@ mod cli {
     /// `cosine --data DIR [--config cosine.json] [--out result.json]`: paper 001 Fig. 3(a) natively.
     fn cosine(args: &[String]) -> Result<(), String> {
         use dropout_lab::experiments::p001_fig3_cosine::{run, CosineConfig};
-        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
         let config = config_or(args, CosineConfig::demo)?;
-        let train = load_split(
-            &data_dir,
-            "train-images-idx3-ubyte",
-            "train-labels-idx1-ubyte",
-        )?;
+        let train = train_split(args)?;
         let r = pollster::block_on(run(&config, &train, cpu_device(), "cpu", &mut Stderr))
             .map_err(|e| e.to_string())?;
         print_track(&r.series);
@@ -244,18 +230,8 @@ mod cli {
     /// `volume --data DIR [--config volume.json] [--out result.json]`: paper 002 Fig. 2(b) natively.
     fn volume(args: &[String]) -> Result<(), String> {
         use dropout_lab::experiments::p002_fig2_volume::{run, VolumeTrackConfig};
-        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
         let config = config_or(args, VolumeTrackConfig::demo)?;
-        let train = load_split(
-            &data_dir,
-            "train-images-idx3-ubyte",
-            "train-labels-idx1-ubyte",
-        )?;
-        let test = load_split(
-            &data_dir,
-            "t10k-images-idx3-ubyte",
-            "t10k-labels-idx1-ubyte",
-        )?;
+        let (train, test) = both_splits(args)?;
         let r = pollster::block_on(run(
             &config,
             &train,
@@ -290,18 +266,8 @@ mod cli {
     /// `volume-rate --data DIR [--config rate.json] [--out result.json]`: paper 002 Fig. 3 natively.
     fn volume_rate(args: &[String]) -> Result<(), String> {
         use dropout_lab::experiments::p002_fig3_volume_rate::{run, VolumeRateConfig};
-        let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);
         let config = config_or(args, VolumeRateConfig::demo)?;
-        let train = load_split(
-            &data_dir,
-            "train-images-idx3-ubyte",
-            "train-labels-idx1-ubyte",
-        )?;
-        let test = load_split(
-            &data_dir,
-            "t10k-images-idx3-ubyte",
-            "t10k-labels-idx1-ubyte",
-        )?;
+        let (train, test) = both_splits(args)?;
         let r = pollster::block_on(run(
             &config,
             &train,

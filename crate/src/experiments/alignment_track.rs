@@ -50,6 +50,33 @@ pub struct TrackConfig {
 }
 
 impl TrackConfig {
+    /// Demo scale shared by Fig. 6 and 001 Fig. 3, about a minute natively: 784-50-50-10 on 1000
+    /// images, 200 GD steps measured every 20, two (drop, lr) settings, 100 samples, 30 probes.
+    pub fn demo(train_with_dropout: bool) -> Self {
+        TrackConfig {
+            train_size: 1000,
+            widths: vec![784, 50, 50, 10],
+            activation: Activation::Relu,
+            settings: vec![
+                Setting {
+                    drop_rate: 0.1,
+                    lr: 0.05,
+                },
+                Setting {
+                    drop_rate: 0.2,
+                    lr: 0.1,
+                },
+            ],
+            epochs: 200,
+            every: 20,
+            samples: 100,
+            probes: 30,
+            block_layer: 1,
+            train_with_dropout,
+            seed: 1,
+        }
+    }
+
     pub fn validate(&self) -> LabResult<()> {
         if self.settings.is_empty() || self.every == 0 || self.samples < 2 || self.probes < 2 {
             return Err(LabError::Config(
@@ -90,29 +117,20 @@ impl TrackConfig {
     }
 
     pub fn train_config(&self, s: &Setting) -> TrainConfig {
-        TrainConfig {
-            model: self.model(if self.train_with_dropout {
+        TrainConfig::for_preset(
+            self.model(if self.train_with_dropout {
                 s.drop_rate
             } else {
                 0.0
             }),
-            train_size: self.train_size,
-            test_size: 1,
-            optimizer: OptimizerKind::Gd,
-            lr: s.lr,
-            momentum: 0.9,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            epochs: self.epochs,
-            batch_size: self.train_size,
-            seed: self.seed,
-            eval_every: self.epochs.max(1),
-            record_steps: false,
-            snapshot_every: 0,
-            snapshot_layer: None,
-            snapshot_after: 0,
-        }
+            OptimizerKind::Gd,
+            s.lr,
+            self.epochs,
+            self.train_size,
+            self.train_size,
+            1,
+            self.seed,
+        )
     }
 }
 

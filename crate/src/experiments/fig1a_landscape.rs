@@ -61,30 +61,21 @@ impl Fig1aConfig {
         } else {
             vec![0.0; self.drop_rates.len()]
         };
-        TrainConfig {
-            model: MlpConfig {
+        TrainConfig::for_preset(
+            MlpConfig {
                 widths: self.widths.clone(),
                 activation: self.activation,
                 drop_rates,
                 init: InitScheme::Xavier,
             },
-            train_size: self.train_size,
-            test_size: self.test_size,
-            optimizer: self.optimizer,
-            lr: self.lr,
-            momentum: 0.9,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            epochs: self.epochs,
-            batch_size: self.batch_size,
-            seed: self.seed,
-            eval_every: self.epochs,
-            record_steps: false,
-            snapshot_every: 0,
-            snapshot_layer: None,
-            snapshot_after: 0,
-        }
+            self.optimizer,
+            self.lr,
+            self.epochs,
+            self.batch_size,
+            self.train_size,
+            self.test_size,
+            self.seed,
+        )
     }
 }
 
@@ -140,15 +131,7 @@ pub async fn run(
         let tc = cfg.train_config(dropout);
         let mut trainer =
             Trainer::new(tc.clone(), train, test, device.clone(), backend, "mnist").await?;
-        while !trainer.is_done() {
-            let p = trainer.run(50).await?;
-            if !reporter
-                .report(&format!("{name}: training"), p.step, p.total_steps)
-                .await
-            {
-                return Err(LabError::Cancelled);
-            }
-        }
+        super::train_to_end(&mut trainer, 50, name, reporter).await?;
         let last = trainer
             .history()
             .epochs

@@ -7,11 +7,9 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::alignment_track::{track, TrackConfig, TrackSeries};
-use super::noise_run::Setting;
 use super::Reporter;
 use crate::data::Dataset;
 use crate::error::LabResult;
-use crate::model::Activation;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fig6Config {
@@ -23,28 +21,7 @@ impl Fig6Config {
     /// About a minute natively: 1000 images, 200 GD steps, a measurement every 20.
     pub fn demo() -> Self {
         Fig6Config {
-            track: TrackConfig {
-                train_size: 1000,
-                widths: vec![784, 50, 50, 10],
-                activation: Activation::Relu,
-                settings: vec![
-                    Setting {
-                        drop_rate: 0.1,
-                        lr: 0.05,
-                    },
-                    Setting {
-                        drop_rate: 0.2,
-                        lr: 0.1,
-                    },
-                ],
-                epochs: 200,
-                every: 20,
-                samples: 100,
-                probes: 30,
-                block_layer: 1,
-                train_with_dropout: false,
-                seed: 1,
-            },
+            track: TrackConfig::demo(false),
         }
     }
 }

@@ -12,3 +12,26 @@ pub mod p002_fig2_volume;
 pub mod p002_fig3_volume_rate;
 
 pub use crate::progress::{Reporter, Silent};
+
+use crate::error::{LabError, LabResult};
+use crate::train::Trainer;
+
+/// Run a trainer to its end in slices of `slice` steps, reporting "{stage}: training" after each;
+/// a reporter that answers false cancels the run.
+pub async fn train_to_end(
+    trainer: &mut Trainer,
+    slice: usize,
+    stage: &str,
+    reporter: &mut impl Reporter,
+) -> LabResult<()> {
+    while !trainer.is_done() {
+        let p = trainer.run(slice).await?;
+        if !reporter
+            .report(&format!("{stage}: training"), p.step, p.total_steps)
+            .await
+        {
+            return Err(LabError::Cancelled);
+        }
+    }
+    Ok(())
+}

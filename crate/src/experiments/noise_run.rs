@@ -100,28 +100,24 @@ impl NoiseRun {
             *last = s.drop_rate; // "dropout after the second hidden layer"
         }
         TrainConfig {
-            model: MlpConfig {
-                widths: self.widths.clone(),
-                activation: self.activation,
-                drop_rates,
-                init: InitScheme::Xavier,
-            },
-            train_size: self.train_size,
-            test_size: 1,
-            optimizer: OptimizerKind::Gd,
-            lr: s.lr,
-            momentum: 0.9,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            epochs: self.epochs + extra_steps,
-            batch_size: self.train_size,
-            seed: self.seed,
-            eval_every: self.epochs + extra_steps,
-            record_steps: false,
             snapshot_every: if extra_steps > 0 { 1 } else { 0 },
             snapshot_layer: Some(self.block_layer),
             snapshot_after: self.epochs + 1,
+            ..TrainConfig::for_preset(
+                MlpConfig {
+                    widths: self.widths.clone(),
+                    activation: self.activation,
+                    drop_rates,
+                    init: InitScheme::Xavier,
+                },
+                OptimizerKind::Gd,
+                s.lr,
+                self.epochs + extra_steps,
+                self.train_size,
+                self.train_size,
+                1,
+                self.seed,
+            )
         }
     }
 }
@@ -157,15 +153,7 @@ pub async fn train_and_sample(
     block.validate(&tc.model)?;
     let mut trainer =
         Trainer::new(tc.clone(), train, train, device.clone(), backend, "mnist").await?;
-    while !trainer.is_done() {
-        let p = trainer.run(20).await?;
-        if !reporter
-            .report(&format!("{stage}: training"), p.step, p.total_steps)
-            .await
-        {
-            return Err(LabError::Cancelled);
-        }
-    }
+    super::train_to_end(&mut trainer, 20, stage, reporter).await?;
     let theta = trainer.model().to_host().await?;
     let final_train_loss = trainer
         .history()

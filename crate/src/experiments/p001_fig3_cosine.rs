@@ -13,7 +13,6 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::alignment_track::{track, TrackConfig, TrackSeries};
-use super::noise_run::Setting;
 use super::Reporter;
 use crate::analysis::alignment::{null_cosine, NullCosine};
 use crate::analysis::hessian::{batch_capacity, HessianOperator, Span};
@@ -22,7 +21,7 @@ use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::linalg::dense::symmetric_eigen;
 use crate::linalg::operator::to_dense;
-use crate::model::{Activation, Mlp};
+use crate::model::Mlp;
 use crate::rng::{stream, Stream};
 use crate::train::eval::DeviceData;
 
@@ -37,28 +36,7 @@ pub struct CosineConfig {
 impl CosineConfig {
     pub fn demo() -> Self {
         CosineConfig {
-            track: TrackConfig {
-                train_size: 1000,
-                widths: vec![784, 50, 50, 10],
-                activation: Activation::Relu,
-                settings: vec![
-                    Setting {
-                        drop_rate: 0.1,
-                        lr: 0.05,
-                    },
-                    Setting {
-                        drop_rate: 0.2,
-                        lr: 0.1,
-                    },
-                ],
-                epochs: 200,
-                every: 20,
-                samples: 100,
-                probes: 30,
-                block_layer: 1,
-                train_with_dropout: true,
-                seed: 1,
-            },
+            track: TrackConfig::demo(true),
             null_repeats: 20,
         }
     }

@@ -57,28 +57,22 @@ impl VolumeTrackConfig {
     pub fn train_config(&self, dropout: bool) -> TrainConfig {
         let hidden = self.widths.len() - 2;
         TrainConfig {
-            model: MlpConfig {
-                widths: self.widths.clone(),
-                activation: self.activation,
-                drop_rates: vec![if dropout { self.drop_rate } else { 0.0 }; hidden],
-                init: InitScheme::He,
-            },
-            train_size: self.train_size,
-            test_size: self.test_size,
-            optimizer: OptimizerKind::Sgd,
-            lr: self.lr,
-            momentum: 0.9,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            epochs: self.epochs,
-            batch_size: self.batch_size,
-            seed: self.seed,
             eval_every: 1,
-            record_steps: false,
-            snapshot_every: 0,
-            snapshot_layer: None,
-            snapshot_after: 0,
+            ..TrainConfig::for_preset(
+                MlpConfig {
+                    widths: self.widths.clone(),
+                    activation: self.activation,
+                    drop_rates: vec![if dropout { self.drop_rate } else { 0.0 }; hidden],
+                    init: InitScheme::He,
+                },
+                OptimizerKind::Sgd,
+                self.lr,
+                self.epochs,
+                self.batch_size,
+                self.train_size,
+                self.test_size,
+                self.seed,
+            )
         }
     }
 }

@@ -77,15 +77,7 @@ pub async fn run(
         let mut trainer =
             Trainer::new(tc.clone(), train, test, device.clone(), backend, "mnist").await?;
         let stage = format!("drop rate {p} ({}/{})", i + 1, cfg.drop_rates.len());
-        while !trainer.is_done() {
-            let pr = trainer.run(tc.steps_per_epoch()).await?;
-            if !reporter
-                .report(&format!("{stage}: training"), pr.step, pr.total_steps)
-                .await
-            {
-                return Err(LabError::Cancelled);
-            }
-        }
+        super::train_to_end(&mut trainer, tc.steps_per_epoch(), &stage, reporter).await?;
         let theta = trainer.model().to_host().await?;
         let f = factors(
             &tc.model,

@@ -75,6 +75,41 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// The config the presets and benchmarks build: the optimiser's other hyper-parameters at
+    /// their usual values (momentum 0.9, Adam β 0.9 / 0.999, ε 1e-8), evaluation only after the
+    /// last epoch, no per-step record, no snapshots. Callers adjust fields from there.
+    #[allow(clippy::too_many_arguments)]
+    pub fn for_preset(
+        model: MlpConfig,
+        optimizer: OptimizerKind,
+        lr: f64,
+        epochs: usize,
+        batch_size: usize,
+        train_size: usize,
+        test_size: usize,
+        seed: u64,
+    ) -> Self {
+        TrainConfig {
+            model,
+            train_size,
+            test_size,
+            optimizer,
+            lr,
+            momentum: 0.9,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            epochs,
+            batch_size,
+            seed,
+            eval_every: epochs.max(1),
+            record_steps: false,
+            snapshot_every: 0,
+            snapshot_layer: None,
+            snapshot_after: 0,
+        }
+    }
+
     pub fn validate(
         &self,
         train_available: usize,

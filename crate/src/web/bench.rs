@@ -45,28 +45,22 @@ pub async fn training(
     };
     let hidden = widths.len() - 2;
     let config = TrainConfig {
-        model: MlpConfig {
-            widths: widths.clone(),
-            activation: Activation::Relu,
-            drop_rates: vec![0.5; hidden],
-            init: InitScheme::He,
-        },
-        train_size: rows,
-        test_size: batch,
-        optimizer: OptimizerKind::Sgd,
-        lr: 0.01,
-        momentum: 0.9,
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        epochs: 1000,
-        batch_size: batch,
-        seed: 0,
         eval_every: 100_000,
-        record_steps: false,
-        snapshot_every: 0,
-        snapshot_layer: None,
-        snapshot_after: 0,
+        ..TrainConfig::for_preset(
+            MlpConfig {
+                widths: widths.clone(),
+                activation: Activation::Relu,
+                drop_rates: vec![0.5; hidden],
+                init: InitScheme::He,
+            },
+            OptimizerKind::Sgd,
+            0.01,
+            1000,
+            batch,
+            rows,
+            batch,
+            0,
+        )
     };
     let mut trainer = Trainer::new(config, &data, &data, device, backend, "random")
         .await

@@ -28,3 +28,19 @@ pub fn mnist(split: &str) -> Dataset {
 }
 
 pub mod reference;
+
+/// Train `config` on `data` (also its test set) to the end on the CPU; the final parameters.
+pub async fn trained_params(
+    config: &dropout_lab::train::TrainConfig,
+    data: &Dataset,
+) -> dropout_lab::model::HostParams {
+    let device = dropout_lab::backend::cpu_device();
+    let mut t =
+        dropout_lab::train::Trainer::new(config.clone(), data, data, device, "cpu", "mnist")
+            .await
+            .unwrap();
+    while !t.is_done() {
+        t.run(100).await.unwrap();
+    }
+    t.model().to_host().await.unwrap()
+}
