@@ -15,3 +15,24 @@ impl Reporter for Silent {
         std::future::ready(true)
     }
 }
+
+/// Forwards to another reporter with "{prefix}: " before each stage, so a step inside a larger
+/// job (one network of a table) says which part of the job it belongs to.
+pub struct StagePrefix<'a, R: Reporter> {
+    prefix: &'a str,
+    inner: &'a mut R,
+}
+
+impl<'a, R: Reporter> StagePrefix<'a, R> {
+    pub fn new(prefix: &'a str, inner: &'a mut R) -> Self {
+        StagePrefix { prefix, inner }
+    }
+}
+
+impl<R: Reporter> Reporter for StagePrefix<'_, R> {
+    async fn report(&mut self, stage: &str, done: usize, total: usize) -> bool {
+        self.inner
+            .report(&format!("{}: {stage}", self.prefix), done, total)
+            .await
+    }
+}

@@ -18,6 +18,10 @@ pub enum Stream {
     HessianProbes = 6,
     /// Random eigenvectors of the null model of the noise-curvature cosine.
     NullModel = 7,
+    /// Gaussian weight perturbations of the sharpness method (paper 002 Sec. 5.2).
+    Sharpness = 8,
+    /// Weight noise of the sampling method (paper 002 Algorithm 1).
+    WeightSampling = 9,
 }
 
 pub fn stream(seed: u64, purpose: Stream) -> ChaCha8Rng {

@@ -2,6 +2,7 @@
 //! (model, data, config). Each is tested against an independent oracle.
 
 pub mod alignment;
+pub mod complexity;
 pub mod covariance;
 pub mod flatness;
 pub mod hessian;
@@ -9,4 +10,9 @@ pub mod kfac;
 pub mod landscape;
 pub mod noise;
 pub mod powerlaw;
+pub mod rank_agreement;
+pub mod sharpness;
+pub mod special;
+pub mod update_correlation;
 pub mod volume;
+pub mod weight_sampling;

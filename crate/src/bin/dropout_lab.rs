@@ -294,6 +294,55 @@ mod cli {
         write_out(args, &r)
     }
 
+    /// `complexity --data DIR [--config table.json] [--out result.json]`: paper 002 Sec. 5.2's
+    /// complexity measures against the generalisation gap, natively.
+    fn complexity(args: &[String]) -> Result<(), String> {
+        use dropout_lab::experiments::p002_complexity_table::{run, ComplexityTableConfig};
+        let config = config_or(args, ComplexityTableConfig::demo)?;
+        let (train, test) = both_splits(args)?;
+        let r = pollster::block_on(run(
+            &config,
+            &train,
+            &test,
+            cpu_device(),
+            "cpu",
+            &mut Stderr,
+        ))
+        .map_err(|e| e.to_string())?;
+        for n in &r.nets {
+            eprintln!(
+                "drop {:.2} lr {}: GG {:.4}, test acc {:.4}, σ {:.4e}, sampling accepted {}/{}",
+                n.setting.drop_rate,
+                n.setting.lr,
+                n.loss_gap,
+                n.test_accuracy,
+                n.sharpness.sigma,
+                n.sampling.accepted,
+                n.sampling.losses.len()
+            );
+        }
+        for row in &r.rows {
+            let values: Vec<String> = row
+                .values
+                .iter()
+                .map(|v| v.map_or("-".into(), |v| format!("{v:.4e}")))
+                .collect();
+            let agree = |a: &Option<dropout_lab::analysis::rank_agreement::RankAgreement>| {
+                a.map_or("-".into(), |a| {
+                    format!("τ {:+.3} Î {:.3}", a.kendall_tau, a.normalised_mi)
+                })
+            };
+            eprintln!(
+                "{:>16}: {} | GG {} | dropout {}",
+                row.name,
+                values.join(" "),
+                agree(&row.gap),
+                agree(&row.dropout)
+            );
+        }
+        write_out(args, &r)
+    }
+
     struct Stderr;
     impl dropout_lab::experiments::Reporter for Stderr {
         fn report(
@@ -319,10 +368,11 @@ mod cli {
             Some("cosine") => return cosine(args),
             Some("volume") => return volume(args),
             Some("volume-rate") => return volume_rate(args),
+            Some("complexity") => return complexity(args),
             _ => {}
         }
         if args.first().map(String::as_str) != Some("train") {
-            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab volume --data DIR [--config volume.json] [--out result.json]\n       dropout-lab volume-rate --data DIR [--config rate.json] [--out result.json]\n       dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
+            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab volume --data DIR [--config volume.json] [--out result.json]\n       dropout-lab volume-rate --data DIR [--config rate.json] [--out result.json]\n       dropout-lab complexity --data DIR [--config table.json] [--out result.json]\n       dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
         }
         let config_path = arg(args, "--config").ok_or("--config is required")?;
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);

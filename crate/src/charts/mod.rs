@@ -5,6 +5,7 @@ pub mod alignment;
 pub mod curves;
 pub mod landscape;
 pub mod scatter;
+pub mod update_heatmap;
 pub mod variance_hessian;
 pub mod volume;
 pub mod volume_rate;

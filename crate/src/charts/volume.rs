@@ -1,5 +1,6 @@
-//! Paper 002 Fig. 2(b): log weight volume per weight (log vol / D) of each layer per epoch; one
-//! colour per layer, solid with dropout, dashed without.
+//! Paper 002 Fig. 2: (b) log weight volume per weight (log vol / D) of each layer per epoch, one
+//! colour per layer, solid with dropout, dashed without; beside it, when tracked, the (a)/(c)
+//! heatmaps of gradient-update correlations (update_heatmap.rs).
 
 use plotters::prelude::*;
 
@@ -13,6 +14,10 @@ pub fn draw_volume<DB: DrawingBackend>(
     r: &VolumeTrackResult,
 ) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
+    let tracked = r.runs.iter().any(|run| !run.update_correlations.is_empty());
+    let (w, _) = root.dim_in_pixel();
+    let (root, heatmaps) = root.split_horizontally(if tracked { w * 9 / 20 } else { w });
+    super::update_heatmap::draw_update_heatmaps(&heatmaps, &r.runs)?;
     let per_weight =
         |l: &crate::analysis::kfac::LayerVolume| l.log_volume / (l.fan_in * l.fan_out) as f64;
     let values: Vec<f64> = r
@@ -109,6 +114,7 @@ mod tests {
                         .collect(),
                 })
                 .collect(),
+            update_correlations: vec![],
             final_train_accuracy: 0.9,
             final_test_accuracy: 0.8,
             generalisation_gap: 0.1,
@@ -130,5 +136,62 @@ mod tests {
             svg.matches("<polyline").count() > 2 + 2 + 4,
             "solid lines, legend marks, dashes"
         );
+        assert!(
+            !svg.contains("gradient updates"),
+            "no heatmaps without tracked epochs"
+        );
+    }
+
+    #[test]
+    fn heatmaps_show_each_tracked_epoch_of_each_network() {
+        use crate::analysis::update_correlation::abs_correlation;
+        use crate::experiments::p002_fig2_volume::EpochUpdateCorrelation;
+        let rows: Vec<Vec<f64>> = (0..10)
+            .map(|t| (0..3).map(|j| ((t * (j + 1)) % 7) as f64).collect())
+            .collect();
+        let correlation = abs_correlation(&rows).unwrap();
+        let run = |dropout: bool| VolumeRun {
+            dropout,
+            epochs: vec![VolumeEpoch {
+                epoch: 0,
+                layers: vec![LayerVolume {
+                    layer: 0,
+                    fan_in: 4,
+                    fan_out: 3,
+                    log_volume: -1.0,
+                }],
+            }],
+            update_correlations: [1, 5]
+                .map(|epoch| EpochUpdateCorrelation {
+                    epoch,
+                    correlation: correlation.clone(),
+                })
+                .to_vec(),
+            final_train_accuracy: 0.9,
+            final_test_accuracy: 0.8,
+            generalisation_gap: 0.1,
+        };
+        let r = VolumeTrackResult {
+            config: VolumeTrackConfig::demo(),
+            backend: "cpu".into(),
+            crate_version: "0".into(),
+            runs: vec![run(false), run(true)],
+        };
+        let mut svg = String::new();
+        draw_volume(
+            SVGBackend::with_string(&mut svg, (900, 400)).into_drawing_area(),
+            &r,
+        )
+        .unwrap();
+        for label in [
+            "plain · epoch 1",
+            "plain · epoch 5",
+            "dropout · epoch 1",
+            "dropout · epoch 5",
+        ] {
+            assert!(svg.contains(label), "{label}");
+        }
+        // 2 networks x 2 epochs x 3 x 3 cells.
+        assert!(svg.matches("<rect").count() >= 36);
     }
 }

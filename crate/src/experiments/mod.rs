@@ -8,10 +8,12 @@ pub mod fig4_variance_hessian;
 pub mod fig6_alignment;
 pub mod noise_run;
 pub mod p001_fig3_cosine;
+pub mod p002_complexity_table;
 pub mod p002_fig2_volume;
 pub mod p002_fig3_volume_rate;
+pub mod p002_trained_net;
 
-pub use crate::progress::{Reporter, Silent};
+pub use crate::progress::{Reporter, Silent, StagePrefix};
 
 use crate::error::{LabError, LabResult};
 use crate::train::Trainer;

@@ -4,12 +4,18 @@
 //! layer's volume by the dropout-aware K-FAC Laplace estimate (analysis/kfac.rs, eq. 10-11).
 //! A layer's log vol scales with its size, so the chart shows log vol / D (D = fan_in·fan_out),
 //! the mean log volume per weight.
+//!
+//! Fig. 2(a)/(c): during the chosen epochs every step's update of a grid of weights of one layer
+//! (w_ij for the first `correlation_grid` inputs i and outputs j) is recorded, and the absolute
+//! correlation matrix of those updates over the epoch's steps is reported per network
+//! (analysis/update_correlation.rs); Lemma 3.2 predicts smaller correlations with dropout.
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::Reporter;
 use crate::analysis::kfac::{factors, laplace_volumes, LayerVolume};
+use crate::analysis::update_correlation::{update_correlation, UpdateCorrelation};
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::model::{Activation, InitScheme, MlpConfig};
@@ -34,6 +40,19 @@ pub struct VolumeTrackConfig {
     pub mask_draws: usize,
     /// Laplace prior precision, relative to each factor's mean diagonal.
     pub damping: f64,
+    /// Layer (0-based) whose gradient updates Fig. 2(a)/(c) correlates.
+    #[serde(default = "default_correlation_layer")]
+    pub correlation_layer: usize,
+    /// The updates of a g x g grid of that layer's weights are correlated (0: skip Fig. 2(a)/(c)).
+    #[serde(default)]
+    pub correlation_grid: usize,
+    /// Epochs (1-based) whose steps' updates are correlated (the paper's four sampling points).
+    #[serde(default)]
+    pub correlation_epochs: Vec<usize>,
+}
+
+fn default_correlation_layer() -> usize {
+    1
 }
 
 impl VolumeTrackConfig {
@@ -51,6 +70,9 @@ impl VolumeTrackConfig {
             kfac_rows: 500,
             mask_draws: 4,
             damping: 1e-3,
+            correlation_layer: 1,
+            correlation_grid: 4,
+            correlation_epochs: vec![1, 4, 7, 10],
         }
     }
 
@@ -84,9 +106,19 @@ pub struct VolumeEpoch {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochUpdateCorrelation {
+    /// 1-based: the updates of this epoch's steps.
+    pub epoch: usize,
+    pub correlation: UpdateCorrelation,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VolumeRun {
     pub dropout: bool,
     pub epochs: Vec<VolumeEpoch>,
+    /// Fig. 2(a) (plain) or 2(c) (dropout): one matrix per entry of `correlation_epochs`.
+    #[serde(default)]
+    pub update_correlations: Vec<EpochUpdateCorrelation>,
     pub final_train_accuracy: f32,
     pub final_test_accuracy: f32,
     /// Train minus test accuracy at the end.
@@ -115,10 +147,40 @@ pub async fn run(
                 .into(),
         ));
     }
+    let tracked = cfg.correlation_grid > 0 && !cfg.correlation_epochs.is_empty();
+    if tracked {
+        let (l, g) = (cfg.correlation_layer, cfg.correlation_grid);
+        if l + 2 > cfg.widths.len() || g < 2 || g > cfg.widths[l] || g > cfg.widths[l + 1] {
+            return Err(LabError::Config(format!(
+                "update correlations need an existing layer and a grid of 2 to min(fan_in, fan_out) weights, got layer {l}, grid {g}"
+            )));
+        }
+        if cfg
+            .correlation_epochs
+            .iter()
+            .any(|&e| e == 0 || e > cfg.epochs)
+        {
+            return Err(LabError::Config(format!(
+                "correlation epochs {:?} must lie in 1..={}",
+                cfg.correlation_epochs, cfg.epochs
+            )));
+        }
+    }
+    // Indices of w_ij (i < g inputs, j < g outputs) in the row-major [fan_in, fan_out] weight.
+    let fan_out = cfg.widths[(cfg.correlation_layer + 1).min(cfg.widths.len() - 1)];
+    let chosen: Vec<usize> = (0..cfg.correlation_grid)
+        .flat_map(|i| (0..cfg.correlation_grid).map(move |j| i * fan_out + j))
+        .collect();
     let kfac_data = train.first(cfg.kfac_rows.min(cfg.train_size))?;
     let mut runs = Vec::new();
     for dropout in [false, true] {
-        let tc = cfg.train_config(dropout);
+        let mut tc = cfg.train_config(dropout);
+        if tracked {
+            tc.snapshot_every = 1;
+            tc.snapshot_layer = Some(cfg.correlation_layer);
+        }
+        let mut update_correlations = Vec::new();
+        let mut epoch_start: Option<Vec<f32>> = None;
         let mut trainer =
             Trainer::new(tc.clone(), train, test, device.clone(), backend, "mnist").await?;
         let steps_per_epoch = tc.steps_per_epoch();
@@ -146,7 +208,28 @@ pub async fn run(
             if trainer.is_done() {
                 break;
             }
+            // Weights at the epoch's first step: the construction's snapshot, then each
+            // epoch's last.
+            if let Some(s) = trainer.take_snapshots().pop() {
+                epoch_start = Some(s.params);
+            }
             trainer.run(steps_per_epoch).await?;
+            let epoch = epoch + 1;
+            let steps: Vec<Vec<f32>> = trainer
+                .take_snapshots()
+                .into_iter()
+                .map(|s| s.params)
+                .collect();
+            if tracked && cfg.correlation_epochs.contains(&epoch) {
+                let trajectory: Vec<Vec<f32>> = epoch_start.iter().chain(&steps).cloned().collect();
+                update_correlations.push(EpochUpdateCorrelation {
+                    epoch,
+                    correlation: update_correlation(&trajectory, &chosen)?,
+                });
+            }
+            if let Some(last) = steps.into_iter().last() {
+                epoch_start = Some(last);
+            }
         }
         let last = trainer
             .history()
@@ -157,6 +240,7 @@ pub async fn run(
         runs.push(VolumeRun {
             dropout,
             epochs,
+            update_correlations,
             final_train_accuracy: last.train_accuracy,
             final_test_accuracy: last.test_accuracy,
             generalisation_gap: last.train_accuracy - last.test_accuracy,

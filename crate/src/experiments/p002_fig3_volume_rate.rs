@@ -8,12 +8,11 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::p002_fig2_volume::VolumeTrackConfig;
+use super::p002_trained_net::train_and_measure;
 use super::Reporter;
-use crate::analysis::kfac::{factors, laplace_volumes, LayerVolume};
+use crate::analysis::kfac::LayerVolume;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::rng::{stream, Stream};
-use crate::train::Trainer;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VolumeRateConfig {
@@ -73,32 +72,18 @@ pub async fn run(
     for (i, &p) in cfg.drop_rates.iter().enumerate() {
         let mut one = cfg.base.clone();
         one.drop_rate = p;
-        let tc = one.train_config(p > 0.0);
-        let mut trainer =
-            Trainer::new(tc.clone(), train, test, device.clone(), backend, "mnist").await?;
         let stage = format!("drop rate {p} ({}/{})", i + 1, cfg.drop_rates.len());
-        super::train_to_end(&mut trainer, tc.steps_per_epoch(), &stage, reporter).await?;
-        let theta = trainer.model().to_host().await?;
-        let f = factors(
-            &tc.model,
-            &theta,
-            &kfac_data,
-            cfg.base.mask_draws,
-            &mut stream(cfg.base.seed, Stream::GradientNoise),
-        )?;
-        let last = trainer
-            .history()
-            .epochs
-            .last()
-            .cloned()
-            .ok_or_else(|| LabError::Config("no evaluation recorded".into()))?;
+        let net = train_and_measure(
+            &one, &kfac_data, train, test, &device, backend, &stage, reporter,
+        )
+        .await?;
         points.push(RatePoint {
             drop_rate: p,
-            layers: laplace_volumes(&tc.model, &f, cfg.base.damping)?,
-            train_loss: last.train_loss,
-            test_loss: last.test_loss,
-            loss_gap: last.test_loss - last.train_loss,
-            accuracy_gap: last.train_accuracy - last.test_accuracy,
+            layers: net.laplace,
+            train_loss: net.last.train_loss,
+            test_loss: net.last.test_loss,
+            loss_gap: net.last.test_loss - net.last.train_loss,
+            accuracy_gap: net.last.train_accuracy - net.last.test_accuracy,
         });
     }
     Ok(VolumeRateResult {

@@ -1,0 +1,247 @@
+//! The sampling estimate of the weight volume, paper 002 Sec. 4 and Algorithm 1: from a
+//! converged network W, add N(0, σ_U² I) noise to the weights, train one epoch at learning rate
+//! 1e-4, and keep the result as a posterior sample when |L(f_W') − L(f_W)| ≤ ε (L: loss on the
+//! training set, dropout off). The kept samples' covariance gives each layer's volume (eq. 2).
+//!
+//! Choices, stated:
+//! - Algorithm 1 lets the noise accumulate in W' from one iteration to the next (`chain: true`);
+//!   Sec. 4's text describes samples of W + U, every iteration starting again from W
+//!   (`chain: false`). Both are offered.
+//! - Noise goes on the weight matrices only; biases keep their values (the volume is over W_l).
+//! - The training epoch is plain SGD on the network's own architecture, dropout included, with
+//!   masks and batch order from the seed and the iteration's index.
+//! - A layer's volume uses blocks of `block` weights (volume.rs; k < kept samples), reported per
+//!   weight and extrapolated to the layer as D · (mean block log vol) / k, the log volume of the
+//!   block-diagonal correlation matrix scaled to all D weights.
+
+use burn::tensor::Device;
+use rand::Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+use super::sharpness::perturb_weights;
+use super::volume::{independent_log_volume, sample_volume};
+use crate::data::Dataset;
+use crate::error::{LabError, LabResult};
+use crate::model::{HostParams, Mlp, MlpConfig};
+use crate::progress::Reporter;
+use crate::rng::{stream, Stream};
+use crate::train::eval::{evaluate, DeviceData};
+use crate::train::{OptimizerKind, TrainConfig, Trainer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SamplingOptions {
+    /// σ_U of the noise N(0, σ_U² I) (Sec. 4: 0.1).
+    pub noise_std: f64,
+    pub iterations: usize,
+    /// Accepted loss change ε (Sec. 5: 0.05 for CIFAR-10).
+    pub epsilon: f64,
+    /// Learning rate of the epoch after each perturbation (Algorithm 1: 1e-4); 0 skips training.
+    pub lr: f64,
+    pub batch_size: usize,
+    /// Accumulate the noise across iterations (Algorithm 1) or restart from W each time (Sec. 4).
+    pub chain: bool,
+    /// Weights per correlation block.
+    pub block: usize,
+}
+
+impl Default for SamplingOptions {
+    fn default() -> Self {
+        SamplingOptions {
+            noise_std: 0.1,
+            iterations: 100,
+            epsilon: 0.05,
+            lr: 1e-4,
+            batch_size: 32,
+            chain: true,
+            block: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerSampleVolume {
+    pub layer: usize,
+    pub fan_in: usize,
+    pub fan_out: usize,
+    pub block: usize,
+    pub blocks: usize,
+    /// Mean block log vol / k.
+    pub log_volume_per_weight: f64,
+    /// D · log_volume_per_weight (see the module note).
+    pub log_volume: f64,
+    /// What log_volume_per_weight would be, in expectation, for uncorrelated weights with as
+    /// many samples (volume.rs `independent_log_volume`): the finite-sample floor to read it against.
+    pub independent_log_volume_per_weight: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplingResult {
+    pub options: SamplingOptions,
+    /// L(f_W) on the training data.
+    pub base_loss: f64,
+    /// L(f_W') of every iteration (∞ where the epoch diverged).
+    pub losses: Vec<f64>,
+    pub accepted: usize,
+    pub acceptance_rate: f64,
+    /// Per layer; empty when too few samples were kept (see `volume_error`).
+    pub layers: Vec<LayerSampleVolume>,
+    pub volume_error: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn sample_volumes(
+    cfg: &MlpConfig,
+    theta: &HostParams,
+    train: &Dataset,
+    opts: &SamplingOptions,
+    seed: u64,
+    device: &Device,
+    backend: &str,
+    reporter: &mut impl Reporter,
+) -> LabResult<SamplingResult> {
+    if !(opts.noise_std >= 0.0 && opts.noise_std.is_finite())
+        || !(opts.epsilon > 0.0)
+        || !(opts.lr >= 0.0 && opts.lr <= 100.0)
+        || opts.iterations == 0
+        || opts.block == 0
+    {
+        return Err(LabError::Config(format!(
+            "the sampling method needs σ_U ≥ 0, ε > 0, 0 ≤ lr ≤ 100, iterations ≥ 1 and a block ≥ 1, got {opts:?}"
+        )));
+    }
+    let data = DeviceData::upload(train, device);
+    let base_loss = evaluate(&Mlp::from_host(cfg, theta, device), &data)
+        .await?
+        .0 as f64;
+    let weights: usize = theta.layers.iter().map(|(w, _)| w.len()).sum();
+    let mut rng = stream(seed, Stream::WeightSampling);
+    let mut current = theta.clone();
+    let (mut losses, mut kept) = (Vec::new(), Vec::<HostParams>::new());
+    for i in 0..opts.iterations {
+        let z: Vec<f32> = (0..weights).map(|_| rng.sample(StandardNormal)).collect();
+        let start = if opts.chain { &current } else { theta };
+        let noisy = perturb_weights(start, &z, opts.noise_std);
+        let (moved, loss) = if opts.lr > 0.0 {
+            one_epoch(
+                cfg,
+                noisy,
+                train,
+                opts,
+                seed ^ ((i as u64 + 1) << 32),
+                device,
+                backend,
+            )
+            .await?
+        } else {
+            let loss = evaluate(&Mlp::from_host(cfg, &noisy, device), &data)
+                .await?
+                .0 as f64;
+            (noisy, loss)
+        };
+        losses.push(loss);
+        if (loss - base_loss).abs() <= opts.epsilon {
+            kept.push(moved.clone());
+        }
+        current = moved;
+        if !reporter
+            .report("sampling method: iteration", i + 1, opts.iterations)
+            .await
+        {
+            return Err(LabError::Cancelled);
+        }
+    }
+    let (layers, volume_error) = match layer_volumes(theta, &kept, opts.block) {
+        Ok(layers) => (layers, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    Ok(SamplingResult {
+        options: *opts,
+        base_loss,
+        losses,
+        accepted: kept.len(),
+        acceptance_rate: kept.len() as f64 / opts.iterations as f64,
+        layers,
+        volume_error,
+    })
+}
+
+/// One epoch of plain SGD from `start`; a diverged epoch is a sample with infinite loss.
+async fn one_epoch(
+    cfg: &MlpConfig,
+    start: HostParams,
+    train: &Dataset,
+    opts: &SamplingOptions,
+    seed: u64,
+    device: &Device,
+    backend: &str,
+) -> LabResult<(HostParams, f64)> {
+    let tc = TrainConfig {
+        momentum: 0.0,
+        ..TrainConfig::for_preset(
+            cfg.clone(),
+            OptimizerKind::Sgd,
+            opts.lr,
+            1,
+            opts.batch_size.min(train.len()),
+            train.len(),
+            train.len(),
+            seed,
+        )
+    };
+    // The training set doubles as the "test" set: the closing evaluation is then L(f_W') itself.
+    let mut trainer = Trainer::with_params(
+        tc,
+        start.clone(),
+        train,
+        train,
+        device.clone(),
+        backend,
+        "sampling",
+    )
+    .await?;
+    match trainer.run(usize::MAX).await {
+        Ok(_) => {}
+        Err(LabError::NonFinite { .. }) => return Ok((start, f64::INFINITY)),
+        Err(e) => return Err(e),
+    }
+    let loss = trainer
+        .history()
+        .epochs
+        .last()
+        .map_or(f64::INFINITY, |e| e.train_loss as f64);
+    Ok((trainer.model().to_host().await?, loss))
+}
+
+fn layer_volumes(
+    theta: &HostParams,
+    kept: &[HostParams],
+    block: usize,
+) -> LabResult<Vec<LayerSampleVolume>> {
+    if kept.len() <= block {
+        return Err(LabError::Numerical(format!(
+            "only {} samples were kept, the volume blocks need more than {block}: raise ε or the iterations, or lower σ_U",
+            kept.len()
+        )));
+    }
+    (0..theta.layers.len())
+        .map(|l| {
+            let samples: Vec<Vec<f32>> = kept.iter().map(|p| p.layers[l].0.clone()).collect();
+            let (fan_in, fan_out) = (theta.widths[l], theta.widths[l + 1]);
+            let k = block.min(fan_in * fan_out);
+            let v = sample_volume(&samples, k)?;
+            let per_weight = v.log_volume / k as f64;
+            Ok(LayerSampleVolume {
+                layer: l,
+                fan_in,
+                fan_out,
+                block: k,
+                blocks: v.blocks,
+                log_volume_per_weight: per_weight,
+                log_volume: per_weight * (fan_in * fan_out) as f64,
+                independent_log_volume_per_weight: independent_log_volume(kept.len(), k)?
+                    / k as f64,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,240 @@
+//! Paper 002 Sec. 5.2 (Table 2, App. K): complexity measures of several trained networks side
+//! by side with their generalisation gap GG = L_test − L_train, and how well each measure orders
+//! the networks by GG (Kendall's τ_b and the sign-based normalised MI of eq. 24) and by drop rate
+//! (Table 2's "Dropout" column).
+//!
+//! Per network: the norms of eq. 25-28; σ by the sharpness method (analysis/sharpness.rs) and
+//! from it Sharpness (1/σ², Jiang et al. 2019's sharpness measure, larger = sharper),
+//! PAC-Sharpness (eq. 29) and PAC-S with the K-FAC Laplace volume and with the sampling volume
+//! (eq. 30). Sec. 5.2 uses the perturbed models of the sharpness method for the sampling method
+//! too; here that is `sampling_noise_from_sharpness`: σ_U = the network's sharpness σ.
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::noise_run::Setting;
+use super::p002_fig2_volume::VolumeTrackConfig;
+use super::p002_trained_net::train_and_measure;
+use super::Reporter;
+use crate::analysis::complexity::{norm_measures, pac_sharpness, pac_volume, Measures};
+use crate::analysis::kfac::LayerVolume;
+use crate::analysis::rank_agreement::{rank_agreement, RankAgreement};
+use crate::analysis::sharpness::{sharpness_sigma, NetDeviation, SharpnessOptions, SharpnessSigma};
+use crate::analysis::weight_sampling::{sample_volumes, SamplingOptions, SamplingResult};
+use crate::data::Dataset;
+use crate::error::{LabError, LabResult};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComplexityTableConfig {
+    /// Architecture, data sizes, epochs, seed and K-FAC settings; drop rate and lr come from
+    /// `settings`.
+    #[serde(flatten)]
+    pub base: VolumeTrackConfig,
+    pub settings: Vec<Setting>,
+    /// Training rows the sharpness and sampling losses run over.
+    pub loss_rows: usize,
+    pub sharpness: SharpnessOptions,
+    pub sampling: SamplingOptions,
+    pub sampling_noise_from_sharpness: bool,
+}
+
+impl ComplexityTableConfig {
+    pub fn demo() -> Self {
+        let settings = [0.05, 0.02]
+            .into_iter()
+            .flat_map(|lr| [0.0, 0.15, 0.3].map(|drop_rate| Setting { drop_rate, lr }))
+            .collect();
+        ComplexityTableConfig {
+            base: VolumeTrackConfig::demo(),
+            settings,
+            loss_rows: 1000,
+            sharpness: SharpnessOptions::default(),
+            sampling: SamplingOptions {
+                iterations: 40,
+                block: 10,
+                chain: false,
+                ..SamplingOptions::default()
+            },
+            sampling_noise_from_sharpness: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetComplexity {
+    pub setting: Setting,
+    pub train_loss: f32,
+    pub test_loss: f32,
+    /// GG = test loss − train loss.
+    pub loss_gap: f32,
+    pub test_accuracy: f32,
+    pub norms: Measures,
+    pub sharpness: SharpnessSigma,
+    pub laplace: Vec<LayerVolume>,
+    pub sampling: SamplingResult,
+}
+
+/// One complexity measure over all networks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasureRow {
+    pub name: String,
+    /// Per network; None where the measure could not be computed (e.g. too few kept samples).
+    pub values: Vec<Option<f64>>,
+    /// Against GG; None unless every network has a value.
+    pub gap: Option<RankAgreement>,
+    /// Against the drop rate.
+    pub dropout: Option<RankAgreement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComplexityTableResult {
+    pub config: ComplexityTableConfig,
+    pub backend: String,
+    pub crate_version: String,
+    pub nets: Vec<NetComplexity>,
+    pub rows: Vec<MeasureRow>,
+}
+
+pub async fn run(
+    cfg: &ComplexityTableConfig,
+    train: &Dataset,
+    test: &Dataset,
+    device: Device,
+    backend: &str,
+    reporter: &mut impl Reporter,
+) -> LabResult<ComplexityTableResult> {
+    if cfg.settings.len() < 2
+        || cfg
+            .settings
+            .iter()
+            .any(|s| !(0.0..1.0).contains(&s.drop_rate))
+        || cfg.base.kfac_rows == 0
+        || cfg.loss_rows == 0
+    {
+        return Err(LabError::Config(
+            "the complexity table needs at least two drop:lr settings with rates in [0, 1), and kfac_rows, loss_rows ≥ 1".into(),
+        ));
+    }
+    let kfac_data = train.first(cfg.base.kfac_rows.min(cfg.base.train_size))?;
+    let loss_data = train.first(cfg.loss_rows.min(cfg.base.train_size))?;
+    let mut nets = Vec::new();
+    let mut pac = Vec::new();
+    for (i, s) in cfg.settings.iter().enumerate() {
+        let mut one = cfg.base.clone();
+        one.drop_rate = s.drop_rate;
+        one.lr = s.lr;
+        let stage = format!(
+            "net {}/{} (drop {}, lr {})",
+            i + 1,
+            cfg.settings.len(),
+            s.drop_rate,
+            s.lr
+        );
+        let net = train_and_measure(
+            &one, &kfac_data, train, test, &device, backend, &stage, reporter,
+        )
+        .await?;
+        let model = &net.config.model;
+        let mut deviation = NetDeviation::new(
+            model,
+            &net.theta,
+            &loss_data,
+            cfg.sharpness.draws,
+            cfg.base.seed,
+            &device,
+        )
+        .await?;
+        let sharpness = sharpness_sigma(&mut deviation, &cfg.sharpness).await?;
+        let sampling_opts = SamplingOptions {
+            noise_std: if cfg.sampling_noise_from_sharpness {
+                sharpness.sigma
+            } else {
+                cfg.sampling.noise_std
+            },
+            ..cfg.sampling
+        };
+        let sampling = sample_volumes(
+            model,
+            &net.theta,
+            &loss_data,
+            &sampling_opts,
+            cfg.base.seed,
+            &device,
+            backend,
+            &mut super::StagePrefix::new(&stage, reporter),
+        )
+        .await?;
+        let laplace_logs: Vec<f64> = net.laplace.iter().map(|l| l.log_volume).collect();
+        let sampling_logs: Vec<f64> = sampling.layers.iter().map(|l| l.log_volume).collect();
+        pac.push((
+            pac_sharpness(&net.initial, &net.theta, sharpness.sigma)?,
+            pac_volume(&net.initial, &net.theta, sharpness.sigma, &laplace_logs)?,
+            pac_volume(&net.initial, &net.theta, sharpness.sigma, &sampling_logs).ok(),
+        ));
+        nets.push(NetComplexity {
+            setting: *s,
+            train_loss: net.last.train_loss,
+            test_loss: net.last.test_loss,
+            loss_gap: net.last.test_loss - net.last.train_loss,
+            test_accuracy: net.last.test_accuracy,
+            norms: norm_measures(&net.initial, &net.theta)?,
+            sharpness,
+            laplace: net.laplace,
+            sampling,
+        });
+    }
+    let gaps: Vec<f64> = nets.iter().map(|n| n.loss_gap as f64).collect();
+    let rates: Vec<f64> = nets.iter().map(|n| n.setting.drop_rate as f64).collect();
+    let columns: [(&str, Vec<Option<f64>>); 8] = [
+        (
+            "Frob distance",
+            nets.iter()
+                .map(|n| Some(n.norms.frobenius_distance))
+                .collect(),
+        ),
+        (
+            "Spectral norm",
+            nets.iter().map(|n| Some(n.norms.spectral_norm)).collect(),
+        ),
+        (
+            "Parameter norm",
+            nets.iter().map(|n| Some(n.norms.parameter_norm)).collect(),
+        ),
+        (
+            "Path norm",
+            nets.iter().map(|n| Some(n.norms.path_norm)).collect(),
+        ),
+        (
+            "Sharpness 1/σ²",
+            nets.iter()
+                .map(|n| Some(n.sharpness.sigma.powi(-2)))
+                .collect(),
+        ),
+        ("PAC-Sharpness", pac.iter().map(|p| Some(p.0)).collect()),
+        ("PAC-S(Laplace)", pac.iter().map(|p| Some(p.1)).collect()),
+        ("PAC-S(Sampling)", pac.iter().map(|p| p.2).collect()),
+    ];
+    let rows = columns
+        .into_iter()
+        .map(|(name, values)| {
+            let complete: Option<Vec<f64>> = values.iter().copied().collect();
+            MeasureRow {
+                name: name.to_string(),
+                gap: complete
+                    .as_ref()
+                    .and_then(|v| rank_agreement(v, &gaps).ok()),
+                dropout: complete
+                    .as_ref()
+                    .and_then(|v| rank_agreement(v, &rates).ok()),
+                values,
+            }
+        })
+        .collect();
+    Ok(ComplexityTableResult {
+        config: cfg.clone(),
+        backend: backend.to_string(),
+        crate_version: crate::CRATE_VERSION.to_string(),
+        nets,
+        rows,
+    })
+}

@@ -1,0 +1,64 @@
+//! One network of paper 002's MLP experiments trained to the end, with what every table and
+//! sweep over such networks needs: its initial and final weights, its last evaluation and its
+//! dropout-aware K-FAC layer volumes (analysis/kfac.rs).
+
+use burn::tensor::Device;
+
+use super::p002_fig2_volume::VolumeTrackConfig;
+use super::Reporter;
+use crate::analysis::kfac::{factors, laplace_volumes, LayerVolume};
+use crate::data::Dataset;
+use crate::error::{LabError, LabResult};
+use crate::model::init::initial_params;
+use crate::model::HostParams;
+use crate::rng::{stream, Stream};
+use crate::train::{EpochRecord, TrainConfig, Trainer};
+
+pub struct TrainedNet {
+    pub config: TrainConfig,
+    /// W⁰, as `Trainer::new` draws it from the seed.
+    pub initial: HostParams,
+    pub theta: HostParams,
+    pub last: EpochRecord,
+    pub laplace: Vec<LayerVolume>,
+}
+
+/// Train `one` (its drop rate: 0 for the plain network) and measure it. `kfac_data`: the rows
+/// the K-FAC expectations run over.
+#[allow(clippy::too_many_arguments)]
+pub async fn train_and_measure(
+    one: &VolumeTrackConfig,
+    kfac_data: &Dataset,
+    train: &Dataset,
+    test: &Dataset,
+    device: &Device,
+    backend: &str,
+    stage: &str,
+    reporter: &mut impl Reporter,
+) -> LabResult<TrainedNet> {
+    let tc = one.train_config(one.drop_rate > 0.0);
+    let mut trainer =
+        Trainer::new(tc.clone(), train, test, device.clone(), backend, "mnist").await?;
+    super::train_to_end(&mut trainer, tc.steps_per_epoch(), stage, reporter).await?;
+    let theta = trainer.model().to_host().await?;
+    let f = factors(
+        &tc.model,
+        &theta,
+        kfac_data,
+        one.mask_draws,
+        &mut stream(one.seed, Stream::GradientNoise),
+    )?;
+    let last = trainer
+        .history()
+        .epochs
+        .last()
+        .cloned()
+        .ok_or_else(|| LabError::Config("no evaluation recorded".into()))?;
+    Ok(TrainedNet {
+        initial: initial_params(&tc.model, &mut stream(tc.seed, Stream::Init)),
+        laplace: laplace_volumes(&tc.model, &f, one.damping)?,
+        config: tc,
+        theta,
+        last,
+    })
+}
