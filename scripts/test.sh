@@ -17,4 +17,6 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 (cd crate && cargo test --release --target "$WASM_TARGET" --test browser)
 
 log "end-to-end tests (Playwright, the real page)"
+# The native CLI (built by `cargo test` above) is the reference some page results are checked against.
+export DROPOUT_LAB_CLI="$CARGO_TARGET_DIR/debug/dropout-lab"
 node --test --test-concurrency=1 tests/e2e.test.mjs

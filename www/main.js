@@ -2,8 +2,8 @@
 // only draws charts (with the same wasm module, compiled once and shared with the worker).
 import init, { drawHistoryChart, drawPresetChart } from './pkg/dropout_lab.js';
 import {
-  PROTOCOL, fig1aToCsv, fig2ToCsv, fig4ToCsv, formToConfig, formToFig1aConfig, formToFig2Config, formToFig4Config,
-  formToTrackConfig, formToVolumeConfig, formToVolumeRateConfig, readUrlIntoForm, trackToCsv, volumeRateToCsv, volumeToCsv,
+  PROTOCOL, complexityToCsv, fig1aToCsv, fig2ToCsv, fig4ToCsv, formToConfig, formToFig1aConfig, formToFig2Config, formToFig4Config,
+  formToComplexityConfig, formToTrackConfig, formToVolumeConfig, formToVolumeRateConfig, readUrlIntoForm, trackToCsv, volumeRateToCsv, volumeToCsv,
   writeFormToUrl,
 } from './config.js';
 
@@ -63,7 +63,9 @@ const PRESETS = {
       const last = run.epochs[run.epochs.length - 1];
       const per = last.layers.map((l) => (l.log_volume / (l.fan_in * l.fan_out)).toFixed(3)).join(', ');
       return `${run.dropout ? 'with' : 'without'} dropout: log vol / D per layer at epoch ${last.epoch}: ${per}; ` +
-        `test accuracy ${(100 * run.final_test_accuracy).toFixed(2)}%, gap ${(100 * run.generalisation_gap).toFixed(2)} points`;
+        `test accuracy ${(100 * run.final_test_accuracy).toFixed(2)}%, gap ${(100 * run.generalisation_gap).toFixed(2)} points` +
+        (run.update_correlations.length ? `; mean |ρ| of updates ${run.update_correlations.map((c) =>
+          `${c.correlation.mean_abs_off_diagonal.toFixed(3)} (epoch ${c.epoch})`).join(', ')}` : '');
     }).join('\n'),
   },
   volumerate: {
@@ -73,7 +75,28 @@ const PRESETS = {
       `drop ${p.drop_rate}: log vol / D per layer ${p.layers.map((l) => (l.log_volume / (l.fan_in * l.fan_out)).toFixed(3)).join(', ')}; ` +
       `loss gap ${p.loss_gap.toFixed(4)}, accuracy gap ${(100 * p.accuracy_gap).toFixed(2)} points`).join('\n'),
   },
+  complexity: {
+    config: () => formToComplexityConfig(form, state.presetDefaults.complexity),
+    csv: complexityToCsv,
+    summary: complexitySummary,
+  },
 };
+
+// Table 2 as text: one column per network, then each measure's agreement with the gap.
+function complexitySummary(r) {
+  const pad = (s, n) => String(s).padStart(n);
+  const head = r.nets.map((n) => pad(`${n.setting.drop_rate}:${n.setting.lr}`, 10)).join('');
+  const lines = [`${'drop:lr'.padEnd(16)}${head}   τ(GG)  Î(GG)`,
+    `${'gap (GG)'.padEnd(16)}${r.nets.map((n) => pad(n.loss_gap.toFixed(4), 10)).join('')}`];
+  for (const row of r.rows) {
+    const values = row.values.map((v) => pad(v == null ? '-' : v.toPrecision(3), 10)).join('');
+    const agree = row.gap ? `${pad(row.gap.kendall_tau.toFixed(2), 7)}${pad(row.gap.normalised_mi.toFixed(2), 7)}` : '      -      -';
+    lines.push(`${row.name.padEnd(16)}${values}${agree}`);
+  }
+  lines.push('', ...r.nets.map((n) => `drop ${n.setting.drop_rate}, lr ${n.setting.lr}: σ ${n.sharpness.sigma.toExponential(2)}, ` +
+    `sampling kept ${n.sampling.accepted}/${n.sampling.losses.length}` + (n.sampling.volume_error ? ` (${n.sampling.volume_error})` : '')));
+  return lines.join('\n');
+}
 // Read-only view for researchers poking at a run from the console, and for the e2e tests.
 window.dropoutLab = state;
 

@@ -192,13 +192,17 @@ fn sampling_accepts_exactly_the_samples_within_epsilon_and_explains_too_few() {
     let within = r
         .losses
         .iter()
-        .filter(|&&l| (l - r.base_loss).abs() <= opts.epsilon)
+        .filter(|l| l.is_some_and(|l| (l - r.base_loss).abs() <= opts.epsilon))
         .count();
     assert_eq!(r.accepted, within);
     assert_eq!(r.acceptance_rate, within as f64 / 12.0);
     // The chain accumulates noise: its losses drift away from L(W) on average.
-    let first: f64 = r.losses[..4].iter().map(|l| (l - r.base_loss).abs()).sum();
-    let last: f64 = r.losses[8..].iter().map(|l| (l - r.base_loss).abs()).sum();
+    let drift = |ls: &[Option<f64>]| -> f64 {
+        ls.iter()
+            .map(|l| l.map_or(f64::INFINITY, |l| (l - r.base_loss).abs()))
+            .sum()
+    };
+    let (first, last) = (drift(&r.losses[..4]), drift(&r.losses[8..]));
     assert!(last > first, "{:?}", r.losses);
     let strict = SamplingOptions {
         epsilon: 1e-12,

@@ -8,7 +8,7 @@ use crate::error::{LabError, LabResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RankAgreement {
-    /// Kendall's τ_b in [-1, 1] (ties corrected); NaN when either side is constant.
+    /// Kendall's τ_b in [-1, 1] (ties corrected).
     pub kendall_tau: f64,
     /// eq. 24: Î(V_co, V_pa) = I(V_co, V_pa) / H(V_pa) in [0, 1].
     pub normalised_mi: f64,
@@ -25,6 +25,12 @@ pub fn rank_agreement(measure: &[f64], target: &[f64]) -> LabResult<RankAgreemen
     if measure.iter().chain(target).any(|v| !v.is_finite()) {
         return Err(LabError::Numerical(
             "rank agreement over non-finite values".into(),
+        ));
+    }
+    let constant = |v: &[f64]| v.iter().all(|&x| x == v[0]);
+    if constant(measure) || constant(target) {
+        return Err(LabError::Numerical(
+            "rank agreement with a constant list is undefined".into(),
         ));
     }
     Ok(RankAgreement {
@@ -122,6 +128,7 @@ mod tests {
         assert!((r.kendall_tau - 4.0 / 6.0).abs() < 1e-12);
         assert!(rank_agreement(&up, &[1.0]).is_err());
         assert!(rank_agreement(&[1.0, f64::NAN], &[1.0, 2.0]).is_err());
+        assert!(rank_agreement(&up, &[2.0; 4]).is_err(), "constant target");
     }
 
     #[test]

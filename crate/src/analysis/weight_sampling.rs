@@ -80,8 +80,8 @@ pub struct SamplingResult {
     pub options: SamplingOptions,
     /// L(f_W) on the training data.
     pub base_loss: f64,
-    /// L(f_W') of every iteration (∞ where the epoch diverged).
-    pub losses: Vec<f64>,
+    /// L(f_W') of every iteration (None where the epoch diverged).
+    pub losses: Vec<Option<f64>>,
     pub accepted: usize,
     pub acceptance_rate: f64,
     /// Per layer; empty when too few samples were kept (see `volume_error`).
@@ -139,7 +139,7 @@ pub async fn sample_volumes(
                 .0 as f64;
             (noisy, loss)
         };
-        losses.push(loss);
+        losses.push(loss.is_finite().then_some(loss));
         if (loss - base_loss).abs() <= opts.epsilon {
             kept.push(moved.clone());
         }

@@ -2,6 +2,7 @@
 //! SVG natively. The same code draws in both places.
 
 pub mod alignment;
+pub mod complexity_table;
 pub mod curves;
 pub mod landscape;
 pub mod scatter;
@@ -11,6 +12,7 @@ pub mod volume;
 pub mod volume_rate;
 
 pub use alignment::{draw_cosine, draw_fig6};
+pub use complexity_table::draw_complexity_table;
 pub use curves::{draw_history, Metric};
 pub use landscape::draw_fig1a;
 pub use scatter::draw_fig2;

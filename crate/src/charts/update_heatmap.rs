@@ -26,11 +26,16 @@ pub fn draw_update_heatmaps<DB: DrawingBackend>(
     let Some(cols) = rows.iter().map(|r| r.update_correlations.len()).max() else {
         return Ok(());
     };
+    let floor = rows[0].update_correlations[0]
+        .correlation
+        .independent_mean_abs;
     let (title, body) = root.split_vertically(24);
     title
         .titled(
-            "|correlation| of gradient updates (Fig. 2a: plain, 2c: dropout)",
-            ("sans-serif", 14),
+            &format!(
+                "|correlation| of gradient updates, Fig. 2a plain / 2c dropout (mean; independent: {floor:.2})"
+            ),
+            ("sans-serif", 13),
         )
         .map_err(err)?;
     for (row, area) in rows
@@ -41,11 +46,10 @@ pub fn draw_update_heatmaps<DB: DrawingBackend>(
             let m = &c.correlation.abs_correlation;
             let n = m.len() as i32;
             let caption = format!(
-                "{} · epoch {}: mean {:.2} (floor {:.2})",
+                "{} · epoch {} · {:.2}",
                 if row.dropout { "dropout" } else { "plain" },
                 c.epoch,
-                c.correlation.mean_abs_off_diagonal,
-                c.correlation.independent_mean_abs
+                c.correlation.mean_abs_off_diagonal
             );
             let mut chart = ChartBuilder::on(cell)
                 .caption(caption, ("sans-serif", 11))

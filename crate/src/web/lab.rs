@@ -278,7 +278,7 @@ impl crate::experiments::Reporter for JsReporter {
 
 #[wasm_bindgen]
 impl Lab {
-    /// Run a paper-figure preset ("fig1a" or "fig2") on the loaded data with the current backend;
+    /// Run a paper-figure preset (see `presetDefaults` for the names) on the loaded data with the current backend;
     /// `report(stage, done, total)` shows progress and may cancel. Returns the result as JSON
     /// (the chart and the exports take it as is).
     #[wasm_bindgen(js_name = runPreset)]
@@ -290,8 +290,8 @@ impl Lab {
     ) -> Result<String, JsError> {
         use crate::experiments::{
             fig1a_landscape as f1, fig2_variance_flatness as f2, fig4_variance_hessian as f4,
-            fig6_alignment as f6, p001_fig3_cosine as cos, p002_fig2_volume as vol,
-            p002_fig3_volume_rate as rate,
+            fig6_alignment as f6, p001_fig3_cosine as cos, p002_complexity_table as table,
+            p002_fig2_volume as vol, p002_fig3_volume_rate as rate,
         };
         let (train, test) = match (&self.train, &self.test) {
             (Some(a), Some(b)) => (a, b),
@@ -318,6 +318,9 @@ impl Lab {
             "volumerate" => {
                 json(rate::run(&cfg(config)?, train, test, device, backend, &mut r).await)
             }
+            "complexity" => {
+                json(table::run(&cfg(config)?, train, test, device, backend, &mut r).await)
+            }
             other => Err(JsError::new(&format!("unknown preset `{other}`"))),
         }
     }
@@ -328,8 +331,8 @@ impl Lab {
         use crate::experiments::{
             fig1a_landscape::Fig1aConfig, fig2_variance_flatness::Fig2Config,
             fig4_variance_hessian::Fig4Config, fig6_alignment::Fig6Config,
-            p001_fig3_cosine::CosineConfig, p002_fig2_volume::VolumeTrackConfig,
-            p002_fig3_volume_rate::VolumeRateConfig,
+            p001_fig3_cosine::CosineConfig, p002_complexity_table::ComplexityTableConfig,
+            p002_fig2_volume::VolumeTrackConfig, p002_fig3_volume_rate::VolumeRateConfig,
         };
         use serde::Serialize;
         // Flattened configs serialise as maps: ask for plain objects, not JS Maps.
@@ -342,6 +345,7 @@ impl Lab {
             "cosine" => CosineConfig::demo().serialize(&s),
             "volume" => VolumeTrackConfig::demo().serialize(&s),
             "volumerate" => VolumeRateConfig::demo().serialize(&s),
+            "complexity" => ComplexityTableConfig::demo().serialize(&s),
             other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
         }
         .map_err(js_err)
