@@ -60,6 +60,7 @@ fn config(activation: Activation, optimizer: OptimizerKind) -> TrainConfig {
         snapshot_every: 0,
         snapshot_layer: None,
         snapshot_after: 0,
+        dropout_mode: Default::default(),
     }
 }
 

@@ -35,6 +35,7 @@ fn config(optimizer: OptimizerKind, lr: f64, train_size: usize, epochs: usize) -
         snapshot_every: 0,
         snapshot_layer: None,
         snapshot_after: 0,
+        dropout_mode: Default::default(),
     }
 }
 

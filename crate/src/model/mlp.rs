@@ -4,6 +4,7 @@
 use burn::tensor::{activation, Device, Tensor, TensorData};
 
 use super::config::{Activation, MlpConfig};
+use super::dropout::LayerMask;
 use super::host::HostParams;
 use super::loss::cross_entropy;
 use crate::backend::read_f32;
@@ -73,6 +74,43 @@ impl Mlp {
         h
     }
 
+    /// Logits under dropout modes (dropout.rs `LayerMask`): the same value as `forward` with
+    /// the forward masks, the gradients of the mode.
+    pub fn forward_modes(&self, x: Tensor<2>, masks: &[LayerMask]) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        // The input of the next layer: its value, and for a split mask the backward view.
+        let mut h = x;
+        let mut split: Option<(Tensor<2>, Tensor<2>)> = None;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let z = match split.take() {
+                None => h.matmul(layer.weight.clone()),
+                Some((a_f, a_b)) => {
+                    a_b.clone().matmul(layer.weight.clone())
+                        + (a_f - a_b).matmul(layer.weight.clone()).detach()
+                }
+            };
+            h = z + layer.bias.clone().unsqueeze_dim(0);
+            if i < last {
+                h = match self.config.activation {
+                    Activation::Relu => activation::relu(h),
+                    Activation::Tanh => activation::tanh(h),
+                };
+                match masks.get(i) {
+                    Some(LayerMask::Same(m)) => h = h * m.clone(),
+                    Some(LayerMask::Split { forward, backward }) => {
+                        let view = |m: &Option<Tensor<2>>| match m {
+                            Some(m) => h.clone() * m.clone(),
+                            None => h.clone(),
+                        };
+                        split = Some((view(forward), view(backward)));
+                    }
+                    Some(LayerMask::None) | None => {}
+                }
+            }
+        }
+        h
+    }
+
     /// θ + α d, layer by layer, on the device.
     pub fn axpy(&self, alpha: f64, d: &Mlp) -> Mlp {
         let layers = self
@@ -113,8 +151,22 @@ impl Mlp {
         y: Tensor<2>,
         masks: &[Option<Tensor<2>>],
     ) -> (Tensor<1>, Vec<(Tensor<2>, Tensor<1>)>) {
+        let masks: Vec<LayerMask> = masks
+            .iter()
+            .map(|m| m.clone().map_or(LayerMask::None, LayerMask::Same))
+            .collect();
+        self.loss_and_grads_modes(x, y, &masks)
+    }
+
+    /// As `loss_and_grads`, with the gradient rule of each layer's dropout mode.
+    pub fn loss_and_grads_modes(
+        &self,
+        x: Tensor<2>,
+        y: Tensor<2>,
+        masks: &[LayerMask],
+    ) -> (Tensor<1>, Vec<(Tensor<2>, Tensor<1>)>) {
         let leaves = self.as_grad_leaves();
-        let loss = cross_entropy(leaves.forward(x, masks), y);
+        let loss = cross_entropy(leaves.forward_modes(x, masks), y);
         let grads = loss.backward();
         let g = leaves
             .layers

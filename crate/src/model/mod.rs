@@ -8,5 +8,6 @@ pub mod loss;
 pub mod mlp;
 
 pub use config::{Activation, InitScheme, MlpConfig};
+pub use dropout::DropoutMode;
 pub use host::HostParams;
 pub use mlp::Mlp;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LabError, LabResult};
-use crate::model::MlpConfig;
+use crate::model::{DropoutMode, MlpConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,6 +72,9 @@ pub struct TrainConfig {
     /// No snapshots before this step (a trajectory sampled only after the fast phase).
     #[serde(default)]
     pub snapshot_after: usize,
+    /// How the dropout masks enter the forward and the backward pass (paper 004).
+    #[serde(default)]
+    pub dropout_mode: DropoutMode,
 }
 
 impl TrainConfig {
@@ -107,6 +110,7 @@ impl TrainConfig {
             snapshot_every: 0,
             snapshot_layer: None,
             snapshot_after: 0,
+            dropout_mode: DropoutMode::Standard,
         }
     }
 
@@ -171,6 +175,7 @@ impl TrainConfig {
                 )));
             }
         }
+        self.dropout_mode.validate()?;
         if self.eval_every == 0 {
             return Err(LabError::Config("eval_every must be at least 1".into()));
         }
@@ -225,6 +230,7 @@ pub(crate) mod tests {
             snapshot_every: 0,
             snapshot_layer: None,
             snapshot_after: 0,
+            dropout_mode: DropoutMode::Standard,
         }
     }
 

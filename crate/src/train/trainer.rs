@@ -13,7 +13,7 @@ use super::optim::{Hyper, Optimizer};
 use crate::backend::read_f32;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::dropout::device_masks;
+use crate::model::dropout::device_mode_masks;
 use crate::model::init::initial_params;
 use crate::model::{HostParams, Mlp};
 use crate::rng::{stream, Stream};
@@ -207,14 +207,15 @@ impl Trainer {
             }
         };
         let model = &self.config.model;
-        let masks = device_masks(
+        let masks = device_mode_masks(
+            self.config.dropout_mode,
             &mut self.masks_rng,
             x.dims()[0],
             &model.widths[1..],
             &model.drop_rates,
             &self.device,
         );
-        let (loss, grads) = self.model.loss_and_grads(x, y, &masks);
+        let (loss, grads) = self.model.loss_and_grads_modes(x, y, &masks);
         self.model = self.optimizer.step(&self.model, grads);
         loss
     }

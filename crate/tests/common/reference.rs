@@ -52,3 +52,107 @@ pub fn loss_f64(
     }
     (total / rows as f64, min_abs_pre)
 }
+
+/// Paper 004 eq. 4-6 written out in f64 with separate masks: the forward pass multiplies hidden
+/// layer l's activations by `forward[l]`, the backward pass uses `backward[l]` where eq. 5-6
+/// have ε: ∂J/∂W_{l+1} = (h_l ⊙ m_b)ᵀ δ_{l+1}, δ_l = (δ_{l+1} W_{l+1}ᵀ) ⊙ f'(z_l) ⊙ m_b, and
+/// ∂J/∂b = Σ_rows δ. None = all ones. Returns (mean loss, gradients in the layout of `p`).
+pub fn backprop_f64(
+    p: &[Vec<f64>],
+    widths: &[usize],
+    act: Activation,
+    x: &[f64],
+    labels: &[usize],
+    forward: &[Option<Vec<f64>>],
+    backward: &[Option<Vec<f64>>],
+) -> (f64, Vec<Vec<f64>>) {
+    let rows = labels.len();
+    let layers = widths.len() - 1;
+    // inputs[l]: what layer l multiplies in the forward pass; bwd_inputs[l]: its eq. 5 view.
+    let mut inputs: Vec<Vec<f64>> = vec![x.to_vec()];
+    let mut bwd_inputs: Vec<Vec<f64>> = vec![x.to_vec()];
+    let mut slopes: Vec<Vec<f64>> = Vec::new(); // f'(z_l) of hidden layers
+    let mut logits = Vec::new();
+    for l in 0..layers {
+        let (fi, fo) = (widths[l], widths[l + 1]);
+        let (w, b, h) = (&p[2 * l], &p[2 * l + 1], &inputs[l]);
+        let mut z = vec![0.0; rows * fo];
+        for r in 0..rows {
+            for o in 0..fo {
+                z[r * fo + o] = b[o] + (0..fi).map(|i| h[r * fi + i] * w[i * fo + o]).sum::<f64>();
+            }
+        }
+        if l == layers - 1 {
+            logits = z;
+            break;
+        }
+        let a: Vec<f64> = z
+            .iter()
+            .map(|&v| match act {
+                Activation::Relu => v.max(0.0),
+                Activation::Tanh => v.tanh(),
+            })
+            .collect();
+        slopes.push(
+            z.iter()
+                .map(|&v| match act {
+                    Activation::Relu => (v > 0.0) as u8 as f64,
+                    Activation::Tanh => 1.0 - v.tanh().powi(2),
+                })
+                .collect(),
+        );
+        let apply = |m: &Option<Vec<f64>>| match m {
+            Some(m) => a.iter().zip(m).map(|(x, y)| x * y).collect(),
+            None => a.clone(),
+        };
+        inputs.push(apply(&forward[l]));
+        bwd_inputs.push(apply(&backward[l]));
+    }
+    let k = widths[layers];
+    let mut loss = 0.0;
+    let mut delta = vec![0.0; rows * k];
+    for r in 0..rows {
+        let z = &logits[r * k..(r + 1) * k];
+        let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
+        let s: f64 = e.iter().sum();
+        loss += m + s.ln() - z[labels[r]];
+        for c in 0..k {
+            delta[r * k + c] = (e[c] / s - (c == labels[r]) as u8 as f64) / rows as f64;
+        }
+    }
+    let mut grads = vec![Vec::new(); 2 * layers];
+    for l in (0..layers).rev() {
+        let (fi, fo) = (widths[l], widths[l + 1]);
+        let hb = &bwd_inputs[l];
+        let mut gw = vec![0.0; fi * fo];
+        let mut gb = vec![0.0; fo];
+        for r in 0..rows {
+            for o in 0..fo {
+                let d = delta[r * fo + o];
+                gb[o] += d;
+                for i in 0..fi {
+                    gw[i * fo + o] += hb[r * fi + i] * d;
+                }
+            }
+        }
+        grads[2 * l] = gw;
+        grads[2 * l + 1] = gb;
+        if l == 0 {
+            break;
+        }
+        let w = &p[2 * l];
+        let mut next = vec![0.0; rows * fi];
+        for r in 0..rows {
+            for i in 0..fi {
+                let back = (0..fo)
+                    .map(|o| delta[r * fo + o] * w[i * fo + o])
+                    .sum::<f64>();
+                let m = backward[l - 1].as_ref().map_or(1.0, |m| m[r * fi + i]);
+                next[r * fi + i] = back * slopes[l - 1][r * fi + i] * m;
+            }
+        }
+        delta = next;
+    }
+    (loss / rows as f64, grads)
+}
