@@ -472,3 +472,40 @@ test('the paper 002 complexity table runs in the page and exports', async () => 
     await browser.close();
   }
 });
+
+test('the paper 004 modes table runs in the page, draws, exports and refuses an unknown mode', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const q = 'mtrain=200&mepochs=2&mlr=0.05&mrates=0.3,0.1&mmodes=standard,forward,backward,augmented:0.0001&mseeds=2';
+    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${q}`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    const r = await runPreset(page, 'modes', 'cpu');
+    assert.equal(r.dataset, 'mnist');
+    assert.deepEqual(r.cells.map((c) => [c.mode.kind, c.rate]), [
+      ['standard', 0.3], ['standard', 0.1], ['forward_only', 0.3], ['forward_only', 0.1],
+      ['backward_only', 0.3], ['backward_only', 0.1], ['augmented', 0.3], ['augmented', 0.1]]);
+    for (const c of [r.plain, ...r.cells]) {
+      assert.equal(c.accuracies.length, 2);
+      const finite = c.accuracies.filter((a) => a !== null);
+      assert.equal(c.diverged, 2 - finite.length);
+      if (finite.length) {
+        const mean = finite.reduce((a, b) => a + b, 0) / finite.length;
+        assert.ok(Math.abs(c.test_accuracy.mean - mean) < 1e-9, 'the mean is over the seeds');
+      }
+    }
+    // Different seeds give different runs (not one run counted twice).
+    assert.notDeepEqual(r.plain.accuracies[0], r.plain.accuracies[1]);
+    const summary = await page.textContent('#modes-summary');
+    assert.match(summary, /plain 0\.\d{4}±0\.\d{4}/);
+    for (const row of ['standard', 'forward', 'backward', 'augmented \\(\\+0\\.0001\\)']) assert.match(summary, new RegExp(`^${row} `, 'm'));
+    assert.ok(await canvasColours(page, 'chart-modes') > 10);
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="modes"]')]);
+    assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + 9 * 2);
+    await page.fill('input[name="mmodes"]', 'standard, sideways');
+    await page.click('#modes-button');
+    assert.match(await page.textContent('#error'), /"sideways" is not one of/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

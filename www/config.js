@@ -7,7 +7,8 @@ const FIELDS = ['dataset', 'train', 'test', 'widths', 'act', 'drop', 'init', 'op
   'f4settings', 'f4train', 'f4epochs', 'f4samples', 'f4source',
   'f6settings', 'f6train', 'f6epochs', 'f6every', 'f6samples', 'f6probes',
   'cossettings', 'costrain', 'cosepochs', 'cosevery', 'cossamples', 'cosprobes', 'cosnull',
-  'vtrain', 'vtest', 'vepochs', 'vdrop', 'vlr', 'vrows', 'vrates', 'vcorr', 'csettings', 'ceps', 'csamples', 'crows'];
+  'vtrain', 'vtest', 'vepochs', 'vdrop', 'vlr', 'vrows', 'vrates', 'vcorr', 'csettings', 'ceps', 'csamples', 'crows',
+  'mtrain', 'mepochs', 'mlr', 'mrates', 'mmodes', 'mseeds'];
 
 export function readUrlIntoForm(form, search = location.search) {
   const params = new URLSearchParams(search);
@@ -316,6 +317,58 @@ export function complexityToCsv(result) {
       lines.push([JSON.stringify(row.name), n.setting.drop_rate, n.setting.lr, row.values[i] ?? '', n.loss_gap,
         row.gap?.kendall_tau ?? '', row.gap?.normalised_mi ?? '', row.dropout?.kendall_tau ?? '', row.dropout?.normalised_mi ?? ''].join(','));
     });
+  }
+  return lines.join('\n') + '\n';
+}
+
+// Paper 004 Table 1 (Rust `experiments::p004_table1_modes::ModesTableConfig`). Modes are written
+// "standard", "forward", "backward" or "augmented:RATE" (RATE: the extra backward drop rate).
+export function parseModes(raw) {
+  const modes = raw.split(',').map((m) => m.trim()).filter((m) => m !== '').map((m) => {
+    const [name, rate] = m.split(':').map((x) => x.trim());
+    if (name === 'standard') return { kind: 'standard' };
+    if (name === 'forward') return { kind: 'forward_only' };
+    if (name === 'backward') return { kind: 'backward_only' };
+    if (name === 'augmented' && Number(rate) >= 0 && Number(rate) < 1 && rate !== '') return { kind: 'augmented', backward_rate: Number(rate) };
+    throw new Error(`Modes: "${m}" is not one of standard, forward, backward, augmented:RATE (RATE in [0, 1))`);
+  });
+  if (modes.length === 0) throw new Error('Modes: name at least one dropout mode');
+  return modes;
+}
+
+export function formToModesConfig(form, defaults) {
+  const raw = form.elements.mrates.value;
+  const rates = raw.split(',').filter((r) => r.trim() !== '').map((r) => Number(r.trim()));
+  if (rates.length === 0 || rates.some((r) => !(r > 0 && r < 1))) {
+    throw new Error(`Drop rates: "${raw}" must be numbers in (0, 1) separated by commas`);
+  }
+  const trainSize = number(form, 'mtrain', { integer: true, min: 2 });
+  return {
+    ...defaults,
+    train_size: trainSize,
+    batch_size: Math.min(defaults.batch_size, trainSize),
+    epochs: number(form, 'mepochs', { integer: true, min: 1, max: 10000 }),
+    lr: number(form, 'mlr', { min: 1e-12, max: 100 }),
+    rates,
+    modes: parseModes(form.elements.mmodes.value),
+    seeds: number(form, 'mseeds', { integer: true, min: 1, max: 100 }),
+    seed: seed(form),
+  };
+}
+
+export function modeLabel(mode) {
+  return mode.kind === 'augmented' ? `augmented (+${mode.backward_rate})` : mode.kind.replace('_only', '');
+}
+
+/// One CSV row per (mode, rate, seed) of a modes table, the plain network first.
+export function modesToCsv(result) {
+  const lines = [
+    `# dropout-lab ${result.crate_version} backend=${result.backend} dataset=${result.dataset} seed=${result.config.seed}`,
+    'mode,drop_rate,seed,test_accuracy,mean_test_accuracy,sd_test_accuracy,mean_test_loss',
+  ];
+  for (const c of [result.plain, ...result.cells]) {
+    c.accuracies.forEach((a, k) => lines.push([c.rate === 0 ? 'plain' : modeLabel(c.mode), c.rate, result.config.seed + k, a ?? 'diverged',
+      c.test_accuracy?.mean ?? '', c.test_accuracy?.std ?? '', c.test_loss?.mean ?? ''].join(',')));
   }
   return lines.join('\n') + '\n';
 }

@@ -2,7 +2,7 @@
 // only draws charts (with the same wasm module, compiled once and shared with the worker).
 import init, { drawHistoryChart, drawPresetChart } from './pkg/dropout_lab.js';
 import {
-  PROTOCOL, complexityToCsv, fig1aToCsv, fig2ToCsv, fig4ToCsv, formToConfig, formToFig1aConfig, formToFig2Config, formToFig4Config,
+  PROTOCOL, complexityToCsv, fig1aToCsv, formToModesConfig, modeLabel, modesToCsv, fig2ToCsv, fig4ToCsv, formToConfig, formToFig1aConfig, formToFig2Config, formToFig4Config,
   formToComplexityConfig, formToTrackConfig, formToVolumeConfig, formToVolumeRateConfig, readUrlIntoForm, trackToCsv, volumeRateToCsv, volumeToCsv,
   writeFormToUrl,
 } from './config.js';
@@ -80,7 +80,29 @@ const PRESETS = {
     csv: complexityToCsv,
     summary: complexitySummary,
   },
+  modes: {
+    config: () => formToModesConfig(form, state.presetDefaults.modes),
+    csv: modesToCsv,
+    summary: modesSummary,
+  },
 };
+
+// Table 1 as text: one row per mode, one column per drop rate, mean ± sd over seeds.
+function modesSummary(r) {
+  const rates = [...new Set(r.cells.map((c) => c.rate))];
+  const fmt = (c) => (c.test_accuracy
+    ? `${c.test_accuracy.mean.toFixed(4)}±${c.test_accuracy.std.toFixed(4)}${c.diverged ? '*' : ''}`
+    : 'diverged').padStart(16);
+  const lines = [`${r.dataset}, test accuracy over ${r.config.seeds} seed(s); plain ${fmt(r.plain).trim()}`,
+    `${'mode \\ drop'.padEnd(22)}${rates.map((x) => String(x).padStart(16)).join('')}`];
+  const modes = [...new Set(r.cells.map((c) => JSON.stringify(c.mode)))].map((m) => JSON.parse(m));
+  for (const m of modes) {
+    const row = rates.map((x) => r.cells.find((c) => c.rate === x && JSON.stringify(c.mode) === JSON.stringify(m)));
+    lines.push(`${modeLabel(m).padEnd(22)}${row.map((c) => (c ? fmt(c) : '-'.padStart(16))).join('')}`);
+  }
+  if (r.cells.some((c) => c.diverged)) lines.push('* some seeds diverged (NaN/Inf loss) and are left out of the mean');
+  return lines.join('\n');
+}
 
 // Table 2 as text: one column per network, then each measure's agreement with the gap.
 function complexitySummary(r) {

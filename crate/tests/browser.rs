@@ -226,3 +226,103 @@ async fn hessian_vector_products_on_webgpu_match_cpu() {
         }
     }
 }
+
+#[path = "common/reference.rs"]
+#[allow(dead_code)]
+mod reference;
+
+/// Paper 004's dropout modes on WebGPU: the gradients of each mode equal eq. 5-6 written out in
+/// f64 with the same masks (the oracle the native tests use), and a few training steps with each
+/// mode give the same losses on WebGPU as on the CPU.
+#[wasm_bindgen_test]
+async fn dropout_modes_on_webgpu_follow_the_hand_written_rules() {
+    use burn::tensor::{Tensor, TensorData};
+    use dropout_lab::backend::read_f32;
+    use dropout_lab::model::dropout::{device_mode_masks, DropoutMode};
+    use dropout_lab::model::init::initial_params;
+    use dropout_lab::model::Mlp;
+    let gpu = webgpu_device()
+        .await
+        .expect("WebGPU adapter (Chromium needs --enable-unsafe-webgpu)");
+    let modes = [
+        DropoutMode::Standard,
+        DropoutMode::ForwardOnly,
+        DropoutMode::BackwardOnly,
+        DropoutMode::Augmented { backward_rate: 0.4 },
+    ];
+    let (widths, rows) = ([6usize, 5, 4, 3], 8usize);
+    let cfg = MlpConfig {
+        widths: widths.to_vec(),
+        activation: Activation::Tanh,
+        drop_rates: vec![0.5, 0.3],
+        init: InitScheme::Xavier,
+    };
+    let params = initial_params(&cfg, &mut stream(3, Stream::Init));
+    let mut rng = stream(3, Stream::Directions);
+    let x: Vec<f32> = (0..rows * 6).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let labels: Vec<usize> = (0..rows).map(|i| i % 3).collect();
+    let mut onehot = vec![0.0f32; rows * 3];
+    labels
+        .iter()
+        .enumerate()
+        .for_each(|(r, &l)| onehot[r * 3 + l] = 1.0);
+    let to64 = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<f64>>();
+    let p64: Vec<Vec<f64>> = params
+        .layers
+        .iter()
+        .flat_map(|(w, b)| [to64(w), to64(b)])
+        .collect();
+    for mode in modes {
+        let host: Vec<_> = {
+            let mut r = stream(9, Stream::DropoutMasks);
+            [(0.5f32, 5usize), (0.3, 4)]
+                .iter()
+                .map(|&(p, w)| mode.host_masks(&mut r, rows, w, p))
+                .collect()
+        };
+        let masks = device_mode_masks(
+            mode,
+            &mut stream(9, Stream::DropoutMasks),
+            rows,
+            &widths[1..3],
+            &cfg.drop_rates,
+            &gpu,
+        );
+        let model = Mlp::from_host(&cfg, &params, &gpu);
+        let (_, grads) = model.loss_and_grads_modes(
+            Tensor::from_data(TensorData::new(x.clone(), [rows, 6]), &gpu),
+            Tensor::from_data(TensorData::new(onehot.clone(), [rows, 3]), &gpu),
+            &masks,
+        );
+        let mut got = Vec::new();
+        for (w, b) in grads {
+            got.push(read_f32(w).await.unwrap());
+            got.push(read_f32(b).await.unwrap());
+        }
+        let f: Vec<Option<Vec<f64>>> = host.iter().map(|(f, _)| f.as_deref().map(to64)).collect();
+        let b: Vec<Option<Vec<f64>>> = host.iter().map(|(_, b)| b.as_deref().map(to64)).collect();
+        let (_, want) =
+            reference::backprop_f64(&p64, &widths, Activation::Tanh, &to64(&x), &labels, &f, &b);
+        for (t, (g, w)) in got.iter().zip(&want).enumerate() {
+            for (i, (&g, &w)) in g.iter().zip(w).enumerate() {
+                assert!(
+                    (g as f64 - w).abs() < 1e-5,
+                    "{mode:?} tensor {t} index {i}: webgpu {g} vs eq. 5-6 {w}"
+                );
+            }
+        }
+        let mut tc = config(Activation::Relu, OptimizerKind::Sgd);
+        tc.dropout_mode = mode;
+        let (hc, _) = run(tc.clone(), cpu_device(), "cpu").await;
+        let (hg, _) = run(tc, gpu.clone(), "webgpu").await;
+        for (c, g) in hc.steps.iter().zip(&hg.steps) {
+            assert!(
+                rel(g.loss, c.loss) < 1e-4,
+                "{mode:?} step {}: webgpu {} vs cpu {}",
+                c.step,
+                g.loss,
+                c.loss
+            );
+        }
+    }
+}

@@ -343,6 +343,40 @@ mod cli {
         write_out(args, &r)
     }
 
+    /// `modes --data DIR [--dataset NAME] [--config modes.json] [--out result.json]`: paper 004's
+    /// table of dropout modes natively.
+    fn modes(args: &[String]) -> Result<(), String> {
+        use dropout_lab::experiments::p004_table1_modes::{mode_label, run, ModesTableConfig};
+        let config = config_or(args, ModesTableConfig::demo)?;
+        let (train, test) = both_splits(args)?;
+        let dataset = arg(args, "--dataset").unwrap_or_else(|| "mnist".into());
+        let r = pollster::block_on(run(
+            &config,
+            &train,
+            &test,
+            &dataset,
+            cpu_device(),
+            "cpu",
+            &mut Stderr,
+        ))
+        .map_err(|e| e.to_string())?;
+        let cell = |c: &dropout_lab::experiments::p004_table1_modes::Cell| {
+            let acc = c
+                .test_accuracy
+                .map_or("-".into(), |a| format!("{:.4}±{:.4}", a.mean, a.std));
+            if c.diverged > 0 {
+                format!("{acc} ({} of {} diverged)", c.diverged, c.accuracies.len())
+            } else {
+                acc
+            }
+        };
+        eprintln!("plain: {}", cell(&r.plain));
+        for c in &r.cells {
+            eprintln!("{:>20} drop {:<6}: {}", mode_label(c.mode), c.rate, cell(c));
+        }
+        write_out(args, &r)
+    }
+
     struct Stderr;
     impl dropout_lab::experiments::Reporter for Stderr {
         fn report(
@@ -369,10 +403,11 @@ mod cli {
             Some("volume") => return volume(args),
             Some("volume-rate") => return volume_rate(args),
             Some("complexity") => return complexity(args),
+            Some("modes") => return modes(args),
             _ => {}
         }
         if args.first().map(String::as_str) != Some("train") {
-            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab volume --data DIR [--config volume.json] [--out result.json]\n       dropout-lab volume-rate --data DIR [--config rate.json] [--out result.json]\n       dropout-lab complexity --data DIR [--config table.json] [--out result.json]\n       dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
+            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab volume --data DIR [--config volume.json] [--out result.json]\n       dropout-lab volume-rate --data DIR [--config rate.json] [--out result.json]\n       dropout-lab complexity --data DIR [--config table.json] [--out result.json]\n       dropout-lab modes --data DIR [--dataset NAME] [--config modes.json] [--out result.json]\n       dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
         }
         let config_path = arg(args, "--config").ok_or("--config is required")?;
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);

@@ -1,0 +1,237 @@
+//! Paper 004 Tables 1-3: test accuracy of standard, forward-only, backward-only and augmented
+//! dropout against the drop rate, with the plain network as reference, each the mean over
+//! several seeds (the paper averages four runs).
+//!
+//! The paper's nets are ConvNet-Quick / ResNet-20 on CIFAR-10 and LeNet on MNIST with dropout
+//! on the fully connected layers; the lab's networks are MLPs, so here dropout follows every
+//! hidden layer of an MLP on the loaded data set (MNIST or Fashion-MNIST). Paper 004 writes the
+//! drop ratio p as this lab does. Augmented dropout uses the standard rate forward and an extra
+//! backward rate (the paper's LeNet runs: 1e-4).
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::{train_to_end, Reporter};
+use crate::data::Dataset;
+use crate::error::{LabError, LabResult};
+use crate::model::{Activation, DropoutMode, InitScheme, MlpConfig};
+use crate::train::{OptimizerKind, TrainConfig, Trainer};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModesTableConfig {
+    pub train_size: usize,
+    pub test_size: usize,
+    pub widths: Vec<usize>,
+    pub activation: Activation,
+    pub lr: f64,
+    pub momentum: f64,
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// Drop rates (the columns of Tab. 1: 0.3, 0.2, 0.1, 0.05, 0.01, 0.005).
+    pub rates: Vec<f32>,
+    /// The rows; `Augmented.backward_rate` is the extra backward rate.
+    pub modes: Vec<DropoutMode>,
+    /// Runs per cell, with seeds seed, seed + 1, ...
+    pub seeds: usize,
+    pub seed: u64,
+}
+
+impl ModesTableConfig {
+    pub fn demo() -> Self {
+        ModesTableConfig {
+            train_size: 2000,
+            test_size: 2000,
+            widths: vec![784, 128, 128, 10],
+            activation: Activation::Relu,
+            lr: 0.05,
+            momentum: 0.9,
+            batch_size: 100,
+            epochs: 20,
+            rates: vec![0.3, 0.1, 0.01],
+            modes: vec![
+                DropoutMode::Standard,
+                DropoutMode::ForwardOnly,
+                DropoutMode::BackwardOnly,
+                DropoutMode::Augmented {
+                    backward_rate: 1e-4,
+                },
+            ],
+            seeds: 2,
+            seed: 1,
+        }
+    }
+
+    fn train_config(&self, rate: f32, mode: DropoutMode, seed: u64) -> TrainConfig {
+        TrainConfig {
+            momentum: self.momentum,
+            dropout_mode: mode,
+            ..TrainConfig::for_preset(
+                MlpConfig {
+                    widths: self.widths.clone(),
+                    activation: self.activation,
+                    drop_rates: vec![rate; self.widths.len().saturating_sub(2)],
+                    init: match self.activation {
+                        Activation::Relu => InitScheme::He,
+                        Activation::Tanh => InitScheme::Xavier,
+                    },
+                },
+                OptimizerKind::Momentum,
+                self.lr,
+                self.epochs,
+                self.batch_size,
+                self.train_size,
+                self.test_size,
+                seed,
+            )
+        }
+    }
+}
+
+/// Mean and sample standard deviation over seeds (0 for one seed).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub mean: f64,
+    pub std: f64,
+}
+
+impl Spread {
+    pub fn of(values: &[f64]) -> Spread {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = if values.len() > 1 {
+            values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        Spread {
+            mean,
+            std: var.sqrt(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub mode: DropoutMode,
+    pub rate: f32,
+    /// Over the seeds whose training stayed finite; None if none did.
+    pub test_accuracy: Option<Spread>,
+    pub test_loss: Option<Spread>,
+    /// Per seed, in seed order; None where the training diverged (NaN/Inf loss).
+    pub accuracies: Vec<Option<f64>>,
+    pub diverged: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModesTableResult {
+    pub config: ModesTableConfig,
+    pub backend: String,
+    pub crate_version: String,
+    pub dataset: String,
+    pub plain: Cell,
+    pub cells: Vec<Cell>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    cfg: &ModesTableConfig,
+    train: &Dataset,
+    test: &Dataset,
+    dataset: &str,
+    device: Device,
+    backend: &str,
+    reporter: &mut impl Reporter,
+) -> LabResult<ModesTableResult> {
+    if cfg.seeds == 0
+        || cfg.modes.is_empty()
+        || cfg.rates.is_empty()
+        || cfg.rates.iter().any(|r| !(*r > 0.0 && *r < 1.0))
+        || cfg.widths.len() < 3
+    {
+        return Err(LabError::Config(
+            "the modes table needs a hidden layer, at least one mode and one seed, and drop rates in (0, 1)".into(),
+        ));
+    }
+    for m in &cfg.modes {
+        m.validate()?;
+    }
+    let total = 1 + cfg.modes.len() * cfg.rates.len();
+    let mut run_cell = async |mode: DropoutMode, rate: f32, index: usize| -> LabResult<Cell> {
+        let (mut acc, mut loss) = (Vec::new(), Vec::new());
+        for k in 0..cfg.seeds {
+            let tc = cfg.train_config(rate, mode, cfg.seed + k as u64);
+            let mut trainer =
+                Trainer::new(tc.clone(), train, test, device.clone(), backend, dataset).await?;
+            let stage = format!(
+                "run {index}/{total}: {} at drop {rate}, seed {}",
+                mode_label(mode),
+                tc.seed
+            );
+            // A diverged run is a result of the mode (forward-only at large rates), not an error.
+            match train_to_end(&mut trainer, tc.steps_per_epoch(), &stage, reporter).await {
+                Ok(()) => {}
+                Err(LabError::NonFinite { .. }) => {
+                    acc.push(None);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            let last = trainer
+                .history()
+                .epochs
+                .last()
+                .cloned()
+                .ok_or_else(|| LabError::Config("no evaluation recorded".into()))?;
+            acc.push(Some(last.test_accuracy as f64));
+            loss.push(last.test_loss as f64);
+        }
+        let finite: Vec<f64> = acc.iter().flatten().copied().collect();
+        Ok(Cell {
+            mode,
+            rate,
+            test_accuracy: (!finite.is_empty()).then(|| Spread::of(&finite)),
+            test_loss: (!loss.is_empty()).then(|| Spread::of(&loss)),
+            diverged: acc.len() - finite.len(),
+            accuracies: acc,
+        })
+    };
+    // Rate 0 trains the plain network whatever the mode.
+    let plain = run_cell(DropoutMode::Standard, 0.0, 1).await?;
+    let mut cells = Vec::new();
+    for (i, &mode) in cfg.modes.iter().enumerate() {
+        for (j, &rate) in cfg.rates.iter().enumerate() {
+            cells.push(run_cell(mode, rate, 2 + i * cfg.rates.len() + j).await?);
+        }
+    }
+    Ok(ModesTableResult {
+        config: cfg.clone(),
+        backend: backend.to_string(),
+        crate_version: crate::CRATE_VERSION.to_string(),
+        dataset: dataset.to_string(),
+        plain,
+        cells,
+    })
+}
+
+/// The row names of Tab. 1.
+pub fn mode_label(mode: DropoutMode) -> String {
+    match mode {
+        DropoutMode::Standard => "standard".into(),
+        DropoutMode::ForwardOnly => "forward".into(),
+        DropoutMode::BackwardOnly => "backward".into(),
+        DropoutMode::Augmented { backward_rate } => format!("augmented (+{backward_rate})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_is_mean_and_sample_std() {
+        let s = Spread::of(&[1.0, 2.0, 3.0, 6.0]);
+        assert_eq!(s.mean, 3.0);
+        assert!((s.std - (14.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert_eq!(Spread::of(&[0.7]).std, 0.0);
+    }
+}
