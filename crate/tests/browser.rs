@@ -61,6 +61,7 @@ fn config(activation: Activation, optimizer: OptimizerKind) -> TrainConfig {
         snapshot_layer: None,
         snapshot_after: 0,
         dropout_mode: Default::default(),
+        dropout_split: None,
     }
 }
 

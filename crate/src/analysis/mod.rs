@@ -4,6 +4,7 @@
 pub mod alignment;
 pub mod complexity;
 pub mod covariance;
+pub mod explicit_implicit;
 pub mod flatness;
 pub mod hessian;
 pub mod kfac;

@@ -165,16 +165,30 @@ impl Mlp {
         y: Tensor<2>,
         masks: &[LayerMask],
     ) -> (Tensor<1>, Vec<(Tensor<2>, Tensor<1>)>) {
+        self.grads_of(|m| cross_entropy(m.forward_modes(x, masks), y))
+    }
+
+    /// The value of a scalar function of the weights and its gradient per layer (weight, bias),
+    /// by one reverse-mode pass.
+    pub fn grads_of(
+        &self,
+        f: impl FnOnce(&Mlp) -> Tensor<1>,
+    ) -> (Tensor<1>, Vec<(Tensor<2>, Tensor<1>)>) {
         let leaves = self.as_grad_leaves();
-        let loss = cross_entropy(leaves.forward_modes(x, masks), y);
+        let loss = f(&leaves);
         let grads = loss.backward();
         let g = leaves
             .layers
             .iter()
+            // A weight the function does not depend on has no gradient entry: its gradient is 0.
             .map(|l| {
                 (
-                    l.weight.grad(&grads).expect("weight is a leaf"),
-                    l.bias.grad(&grads).expect("bias is a leaf"),
+                    l.weight
+                        .grad(&grads)
+                        .unwrap_or_else(|| l.weight.clone().inner().zeros_like()),
+                    l.bias
+                        .grad(&grads)
+                        .unwrap_or_else(|| l.bias.clone().inner().zeros_like()),
                 )
             })
             .collect();

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::explicit_implicit::{ExplicitForm, ImplicitForm};
 use crate::error::{LabError, LabResult};
 use crate::model::{DropoutMode, MlpConfig};
 
@@ -75,6 +76,17 @@ pub struct TrainConfig {
     /// How the dropout masks enter the forward and the backward pass (paper 004).
     #[serde(default)]
     pub dropout_mode: DropoutMode,
+    /// Paper 003: train on the clean loss plus dropout's explicit and/or implicit part instead
+    /// of the dropout loss (None: ordinary dropout training).
+    #[serde(default)]
+    pub dropout_split: Option<DropoutSplit>,
+}
+
+/// Which parts of dropout a paper-003 run keeps; both None is the plain loss.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DropoutSplit {
+    pub explicit: Option<ExplicitForm>,
+    pub implicit: Option<ImplicitForm>,
 }
 
 impl TrainConfig {
@@ -111,6 +123,7 @@ impl TrainConfig {
             snapshot_layer: None,
             snapshot_after: 0,
             dropout_mode: DropoutMode::Standard,
+            dropout_split: None,
         }
     }
 
@@ -176,6 +189,11 @@ impl TrainConfig {
             }
         }
         self.dropout_mode.validate()?;
+        if self.dropout_split.is_some() && self.dropout_mode != DropoutMode::Standard {
+            return Err(LabError::Config(
+                "the explicit/implicit split of dropout (paper 003) works with standard dropout only".into(),
+            ));
+        }
         if self.eval_every == 0 {
             return Err(LabError::Config("eval_every must be at least 1".into()));
         }
@@ -231,6 +249,7 @@ pub(crate) mod tests {
             snapshot_layer: None,
             snapshot_after: 0,
             dropout_mode: DropoutMode::Standard,
+            dropout_split: None,
         }
     }
 

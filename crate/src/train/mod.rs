@@ -5,8 +5,9 @@ pub mod config;
 pub mod eval;
 pub mod history;
 pub mod optim;
+pub mod split_step;
 pub mod trainer;
 
-pub use config::{OptimizerKind, TrainConfig};
+pub use config::{DropoutSplit, OptimizerKind, TrainConfig};
 pub use history::{EpochRecord, History, StepRecord};
 pub use trainer::{Progress, Trainer};

@@ -10,6 +10,7 @@ use super::config::{OptimizerKind, TrainConfig};
 use super::eval::{evaluate, DeviceData};
 use super::history::{EpochRecord, History, StepRecord};
 use super::optim::{Hyper, Optimizer};
+use super::split_step::split_step;
 use crate::backend::read_f32;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
@@ -207,6 +208,18 @@ impl Trainer {
             }
         };
         let model = &self.config.model;
+        if let Some(split) = self.config.dropout_split {
+            let (loss, grads) = split_step(
+                &self.model,
+                x,
+                y,
+                &model.drop_rates,
+                split,
+                &mut self.masks_rng,
+            );
+            self.model = self.optimizer.step(&self.model, grads);
+            return loss;
+        }
         let masks = device_mode_masks(
             self.config.dropout_mode,
             &mut self.masks_rng,
