@@ -509,3 +509,35 @@ test('the paper 004 modes table runs in the page, draws, exports and refuses an 
     await browser.close();
   }
 });
+
+test('the paper 003 explicit/implicit preset trains all five variants in the page', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const q = 'strain=200&sepochs=2&sdrop=0.5&slr=0.02&sexplicit=sampled&simplicit=difference&sseeds=1';
+    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${q}`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    const r = await runPreset(page, 'split', 'cpu');
+    assert.deepEqual(r.variants.map((v) => v.variant), ['plain', 'dropout', 'explicit', 'implicit', 'explicit_implicit']);
+    assert.equal(r.config.explicit, 'sampled');
+    for (const v of r.variants) {
+      if (v.diverged === 0) assert.deepEqual(v.curve.map((p) => p.epoch), [0, 1, 2]);
+    }
+    // Same seed, same initial weights: every variant starts from the same loss, then they part.
+    const start = r.variants.map((v) => v.curve[0]?.test_loss).filter((x) => x !== undefined);
+    assert.ok(start.every((x) => Math.abs(x - start[0]) < 1e-6), JSON.stringify(start));
+    const ends = new Set(r.variants.filter((v) => v.curve.length).map((v) => v.curve.at(-1).train_loss.toFixed(6)));
+    assert.ok(ends.size >= 4, 'the five objectives train differently');
+    const summary = await page.textContent('#split-summary');
+    for (const name of ['plain', 'dropout', 'explicit ', 'implicit ', 'explicit + implicit']) assert.ok(summary.includes(name), name);
+    assert.ok(await canvasColours(page, 'chart-split') > 10);
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="split"]')]);
+    const rows = r.variants.reduce((n, v) => n + v.curve.length, 0);
+    assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + rows);
+    await page.fill('input[name="sdrop"]', '0');
+    await page.click('#split-button');
+    assert.match(await page.textContent('#error'), /explicit and implicit parts need a rate/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

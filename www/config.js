@@ -8,7 +8,8 @@ const FIELDS = ['dataset', 'train', 'test', 'widths', 'act', 'drop', 'init', 'op
   'f6settings', 'f6train', 'f6epochs', 'f6every', 'f6samples', 'f6probes',
   'cossettings', 'costrain', 'cosepochs', 'cosevery', 'cossamples', 'cosprobes', 'cosnull',
   'vtrain', 'vtest', 'vepochs', 'vdrop', 'vlr', 'vrows', 'vrates', 'vcorr', 'csettings', 'ceps', 'csamples', 'crows',
-  'mtrain', 'mepochs', 'mlr', 'mrates', 'mmodes', 'mseeds'];
+  'mtrain', 'mepochs', 'mlr', 'mrates', 'mmodes', 'mseeds',
+  'strain', 'sepochs', 'sdrop', 'slr', 'sexplicit', 'simplicit', 'sseeds'];
 
 export function readUrlIntoForm(form, search = location.search) {
   const params = new URLSearchParams(search);
@@ -369,6 +370,39 @@ export function modesToCsv(result) {
   for (const c of [result.plain, ...result.cells]) {
     c.accuracies.forEach((a, k) => lines.push([c.rate === 0 ? 'plain' : modeLabel(c.mode), c.rate, result.config.seed + k, a ?? 'diverged',
       c.test_accuracy?.mean ?? '', c.test_accuracy?.std ?? '', c.test_loss?.mean ?? ''].join(',')));
+  }
+  return lines.join('\n') + '\n';
+}
+
+// Paper 003 (Rust `experiments::p003_explicit_implicit::SplitConfig`).
+export function formToSplitConfig(form, defaults) {
+  const trainSize = number(form, 'strain', { integer: true, min: 2 });
+  const drop = number(form, 'sdrop', { min: 0, max: 0.99 });
+  if (!(drop > 0)) throw new Error('Drop rate: the explicit and implicit parts need a rate in (0, 0.99]');
+  return {
+    ...defaults,
+    train_size: trainSize,
+    batch_size: Math.min(defaults.batch_size, trainSize),
+    epochs: number(form, 'sepochs', { integer: true, min: 1, max: 10000 }),
+    drop_rate: drop,
+    lr: number(form, 'slr', { min: 1e-12, max: 100 }),
+    explicit: form.elements.sexplicit.value,
+    implicit: form.elements.simplicit.value,
+    seeds: number(form, 'sseeds', { integer: true, min: 1, max: 100 }),
+    seed: seed(form),
+  };
+}
+
+/// One CSV row per (variant, epoch) of the seed-averaged curves.
+export function splitToCsv(result) {
+  const lines = [
+    `# dropout-lab ${result.crate_version} backend=${result.backend} dataset=${result.dataset} seed=${result.config.seed} seeds=${result.config.seeds}`,
+    'variant,epoch,train_loss,test_loss,train_accuracy,test_accuracy,diverged_seeds',
+  ];
+  for (const v of result.variants) {
+    for (const p of v.curve) {
+      lines.push([v.variant, p.epoch, p.train_loss, p.test_loss, p.train_accuracy, p.test_accuracy, v.diverged].join(','));
+    }
   }
   return lines.join('\n') + '\n';
 }

@@ -2,7 +2,7 @@
 // only draws charts (with the same wasm module, compiled once and shared with the worker).
 import init, { drawHistoryChart, drawPresetChart } from './pkg/dropout_lab.js';
 import {
-  PROTOCOL, complexityToCsv, fig1aToCsv, formToModesConfig, modeLabel, modesToCsv, fig2ToCsv, fig4ToCsv, formToConfig, formToFig1aConfig, formToFig2Config, formToFig4Config,
+  PROTOCOL, complexityToCsv, fig1aToCsv, formToModesConfig, formToSplitConfig, modeLabel, modesToCsv, splitToCsv, fig2ToCsv, fig4ToCsv, formToConfig, formToFig1aConfig, formToFig2Config, formToFig4Config,
   formToComplexityConfig, formToTrackConfig, formToVolumeConfig, formToVolumeRateConfig, readUrlIntoForm, trackToCsv, volumeRateToCsv, volumeToCsv,
   writeFormToUrl,
 } from './config.js';
@@ -84,6 +84,15 @@ const PRESETS = {
     config: () => formToModesConfig(form, state.presetDefaults.modes),
     csv: modesToCsv,
     summary: modesSummary,
+  },
+  split: {
+    config: () => formToSplitConfig(form, state.presetDefaults.split),
+    csv: splitToCsv,
+    summary: (r) => r.variants.map((v) => {
+      const f = (x, d) => (x ? `${x.mean.toFixed(d)}±${x.std.toFixed(d)}` : '-');
+      return `${v.variant.replace('_', ' + ').padEnd(18)} test accuracy ${f(v.final_test_accuracy, 4)}, test loss ${f(v.final_test_loss, 4)}, ` +
+        `train loss ${f(v.final_train_loss, 4)}${v.diverged ? `; ${v.diverged} of ${r.config.seeds} seed(s) diverged` : ''}`;
+    }).join('\n'),
   },
 };
 

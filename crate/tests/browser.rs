@@ -327,3 +327,36 @@ async fn dropout_modes_on_webgpu_follow_the_hand_written_rules() {
         }
     }
 }
+
+/// Paper 003's split training step (clean loss + sampled R + the difference noise) gives the
+/// same step losses on WebGPU as on the CPU: the Gumbel and mask draws are host-side.
+#[wasm_bindgen_test]
+async fn explicit_implicit_training_on_webgpu_matches_cpu() {
+    use dropout_lab::analysis::explicit_implicit::{ExplicitForm, ImplicitForm};
+    use dropout_lab::train::DropoutSplit;
+    let gpu = webgpu_device()
+        .await
+        .expect("WebGPU adapter (Chromium needs --enable-unsafe-webgpu)");
+    for (explicit, implicit) in [
+        (ExplicitForm::Sampled, ImplicitForm::Difference),
+        (ExplicitForm::Exact, ImplicitForm::Approx),
+    ] {
+        let mut tc = config(Activation::Relu, OptimizerKind::Sgd);
+        tc.dropout_split = Some(DropoutSplit {
+            explicit: Some(explicit),
+            implicit: Some(implicit),
+        });
+        let (hc, _) = run(tc.clone(), cpu_device(), "cpu").await;
+        let (hg, _) = run(tc, gpu.clone(), "webgpu").await;
+        assert_eq!(hc.steps.len(), hg.steps.len());
+        for (c, g) in hc.steps.iter().zip(&hg.steps) {
+            assert!(
+                rel(g.loss, c.loss) < 1e-4,
+                "{explicit:?}/{implicit:?} step {}: webgpu {} vs cpu {}",
+                c.step,
+                g.loss,
+                c.loss
+            );
+        }
+    }
+}

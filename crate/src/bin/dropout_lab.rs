@@ -377,6 +377,43 @@ mod cli {
         write_out(args, &r)
     }
 
+    /// `split --data DIR [--dataset NAME] [--config split.json] [--out result.json]`: paper 003's
+    /// explicit vs implicit regularisation natively.
+    fn split(args: &[String]) -> Result<(), String> {
+        use dropout_lab::experiments::p003_explicit_implicit::{run, SplitConfig};
+        let config = config_or(args, SplitConfig::demo)?;
+        let (train, test) = both_splits(args)?;
+        let dataset = arg(args, "--dataset").unwrap_or_else(|| "mnist".into());
+        let r = pollster::block_on(run(
+            &config,
+            &train,
+            &test,
+            &dataset,
+            cpu_device(),
+            "cpu",
+            &mut Stderr,
+        ))
+        .map_err(|e| e.to_string())?;
+        for v in &r.variants {
+            let f = |s: Option<dropout_lab::experiments::p004_table1_modes::Spread>| {
+                s.map_or("-".into(), |s| format!("{:.4}±{:.4}", s.mean, s.std))
+            };
+            eprintln!(
+                "{:>20}: test acc {}, test loss {}, train loss {}{}",
+                v.variant.label(),
+                f(v.final_test_accuracy),
+                f(v.final_test_loss),
+                f(v.final_train_loss),
+                if v.diverged > 0 {
+                    format!(" ({} seed(s) diverged)", v.diverged)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        write_out(args, &r)
+    }
+
     struct Stderr;
     impl dropout_lab::experiments::Reporter for Stderr {
         fn report(
@@ -404,10 +441,11 @@ mod cli {
             Some("volume-rate") => return volume_rate(args),
             Some("complexity") => return complexity(args),
             Some("modes") => return modes(args),
+            Some("split") => return split(args),
             _ => {}
         }
         if args.first().map(String::as_str) != Some("train") {
-            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab volume --data DIR [--config volume.json] [--out result.json]\n       dropout-lab volume-rate --data DIR [--config rate.json] [--out result.json]\n       dropout-lab complexity --data DIR [--config table.json] [--out result.json]\n       dropout-lab modes --data DIR [--dataset NAME] [--config modes.json] [--out result.json]\n       dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
+            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab volume --data DIR [--config volume.json] [--out result.json]\n       dropout-lab volume-rate --data DIR [--config rate.json] [--out result.json]\n       dropout-lab complexity --data DIR [--config table.json] [--out result.json]\n       dropout-lab modes --data DIR [--dataset NAME] [--config modes.json] [--out result.json]\n       dropout-lab split --data DIR [--dataset NAME] [--config split.json] [--out result.json]\n       dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
         }
         let config_path = arg(args, "--config").ok_or("--config is required")?;
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);

@@ -4,6 +4,7 @@
 pub mod alignment;
 pub mod complexity_table;
 pub mod curves;
+pub mod explicit_implicit;
 pub mod landscape;
 pub mod modes_table;
 pub mod scatter;
@@ -15,6 +16,7 @@ pub mod volume_rate;
 pub use alignment::{draw_cosine, draw_fig6};
 pub use complexity_table::draw_complexity_table;
 pub use curves::{draw_history, Metric};
+pub use explicit_implicit::draw_explicit_implicit;
 pub use landscape::draw_fig1a;
 pub use modes_table::draw_modes_table;
 pub use scatter::draw_fig2;

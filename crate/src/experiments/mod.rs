@@ -12,6 +12,7 @@ pub mod p002_complexity_table;
 pub mod p002_fig2_volume;
 pub mod p002_fig3_volume_rate;
 pub mod p002_trained_net;
+pub mod p003_explicit_implicit;
 pub mod p004_table1_modes;
 
 pub use crate::progress::{Reporter, Silent, StagePrefix};

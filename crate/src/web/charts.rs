@@ -32,8 +32,8 @@ pub fn draw_preset_chart(
     result_json: &str,
 ) -> Result<(), JsError> {
     use crate::charts::{
-        draw_complexity_table, draw_cosine, draw_fig1a, draw_fig2, draw_fig4, draw_fig6,
-        draw_modes_table, draw_volume, draw_volume_rate,
+        draw_complexity_table, draw_cosine, draw_explicit_implicit, draw_fig1a, draw_fig2,
+        draw_fig4, draw_fig6, draw_modes_table, draw_volume, draw_volume_rate,
     };
     fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, JsError> {
         serde_json::from_str(json).map_err(js_err)
@@ -51,6 +51,7 @@ pub fn draw_preset_chart(
         "volumerate" => draw_volume_rate(area, &parse(result_json)?),
         "complexity" => draw_complexity_table(area, &parse(result_json)?),
         "modes" => draw_modes_table(area, &parse(result_json)?),
+        "split" => draw_explicit_implicit(area, &parse(result_json)?),
         other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
     }
     .map_err(js_err)

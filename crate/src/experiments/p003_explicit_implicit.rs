@@ -1,0 +1,238 @@
+//! Paper 003 (Wei, Kakade & Ma 2020): dropout's explicit and implicit regularisation taken
+//! apart. The same MLP trained five ways: plain (no dropout), dropout, explicit only (clean loss
+//! + R), implicit only (clean loss gradient + the dropout noise), explicit + implicit; train and
+//! test loss and accuracy per epoch, averaged over seeds (analysis/explicit_implicit.rs holds R
+//! and the noise, train/split_step.rs the step).
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::p004_table1_modes::Spread;
+use super::{train_to_end, Reporter};
+use crate::analysis::explicit_implicit::{ExplicitForm, ImplicitForm};
+use crate::data::Dataset;
+use crate::error::{LabError, LabResult};
+use crate::model::{Activation, InitScheme, MlpConfig};
+use crate::train::{DropoutSplit, OptimizerKind, TrainConfig, Trainer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Variant {
+    Plain,
+    Dropout,
+    Explicit,
+    Implicit,
+    ExplicitImplicit,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 5] = [
+        Variant::Plain,
+        Variant::Dropout,
+        Variant::Explicit,
+        Variant::Implicit,
+        Variant::ExplicitImplicit,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Variant::Plain => "plain",
+            Variant::Dropout => "dropout",
+            Variant::Explicit => "explicit only",
+            Variant::Implicit => "implicit only",
+            Variant::ExplicitImplicit => "explicit + implicit",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitConfig {
+    pub train_size: usize,
+    pub test_size: usize,
+    pub widths: Vec<usize>,
+    pub activation: Activation,
+    /// Drop rate after every hidden layer (the dropout variants and R's coefficients).
+    pub drop_rate: f32,
+    pub lr: f64,
+    pub momentum: f64,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub explicit: ExplicitForm,
+    pub implicit: ImplicitForm,
+    pub variants: Vec<Variant>,
+    pub seeds: usize,
+    pub seed: u64,
+}
+
+impl SplitConfig {
+    pub fn demo() -> Self {
+        SplitConfig {
+            train_size: 2000,
+            test_size: 2000,
+            widths: vec![784, 128, 128, 10],
+            activation: Activation::Relu,
+            drop_rate: 0.5,
+            lr: 0.02,
+            momentum: 0.9,
+            batch_size: 100,
+            epochs: 20,
+            explicit: ExplicitForm::Sampled,
+            implicit: ImplicitForm::Difference,
+            variants: Variant::ALL.to_vec(),
+            seeds: 2,
+            seed: 1,
+        }
+    }
+
+    pub fn train_config(&self, variant: Variant, seed: u64) -> TrainConfig {
+        let hidden = self.widths.len().saturating_sub(2);
+        let rate = if variant == Variant::Plain {
+            0.0
+        } else {
+            self.drop_rate
+        };
+        let split = |explicit: bool, implicit: bool| {
+            Some(DropoutSplit {
+                explicit: explicit.then_some(self.explicit),
+                implicit: implicit.then_some(self.implicit),
+            })
+        };
+        TrainConfig {
+            momentum: self.momentum,
+            eval_every: 1,
+            dropout_split: match variant {
+                Variant::Plain | Variant::Dropout => None,
+                Variant::Explicit => split(true, false),
+                Variant::Implicit => split(false, true),
+                Variant::ExplicitImplicit => split(true, true),
+            },
+            ..TrainConfig::for_preset(
+                MlpConfig {
+                    widths: self.widths.clone(),
+                    activation: self.activation,
+                    drop_rates: vec![rate; hidden],
+                    init: match self.activation {
+                        Activation::Relu => InitScheme::He,
+                        Activation::Tanh => InitScheme::Xavier,
+                    },
+                },
+                OptimizerKind::Momentum,
+                self.lr,
+                self.epochs,
+                self.batch_size,
+                self.train_size,
+                self.test_size,
+                seed,
+            )
+        }
+    }
+}
+
+/// Per epoch (0 = initialisation), the mean over seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub test_loss: f64,
+    pub train_accuracy: f64,
+    pub test_accuracy: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantResult {
+    pub variant: Variant,
+    /// Over the seeds whose training stayed finite (empty if none did).
+    pub curve: Vec<CurvePoint>,
+    pub final_test_accuracy: Option<Spread>,
+    pub final_test_loss: Option<Spread>,
+    pub final_train_loss: Option<Spread>,
+    /// Seeds whose loss became NaN/Inf (the implicit noise alone can blow a run up).
+    pub diverged: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitResult {
+    pub config: SplitConfig,
+    pub backend: String,
+    pub crate_version: String,
+    pub dataset: String,
+    pub variants: Vec<VariantResult>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    cfg: &SplitConfig,
+    train: &Dataset,
+    test: &Dataset,
+    dataset: &str,
+    device: Device,
+    backend: &str,
+    reporter: &mut impl Reporter,
+) -> LabResult<SplitResult> {
+    if !(cfg.drop_rate > 0.0 && cfg.drop_rate < 1.0)
+        || cfg.seeds == 0
+        || cfg.variants.is_empty()
+        || cfg.widths.len() < 3
+    {
+        return Err(LabError::Config(
+            "the explicit/implicit preset needs a hidden layer, a drop rate in (0, 1), a variant and a seed".into(),
+        ));
+    }
+    let mut variants = Vec::new();
+    for (v, &variant) in cfg.variants.iter().enumerate() {
+        let mut histories = Vec::new();
+        for k in 0..cfg.seeds {
+            let tc = cfg.train_config(variant, cfg.seed + k as u64);
+            let mut trainer =
+                Trainer::new(tc.clone(), train, test, device.clone(), backend, dataset).await?;
+            let stage = format!(
+                "{} ({}/{}), seed {}",
+                variant.label(),
+                v + 1,
+                cfg.variants.len(),
+                tc.seed
+            );
+            match train_to_end(&mut trainer, tc.steps_per_epoch(), &stage, reporter).await {
+                Ok(()) => histories.push(trainer.history().epochs.clone()),
+                Err(LabError::NonFinite { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let diverged = cfg.seeds - histories.len();
+        let epochs = histories.first().map_or(0, Vec::len);
+        let mean = |f: &dyn Fn(&crate::train::EpochRecord) -> f32, e: usize| {
+            histories.iter().map(|h| f(&h[e]) as f64).sum::<f64>() / histories.len() as f64
+        };
+        let curve = (0..epochs)
+            .map(|e| CurvePoint {
+                epoch: histories[0][e].epoch,
+                train_loss: mean(&|r| r.train_loss, e),
+                test_loss: mean(&|r| r.test_loss, e),
+                train_accuracy: mean(&|r| r.train_accuracy, e),
+                test_accuracy: mean(&|r| r.test_accuracy, e),
+            })
+            .collect();
+        let last = |f: &dyn Fn(&crate::train::EpochRecord) -> f32| {
+            let v: Vec<f64> = histories
+                .iter()
+                .filter_map(|h| h.last().map(|r| f(r) as f64))
+                .collect();
+            (!v.is_empty()).then(|| Spread::of(&v))
+        };
+        variants.push(VariantResult {
+            variant,
+            curve,
+            final_test_accuracy: last(&|r| r.test_accuracy),
+            final_test_loss: last(&|r| r.test_loss),
+            final_train_loss: last(&|r| r.train_loss),
+            diverged,
+        });
+    }
+    Ok(SplitResult {
+        config: cfg.clone(),
+        backend: backend.to_string(),
+        crate_version: crate::CRATE_VERSION.to_string(),
+        dataset: dataset.to_string(),
+        variants,
+    })
+}
