@@ -62,6 +62,7 @@ fn config(activation: Activation, optimizer: OptimizerKind) -> TrainConfig {
         snapshot_after: 0,
         dropout_mode: Default::default(),
         dropout_split: None,
+        noise: None,
     }
 }
 

@@ -37,6 +37,7 @@ fn config(optimizer: OptimizerKind, lr: f64, train_size: usize, epochs: usize) -
         snapshot_after: 0,
         dropout_mode: Default::default(),
         dropout_split: None,
+        noise: None,
     }
 }
 

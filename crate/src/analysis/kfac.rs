@@ -153,7 +153,8 @@ pub fn factors(
     })
 }
 
-fn damped(m: &DMatrix<f64>, tau: f64) -> DMatrix<f64> {
+/// m + τ·mean(diag m)·I: the Laplace prior precision relative to the factor's scale.
+pub(crate) fn damped(m: &DMatrix<f64>, tau: f64) -> DMatrix<f64> {
     let mean = m.diagonal().mean().max(f64::MIN_POSITIVE);
     m + DMatrix::identity(m.nrows(), m.ncols()) * (tau * mean)
 }

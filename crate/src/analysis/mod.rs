@@ -12,6 +12,7 @@ pub mod landscape;
 pub mod noise;
 pub mod powerlaw;
 pub mod rank_agreement;
+pub mod reverse_noise;
 pub mod sharpness;
 pub mod special;
 pub mod update_correlation;

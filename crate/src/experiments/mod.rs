@@ -14,6 +14,7 @@ pub mod p002_fig3_volume_rate;
 pub mod p002_trained_net;
 pub mod p003_explicit_implicit;
 pub mod p004_table1_modes;
+pub mod seeded_runs;
 
 pub use crate::progress::{Reporter, Silent, StagePrefix};
 

@@ -8,12 +8,14 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::p004_table1_modes::Spread;
-use super::{train_to_end, Reporter};
+use super::seeded_runs::run_seeds;
+pub use super::seeded_runs::CurvePoint;
+use super::Reporter;
 use crate::analysis::explicit_implicit::{ExplicitForm, ImplicitForm};
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::model::{Activation, InitScheme, MlpConfig};
-use crate::train::{DropoutSplit, OptimizerKind, TrainConfig, Trainer};
+use crate::train::{DropoutSplit, OptimizerKind, TrainConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -128,16 +130,6 @@ impl SplitConfig {
     }
 }
 
-/// Per epoch (0 = initialisation), the mean over seeds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CurvePoint {
-    pub epoch: usize,
-    pub train_loss: f64,
-    pub test_loss: f64,
-    pub train_accuracy: f64,
-    pub test_accuracy: f64,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VariantResult {
     pub variant: Variant,
@@ -180,52 +172,27 @@ pub async fn run(
     }
     let mut variants = Vec::new();
     for (v, &variant) in cfg.variants.iter().enumerate() {
-        let mut histories = Vec::new();
-        for k in 0..cfg.seeds {
-            let tc = cfg.train_config(variant, cfg.seed + k as u64);
-            let mut trainer =
-                Trainer::new(tc.clone(), train, test, device.clone(), backend, dataset).await?;
-            let stage = format!(
-                "{} ({}/{}), seed {}",
-                variant.label(),
-                v + 1,
-                cfg.variants.len(),
-                tc.seed
-            );
-            match train_to_end(&mut trainer, tc.steps_per_epoch(), &stage, reporter).await {
-                Ok(()) => histories.push(trainer.history().epochs.clone()),
-                Err(LabError::NonFinite { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let diverged = cfg.seeds - histories.len();
-        let epochs = histories.first().map_or(0, Vec::len);
-        let mean = |f: &dyn Fn(&crate::train::EpochRecord) -> f32, e: usize| {
-            histories.iter().map(|h| f(&h[e]) as f64).sum::<f64>() / histories.len() as f64
-        };
-        let curve = (0..epochs)
-            .map(|e| CurvePoint {
-                epoch: histories[0][e].epoch,
-                train_loss: mean(&|r| r.train_loss, e),
-                test_loss: mean(&|r| r.test_loss, e),
-                train_accuracy: mean(&|r| r.train_accuracy, e),
-                test_accuracy: mean(&|r| r.test_accuracy, e),
-            })
-            .collect();
-        let last = |f: &dyn Fn(&crate::train::EpochRecord) -> f32| {
-            let v: Vec<f64> = histories
-                .iter()
-                .filter_map(|h| h.last().map(|r| f(r) as f64))
-                .collect();
-            (!v.is_empty()).then(|| Spread::of(&v))
-        };
+        let stage = format!("{} ({}/{})", variant.label(), v + 1, cfg.variants.len());
+        let r = run_seeds(
+            |seed| cfg.train_config(variant, seed),
+            cfg.seeds,
+            cfg.seed,
+            train,
+            test,
+            dataset,
+            &device,
+            backend,
+            &stage,
+            reporter,
+        )
+        .await?;
         variants.push(VariantResult {
             variant,
-            curve,
-            final_test_accuracy: last(&|r| r.test_accuracy),
-            final_test_loss: last(&|r| r.test_loss),
-            final_train_loss: last(&|r| r.train_loss),
-            diverged,
+            curve: r.curve,
+            final_test_accuracy: r.final_test_accuracy,
+            final_test_loss: r.final_test_loss,
+            final_train_loss: r.final_train_loss,
+            diverged: r.diverged,
         });
     }
     Ok(SplitResult {

@@ -11,11 +11,12 @@
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::{train_to_end, Reporter};
+use super::seeded_runs::run_seeds;
+use super::Reporter;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::model::{Activation, DropoutMode, InitScheme, MlpConfig};
-use crate::train::{OptimizerKind, TrainConfig, Trainer};
+use crate::train::{OptimizerKind, TrainConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModesTableConfig {
@@ -157,42 +158,27 @@ pub async fn run(
     }
     let total = 1 + cfg.modes.len() * cfg.rates.len();
     let mut run_cell = async |mode: DropoutMode, rate: f32, index: usize| -> LabResult<Cell> {
-        let (mut acc, mut loss) = (Vec::new(), Vec::new());
-        for k in 0..cfg.seeds {
-            let tc = cfg.train_config(rate, mode, cfg.seed + k as u64);
-            let mut trainer =
-                Trainer::new(tc.clone(), train, test, device.clone(), backend, dataset).await?;
-            let stage = format!(
-                "run {index}/{total}: {} at drop {rate}, seed {}",
-                mode_label(mode),
-                tc.seed
-            );
-            // A diverged run is a result of the mode (forward-only at large rates), not an error.
-            match train_to_end(&mut trainer, tc.steps_per_epoch(), &stage, reporter).await {
-                Ok(()) => {}
-                Err(LabError::NonFinite { .. }) => {
-                    acc.push(None);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            }
-            let last = trainer
-                .history()
-                .epochs
-                .last()
-                .cloned()
-                .ok_or_else(|| LabError::Config("no evaluation recorded".into()))?;
-            acc.push(Some(last.test_accuracy as f64));
-            loss.push(last.test_loss as f64);
-        }
-        let finite: Vec<f64> = acc.iter().flatten().copied().collect();
+        let stage = format!("run {index}/{total}: {} at drop {rate}", mode_label(mode));
+        let r = run_seeds(
+            |seed| cfg.train_config(rate, mode, seed),
+            cfg.seeds,
+            cfg.seed,
+            train,
+            test,
+            dataset,
+            &device,
+            backend,
+            &stage,
+            reporter,
+        )
+        .await?;
         Ok(Cell {
             mode,
             rate,
-            test_accuracy: (!finite.is_empty()).then(|| Spread::of(&finite)),
-            test_loss: (!loss.is_empty()).then(|| Spread::of(&loss)),
-            diverged: acc.len() - finite.len(),
-            accuracies: acc,
+            test_accuracy: r.final_test_accuracy,
+            test_loss: r.final_test_loss,
+            accuracies: r.test_accuracies,
+            diverged: r.diverged,
         })
     };
     // Rate 0 trains the plain network whatever the mode.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::explicit_implicit::{ExplicitForm, ImplicitForm};
 use crate::error::{LabError, LabResult};
 use crate::model::{DropoutMode, MlpConfig};
+use crate::train::noise_step::NoiseInjection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,6 +81,9 @@ pub struct TrainConfig {
     /// of the dropout loss (None: ordinary dropout training).
     #[serde(default)]
     pub dropout_split: Option<DropoutSplit>,
+    /// Paper 002 Sec. 4.1 / 5.3: Gaussian dropout, disentanglement noise or weight noise.
+    #[serde(default)]
+    pub noise: Option<NoiseInjection>,
 }
 
 /// Which parts of dropout a paper-003 run keeps; both None is the plain loss.
@@ -124,6 +128,7 @@ impl TrainConfig {
             snapshot_after: 0,
             dropout_mode: DropoutMode::Standard,
             dropout_split: None,
+            noise: None,
         }
     }
 
@@ -189,6 +194,14 @@ impl TrainConfig {
             }
         }
         self.dropout_mode.validate()?;
+        if let Some(noise) = self.noise {
+            noise.validate(&self.model.drop_rates)?;
+            if self.dropout_split.is_some() || self.dropout_mode != DropoutMode::Standard {
+                return Err(LabError::Config(
+                    "noise injection (paper 002) does not combine with dropout modes or the explicit/implicit split".into(),
+                ));
+            }
+        }
         if self.dropout_split.is_some() && self.dropout_mode != DropoutMode::Standard {
             return Err(LabError::Config(
                 "the explicit/implicit split of dropout (paper 003) works with standard dropout only".into(),
@@ -250,6 +263,7 @@ pub(crate) mod tests {
             snapshot_after: 0,
             dropout_mode: DropoutMode::Standard,
             dropout_split: None,
+            noise: None,
         }
     }
 

@@ -4,6 +4,7 @@ pub mod batch;
 pub mod config;
 pub mod eval;
 pub mod history;
+pub mod noise_step;
 pub mod optim;
 pub mod split_step;
 pub mod trainer;

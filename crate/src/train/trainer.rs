@@ -2,20 +2,26 @@
 //! and cancel between slices. Read-backs are async and batched: one per slice for the step
 //! losses, one per evaluation.
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
 use super::batch::{epoch_order, upload};
 use super::config::{OptimizerKind, TrainConfig};
 use super::eval::{evaluate, DeviceData};
 use super::history::{EpochRecord, History, StepRecord};
+use super::noise_step::{
+    correlated_noise, gaussian_masks, noisy_objective, with_weight_noise, NoiseInjection,
+};
 use super::optim::{Hyper, Optimizer};
 use super::split_step::split_step;
+use crate::analysis::kfac::factors;
+use crate::analysis::reverse_noise::reverse_noise_factors;
 use crate::backend::read_f32;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::model::dropout::device_mode_masks;
 use crate::model::init::initial_params;
+use crate::model::loss::cross_entropy;
 use crate::model::{HostParams, Mlp};
 use crate::rng::{stream, Stream};
 
@@ -54,6 +60,8 @@ pub struct Trainer {
     step: usize,
     history: History,
     snapshots: Vec<Snapshot>,
+    /// Bᵀ of η_a and η_h per hidden layer for disentanglement noise, refreshed during training.
+    reverse: Option<(Vec<Tensor<2>>, Vec<Tensor<2>>)>,
 }
 
 impl Trainer {
@@ -112,6 +120,7 @@ impl Trainer {
             order: Vec::new(),
             step: 0,
             snapshots: Vec::new(),
+            reverse: None,
         };
         trainer.record_epoch().await?;
         if trainer.config.snapshot_every > 0 && trainer.config.snapshot_after == 0 {
@@ -158,6 +167,11 @@ impl Trainer {
         for _ in 0..max_steps {
             if self.is_done() {
                 break;
+            }
+            if let Some(NoiseInjection::Disentanglement { refresh_every, .. }) = self.config.noise {
+                if self.reverse.is_none() || self.step % refresh_every == 0 {
+                    self.refresh_reverse_noise().await?;
+                }
             }
             losses.push((self.step, self.train_step()));
             self.step += 1;
@@ -208,6 +222,33 @@ impl Trainer {
             }
         };
         let model = &self.config.model;
+        if let Some(noise) = self.config.noise {
+            let rates = &model.drop_rates;
+            let hidden = &model.widths[1..model.widths.len() - 1];
+            let rows = x.dims()[0];
+            let rng = &mut self.masks_rng;
+            let (loss, grads) = match noise {
+                NoiseInjection::GaussianDropout => {
+                    let masks = gaussian_masks(rng, rows, hidden, rates, &self.device);
+                    self.model.loss_and_grads_modes(x, y, &masks)
+                }
+                NoiseInjection::Disentanglement {
+                    lambda_a, lambda_h, ..
+                } => {
+                    let (ba, bh) = self.reverse.as_ref().expect("refreshed before the step");
+                    let act = correlated_noise(rng, rows, ba, lambda_a);
+                    // The mean loss's error at z is δ / rows: scale the node noise alike.
+                    let node = correlated_noise(rng, rows, bh, lambda_h / rows as f64);
+                    self.model
+                        .grads_of(|m| noisy_objective(m, x, y, &act, &node))
+                }
+                NoiseInjection::WeightNoise { std } => self
+                    .model
+                    .grads_of(|m| cross_entropy(with_weight_noise(m, rng, std).forward(x, &[]), y)),
+            };
+            self.model = self.optimizer.step(&self.model, grads);
+            return loss;
+        }
         if let Some(split) = self.config.dropout_split {
             let (loss, grads) = split_step(
                 &self.model,
@@ -231,6 +272,28 @@ impl Trainer {
         let (loss, grads) = self.model.loss_and_grads_modes(x, y, &masks);
         self.model = self.optimizer.step(&self.model, grads);
         loss
+    }
+
+    /// Σ_a, Σ_h of Algorithm 2 at the current weights (analysis/reverse_noise.rs).
+    async fn refresh_reverse_noise(&mut self) -> LabResult<()> {
+        let Some(NoiseInjection::Disentanglement { rows, damping, .. }) = self.config.noise else {
+            return Ok(());
+        };
+        let theta = self.model.to_host().await?;
+        let data = self.train.first(rows.min(self.train.len()))?;
+        let mut rng = stream(self.config.seed, Stream::GradientNoise);
+        let f = factors(&self.config.model, &theta, &data, 1, &mut rng)?;
+        let r = reverse_noise_factors(&f, damping)?;
+        let upload = |m: &nalgebra::DMatrix<f64>| {
+            // Bᵀ row-major is B column-major: nalgebra's storage order.
+            let v: Vec<f32> = m.iter().map(|&x| x as f32).collect();
+            Tensor::from_data(TensorData::new(v, [m.nrows(), m.ncols()]), &self.device)
+        };
+        self.reverse = Some((
+            r.activation.iter().map(upload).collect(),
+            r.node.iter().map(upload).collect(),
+        ));
+        Ok(())
     }
 
     /// Read the step losses back in one transfer; record them and stop on NaN/Inf.

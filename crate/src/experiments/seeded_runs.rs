@@ -1,0 +1,100 @@
+//! One training configuration run over several seeds (seed, seed + 1, ...): the per-epoch curves
+//! averaged over the seeds, the final numbers as mean ± sd, and each seed's final weights. A run
+//! whose loss becomes NaN/Inf is counted as diverged and left out of the averages: for the noisy
+//! objectives of papers 002-004 blowing up is a result, not an error.
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::p004_table1_modes::Spread;
+use super::{train_to_end, Reporter};
+use crate::data::Dataset;
+use crate::error::{LabError, LabResult};
+use crate::model::HostParams;
+use crate::train::{EpochRecord, TrainConfig, Trainer};
+
+/// Per evaluated epoch (0 = initialisation), the mean over the finite seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub test_loss: f64,
+    pub train_accuracy: f64,
+    pub test_accuracy: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeededRun {
+    pub curve: Vec<CurvePoint>,
+    pub final_test_accuracy: Option<Spread>,
+    pub final_test_loss: Option<Spread>,
+    pub final_train_loss: Option<Spread>,
+    pub diverged: usize,
+    /// Final test accuracy per seed in seed order, None where the run diverged.
+    pub test_accuracies: Vec<Option<f64>>,
+    /// Final weights of the finite seeds, with the train config each ran.
+    pub finals: Vec<(TrainConfig, HostParams)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn run_seeds(
+    config_for_seed: impl Fn(u64) -> TrainConfig,
+    seeds: usize,
+    seed: u64,
+    train: &Dataset,
+    test: &Dataset,
+    dataset: &str,
+    device: &Device,
+    backend: &str,
+    stage: &str,
+    reporter: &mut impl Reporter,
+) -> LabResult<SeededRun> {
+    let mut histories: Vec<Vec<EpochRecord>> = Vec::new();
+    let mut finals = Vec::new();
+    let mut test_accuracies = Vec::new();
+    for k in 0..seeds {
+        let tc = config_for_seed(seed + k as u64);
+        let mut trainer =
+            Trainer::new(tc.clone(), train, test, device.clone(), backend, dataset).await?;
+        let stage = format!("{stage}, seed {}", tc.seed);
+        match train_to_end(&mut trainer, tc.steps_per_epoch(), &stage, reporter).await {
+            Ok(()) => {
+                let epochs = trainer.history().epochs.clone();
+                test_accuracies.push(epochs.last().map(|r| r.test_accuracy as f64));
+                histories.push(epochs);
+                finals.push((tc, trainer.model().to_host().await?));
+            }
+            Err(LabError::NonFinite { .. }) => test_accuracies.push(None),
+            Err(e) => return Err(e),
+        }
+    }
+    let epochs = histories.first().map_or(0, Vec::len);
+    let mean = |f: &dyn Fn(&EpochRecord) -> f32, e: usize| {
+        histories.iter().map(|h| f(&h[e]) as f64).sum::<f64>() / histories.len() as f64
+    };
+    let curve = (0..epochs)
+        .map(|e| CurvePoint {
+            epoch: histories[0][e].epoch,
+            train_loss: mean(&|r| r.train_loss, e),
+            test_loss: mean(&|r| r.test_loss, e),
+            train_accuracy: mean(&|r| r.train_accuracy, e),
+            test_accuracy: mean(&|r| r.test_accuracy, e),
+        })
+        .collect();
+    let last = |f: &dyn Fn(&EpochRecord) -> f32| {
+        let v: Vec<f64> = histories
+            .iter()
+            .filter_map(|h| h.last().map(|r| f(r) as f64))
+            .collect();
+        (!v.is_empty()).then(|| Spread::of(&v))
+    };
+    Ok(SeededRun {
+        curve,
+        final_test_accuracy: last(&|r| r.test_accuracy),
+        final_test_loss: last(&|r| r.test_loss),
+        final_train_loss: last(&|r| r.train_loss),
+        diverged: seeds - histories.len(),
+        test_accuracies,
+        finals,
+    })
+}
