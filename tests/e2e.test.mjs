@@ -541,3 +541,32 @@ test('the paper 003 explicit/implicit preset trains all five variants in the pag
     await browser.close();
   }
 });
+
+test('the paper 002 Fig 4 noise preset trains every noise in the page', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const q = 'vtrain=200&vtest=200&vepochs=2&vdrop=0.3&vlr=0.05&vrows=100&nla=0.1&nlh=0.2&nws=0.02&nseeds=1';
+    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${q}`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    const r = await runPreset(page, 'noise', 'cpu');
+    assert.deepEqual(r.variants.map((v) => v.variant), ['plain', 'dropout', 'gaussian_dropout', 'disentanglement', 'weight_noise']);
+    assert.equal(r.config.lambda_h, 0.2);
+    for (const v of r.variants) {
+      assert.equal(v.diverged, 0, v.variant);
+      assert.deepEqual(v.curve.map((p) => p.epoch), [0, 1, 2]);
+      assert.equal(v.log_volume_per_weight.length, 4);
+      assert.ok(v.log_volume_per_weight.every((x) => Number.isFinite(x) && x <= 0));
+    }
+    // One initialisation: every noise starts from the plain network's loss, then the runs differ.
+    const start = r.variants.map((v) => v.curve[0].test_loss);
+    assert.ok(start.every((x) => Math.abs(x - start[0]) < 1e-6));
+    assert.equal(new Set(r.variants.map((v) => v.curve.at(-1).test_loss.toFixed(6))).size, 5);
+    assert.match(await page.textContent('#noise-summary'), /disentanglement +test loss .*log vol \/ D/);
+    assert.ok(await canvasColours(page, 'chart-noise') > 10);
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="noise"]')]);
+    assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + 5 * 3);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

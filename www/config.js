@@ -9,7 +9,7 @@ const FIELDS = ['dataset', 'train', 'test', 'widths', 'act', 'drop', 'init', 'op
   'cossettings', 'costrain', 'cosepochs', 'cosevery', 'cossamples', 'cosprobes', 'cosnull',
   'vtrain', 'vtest', 'vepochs', 'vdrop', 'vlr', 'vrows', 'vrates', 'vcorr', 'csettings', 'ceps', 'csamples', 'crows',
   'mtrain', 'mepochs', 'mlr', 'mrates', 'mmodes', 'mseeds',
-  'strain', 'sepochs', 'sdrop', 'slr', 'sexplicit', 'simplicit', 'sseeds'];
+  'strain', 'sepochs', 'sdrop', 'slr', 'sexplicit', 'simplicit', 'sseeds', 'nla', 'nlh', 'nws', 'nseeds'];
 
 export function readUrlIntoForm(form, search = location.search) {
   const params = new URLSearchParams(search);
@@ -402,6 +402,34 @@ export function splitToCsv(result) {
   for (const v of result.variants) {
     for (const p of v.curve) {
       lines.push([v.variant, p.epoch, p.train_loss, p.test_loss, p.train_accuracy, p.test_accuracy, v.diverged].join(','));
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+// Paper 002 Fig 4 (Rust `experiments::p002_fig4_noise::NoiseFig4Config`): the Fig 2 fields plus
+// the noise strengths.
+export function formToNoiseConfig(form, defaults) {
+  return {
+    ...formToVolumeConfig(form, defaults, { correlations: false }),
+    lambda_a: number(form, 'nla', { min: 0, max: 100 }),
+    lambda_h: number(form, 'nlh', { min: 0, max: 100 }),
+    weight_noise_std: number(form, 'nws', { min: 0, max: 100 }),
+    seeds: number(form, 'nseeds', { integer: true, min: 1, max: 100 }),
+  };
+}
+
+/// One CSV row per (noise, epoch) of the seed-averaged curves, with the final volumes per layer.
+export function noiseToCsv(result) {
+  const layers = Math.max(0, ...result.variants.map((v) => v.log_volume_per_weight.length));
+  const lines = [
+    `# dropout-lab ${result.crate_version} backend=${result.backend} dataset=${result.dataset} seed=${result.config.seed} seeds=${result.config.seeds}`,
+    ['variant', 'epoch', 'train_loss', 'test_loss', 'test_accuracy', 'diverged_seeds',
+      ...Array.from({ length: layers }, (_, l) => `final_log_vol_per_weight_layer${l + 1}`)].join(','),
+  ];
+  for (const v of result.variants) {
+    for (const p of v.curve) {
+      lines.push([v.variant, p.epoch, p.train_loss, p.test_loss, p.test_accuracy, v.diverged, ...v.log_volume_per_weight].join(','));
     }
   }
   return lines.join('\n') + '\n';

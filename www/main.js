@@ -2,7 +2,7 @@
 // only draws charts (with the same wasm module, compiled once and shared with the worker).
 import init, { drawHistoryChart, drawPresetChart } from './pkg/dropout_lab.js';
 import {
-  PROTOCOL, complexityToCsv, fig1aToCsv, formToModesConfig, formToSplitConfig, modeLabel, modesToCsv, splitToCsv, fig2ToCsv, fig4ToCsv, formToConfig, formToFig1aConfig, formToFig2Config, formToFig4Config,
+  PROTOCOL, complexityToCsv, fig1aToCsv, formToModesConfig, formToNoiseConfig, formToSplitConfig, modeLabel, modesToCsv, noiseToCsv, splitToCsv, fig2ToCsv, fig4ToCsv, formToConfig, formToFig1aConfig, formToFig2Config, formToFig4Config,
   formToComplexityConfig, formToTrackConfig, formToVolumeConfig, formToVolumeRateConfig, readUrlIntoForm, trackToCsv, volumeRateToCsv, volumeToCsv,
   writeFormToUrl,
 } from './config.js';
@@ -84,6 +84,16 @@ const PRESETS = {
     config: () => formToModesConfig(form, state.presetDefaults.modes),
     csv: modesToCsv,
     summary: modesSummary,
+  },
+  noise: {
+    config: () => formToNoiseConfig(form, state.presetDefaults.noise),
+    csv: noiseToCsv,
+    summary: (r) => r.variants.map((v) => {
+      const f = (x) => (x ? `${x.mean.toFixed(4)}±${x.std.toFixed(4)}` : '-');
+      return `${v.variant.replace('_', ' ').padEnd(16)} test loss ${f(v.final_test_loss)}, test accuracy ${f(v.final_test_accuracy)}, ` +
+        `gap ${v.loss_gap == null ? '-' : v.loss_gap.toFixed(4)}, log vol / D ${v.log_volume_per_weight.map((x) => x.toFixed(3)).join(', ')}` +
+        (v.diverged ? `; ${v.diverged} seed(s) diverged` : '');
+    }).join('\n'),
   },
   split: {
     config: () => formToSplitConfig(form, state.presetDefaults.split),

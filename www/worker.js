@@ -148,7 +148,7 @@ async function handle(msg) {
     case 'preset':
       return preset(msg.name, msg.config, msg.backend);
     case 'presetDefaults':
-      return reply({ type: 'presetDefaults', defaults: Object.fromEntries(['fig1a', 'fig2', 'fig4', 'fig6', 'cosine', 'volume', 'volumerate', 'complexity', 'modes', 'split'].map((n) => [n, Lab.presetDefaults(n)])) });
+      return reply({ type: 'presetDefaults', defaults: Object.fromEntries(['fig1a', 'fig2', 'fig4', 'fig6', 'cosine', 'volume', 'volumerate', 'complexity', 'modes', 'split', 'noise'].map((n) => [n, Lab.presetDefaults(n)])) });
     case 'export':
       return exportFile(msg.what);
     case 'bench':

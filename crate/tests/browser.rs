@@ -361,3 +361,44 @@ async fn explicit_implicit_training_on_webgpu_matches_cpu() {
         }
     }
 }
+
+/// Paper 002's noises (Gaussian dropout, disentanglement, weight noise) train on WebGPU with the
+/// same step losses as on the CPU: every draw is host-side and Σ_a, Σ_h come from host K-FAC.
+#[wasm_bindgen_test]
+async fn noise_injection_training_on_webgpu_matches_cpu() {
+    use dropout_lab::train::noise_step::NoiseInjection;
+    let gpu = webgpu_device()
+        .await
+        .expect("WebGPU adapter (Chromium needs --enable-unsafe-webgpu)");
+    for (dropout, noise) in [
+        (true, NoiseInjection::GaussianDropout),
+        (
+            false,
+            NoiseInjection::Disentanglement {
+                lambda_a: 0.1,
+                lambda_h: 0.2,
+                refresh_every: 3,
+                rows: 64,
+                damping: 1e-3,
+            },
+        ),
+        (false, NoiseInjection::WeightNoise { std: 0.02 }),
+    ] {
+        let mut tc = config(Activation::Relu, OptimizerKind::Sgd);
+        if !dropout {
+            tc.model.drop_rates = vec![0.0; tc.model.drop_rates.len()];
+        }
+        tc.noise = Some(noise);
+        let (hc, _) = run(tc.clone(), cpu_device(), "cpu").await;
+        let (hg, _) = run(tc, gpu.clone(), "webgpu").await;
+        for (c, g) in hc.steps.iter().zip(&hg.steps) {
+            assert!(
+                rel(g.loss, c.loss) < 1e-3,
+                "{noise:?} step {}: webgpu {} vs cpu {}",
+                c.step,
+                g.loss,
+                c.loss
+            );
+        }
+    }
+}

@@ -14,6 +14,10 @@
 //!   pre-activations (Σ_h from the H factor of layer i). μ = 0.
 //! - r(Σ) need not be positive semi-definite (for n > 2). Samples use its PSD part V max(λ, 0) Vᵀ
 //!   (eigenvalues clipped at 0, their count reported), drawn as η = B z with B = V diag(√λ⁺).
+//! - The paper leaves the scale to λ1, λ2. Σ = (E[·])⁻¹ takes the scale of the inverse damping in
+//!   flat directions (dead ReLU units have zero curvature), so each covariance is normalised to a
+//!   mean diagonal of 1: λ is then the noise's standard deviation per unit (activation units for
+//!   λ1, per-example error units for λ2) and r(Σ) sets only its correlation structure.
 
 use nalgebra::DMatrix;
 
@@ -67,11 +71,20 @@ pub fn reverse_noise_factors(f: &Factors, damping: f64) -> LabResult<ReverseNois
         })
     };
     let (mut activation, mut node, mut clipped) = (Vec::new(), Vec::new(), 0);
+    // B scaled so that B Bᵀ has mean diagonal 1 (= ‖B‖_F² / n).
+    let unit = |b: DMatrix<f64>| {
+        let mean = b.norm_squared() / b.nrows() as f64;
+        if mean > 0.0 {
+            b / mean.sqrt()
+        } else {
+            b
+        }
+    };
     for i in 0..hidden {
         let (ba, ca) = psd_factor(&reverse_signs(&inverse(&f.a[i + 1])?))?;
         let (bh, ch) = psd_factor(&reverse_signs(&inverse(&f.h[i])?))?;
-        activation.push(ba);
-        node.push(bh);
+        activation.push(unit(ba));
+        node.push(unit(bh));
         clipped += ca + ch;
     }
     Ok(ReverseNoiseFactors {
@@ -129,5 +142,38 @@ mod tests {
         assert!((&psd - &want).abs().max() < 1e-12, "{psd} vs {want}");
         let c = sample_cov(&b, 40000, 2);
         assert!((&c - &psd).abs().max() < 0.06);
+    }
+
+    #[test]
+    fn factors_give_unit_mean_variance_with_reversed_correlations() {
+        // Factors of a 3-4-2-... shape: A of layers 0..2, H of layers 0..2 (hidden: 2 layers).
+        let spd = |n: usize, seed: u64| {
+            let mut rng = stream(seed, Stream::Directions);
+            let b = DMatrix::<f64>::from_fn(n, n, |_, _| rng.random_range(-1.0..1.0));
+            &b * b.transpose() + DMatrix::identity(n, n)
+        };
+        let f = Factors {
+            a: vec![spd(3, 1), spd(4, 2), spd(2, 3)],
+            h: vec![spd(4, 4), spd(2, 5), spd(3, 6)],
+        };
+        let r = reverse_noise_factors(&f, 1e-3).unwrap();
+        assert_eq!((r.activation.len(), r.node.len()), (2, 2));
+        for (b, (a_or_h, want_n)) in r.activation.iter().chain(&r.node).zip([
+            (&f.a[1], 4),
+            (&f.a[2], 2),
+            (&f.h[0], 4),
+            (&f.h[1], 2),
+        ]) {
+            assert_eq!(b.nrows(), want_n);
+            let cov = b * b.transpose();
+            assert!((cov.diagonal().mean() - 1.0).abs() < 1e-12);
+            // Where r(Σ) is PSD the covariance is r(Σ) up to the normalisation.
+            if r.clipped == 0 {
+                let sigma = reverse_signs(&damped(a_or_h, 1e-3).try_inverse().unwrap());
+                let scaled = &sigma / sigma.diagonal().mean();
+                assert!((&cov - &scaled).abs().max() < 1e-9);
+            }
+        }
+        assert!(reverse_noise_factors(&f, 0.0).is_err());
     }
 }

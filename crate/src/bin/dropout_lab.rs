@@ -414,6 +414,49 @@ mod cli {
         write_out(args, &r)
     }
 
+    /// `noise --data DIR [--dataset NAME] [--config noise.json] [--out result.json]`: paper 002
+    /// Fig. 4, dropout against disentanglement and weight noise, natively.
+    fn noise(args: &[String]) -> Result<(), String> {
+        use dropout_lab::experiments::p002_fig4_noise::{run, NoiseFig4Config};
+        let config = config_or(args, NoiseFig4Config::demo)?;
+        let (train, test) = both_splits(args)?;
+        let dataset = arg(args, "--dataset").unwrap_or_else(|| "mnist".into());
+        let r = pollster::block_on(run(
+            &config,
+            &train,
+            &test,
+            &dataset,
+            cpu_device(),
+            "cpu",
+            &mut Stderr,
+        ))
+        .map_err(|e| e.to_string())?;
+        for v in &r.variants {
+            let f = |s: Option<dropout_lab::experiments::p004_table1_modes::Spread>| {
+                s.map_or("-".into(), |s| format!("{:.4}±{:.4}", s.mean, s.std))
+            };
+            let vol: Vec<String> = v
+                .log_volume_per_weight
+                .iter()
+                .map(|x| format!("{x:.3}"))
+                .collect();
+            eprintln!(
+                "{:>28}: test loss {}, test acc {}, gap {}, log vol / D {}{}",
+                v.variant.label(),
+                f(v.final_test_loss),
+                f(v.final_test_accuracy),
+                v.loss_gap.map_or("-".into(), |g| format!("{g:.4}")),
+                vol.join(" "),
+                if v.diverged > 0 {
+                    format!(" ({} diverged)", v.diverged)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        write_out(args, &r)
+    }
+
     struct Stderr;
     impl dropout_lab::experiments::Reporter for Stderr {
         fn report(
@@ -442,10 +485,11 @@ mod cli {
             Some("complexity") => return complexity(args),
             Some("modes") => return modes(args),
             Some("split") => return split(args),
+            Some("noise") => return noise(args),
             _ => {}
         }
         if args.first().map(String::as_str) != Some("train") {
-            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab volume --data DIR [--config volume.json] [--out result.json]\n       dropout-lab volume-rate --data DIR [--config rate.json] [--out result.json]\n       dropout-lab complexity --data DIR [--config table.json] [--out result.json]\n       dropout-lab modes --data DIR [--dataset NAME] [--config modes.json] [--out result.json]\n       dropout-lab split --data DIR [--dataset NAME] [--config split.json] [--out result.json]\n       dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
+            return Err("usage: dropout-lab fig1a --data DIR [--config fig1a.json] [--out result.json]\n       dropout-lab fig2 --data DIR [--config fig2.json] [--out result.json]\n       dropout-lab fig4 --data DIR [--config fig4.json] [--out result.json]\n       dropout-lab fig6 --data DIR [--config fig6.json] [--out result.json]\n       dropout-lab cosine --data DIR [--config cosine.json] [--out result.json]\n       dropout-lab volume --data DIR [--config volume.json] [--out result.json]\n       dropout-lab volume-rate --data DIR [--config rate.json] [--out result.json]\n       dropout-lab complexity --data DIR [--config table.json] [--out result.json]\n       dropout-lab modes --data DIR [--dataset NAME] [--config modes.json] [--out result.json]\n       dropout-lab split --data DIR [--dataset NAME] [--config split.json] [--out result.json]\n       dropout-lab noise --data DIR [--dataset NAME] [--config noise.json] [--out result.json]\n       dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]\n       dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]".into());
         }
         let config_path = arg(args, "--config").ok_or("--config is required")?;
         let data_dir = PathBuf::from(arg(args, "--data").ok_or("--data is required")?);

@@ -11,6 +11,7 @@ pub mod p001_fig3_cosine;
 pub mod p002_complexity_table;
 pub mod p002_fig2_volume;
 pub mod p002_fig3_volume_rate;
+pub mod p002_fig4_noise;
 pub mod p002_trained_net;
 pub mod p003_explicit_implicit;
 pub mod p004_table1_modes;

@@ -33,7 +33,7 @@ pub fn draw_preset_chart(
 ) -> Result<(), JsError> {
     use crate::charts::{
         draw_complexity_table, draw_cosine, draw_explicit_implicit, draw_fig1a, draw_fig2,
-        draw_fig4, draw_fig6, draw_modes_table, draw_volume, draw_volume_rate,
+        draw_fig4, draw_fig6, draw_modes_table, draw_noise_fig4, draw_volume, draw_volume_rate,
     };
     fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, JsError> {
         serde_json::from_str(json).map_err(js_err)
@@ -52,6 +52,7 @@ pub fn draw_preset_chart(
         "complexity" => draw_complexity_table(area, &parse(result_json)?),
         "modes" => draw_modes_table(area, &parse(result_json)?),
         "split" => draw_explicit_implicit(area, &parse(result_json)?),
+        "noise" => draw_noise_fig4(area, &parse(result_json)?),
         other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
     }
     .map_err(js_err)

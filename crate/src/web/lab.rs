@@ -291,7 +291,7 @@ impl Lab {
         use crate::experiments::{
             fig1a_landscape as f1, fig2_variance_flatness as f2, fig4_variance_hessian as f4,
             fig6_alignment as f6, p001_fig3_cosine as cos, p002_complexity_table as table,
-            p002_fig2_volume as vol, p002_fig3_volume_rate as rate,
+            p002_fig2_volume as vol, p002_fig3_volume_rate as rate, p002_fig4_noise as noise,
             p003_explicit_implicit as split, p004_table1_modes as modes,
         };
         let (train, test) = match (&self.train, &self.test) {
@@ -330,6 +330,10 @@ impl Lab {
                 let name = &self.dataset_name;
                 json(split::run(&cfg(config)?, train, test, name, device, backend, &mut r).await)
             }
+            "noise" => {
+                let name = &self.dataset_name;
+                json(noise::run(&cfg(config)?, train, test, name, device, backend, &mut r).await)
+            }
             other => Err(JsError::new(&format!("unknown preset `{other}`"))),
         }
     }
@@ -342,7 +346,8 @@ impl Lab {
             fig4_variance_hessian::Fig4Config, fig6_alignment::Fig6Config,
             p001_fig3_cosine::CosineConfig, p002_complexity_table::ComplexityTableConfig,
             p002_fig2_volume::VolumeTrackConfig, p002_fig3_volume_rate::VolumeRateConfig,
-            p003_explicit_implicit::SplitConfig, p004_table1_modes::ModesTableConfig,
+            p002_fig4_noise::NoiseFig4Config, p003_explicit_implicit::SplitConfig,
+            p004_table1_modes::ModesTableConfig,
         };
         use serde::Serialize;
         // Flattened configs serialise as maps: ask for plain objects, not JS Maps.
@@ -358,6 +363,7 @@ impl Lab {
             "complexity" => ComplexityTableConfig::demo().serialize(&s),
             "modes" => ModesTableConfig::demo().serialize(&s),
             "split" => SplitConfig::demo().serialize(&s),
+            "noise" => NoiseFig4Config::demo().serialize(&s),
             other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
         }
         .map_err(js_err)

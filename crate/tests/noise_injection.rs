@@ -1,0 +1,291 @@
+//! Paper 002 Sec. 4.1 / 5.3 noise in the training step against independent computations on a tiny
+//! tanh net: forward activation noise against the f64 reference loss, backward node-loss noise
+//! against the hand-derived extra gradient a_{i-1}ᵀ c, weight noise against the clean gradient at
+//! the perturbed weights, Gaussian dropout's moments, and training with each noise.
+
+mod common;
+
+use burn::tensor::{Tensor, TensorData};
+use dropout_lab::analysis::explicit_implicit::trace;
+use dropout_lab::backend::{cpu_device, read_f32};
+use dropout_lab::model::init::initial_params;
+use dropout_lab::model::{Activation, HostParams, InitScheme, Mlp, MlpConfig};
+use dropout_lab::rng::{stream, Stream};
+use dropout_lab::train::noise_step::{
+    gaussian_masks, noisy_objective, with_weight_noise, NoiseInjection,
+};
+use dropout_lab::train::{OptimizerKind, TrainConfig, Trainer};
+use rand::Rng;
+
+use common::reference::loss_f64;
+
+const WIDTHS: [usize; 4] = [5, 4, 3, 3];
+const ROWS: usize = 6;
+
+fn setup() -> (MlpConfig, HostParams, Vec<f32>, Vec<usize>) {
+    let cfg = MlpConfig {
+        widths: WIDTHS.to_vec(),
+        activation: Activation::Tanh,
+        drop_rates: vec![0.0, 0.0],
+        init: InitScheme::Xavier,
+    };
+    let mut rng = stream(31, Stream::Init);
+    let mut params = initial_params(&cfg, &mut rng);
+    for (_, b) in params.layers.iter_mut() {
+        b.iter_mut().for_each(|v| *v = rng.random_range(-0.5..0.5));
+    }
+    let x = (0..ROWS * 5).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let labels = (0..ROWS).map(|i| i % 3).collect();
+    (cfg, params, x, labels)
+}
+
+fn tensors(x: &[f32], labels: &[usize]) -> (Tensor<2>, Tensor<2>) {
+    let d = cpu_device();
+    let mut y = vec![0.0f32; ROWS * 3];
+    labels
+        .iter()
+        .enumerate()
+        .for_each(|(r, &l)| y[r * 3 + l] = 1.0);
+    (
+        Tensor::from_data(TensorData::new(x.to_vec(), [ROWS, 5]), &d),
+        Tensor::from_data(TensorData::new(y, [ROWS, 3]), &d),
+    )
+}
+
+fn read2(t: Tensor<2>) -> Vec<f64> {
+    pollster::block_on(read_f32(t))
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+fn read1(t: Tensor<1>) -> Vec<f64> {
+    pollster::block_on(read_f32(t))
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+
+fn flat(g: Vec<(Tensor<2>, Tensor<1>)>) -> Vec<Vec<f64>> {
+    g.into_iter()
+        .flat_map(|(w, b)| [read2(w), read1(b)])
+        .collect()
+}
+
+fn random(rows: usize, w: usize, seed: u64, scale: f32) -> Vec<f32> {
+    let mut rng = stream(seed, Stream::Directions);
+    (0..rows * w)
+        .map(|_| rng.random_range(-scale..scale))
+        .collect()
+}
+
+#[test]
+fn activation_noise_is_added_to_the_hidden_activations() {
+    // h + e = h ⊙ m with m = (h + e) / h (tanh activations are never 0 here), so the reference
+    // loss with those multiplicative masks is the noisy loss.
+    let (cfg, params, x, labels) = setup();
+    let d = cpu_device();
+    let model = Mlp::from_host(&cfg, &params, &d);
+    let (xt, yt) = tensors(&x, &labels);
+    let e: Vec<Vec<f32>> = vec![random(ROWS, 4, 1, 0.3), random(ROWS, 3, 2, 0.3)];
+    let act: Vec<Option<Tensor<2>>> = e
+        .iter()
+        .zip([4, 3])
+        .map(|(v, w)| Some(Tensor::from_data(TensorData::new(v.clone(), [ROWS, w]), &d)))
+        .collect();
+    let got = read1(noisy_objective(&model, xt.clone(), yt, &act, &[]))[0];
+    // The multipliers need the noisy net's own activations: layer 2's h depends on layer 1's noise.
+    let t1 = trace(&model, xt.clone(), &[]);
+    let h1 = read2(t1.h[0].clone());
+    let m1: Vec<f64> = h1
+        .iter()
+        .zip(&e[0])
+        .map(|(h, e)| (h + *e as f64) / h)
+        .collect();
+    let m1t = Tensor::from_data(
+        TensorData::new(m1.iter().map(|&v| v as f32).collect::<Vec<_>>(), [ROWS, 4]),
+        &d,
+    );
+    let t2 = trace(&model, xt, &[Some(m1t), None]);
+    let h2 = read2(t2.h[1].clone());
+    let m2: Vec<f64> = h2
+        .iter()
+        .zip(&e[1])
+        .map(|(h, e)| (h + *e as f64) / h)
+        .collect();
+    let p64: Vec<Vec<f64>> = params
+        .layers
+        .iter()
+        .flat_map(|(w, b)| [w, b])
+        .map(|v| v.iter().map(|&a| a as f64).collect())
+        .collect();
+    let x64: Vec<f64> = x.iter().map(|&a| a as f64).collect();
+    let (want, _) = loss_f64(
+        &p64,
+        &WIDTHS,
+        Activation::Tanh,
+        &x64,
+        &labels,
+        &[Some(m1), Some(m2)],
+    );
+    assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+}
+
+#[test]
+fn node_noise_adds_its_backpropagated_error_and_leaves_the_loss() {
+    // Noise c at hidden layer 1's pre-activation z_1 = h_0 W_1 + b_1 (the second weight layer):
+    // ∂/∂W_1 gains h_0ᵀ c, ∂/∂b_1 gains Σ_rows c, the layer above is untouched, the one below
+    // changes (the error travels down), and the loss value does not move.
+    let (cfg, params, x, labels) = setup();
+    let d = cpu_device();
+    let model = Mlp::from_host(&cfg, &params, &d);
+    let (xt, yt) = tensors(&x, &labels);
+    let c = random(ROWS, 3, 3, 0.2);
+    let node = vec![
+        None,
+        Some(Tensor::from_data(TensorData::new(c.clone(), [ROWS, 3]), &d)),
+    ];
+    let (l0, g0) = model.grads_of(|m| noisy_objective(m, xt.clone(), yt.clone(), &[], &[]));
+    let (l1, g1) = model.grads_of(|m| noisy_objective(m, xt.clone(), yt.clone(), &[], &node));
+    assert!(
+        (read1(l0)[0] - read1(l1)[0]).abs() < 1e-7,
+        "the value is unchanged"
+    );
+    let (g0, g1) = (flat(g0), flat(g1));
+    let h0 = read2(trace(&model, xt, &[]).h[0].clone());
+    for i in 0..4 {
+        for j in 0..3 {
+            let want: f64 = (0..ROWS).map(|r| h0[r * 4 + i] * c[r * 3 + j] as f64).sum();
+            let got = g1[2][i * 3 + j] - g0[2][i * 3 + j];
+            assert!((got - want).abs() < 1e-5, "W1[{i},{j}]: {got} vs {want}");
+        }
+    }
+    for j in 0..3 {
+        let want: f64 = (0..ROWS).map(|r| c[r * 3 + j] as f64).sum();
+        assert!((g1[3][j] - g0[3][j] - want).abs() < 1e-5);
+    }
+    assert_eq!(
+        g1[4], g0[4],
+        "the output layer does not see noise injected below it"
+    );
+    assert_eq!(g1[5], g0[5]);
+    assert!(
+        g1[0].iter().zip(&g0[0]).any(|(a, b)| (a - b).abs() > 1e-6),
+        "the error travels down"
+    );
+}
+
+#[test]
+fn weight_noise_takes_the_gradient_at_the_perturbed_weights() {
+    let (cfg, params, x, labels) = setup();
+    let d = cpu_device();
+    let model = Mlp::from_host(&cfg, &params, &d);
+    let (xt, yt) = tensors(&x, &labels);
+    let std = 0.05;
+    let (_, got) = model.grads_of(|m| {
+        dropout_lab::model::loss::cross_entropy(
+            with_weight_noise(m, &mut stream(4, Stream::DropoutMasks), std)
+                .forward(xt.clone(), &[]),
+            yt.clone(),
+        )
+    });
+    let moved = with_weight_noise(&model, &mut stream(4, Stream::DropoutMasks), std);
+    assert_ne!(
+        read2(moved.layers[0].weight.clone()),
+        read2(model.layers[0].weight.clone())
+    );
+    let (_, want) = moved.loss_and_grads(xt, yt, &[]);
+    assert_eq!(flat(got), flat(want));
+}
+
+#[test]
+fn gaussian_dropout_matches_the_moments_of_inverted_dropout() {
+    // Multipliers 1 + ε with Var ε = q/(1−q): 200000 draws, mean within 0.01, variance within 2 %.
+    let q = 0.3f32;
+    let masks = gaussian_masks(
+        &mut stream(5, Stream::DropoutMasks),
+        1000,
+        &[200],
+        &[q],
+        &cpu_device(),
+    );
+    let dropout_lab::model::dropout::LayerMask::Same(m) = &masks[0] else {
+        panic!("a Gaussian mask");
+    };
+    let v = read2(m.clone());
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
+    let want = q as f64 / (1.0 - q as f64);
+    assert!((mean - 1.0).abs() < 0.01, "{mean}");
+    assert!((var / want - 1.0).abs() < 0.02, "{var} vs {want}");
+}
+
+#[test]
+fn every_noise_trains_and_bad_settings_are_refused() {
+    let data = common::mnist("train").first(200).unwrap();
+    let base = |rate: f32, noise: NoiseInjection| TrainConfig {
+        noise: Some(noise),
+        ..TrainConfig::for_preset(
+            MlpConfig {
+                widths: vec![784, 32, 32, 10],
+                activation: Activation::Relu,
+                drop_rates: vec![rate; 2],
+                init: InitScheme::He,
+            },
+            OptimizerKind::Sgd,
+            0.05,
+            10,
+            20,
+            200,
+            200,
+            1,
+        )
+    };
+    let disentangle = NoiseInjection::Disentanglement {
+        lambda_a: 0.1,
+        lambda_h: 0.1,
+        refresh_every: 10,
+        rows: 100,
+        damping: 1e-3,
+    };
+    for (rate, noise) in [
+        (0.3, NoiseInjection::GaussianDropout),
+        (0.0, disentangle),
+        (0.0, NoiseInjection::WeightNoise { std: 0.01 }),
+    ] {
+        let h = pollster::block_on(async {
+            let mut t = Trainer::new(
+                base(rate, noise),
+                &data,
+                &data,
+                cpu_device(),
+                "cpu",
+                "mnist",
+            )
+            .await
+            .unwrap();
+            while !t.is_done() {
+                t.run(100).await.unwrap();
+            }
+            t.history().clone()
+        });
+        let (first, last) = (&h.epochs[0], h.epochs.last().unwrap());
+        assert!(
+            last.train_loss < 0.7 * first.train_loss,
+            "{noise:?}: {} → {}",
+            first.train_loss,
+            last.train_loss
+        );
+    }
+    for (rate, noise) in [
+        (0.0, NoiseInjection::GaussianDropout),
+        (0.3, disentangle),
+        (0.0, NoiseInjection::WeightNoise { std: -1.0 }),
+    ] {
+        assert!(
+            base(rate, noise).validate(200, 200, 784, 10).is_err(),
+            "{noise:?} at rate {rate}"
+        );
+    }
+}
