@@ -13,7 +13,8 @@
 //!   activations (Σ_a from the A factor of layer i + 1, whose input they are), η_h on its
 //!   pre-activations (Σ_h from the H factor of layer i). μ = 0.
 //! - r(Σ) need not be positive semi-definite (for n > 2). Samples use its PSD part V max(λ, 0) Vᵀ
-//!   (eigenvalues clipped at 0, their count reported), drawn as η = B z with B = V diag(√λ⁺).
+//!   (eigenvalues clipped at 0, their count reported), drawn as η = B z with B its symmetric
+//!   square root V diag(√λ⁺) Vᵀ.
 //! - The paper leaves the scale to λ1, λ2. Σ = (E[·])⁻¹ takes the scale of the inverse damping in
 //!   flat directions (dead ReLU units have zero curvature), so each covariance is normalised to a
 //!   mean diagonal of 1: λ is then the noise's standard deviation per unit (activation units for
@@ -36,15 +37,18 @@ pub fn reverse_signs(sigma: &DMatrix<f64>) -> DMatrix<f64> {
     })
 }
 
-/// B with B Bᵀ = the PSD part of the symmetric `m`, and how many eigenvalues were clipped.
+/// The symmetric square root B = V diag(√λ⁺) Vᵀ of the PSD part of the symmetric `m` (so
+/// B Bᵀ = V diag(λ⁺) Vᵀ), and how many eigenvalues were clipped. Unlike V diag(√λ⁺) it does not
+/// depend on the choice of eigenvectors inside a repeated eigenvalue (dead units give many), so
+/// nearby weights (CPU vs WebGPU rounding) give nearby noise from the same draws.
 pub fn psd_factor(m: &DMatrix<f64>) -> LabResult<(DMatrix<f64>, usize)> {
     let eig = symmetric_eigen(m.clone())?;
     let clipped = eig.values.iter().filter(|&&v| v < 0.0).count();
-    let mut b = eig.vectors;
+    let mut scaled = eig.vectors.clone();
     for (j, &v) in eig.values.iter().enumerate() {
-        b.column_mut(j).scale_mut(v.max(0.0).sqrt());
+        scaled.column_mut(j).scale_mut(v.max(0.0).sqrt());
     }
-    Ok((b, clipped))
+    Ok((scaled * eig.vectors.transpose(), clipped))
 }
 
 /// Sampling factors of η_a and η_h per hidden layer.
