@@ -69,10 +69,27 @@ pub fn reverse_noise_factors(f: &Factors, damping: f64) -> LabResult<ReverseNois
         )));
     }
     let hidden = f.h.len() - 1;
-    let inverse = |m: &DMatrix<f64>| {
-        damped(m, damping).try_inverse().ok_or_else(|| {
+    // A factor that is all zero (a layer of dead units, or no error reaching it) defines no
+    // covariance: that layer gets no noise (B = 0) rather than an infinite one.
+    let inverse = |m: &DMatrix<f64>| -> LabResult<DMatrix<f64>> {
+        if m.iter().any(|v| !v.is_finite()) {
+            return Err(LabError::Numerical(
+                "a K-FAC factor has NaN or infinite entries (has the model diverged?)".into(),
+            ));
+        }
+        if m.diagonal().mean() <= 0.0 {
+            return Ok(DMatrix::zeros(m.nrows(), m.ncols()));
+        }
+        let inv = damped(m, damping).try_inverse().ok_or_else(|| {
             LabError::Numerical("a K-FAC factor is singular (raise the damping)".into())
-        })
+        })?;
+        if inv.iter().all(|v| v.is_finite()) {
+            Ok(inv)
+        } else {
+            Err(LabError::Numerical(
+                "a K-FAC factor's inverse overflows (raise the damping)".into(),
+            ))
+        }
     };
     let (mut activation, mut node, mut clipped) = (Vec::new(), Vec::new(), 0);
     // B scaled so that B Bᵀ has mean diagonal 1 (= ‖B‖_F² / n).

@@ -127,6 +127,7 @@ mod tests {
                 final_test_accuracy: None,
                 loss_gap: None,
                 log_volume_per_weight: vec![-1.0 - k as f64 * 0.1, -0.5, -4.0],
+                volume_seeds: 1,
                 diverged: (variant == NoiseVariant::WeightNoise) as usize,
             })
             .collect();

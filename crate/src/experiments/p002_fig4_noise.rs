@@ -115,8 +115,10 @@ pub struct NoiseVariantResult {
     pub final_test_accuracy: Option<Spread>,
     /// Mean final test loss − mean final train loss.
     pub loss_gap: Option<f64>,
-    /// Mean over the finite seeds of each layer's final K-FAC log vol / D.
+    /// Mean over the seeds with a finite volume of each layer's final K-FAC log vol / D.
     pub log_volume_per_weight: Vec<f64>,
+    /// Seeds that entered that mean.
+    pub volume_seeds: usize,
     pub diverged: usize,
 }
 
@@ -169,7 +171,9 @@ pub async fn run(
             reporter,
         )
         .await?;
-        let mut sums: Vec<f64> = Vec::new();
+        // A seed whose network died (all units of a layer dead) has no finite Laplace volume:
+        // it is left out of the mean and counted.
+        let mut per_seed: Vec<Vec<f64>> = Vec::new();
         for (tc, theta) in &r.finals {
             let f = factors(
                 &tc.model,
@@ -178,13 +182,19 @@ pub async fn run(
                 cfg.base.mask_draws,
                 &mut stream(tc.seed, Stream::GradientNoise),
             )?;
-            let v = laplace_volumes(&tc.model, &f, cfg.base.damping)?;
-            sums.resize(v.len(), 0.0);
-            for (s, l) in sums.iter_mut().zip(&v) {
-                *s += l.log_volume / (l.fan_in * l.fan_out) as f64;
+            let v: Vec<f64> = laplace_volumes(&tc.model, &f, cfg.base.damping)?
+                .iter()
+                .map(|l| l.log_volume / (l.fan_in * l.fan_out) as f64)
+                .collect();
+            if v.iter().all(|x| x.is_finite()) {
+                per_seed.push(v);
             }
         }
-        let n = r.finals.len().max(1) as f64;
+        let layers = per_seed.first().map_or(0, Vec::len);
+        let mean_volume: Vec<f64> = (0..layers)
+            .map(|l| per_seed.iter().map(|v| v[l]).sum::<f64>() / per_seed.len() as f64)
+            .collect();
+        let volume_seeds = per_seed.len();
         variants.push(NoiseVariantResult {
             variant,
             loss_gap: match (r.final_test_loss, r.final_train_loss) {
@@ -194,7 +204,8 @@ pub async fn run(
             curve: r.curve,
             final_test_loss: r.final_test_loss,
             final_test_accuracy: r.final_test_accuracy,
-            log_volume_per_weight: sums.into_iter().map(|s| s / n).collect(),
+            log_volume_per_weight: mean_volume,
+            volume_seeds,
             diverged: r.diverged,
         });
     }

@@ -280,6 +280,13 @@ impl Trainer {
             return Ok(());
         };
         let theta = self.model.to_host().await?;
+        // Weights that blew up between loss checks: the run diverged, as the loss would show.
+        if let Some(&bad) = theta.flatten().iter().find(|v| !v.is_finite()) {
+            return Err(LabError::NonFinite {
+                step: self.step,
+                value: bad,
+            });
+        }
         let data = self.train.first(rows.min(self.train.len()))?;
         let mut rng = stream(self.config.seed, Stream::GradientNoise);
         let f = factors(&self.config.model, &theta, &data, 1, &mut rng)?;
