@@ -570,3 +570,28 @@ test('the paper 002 Fig 4 noise preset trains every noise in the page', async ()
     await browser.close();
   }
 });
+
+test('the 004 modes and 003 split presets give the same results on WebGPU as on the CPU', async () => {
+  // Tiny runs (200 images, 2 epochs, one seed): every mode and every 003 variant trains on
+  // SwiftShader WebGPU in the page, and the final numbers match the wasm CPU backend's.
+  const browser = await launch({ webgpu: true });
+  try {
+    const q = 'mtrain=200&mepochs=2&mlr=0.05&mrates=0.3&mmodes=standard,forward,backward,augmented:0.0001&mseeds=1' +
+      '&strain=200&sepochs=2&sdrop=0.5&slr=0.02&sexplicit=sampled&simplicit=difference&sseeds=1';
+    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=webgpu&${q}`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    for (const name of ['modes', 'split']) {
+      const gpu = await runPreset(page, name, 'webgpu');
+      const cpu = await runPreset(page, name, 'cpu');
+      assert.equal(gpu.backend, 'webgpu');
+      const cells = (r) => (name === 'modes' ? [r.plain, ...r.cells].map((c) => c.test_loss?.mean)
+        : r.variants.map((v) => v.final_test_loss?.mean));
+      const [g, c] = [cells(gpu), cells(cpu)];
+      assert.equal(g.length, name === 'modes' ? 5 : 5);
+      g.forEach((x, i) => assert.ok(Math.abs(x - c[i]) <= 1e-3 * Math.abs(c[i]) + 1e-4, `${name} ${i}: webgpu ${x} vs cpu ${c[i]}`));
+    }
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

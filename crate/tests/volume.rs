@@ -18,6 +18,7 @@ fn volumes_per_epoch_start_at_the_initial_weights() {
     cfg.test_size = 300;
     cfg.epochs = 2;
     cfg.kfac_rows = 100;
+    cfg.correlation_epochs = vec![2];
     let r = pollster::block_on(run(&cfg, &train, &test, cpu_device(), "cpu", &mut Silent)).unwrap();
     assert_eq!(
         r.runs.iter().map(|x| x.dropout).collect::<Vec<_>>(),
@@ -74,6 +75,7 @@ fn volume_rate_sweep_matches_single_runs() {
     cfg.base.test_size = 300;
     cfg.base.epochs = 2;
     cfg.base.kfac_rows = 100;
+    cfg.base.correlation_epochs = vec![];
     cfg.drop_rates = vec![0.0, 0.3];
     let r = pollster::block_on(run_rate(
         &cfg,
