@@ -89,7 +89,6 @@ const PRESETS = {
     config: () => formToNoiseConfig(form, state.presetDefaults.noise),
     csv: noiseToCsv,
     summary: (r) => r.variants.map((v) => {
-      const f = (x) => (x ? `${x.mean.toFixed(4)}±${x.std.toFixed(4)}` : '-');
       return `${v.variant.replace('_', ' ').padEnd(16)} test loss ${f(v.final_test_loss)}, test accuracy ${f(v.final_test_accuracy)}, ` +
         `gap ${v.loss_gap == null ? '-' : v.loss_gap.toFixed(4)}, log vol / D ${v.log_volume_per_weight.map((x) => x.toFixed(3)).join(', ')}` +
         (v.diverged ? `; ${v.diverged} seed(s) diverged` : '');
@@ -99,9 +98,8 @@ const PRESETS = {
     config: () => formToSplitConfig(form, state.presetDefaults.split),
     csv: splitToCsv,
     summary: (r) => r.variants.map((v) => {
-      const f = (x, d) => (x ? `${x.mean.toFixed(d)}±${x.std.toFixed(d)}` : '-');
-      return `${v.variant.replace('_', ' + ').padEnd(18)} test accuracy ${f(v.final_test_accuracy, 4)}, test loss ${f(v.final_test_loss, 4)}, ` +
-        `train loss ${f(v.final_train_loss, 4)}${v.diverged ? `; ${v.diverged} of ${r.config.seeds} seed(s) diverged` : ''}`;
+      return `${v.variant.replace('_', ' + ').padEnd(18)} test accuracy ${f(v.final_test_accuracy)}, test loss ${f(v.final_test_loss)}, ` +
+        `train loss ${f(v.final_train_loss)}${v.diverged ? `; ${v.diverged} of ${r.config.seeds} seed(s) diverged` : ''}`;
     }).join('\n'),
   },
 };
@@ -138,6 +136,11 @@ function complexitySummary(r) {
     `sampling kept ${n.sampling.accepted}/${n.sampling.losses.length}` + (n.sampling.volume_error ? ` (${n.sampling.volume_error})` : '')));
   return lines.join('\n');
 }
+// A mean ± sd over seeds, or '-' when every seed diverged.
+function f(x) {
+  return x ? `${x.mean.toFixed(4)}±${x.std.toFixed(4)}` : '-';
+}
+
 // Read-only view for researchers poking at a run from the console, and for the e2e tests.
 window.dropoutLab = state;
 

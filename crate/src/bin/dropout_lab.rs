@@ -361,9 +361,7 @@ mod cli {
         ))
         .map_err(|e| e.to_string())?;
         let cell = |c: &dropout_lab::experiments::p004_table1_modes::Cell| {
-            let acc = c
-                .test_accuracy
-                .map_or("-".into(), |a| format!("{:.4}±{:.4}", a.mean, a.std));
+            let acc = dropout_lab::experiments::p004_table1_modes::spread_or_dash(c.test_accuracy);
             if c.diverged > 0 {
                 format!("{acc} ({} of {} diverged)", c.diverged, c.accuracies.len())
             } else {
@@ -395,9 +393,7 @@ mod cli {
         ))
         .map_err(|e| e.to_string())?;
         for v in &r.variants {
-            let f = |s: Option<dropout_lab::experiments::p004_table1_modes::Spread>| {
-                s.map_or("-".into(), |s| format!("{:.4}±{:.4}", s.mean, s.std))
-            };
+            use dropout_lab::experiments::p004_table1_modes::spread_or_dash as f;
             eprintln!(
                 "{:>20}: test acc {}, test loss {}, train loss {}{}",
                 v.variant.label(),
@@ -432,9 +428,7 @@ mod cli {
         ))
         .map_err(|e| e.to_string())?;
         for v in &r.variants {
-            let f = |s: Option<dropout_lab::experiments::p004_table1_modes::Spread>| {
-                s.map_or("-".into(), |s| format!("{:.4}±{:.4}", s.mean, s.std))
-            };
+            use dropout_lab::experiments::p004_table1_modes::spread_or_dash as f;
             let vol: Vec<String> = v
                 .log_volume_per_weight
                 .iter()

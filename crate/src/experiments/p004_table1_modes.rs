@@ -95,6 +95,18 @@ pub struct Spread {
     pub std: f64,
 }
 
+/// "mean±sd" to 4 decimals, as the tables print it.
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.4}±{:.4}", self.mean, self.std)
+    }
+}
+
+/// A Spread that may be missing (every seed diverged), printed as "-".
+pub fn spread_or_dash(s: Option<Spread>) -> String {
+    s.map_or("-".into(), |s| s.to_string())
+}
+
 impl Spread {
     pub fn of(values: &[f64]) -> Spread {
         let n = values.len() as f64;
@@ -219,5 +231,7 @@ mod tests {
         assert_eq!(s.mean, 3.0);
         assert!((s.std - (14.0f64 / 3.0).sqrt()).abs() < 1e-12);
         assert_eq!(Spread::of(&[0.7]).std, 0.0);
+        assert_eq!(s.to_string(), "3.0000±2.1602");
+        assert_eq!(spread_or_dash(None), "-");
     }
 }
