@@ -35,6 +35,28 @@ fn series(h: &History, metric: Metric) -> [(&'static str, RGBColor, Vec<(f64, f6
     [("train", TRAIN, pick(true)), ("test", TEST, pick(false))]
 }
 
+/// The finite values' [min, max] widened by 5 % of the span (at least 1e-3) on each side, or
+/// `empty` when there is no finite value: the axis range every chart here uses.
+pub(crate) fn padded_range(values: impl IntoIterator<Item = f64>, empty: (f64, f64)) -> (f64, f64) {
+    let (lo, hi) = values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    if lo > hi {
+        return empty;
+    }
+    let pad = 0.05 * (hi - lo).max(1e-3);
+    (lo - pad, hi + pad)
+}
+
+/// A series label with its diverged seeds counted, as the multi-seed charts show it.
+pub(crate) fn diverged_label(label: &str, diverged: usize) -> String {
+    match diverged {
+        0 => label.to_string(),
+        d => format!("{label} ({d} diverged)"),
+    }
+}
+
 pub(crate) fn draw_err<E: std::fmt::Debug>(e: E) -> LabError {
     LabError::Backend(format!("drawing failed: {e:?}"))
 }

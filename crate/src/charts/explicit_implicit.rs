@@ -4,7 +4,7 @@
 
 use plotters::prelude::*;
 
-use super::curves::{draw_err as err, finish};
+use super::curves::{diverged_label, draw_err as err, finish, padded_range};
 use super::scatter::PALETTE;
 use crate::error::LabResult;
 use crate::experiments::p003_explicit_implicit::{CurvePoint, SplitResult};
@@ -15,20 +15,12 @@ pub fn draw_explicit_implicit<DB: DrawingBackend>(
 ) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
     let panels = root.split_evenly((1, 2));
-    let x_max = r.config.epochs.max(1) as f64;
+    let x_max = r.config.net.epochs.max(1) as f64;
     let range = |f: &dyn Fn(&CurvePoint) -> Vec<f64>| {
-        let (lo, hi) = r
-            .variants
-            .iter()
-            .flat_map(|v| v.curve.iter().flat_map(f))
-            .filter(|v| v.is_finite())
-            .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
-        if lo > hi {
-            (0.0, 1.0)
-        } else {
-            let pad = 0.05 * (hi - lo).max(1e-3);
-            (lo - pad, hi + pad)
-        }
+        padded_range(
+            r.variants.iter().flat_map(|v| v.curve.iter().flat_map(f)),
+            (0.0, 1.0),
+        )
     };
     // Accuracy from epoch 1: the initial ~10 % would flatten the differences that matter.
     let (a_lo, a_hi) = range(&|p| {
@@ -48,10 +40,7 @@ pub fn draw_explicit_implicit<DB: DrawingBackend>(
     left.configure_mesh().x_desc("epoch").draw().map_err(err)?;
     for (k, v) in r.variants.iter().enumerate() {
         let colour = PALETTE[k % PALETTE.len()];
-        let label = match v.diverged {
-            0 => v.variant.label().to_string(),
-            d => format!("{} ({d} diverged)", v.variant.label()),
-        };
+        let label = diverged_label(v.variant.label(), v.diverged);
         left.draw_series(LineSeries::new(
             v.curve
                 .iter()

@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use super::curves::{draw_err as err, finish};
+use super::curves::{draw_err as err, finish, padded_range};
 use super::scatter::PALETTE;
 use crate::error::LabResult;
 use crate::experiments::p004_table1_modes::{mode_label, ModesTableResult, Spread};
@@ -20,14 +20,14 @@ pub fn draw_modes_table<DB: DrawingBackend>(
     } else {
         (x_lo / 1.5, x_hi * 1.5)
     };
-    let ys = r
-        .cells
-        .iter()
-        .chain([&r.plain])
-        .filter_map(|c| c.test_accuracy)
-        .flat_map(|a| [a.mean - a.std, a.mean + a.std]);
-    let (y_lo, y_hi) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
-    let pad = 0.05 * (y_hi - y_lo).max(1e-3);
+    let (y_lo, y_hi) = padded_range(
+        r.cells
+            .iter()
+            .chain([&r.plain])
+            .filter_map(|c| c.test_accuracy)
+            .flat_map(|a| [a.mean - a.std, a.mean + a.std]),
+        (0.0, 1.0),
+    );
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
@@ -39,7 +39,7 @@ pub fn draw_modes_table<DB: DrawingBackend>(
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(56)
-        .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo - pad)..(y_hi + pad))
+        .build_cartesian_2d((x_lo..x_hi).log_scale(), y_lo..y_hi)
         .map_err(err)?;
     chart
         .configure_mesh()

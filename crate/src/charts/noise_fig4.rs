@@ -4,7 +4,7 @@
 
 use plotters::prelude::*;
 
-use super::curves::{draw_err as err, finish};
+use super::curves::{diverged_label, draw_err as err, finish, padded_range};
 use super::scatter::PALETTE;
 use crate::error::LabResult;
 use crate::experiments::p002_fig4_noise::NoiseFig4Result;
@@ -15,22 +15,11 @@ pub fn draw_noise_fig4<DB: DrawingBackend>(
 ) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
     let panels = root.split_evenly((1, 2));
-    let span = |v: &mut dyn Iterator<Item = f64>| {
-        let (lo, hi) = v
-            .filter(|x| x.is_finite())
-            .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
-        if lo > hi {
-            (0.0, 1.0)
-        } else {
-            let pad = 0.05 * (hi - lo).max(1e-3);
-            (lo - pad, hi + pad)
-        }
-    };
-    let (lo, hi) = span(
-        &mut r
-            .variants
+    let (lo, hi) = padded_range(
+        r.variants
             .iter()
             .flat_map(|v| v.curve.iter().map(|p| p.test_loss)),
+        (0.0, 1.0),
     );
     let mut left = ChartBuilder::on(&panels[0])
         .caption(format!("test loss ({})", r.dataset), ("sans-serif", 14))
@@ -42,10 +31,7 @@ pub fn draw_noise_fig4<DB: DrawingBackend>(
     left.configure_mesh().x_desc("epoch").draw().map_err(err)?;
     for (k, v) in r.variants.iter().enumerate() {
         let colour = PALETTE[k % PALETTE.len()];
-        let label = match v.diverged {
-            0 => v.variant.label().to_string(),
-            d => format!("{} ({d} diverged)", v.variant.label()),
-        };
+        let label = diverged_label(v.variant.label(), v.diverged);
         left.draw_series(LineSeries::new(
             v.curve.iter().map(|p| (p.epoch as f64, p.test_loss)),
             colour.stroke_width(2),
@@ -61,11 +47,11 @@ pub fn draw_noise_fig4<DB: DrawingBackend>(
         .map(|v| v.log_volume_per_weight.len())
         .max()
         .unwrap_or(0);
-    let (vlo, vhi) = span(
-        &mut r
-            .variants
+    let (vlo, vhi) = padded_range(
+        r.variants
             .iter()
             .flat_map(|v| v.log_volume_per_weight.iter().copied()),
+        (0.0, 1.0),
     );
     let mut right = ChartBuilder::on(&panels[1])
         .caption("final log vol / D per layer (K-FAC)", ("sans-serif", 14))

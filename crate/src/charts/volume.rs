@@ -4,7 +4,7 @@
 
 use plotters::prelude::*;
 
-use super::curves::{draw_err as err, finish};
+use super::curves::{draw_err as err, finish, padded_range};
 use super::scatter::PALETTE;
 use crate::error::LabResult;
 use crate::experiments::p002_fig2_volume::VolumeTrackResult;
@@ -20,27 +20,14 @@ pub fn draw_volume<DB: DrawingBackend>(
     super::update_heatmap::draw_update_heatmaps(&heatmaps, &r.runs)?;
     let per_weight =
         |l: &crate::analysis::kfac::LayerVolume| l.log_volume / (l.fan_in * l.fan_out) as f64;
-    let values: Vec<f64> = r
-        .runs
-        .iter()
-        .flat_map(|run| {
+    let (lo, hi) = padded_range(
+        r.runs.iter().flat_map(|run| {
             run.epochs
                 .iter()
                 .flat_map(|e| e.layers.iter().map(per_weight))
-        })
-        .filter(|v| v.is_finite())
-        .collect();
-    let (lo, hi) = values
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo > hi {
-        (-1.0, 0.0)
-    } else {
-        (
-            lo - 0.05 * (hi - lo).max(1e-3),
-            hi + 0.05 * (hi - lo).max(1e-3),
-        )
-    };
+        }),
+        (-1.0, 0.0),
+    );
     let x_max = r.config.epochs.max(1) as f64;
     let mut chart = ChartBuilder::on(&root)
         .caption(

@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use super::curves::{draw_err as err, legend};
+use super::curves::{draw_err as err, legend, padded_range};
 use super::scatter::PALETTE;
 use crate::error::LabResult;
 use crate::experiments::p002_fig3_volume_rate::VolumeRateResult;
@@ -21,24 +21,13 @@ pub fn draw_volume_rate<DB: DrawingBackend>(
         .fold(0.0, f64::max)
         .max(0.05)
         * 1.05;
-    let range = |v: &mut dyn Iterator<Item = f64>| {
-        let (lo, hi) = v
-            .filter(|x| x.is_finite())
-            .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
-        if lo > hi {
-            (0.0, 1.0)
-        } else {
-            let pad = 0.05 * (hi - lo).max(1e-3);
-            (lo - pad, hi + pad)
-        }
-    };
     let per_weight =
         |l: &crate::analysis::kfac::LayerVolume| l.log_volume / (l.fan_in * l.fan_out) as f64;
-    let (lo, hi) = range(
-        &mut r
-            .points
+    let (lo, hi) = padded_range(
+        r.points
             .iter()
             .flat_map(|p| p.layers.iter().map(per_weight)),
+        (0.0, 1.0),
     );
     let mut left = ChartBuilder::on(&panels[0])
         .caption("log vol / D per layer", ("sans-serif", 14))
@@ -69,7 +58,7 @@ pub fn draw_volume_rate<DB: DrawingBackend>(
             .map_err(err)?;
     }
     legend(&mut left, SeriesLabelPosition::LowerRight)?;
-    let (lo, hi) = range(&mut r.points.iter().map(|p| p.loss_gap as f64));
+    let (lo, hi) = padded_range(r.points.iter().map(|p| p.loss_gap as f64), (0.0, 1.0));
     let mut right = ChartBuilder::on(&panels[1])
         .caption("generalisation gap (test - train loss)", ("sans-serif", 14))
         .margin(8)

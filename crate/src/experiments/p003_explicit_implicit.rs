@@ -7,6 +7,7 @@
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use super::momentum_mlp::MomentumMlp;
 use super::p004_table1_modes::Spread;
 use super::seeded_runs::run_seeds;
 pub use super::seeded_runs::CurvePoint;
@@ -14,8 +15,8 @@ use super::Reporter;
 use crate::analysis::explicit_implicit::{ExplicitForm, ImplicitForm};
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::{Activation, InitScheme, MlpConfig};
-use crate::train::{DropoutSplit, OptimizerKind, TrainConfig};
+
+use crate::train::{DropoutSplit, TrainConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,16 +50,10 @@ impl Variant {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SplitConfig {
-    pub train_size: usize,
-    pub test_size: usize,
-    pub widths: Vec<usize>,
-    pub activation: Activation,
+    #[serde(flatten)]
+    pub net: MomentumMlp,
     /// Drop rate after every hidden layer (the dropout variants and R's coefficients).
     pub drop_rate: f32,
-    pub lr: f64,
-    pub momentum: f64,
-    pub batch_size: usize,
-    pub epochs: usize,
     pub explicit: ExplicitForm,
     pub implicit: ImplicitForm,
     pub variants: Vec<Variant>,
@@ -69,15 +64,11 @@ pub struct SplitConfig {
 impl SplitConfig {
     pub fn demo() -> Self {
         SplitConfig {
-            train_size: 2000,
-            test_size: 2000,
-            widths: vec![784, 128, 128, 10],
-            activation: Activation::Relu,
+            net: MomentumMlp {
+                lr: 0.02,
+                ..MomentumMlp::demo()
+            },
             drop_rate: 0.5,
-            lr: 0.02,
-            momentum: 0.9,
-            batch_size: 100,
-            epochs: 20,
             explicit: ExplicitForm::Sampled,
             implicit: ImplicitForm::Difference,
             variants: Variant::ALL.to_vec(),
@@ -87,7 +78,6 @@ impl SplitConfig {
     }
 
     pub fn train_config(&self, variant: Variant, seed: u64) -> TrainConfig {
-        let hidden = self.widths.len().saturating_sub(2);
         let rate = if variant == Variant::Plain {
             0.0
         } else {
@@ -100,7 +90,6 @@ impl SplitConfig {
             })
         };
         TrainConfig {
-            momentum: self.momentum,
             eval_every: 1,
             dropout_split: match variant {
                 Variant::Plain | Variant::Dropout => None,
@@ -108,24 +97,7 @@ impl SplitConfig {
                 Variant::Implicit => split(false, true),
                 Variant::ExplicitImplicit => split(true, true),
             },
-            ..TrainConfig::for_preset(
-                MlpConfig {
-                    widths: self.widths.clone(),
-                    activation: self.activation,
-                    drop_rates: vec![rate; hidden],
-                    init: match self.activation {
-                        Activation::Relu => InitScheme::He,
-                        Activation::Tanh => InitScheme::Xavier,
-                    },
-                },
-                OptimizerKind::Momentum,
-                self.lr,
-                self.epochs,
-                self.batch_size,
-                self.train_size,
-                self.test_size,
-                seed,
-            )
+            ..self.net.train_config(rate, seed)
         }
     }
 }
@@ -164,7 +136,7 @@ pub async fn run(
     if !(cfg.drop_rate > 0.0 && cfg.drop_rate < 1.0)
         || cfg.seeds == 0
         || cfg.variants.is_empty()
-        || cfg.widths.len() < 3
+        || cfg.net.hidden_layers() == 0
     {
         return Err(LabError::Config(
             "the explicit/implicit preset needs a hidden layer, a drop rate in (0, 1), a variant and a seed".into(),

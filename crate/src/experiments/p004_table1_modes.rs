@@ -11,23 +11,18 @@
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use super::momentum_mlp::MomentumMlp;
 use super::seeded_runs::run_seeds;
 use super::Reporter;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::{Activation, DropoutMode, InitScheme, MlpConfig};
-use crate::train::{OptimizerKind, TrainConfig};
+use crate::model::DropoutMode;
+use crate::train::TrainConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModesTableConfig {
-    pub train_size: usize,
-    pub test_size: usize,
-    pub widths: Vec<usize>,
-    pub activation: Activation,
-    pub lr: f64,
-    pub momentum: f64,
-    pub batch_size: usize,
-    pub epochs: usize,
+    #[serde(flatten)]
+    pub net: MomentumMlp,
     /// Drop rates (the columns of Tab. 1: 0.3, 0.2, 0.1, 0.05, 0.01, 0.005).
     pub rates: Vec<f32>,
     /// The rows; `Augmented.backward_rate` is the extra backward rate.
@@ -40,14 +35,7 @@ pub struct ModesTableConfig {
 impl ModesTableConfig {
     pub fn demo() -> Self {
         ModesTableConfig {
-            train_size: 2000,
-            test_size: 2000,
-            widths: vec![784, 128, 128, 10],
-            activation: Activation::Relu,
-            lr: 0.05,
-            momentum: 0.9,
-            batch_size: 100,
-            epochs: 20,
+            net: MomentumMlp::demo(),
             rates: vec![0.3, 0.1, 0.01],
             modes: vec![
                 DropoutMode::Standard,
@@ -64,26 +52,8 @@ impl ModesTableConfig {
 
     fn train_config(&self, rate: f32, mode: DropoutMode, seed: u64) -> TrainConfig {
         TrainConfig {
-            momentum: self.momentum,
             dropout_mode: mode,
-            ..TrainConfig::for_preset(
-                MlpConfig {
-                    widths: self.widths.clone(),
-                    activation: self.activation,
-                    drop_rates: vec![rate; self.widths.len().saturating_sub(2)],
-                    init: match self.activation {
-                        Activation::Relu => InitScheme::He,
-                        Activation::Tanh => InitScheme::Xavier,
-                    },
-                },
-                OptimizerKind::Momentum,
-                self.lr,
-                self.epochs,
-                self.batch_size,
-                self.train_size,
-                self.test_size,
-                seed,
-            )
+            ..self.net.train_config(rate, seed)
         }
     }
 }
@@ -159,7 +129,7 @@ pub async fn run(
         || cfg.modes.is_empty()
         || cfg.rates.is_empty()
         || cfg.rates.iter().any(|r| !(*r > 0.0 && *r < 1.0))
-        || cfg.widths.len() < 3
+        || cfg.net.hidden_layers() == 0
     {
         return Err(LabError::Config(
             "the modes table needs a hidden layer, at least one mode and one seed, and drop rates in (0, 1)".into(),

@@ -20,6 +20,16 @@ pub enum InitScheme {
     Xavier,
 }
 
+impl InitScheme {
+    /// The scheme each activation was derived for: He for ReLU, Xavier for tanh (the page's "auto").
+    pub fn for_activation(activation: Activation) -> Self {
+        match activation {
+            Activation::Relu => InitScheme::He,
+            Activation::Tanh => InitScheme::Xavier,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MlpConfig {
     /// Layer widths from input to output, e.g. [784, 50, 50, 10].

@@ -1,0 +1,62 @@
+//! The training setup the paper-004 and paper-003 presets share: an MLP on the first N images,
+//! SGD with heavy-ball momentum, one drop rate after every hidden layer, He init for ReLU and
+//! Xavier for tanh. Flattened into their configs, so the JSON keeps these fields at the top.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Activation, InitScheme, MlpConfig};
+use crate::train::{OptimizerKind, TrainConfig};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MomentumMlp {
+    pub train_size: usize,
+    pub test_size: usize,
+    pub widths: Vec<usize>,
+    pub activation: Activation,
+    pub lr: f64,
+    pub momentum: f64,
+    pub batch_size: usize,
+    pub epochs: usize,
+}
+
+impl MomentumMlp {
+    /// 784-128-128-10 ReLU on 2000 images, lr 0.05, momentum 0.9, batch 100, 20 epochs.
+    pub fn demo() -> Self {
+        MomentumMlp {
+            train_size: 2000,
+            test_size: 2000,
+            widths: vec![784, 128, 128, 10],
+            activation: Activation::Relu,
+            lr: 0.05,
+            momentum: 0.9,
+            batch_size: 100,
+            epochs: 20,
+        }
+    }
+
+    pub fn hidden_layers(&self) -> usize {
+        self.widths.len().saturating_sub(2)
+    }
+
+    /// `TrainConfig::for_preset` with drop rate `rate` after every hidden layer.
+    pub fn train_config(&self, rate: f32, seed: u64) -> TrainConfig {
+        TrainConfig {
+            momentum: self.momentum,
+            ..TrainConfig::for_preset(
+                MlpConfig {
+                    widths: self.widths.clone(),
+                    activation: self.activation,
+                    drop_rates: vec![rate; self.hidden_layers()],
+                    init: InitScheme::for_activation(self.activation),
+                },
+                OptimizerKind::Momentum,
+                self.lr,
+                self.epochs,
+                self.batch_size,
+                self.train_size,
+                self.test_size,
+                seed,
+            )
+        }
+    }
+}
