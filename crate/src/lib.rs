@@ -1,6 +1,6 @@
 //! Dropout Lab core: data -> model -> training -> charts, the same code natively and in the
-//! browser (wasm32 + WebGPU). Dependencies point one way: web -> train -> model -> data; charts
-//! depend only on result types.
+//! browser (wasm32 + WebGPU). Dependencies point one way: web / bin -> experiments -> analysis ->
+//! train -> objectives -> model -> data; charts depend only on result types.
 
 pub mod analysis;
 pub mod backend;
@@ -11,6 +11,7 @@ pub mod experiments;
 pub mod io;
 pub mod linalg;
 pub mod model;
+pub mod objectives;
 pub mod perf;
 pub mod progress;
 pub mod rng;

@@ -333,7 +333,7 @@ async fn dropout_modes_on_webgpu_follow_the_hand_written_rules() {
 /// same step losses on WebGPU as on the CPU: the Gumbel and mask draws are host-side.
 #[wasm_bindgen_test]
 async fn explicit_implicit_training_on_webgpu_matches_cpu() {
-    use dropout_lab::analysis::explicit_implicit::{ExplicitForm, ImplicitForm};
+    use dropout_lab::objectives::explicit_implicit::{ExplicitForm, ImplicitForm};
     use dropout_lab::train::DropoutSplit;
     let gpu = webgpu_device()
         .await

@@ -8,14 +8,14 @@
 mod common;
 
 use burn::tensor::{Tensor, TensorData};
-use dropout_lab::analysis::explicit_implicit::{
-    explicit_regulariser, first_order_noise, gumbel_noise, implicit_noise_objective,
-    input_gradients, trace, ExplicitForm, ImplicitForm,
-};
 use dropout_lab::backend::{cpu_device, read_f32};
 use dropout_lab::model::dropout::sample_mask;
 use dropout_lab::model::init::initial_params;
 use dropout_lab::model::{Activation, HostParams, InitScheme, Mlp, MlpConfig};
+use dropout_lab::objectives::explicit_implicit::{
+    explicit_regulariser, first_order_noise, gumbel_noise, implicit_noise_objective,
+    input_gradients, trace, ExplicitForm, ImplicitForm,
+};
 use dropout_lab::rng::{stream, Stream};
 use rand::Rng;
 

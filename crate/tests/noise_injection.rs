@@ -6,10 +6,10 @@
 mod common;
 
 use burn::tensor::{Tensor, TensorData};
-use dropout_lab::analysis::explicit_implicit::trace;
 use dropout_lab::backend::{cpu_device, read_f32};
 use dropout_lab::model::init::initial_params;
 use dropout_lab::model::{Activation, HostParams, InitScheme, Mlp, MlpConfig};
+use dropout_lab::objectives::explicit_implicit::trace;
 use dropout_lab::rng::{stream, Stream};
 use dropout_lab::train::noise_step::{
     gaussian_masks, noisy_objective, with_weight_noise, NoiseInjection,

@@ -4,7 +4,6 @@
 pub mod alignment;
 pub mod complexity;
 pub mod covariance;
-pub mod explicit_implicit;
 pub mod flatness;
 pub mod hessian;
 pub mod kfac;
@@ -12,7 +11,6 @@ pub mod landscape;
 pub mod noise;
 pub mod powerlaw;
 pub mod rank_agreement;
-pub mod reverse_noise;
 pub mod sharpness;
 pub mod special;
 pub mod update_correlation;

@@ -89,7 +89,7 @@ pub fn draw_explicit_implicit<DB: DrawingBackend>(
 mod tests {
     use super::*;
     use crate::experiments::p003_explicit_implicit::{SplitConfig, Variant, VariantResult};
-    use crate::experiments::p004_table1_modes::Spread;
+    use crate::experiments::seeded_runs::Spread;
 
     #[test]
     fn one_curve_per_variant_with_divergence_marked() {

@@ -6,7 +6,8 @@ use plotters::prelude::*;
 use super::curves::{draw_err as err, finish, padded_range};
 use super::scatter::PALETTE;
 use crate::error::LabResult;
-use crate::experiments::p004_table1_modes::{mode_label, ModesTableResult, Spread};
+use crate::experiments::p004_table1_modes::{mode_label, ModesTableResult};
+use crate::experiments::seeded_runs::Spread;
 
 pub fn draw_modes_table<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,

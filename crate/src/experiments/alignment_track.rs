@@ -267,3 +267,73 @@ pub async fn track(
     }
     Ok(out)
 }
+
+impl TrackConfig {
+    /// The form fields of a tracked-alignment run (Fig 6 and 001 Fig 3).
+    pub fn fields() -> Vec<super::Field> {
+        use super::schema::{Field, Range};
+        vec![
+            Field::settings(
+                "settings",
+                "Settings (drop:lr, …)",
+                Range::open(0.0, 1.0),
+                1,
+            ),
+            Field::int("train_size", "Train images N", 2.0, 1e7).help("the paper: the first 10000"),
+            Field::int("epochs", "GD epochs", 1.0, 1e6),
+            Field::int("every", "Measure every (epochs)", 1.0, 1e6),
+            Field::int("samples", "Gradient samples", 2.0, 1e6),
+            Field::int("probes", "Hutchinson probes", 2.0, 1e5),
+            Field::seed(),
+            Field::widths("widths").advanced(),
+            Field::activation("activation").advanced(),
+            Field::int("block_layer", "Block (weight layer index)", 0.0, 100.0)
+                .help("1 = the weights between the two hidden layers")
+                .advanced(),
+        ]
+    }
+
+    /// The paper's scale: the first 10000 MNIST images.
+    pub fn paper(train_with_dropout: bool) -> Self {
+        TrackConfig {
+            train_size: 10000,
+            ..Self::demo(train_with_dropout)
+        }
+    }
+}
+
+/// One CSV row per (setting, checkpoint) of a tracked run.
+pub fn track_csv(header: String, series: &[TrackSeries]) -> String {
+    let rows = series.iter().flat_map(|s| {
+        s.checkpoints.iter().map(move |c| {
+            let a = &c.alignment;
+            vec![
+                s.setting.drop_rate.to_string(),
+                s.setting.lr.to_string(),
+                c.epoch.to_string(),
+                c.train_loss.to_string(),
+                a.trace_h_sigma.to_string(),
+                a.trace_h_isotropic.to_string(),
+                a.cosine.to_string(),
+                a.trace_h.value.to_string(),
+                a.trace_h.std_error.to_string(),
+                a.frobenius_sq_h.value.to_string(),
+                a.frobenius_sq_h.std_error.to_string(),
+                a.covariance.trace.to_string(),
+                a.covariance.frobenius.to_string(),
+            ]
+        })
+    });
+    header
+        + &super::csv_rows(
+            "drop_rate,lr,epoch,train_loss,trace_h_sigma,trace_h_isotropic,cosine,trace_h,trace_h_se,frobenius_sq_h,frobenius_sq_h_se,trace_sigma,frobenius_sigma",
+            rows,
+        )
+}
+
+/// min and max of a series' values over its checkpoints.
+pub fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+        (lo.min(x), hi.max(x))
+    })
+}

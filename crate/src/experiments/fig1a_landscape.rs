@@ -175,3 +175,124 @@ pub async fn run(
         curves,
     })
 }
+
+/// The gallery's Fig 1(a) card.
+pub struct Fig1a;
+
+impl super::Preset for Fig1a {
+    type Config = Fig1aConfig;
+    type Result = Fig1aResult;
+
+    fn info() -> super::Info {
+        super::Info {
+            id: "fig1a",
+            paper: "000",
+            figure: "Fig. 1(a)",
+            title: "Dropout finds flatter minima",
+            claim: "Loss curves along random directions are flatter around a minimum found with dropout.",
+            reference: "paper 000, Sec. 5 and Fig. 1(a); filter-normalised directions of Li et al. 2018",
+            description: "Two networks from the same initialisation and seed, trained with and \
+                without dropout (Adam); then the loss along filter-normalised random directions, \
+                on train and test data. The paper's keep probabilities 0.8 and 0.5 (Sec. 4) are \
+                drop rates 0.2 after the first and 0.5 after the second hidden layer.",
+        }
+    }
+    fn demo() -> Fig1aConfig {
+        Fig1aConfig::demo()
+    }
+    fn paper() -> Fig1aConfig {
+        Fig1aConfig {
+            train_size: 60000,
+            test_size: 10000,
+            widths: vec![784, 1024, 1024, 10],
+            drop_rates: vec![0.2, 0.5],
+            lr: 1e-4,
+            ..Fig1aConfig::demo()
+        }
+    }
+    fn fields() -> Vec<super::Field> {
+        use super::schema::{Field, Range};
+        vec![
+            Field::int("train_size", "Train images N", 1.0, 1e7),
+            Field::int("test_size", "Test images", 1.0, 1e7),
+            Field::widths("widths"),
+            Field::activation("activation"),
+            Field::floats(
+                "drop_rates",
+                "Drop rates (one per hidden layer)",
+                Range::right_open(0.0, 1.0),
+                1,
+            )
+            .help("the dropout network's rates; the other network has none"),
+            Field::optimizer("optimizer").help("the paper: Adam"),
+            Field::float("lr", "Learning rate", Range::left_open(0.0, 100.0)),
+            Field::int("epochs", "Epochs", 1.0, 1e6),
+            Field::int("batch_size", "Batch size", 1.0, 1e7),
+            Field::seed(),
+            Field::int("directions", "Directions", 1.0, 100.0),
+            Field::float("alpha_min", "α from", Range::closed(-1000.0, 1000.0)).advanced(),
+            Field::float("alpha_max", "α to", Range::closed(-1000.0, 1000.0)).advanced(),
+            Field::int("points", "Points on each curve", 2.0, 10000.0).advanced(),
+        ]
+    }
+    async fn run(
+        config: &Fig1aConfig,
+        inputs: &super::Inputs<'_>,
+        reporter: &mut impl Reporter,
+    ) -> LabResult<Fig1aResult> {
+        run(
+            config,
+            inputs.train,
+            inputs.test,
+            inputs.device.clone(),
+            inputs.backend,
+            reporter,
+        )
+        .await
+    }
+    fn charts() -> Vec<super::Chart> {
+        vec![super::Chart {
+            id: "landscape",
+            title: "Loss along random directions",
+            width: 640,
+            height: 440,
+        }]
+    }
+    fn draw<DB: plotters::prelude::DrawingBackend>(
+        _chart: &str,
+        r: &Fig1aResult,
+        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    ) -> LabResult<()> {
+        crate::charts::draw_fig1a(area, r)
+    }
+    fn csv(r: &Fig1aResult) -> String {
+        let rows = r.curves.iter().flat_map(|c| {
+            r.alphas.iter().enumerate().map(move |(i, a)| {
+                vec![
+                    c.dropout.to_string(),
+                    c.direction.to_string(),
+                    a.to_string(),
+                    c.train[i].to_string(),
+                    c.test[i].to_string(),
+                ]
+            })
+        });
+        super::csv_header(&r.crate_version, &r.backend, r.config.seed, &[])
+            + &super::csv_rows("dropout,direction,alpha,train_loss,test_loss", rows)
+    }
+    fn summary(r: &Fig1aResult) -> String {
+        r.models
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} dropout: train loss {:.4}, test loss {:.4}, test accuracy {:.2}%",
+                    if m.dropout { "with" } else { "without" },
+                    m.train_loss,
+                    m.test_loss,
+                    100.0 * m.test_accuracy
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}

@@ -160,3 +160,129 @@ pub async fn run(
         settings: results,
     })
 }
+
+/// The gallery's Fig 2 card.
+pub struct Fig2;
+
+impl super::Preset for Fig2 {
+    type Config = Fig2Config;
+    type Result = Fig2Result;
+
+    fn info() -> super::Info {
+        super::Info {
+            id: "fig2",
+            paper: "000",
+            figure: "Fig. 2",
+            title: "Inverse variance-flatness relation",
+            claim: "Along the noise's principal directions, larger variance goes with a sharper loss: F_v falls as λ(Σ) grows.",
+            reference: "paper 000, Sec. 3.2 (interval flatness), Sec. 3.3 (S_grad, S_para), Fig. 2",
+            description: "784-50-50-10 trained by full-batch GD with dropout after the second \
+                hidden layer; then noise samples in the 2500 weights between the hidden layers \
+                (dropout gradients at the final θ, or parameters along the trajectory), the PCA \
+                of their covariance, and the interval flatness F_v along each eigen-direction, \
+                with a power-law fit. Paper: N = 10000, 3000 samples.",
+        }
+    }
+    fn demo() -> Fig2Config {
+        Fig2Config::demo()
+    }
+    fn paper() -> Fig2Config {
+        Fig2Config {
+            run: NoiseRun::paper(3000),
+            ..Fig2Config::demo()
+        }
+    }
+    fn fields() -> Vec<super::Field> {
+        use super::schema::{Field, Range};
+        let mut f = NoiseRun::fields();
+        f.push(Field::int("top_k", "Eigen-directions", 1.0, 10000.0));
+        for (key, label) in [
+            ("flatness.factor", "Flatness: step growth factor"),
+            ("flatness.first_step", "Flatness: first step"),
+            ("flatness.max_range", "Flatness: largest δ searched"),
+            ("flatness.tolerance", "Flatness: bisection tolerance"),
+        ] {
+            f.push(Field::float(key, label, Range::left_open(0.0, 1e6)).advanced());
+        }
+        f
+    }
+    async fn run(
+        config: &Fig2Config,
+        inputs: &super::Inputs<'_>,
+        reporter: &mut impl Reporter,
+    ) -> LabResult<Fig2Result> {
+        run(
+            config,
+            inputs.train,
+            inputs.device.clone(),
+            inputs.backend,
+            reporter,
+        )
+        .await
+    }
+    fn charts() -> Vec<super::Chart> {
+        vec![super::Chart {
+            id: "scatter",
+            title: "Eigenvalue vs flatness",
+            width: 960,
+            height: 440,
+        }]
+    }
+    fn draw<DB: plotters::prelude::DrawingBackend>(
+        _chart: &str,
+        r: &Fig2Result,
+        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    ) -> LabResult<()> {
+        crate::charts::draw_fig2(area, r)
+    }
+    fn csv(r: &Fig2Result) -> String {
+        let rows = r.settings.iter().flat_map(|s| {
+            s.eigenvalues
+                .iter()
+                .zip(&s.flatness)
+                .enumerate()
+                .map(move |(i, (l, f))| {
+                    vec![
+                        format!("{:?}", s.source).to_lowercase(),
+                        s.setting.drop_rate.to_string(),
+                        s.setting.lr.to_string(),
+                        (i + 1).to_string(),
+                        l.to_string(),
+                        super::opt(f.left),
+                        super::opt(f.right),
+                        super::opt(f.width),
+                        super::opt(s.fit.as_ref().map(|x| x.slope)),
+                        super::opt(s.fit.as_ref().map(|x| x.r2)),
+                    ]
+                })
+        });
+        super::csv_header(&r.crate_version, &r.backend, r.config.run.seed, &[])
+            + &super::csv_rows(
+                "source,drop_rate,lr,index,eigenvalue,flatness_left,flatness_right,flatness_width,fit_slope,fit_r2",
+                rows,
+            )
+    }
+    fn summary(r: &Fig2Result) -> String {
+        r.settings
+            .iter()
+            .map(|s| {
+                let fit = s.fit.as_ref().map_or("no fit".to_string(), |f| {
+                    format!("slope {:.3} (R² {:.3}, {} points)", f.slope, f.r2, f.used)
+                });
+                let missing = if s.no_crossing > 0 {
+                    format!(", {} direction(s) without a crossing", s.no_crossing)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "S_{} · drop {}, lr {}: final train loss {:.4}, {fit}{missing}",
+                    format!("{:?}", s.source).to_lowercase(),
+                    s.setting.drop_rate,
+                    s.setting.lr,
+                    s.final_train_loss
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}

@@ -1,5 +1,6 @@
-//! One file per preset that reproduces a paper figure: its config, its run, its result type.
-//! A run reports progress through a `Reporter`, which may also cancel it.
+//! One file per preset that reproduces a paper figure: its config, its run, its result type and
+//! its `Preset` implementation (preset.rs), listed once in registry.rs. A run reports progress
+//! through a `Reporter`, which may also cancel it.
 
 pub mod alignment_track;
 pub mod fig1a_landscape;
@@ -16,9 +17,16 @@ pub mod p002_fig4_noise;
 pub mod p002_trained_net;
 pub mod p003_explicit_implicit;
 pub mod p004_table1_modes;
+pub mod preset;
+pub mod registry;
+pub mod schema;
 pub mod seeded_runs;
 
 pub use crate::progress::{Reporter, Silent, StagePrefix};
+pub use preset::{
+    csv_header, csv_rows, opt, to_value, Chart, Info, Inputs, Preset, ResultFile, Scale, Visitor,
+};
+pub use schema::Field;
 
 use crate::error::{LabError, LabResult};
 use crate::train::Trainer;

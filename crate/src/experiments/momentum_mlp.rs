@@ -60,3 +60,31 @@ impl MomentumMlp {
         }
     }
 }
+
+impl MomentumMlp {
+    /// The form fields of the network and its training (papers 003 and 004).
+    pub fn fields() -> Vec<super::Field> {
+        use super::schema::{Field, Range};
+        vec![
+            Field::int("train_size", "Train images N", 2.0, 1e7),
+            Field::int("test_size", "Test images", 1.0, 1e7),
+            Field::int("epochs", "Epochs", 1.0, 1e5),
+            Field::float("lr", "Learning rate", Range::left_open(0.0, 100.0)),
+            Field::widths("widths").advanced(),
+            Field::activation("activation").advanced(),
+            Field::float("momentum", "Momentum", Range::right_open(0.0, 1.0)).advanced(),
+            Field::int("batch_size", "Batch size", 1.0, 1e7)
+                .help("at most the number of training images")
+                .advanced(),
+        ]
+    }
+
+    /// All of MNIST.
+    pub fn paper() -> Self {
+        MomentumMlp {
+            train_size: 60000,
+            test_size: 10000,
+            ..Self::demo()
+        }
+    }
+}

@@ -201,3 +201,46 @@ pub async fn train_and_sample(
         samples,
     })
 }
+
+impl NoiseRun {
+    /// The form fields of the shared training and sampling stage (Fig 2 and Fig 4).
+    pub fn fields() -> Vec<super::Field> {
+        use super::schema::{Choice, Field, Range};
+        vec![
+            Field::settings(
+                "settings",
+                "Settings (drop:lr, …)",
+                Range::open(0.0, 1.0),
+                1,
+            )
+            .help("one series per pair; the paper's keep p = 0.9 / 0.8 are drop 0.1 / 0.2"),
+            Field::int("train_size", "Train images N", 2.0, 1e7).help("the paper: the first 10000"),
+            Field::int("epochs", "GD steps before sampling", 1.0, 1e6),
+            Field::int("samples", "Noise samples", 2.0, 1e6),
+            Field::choices(
+                "sources",
+                "Noise sources",
+                vec![
+                    Choice::word("grad", "S_grad: dropout gradients at the final θ"),
+                    Choice::word("para", "S_para: parameters along the trajectory"),
+                ],
+            )
+            .help("grad, para or both (comma-separated)"),
+            Field::seed(),
+            Field::widths("widths").advanced(),
+            Field::activation("activation").advanced(),
+            Field::int("block_layer", "Block (weight layer index)", 0.0, 100.0)
+                .help("1 = the weights between the two hidden layers")
+                .advanced(),
+        ]
+    }
+
+    /// The paper's Sec. 4 setting: the first 10000 MNIST images.
+    pub fn paper(samples: usize) -> Self {
+        NoiseRun {
+            train_size: 10000,
+            samples,
+            ..Self::demo()
+        }
+    }
+}

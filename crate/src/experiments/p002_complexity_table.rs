@@ -238,3 +238,218 @@ pub async fn run(
         rows,
     })
 }
+
+/// The gallery's paper 002 complexity-table card.
+pub struct Complexity;
+
+impl super::Preset for Complexity {
+    type Config = ComplexityTableConfig;
+    type Result = ComplexityTableResult;
+
+    fn info() -> super::Info {
+        super::Info {
+            id: "complexity",
+            paper: "002",
+            figure: "Table 2",
+            title: "Complexity measures against the generalisation gap",
+            claim: "PAC-Bayes bounds with the weight volume order networks by their generalisation gap better than norms do.",
+            reference: "paper 002, Sec. 5.2, Table 2, eq. 24-30, App. K",
+            description: "One network per drop:lr setting, trained as in Fig 2; for each, the norms \
+                of eq. 25-28, σ by the sharpness method (largest σ with max |ΔL| ≤ ε over Gaussian \
+                weight noise), PAC-Sharpness (eq. 29) and PAC-S with the Laplace and the sampling \
+                (Algorithm 1) volume (eq. 30), beside the generalisation gap; Kendall τ and the \
+                normalised mutual information of eq. 24 say how well each measure orders the \
+                networks by their gap.",
+        }
+    }
+    fn demo() -> ComplexityTableConfig {
+        ComplexityTableConfig::demo()
+    }
+    fn paper() -> ComplexityTableConfig {
+        ComplexityTableConfig {
+            base: VolumeTrackConfig::paper(),
+            loss_rows: 10000,
+            sampling: SamplingOptions {
+                block: 20,
+                iterations: 100,
+                ..ComplexityTableConfig::demo().sampling
+            },
+            ..ComplexityTableConfig::demo()
+        }
+    }
+    fn fields() -> Vec<super::Field> {
+        use super::schema::{Field, Range};
+        let pos = Range::left_open(0.0, 1e6);
+        let mut f = vec![
+            Field::settings(
+                "settings",
+                "Settings (drop:lr, …)",
+                Range::right_open(0.0, 1.0),
+                2,
+            )
+            .help("one network per pair; at least two to rank"),
+            Field::float("sharpness.epsilon", "Sharpness: loss change ε", pos)
+                .help("paper 002: 0.05 for CIFAR-10"),
+            Field::float("sampling.epsilon", "Sampling: accepted loss change ε", pos),
+            Field::int("sampling.iterations", "Sampling iterations", 2.0, 1e6),
+            Field::int("loss_rows", "Loss rows", 1.0, 1e7)
+                .help("training images the loss changes are measured on"),
+        ];
+        f.extend(VolumeTrackConfig::fields(false, false));
+        f.extend([
+            Field::int(
+                "sharpness.draws",
+                "Sharpness: Gaussian directions",
+                1.0,
+                1e5,
+            )
+            .advanced(),
+            Field::float("sharpness.first_sigma", "Sharpness: first σ", pos).advanced(),
+            Field::float(
+                "sharpness.factor",
+                "Sharpness: grid ratio",
+                Range::open(1.0, 1e3),
+            )
+            .advanced(),
+            Field::float("sharpness.max_sigma", "Sharpness: largest σ", pos).advanced(),
+            Field::int(
+                "sharpness.bisections",
+                "Sharpness: bisection steps",
+                0.0,
+                200.0,
+            )
+            .advanced(),
+            Field::float("sampling.noise_std", "Sampling: σ_U", pos)
+                .help("used when σ_U does not come from the sharpness search")
+                .advanced(),
+            Field::bool(
+                "sampling_noise_from_sharpness",
+                "Sampling: σ_U from the sharpness σ",
+            )
+            .advanced(),
+            Field::float(
+                "sampling.lr",
+                "Sampling: learning rate of the epoch after each draw",
+                Range::closed(0.0, 100.0),
+            )
+            .advanced(),
+            Field::int("sampling.batch_size", "Sampling: batch size", 1.0, 1e7).advanced(),
+            Field::bool(
+                "sampling.chain",
+                "Sampling: accumulate the noise (Algorithm 1 literally)",
+            )
+            .advanced(),
+            Field::int(
+                "sampling.block",
+                "Sampling: weights per correlation block",
+                2.0,
+                1e4,
+            )
+            .advanced(),
+        ]);
+        f
+    }
+    fn fixed() -> &'static [&'static str] {
+        &VolumeTrackConfig::SWEPT
+    }
+    async fn run(
+        config: &ComplexityTableConfig,
+        inputs: &super::Inputs<'_>,
+        reporter: &mut impl Reporter,
+    ) -> LabResult<ComplexityTableResult> {
+        run(
+            config,
+            inputs.train,
+            inputs.test,
+            inputs.device.clone(),
+            inputs.backend,
+            reporter,
+        )
+        .await
+    }
+    fn charts() -> Vec<super::Chart> {
+        vec![super::Chart {
+            id: "table",
+            title: "How each measure orders the networks",
+            width: 960,
+            height: 400,
+        }]
+    }
+    fn draw<DB: plotters::prelude::DrawingBackend>(
+        _chart: &str,
+        r: &ComplexityTableResult,
+        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    ) -> LabResult<()> {
+        crate::charts::draw_complexity_table(area, r)
+    }
+    fn csv(r: &ComplexityTableResult) -> String {
+        let rows = r.rows.iter().flat_map(|row| {
+            r.nets.iter().enumerate().map(move |(i, n)| {
+                vec![
+                    row.name.clone(),
+                    n.setting.drop_rate.to_string(),
+                    n.setting.lr.to_string(),
+                    super::opt(row.values[i]),
+                    n.loss_gap.to_string(),
+                    super::opt(row.gap.map(|a| a.kendall_tau)),
+                    super::opt(row.gap.map(|a| a.normalised_mi)),
+                    super::opt(row.dropout.map(|a| a.kendall_tau)),
+                    super::opt(row.dropout.map(|a| a.normalised_mi)),
+                ]
+            })
+        });
+        super::csv_header(&r.crate_version, &r.backend, r.config.base.seed, &[])
+            + &super::csv_rows(
+                "measure,drop_rate,lr,value,loss_gap,kendall_tau_gap,normalised_mi_gap,kendall_tau_dropout,normalised_mi_dropout",
+                rows,
+            )
+    }
+    fn summary(r: &ComplexityTableResult) -> String {
+        let head: String = r
+            .nets
+            .iter()
+            .map(|n| {
+                format!(
+                    "{:>10}",
+                    format!("{}:{}", n.setting.drop_rate, n.setting.lr)
+                )
+            })
+            .collect();
+        let gaps: String = r
+            .nets
+            .iter()
+            .map(|n| format!("{:>10.4}", n.loss_gap))
+            .collect();
+        let mut lines = vec![
+            format!("{:<16}{head}   τ(GG)  Î(GG)", "drop:lr"),
+            format!("{:<16}{gaps}", "gap (GG)"),
+        ];
+        for row in &r.rows {
+            let values: String = row
+                .values
+                .iter()
+                .map(|v| format!("{:>10}", v.map_or("-".into(), |v| format!("{v:.3e}"))))
+                .collect();
+            let agree = row.gap.map_or("      -      -".into(), |a| {
+                format!("{:>7.2}{:>7.2}", a.kendall_tau, a.normalised_mi)
+            });
+            lines.push(format!("{:<16}{values}{agree}", row.name));
+        }
+        lines.push(String::new());
+        for n in &r.nets {
+            lines.push(format!(
+                "drop {}, lr {}: σ {:.2e}, sampling kept {}/{}{}",
+                n.setting.drop_rate,
+                n.setting.lr,
+                n.sharpness.sigma,
+                n.sampling.accepted,
+                n.sampling.losses.len(),
+                n.sampling
+                    .volume_error
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(" ({e})"))
+            ));
+        }
+        lines.join("\n")
+    }
+}

@@ -93,3 +93,131 @@ pub async fn run(
         points,
     })
 }
+
+/// The gallery's paper 002 Fig 3 card.
+pub struct VolumeRate;
+
+impl super::Preset for VolumeRate {
+    type Config = VolumeRateConfig;
+    type Result = VolumeRateResult;
+
+    fn info() -> super::Info {
+        super::Info {
+            id: "volumerate",
+            paper: "002",
+            figure: "Fig. 3",
+            title: "Weight volume against the drop rate",
+            claim:
+                "A larger drop rate gives a larger weight volume and a smaller generalisation gap.",
+            reference: "paper 002, Sec. 5.1 and Fig. 3 (rates 0, 0.15, 0.3, 0.45)",
+            description: "One 784-64-32-16-10 network per drop rate (SGD, dropout after every \
+                hidden layer), its final K-FAC weight volumes per layer and its generalisation \
+                gap (test minus train loss, as the paper reports it).",
+        }
+    }
+    fn demo() -> VolumeRateConfig {
+        VolumeRateConfig::demo()
+    }
+    fn paper() -> VolumeRateConfig {
+        VolumeRateConfig {
+            base: VolumeTrackConfig::paper(),
+            ..VolumeRateConfig::demo()
+        }
+    }
+    fn fields() -> Vec<super::Field> {
+        use super::schema::{Field, Range};
+        let mut f = vec![Field::floats(
+            "drop_rates",
+            "Drop rates",
+            Range::right_open(0.0, 1.0),
+            1,
+        )];
+        f.push(Field::float(
+            "lr",
+            "Learning rate",
+            Range::left_open(0.0, 100.0),
+        ));
+        f.extend(VolumeTrackConfig::fields(false, false));
+        f
+    }
+    fn fixed() -> &'static [&'static str] {
+        &[
+            "drop_rate",
+            "correlation_epochs",
+            "correlation_grid",
+            "correlation_layer",
+        ]
+    }
+    async fn run(
+        config: &VolumeRateConfig,
+        inputs: &super::Inputs<'_>,
+        reporter: &mut impl Reporter,
+    ) -> LabResult<VolumeRateResult> {
+        run(
+            config,
+            inputs.train,
+            inputs.test,
+            inputs.device.clone(),
+            inputs.backend,
+            reporter,
+        )
+        .await
+    }
+    fn charts() -> Vec<super::Chart> {
+        vec![super::Chart {
+            id: "rate",
+            title: "Volume and gap against the drop rate",
+            width: 960,
+            height: 400,
+        }]
+    }
+    fn draw<DB: plotters::prelude::DrawingBackend>(
+        _chart: &str,
+        r: &VolumeRateResult,
+        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    ) -> LabResult<()> {
+        crate::charts::draw_volume_rate(area, r)
+    }
+    fn csv(r: &VolumeRateResult) -> String {
+        let rows = r.points.iter().flat_map(|p| {
+            p.layers.iter().map(move |l| {
+                vec![
+                    p.drop_rate.to_string(),
+                    (l.layer + 1).to_string(),
+                    l.fan_in.to_string(),
+                    l.fan_out.to_string(),
+                    l.log_volume.to_string(),
+                    (l.log_volume / (l.fan_in * l.fan_out) as f64).to_string(),
+                    p.train_loss.to_string(),
+                    p.test_loss.to_string(),
+                    p.loss_gap.to_string(),
+                    p.accuracy_gap.to_string(),
+                ]
+            })
+        });
+        super::csv_header(&r.crate_version, &r.backend, r.config.base.seed, &[])
+            + &super::csv_rows(
+                "drop_rate,layer,fan_in,fan_out,log_volume,log_volume_per_weight,train_loss,test_loss,loss_gap,accuracy_gap",
+                rows,
+            )
+    }
+    fn summary(r: &VolumeRateResult) -> String {
+        r.points
+            .iter()
+            .map(|p| {
+                let per: Vec<String> = super::p002_fig2_volume::per_weight(&p.layers)
+                    .iter()
+                    .map(|x| format!("{x:.3}"))
+                    .collect();
+                format!(
+                    "drop {}: log vol / D per layer {}; loss gap {:.4}, accuracy gap {:.2} points",
+                    p.drop_rate,
+                    per.join(", "),
+                    p.loss_gap,
+                    100.0 * p.accuracy_gap
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}

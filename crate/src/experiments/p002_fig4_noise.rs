@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::p002_fig2_volume::VolumeTrackConfig;
-use super::p004_table1_modes::Spread;
+use super::seeded_runs::Spread;
 use super::seeded_runs::{run_seeds, CurvePoint};
 use super::Reporter;
 use crate::analysis::kfac::{factors, laplace_volumes};
@@ -216,4 +216,171 @@ pub async fn run(
         dataset: dataset.to_string(),
         variants,
     })
+}
+
+fn variant_choices() -> Vec<super::schema::Choice> {
+    use super::schema::Choice;
+    vec![
+        Choice::word("plain", "plain"),
+        Choice::word("dropout", "dropout"),
+        Choice::word("gaussian_dropout", "Gaussian dropout"),
+        Choice::word("disentanglement", "disentanglement (expansion)"),
+        Choice::word("weight_noise", "weight noise (contraction)"),
+    ]
+}
+
+/// The gallery's paper 002 Fig 4 card.
+pub struct Noise;
+
+impl super::Preset for Noise {
+    type Config = NoiseFig4Config;
+    type Result = NoiseFig4Result;
+
+    fn info() -> super::Info {
+        super::Info {
+            id: "noise",
+            paper: "002",
+            figure: "Fig. 4",
+            title: "Dropout against other noises",
+            claim: "Noise that expands the weight volume (like dropout) helps generalisation; noise that contracts it does not.",
+            reference: "paper 002, Sec. 5.3, Algorithm 2, Fig. 4",
+            description: "The Fig 2 network trained plain, with dropout, Gaussian dropout, the \
+                disentanglement noise of Algorithm 2 (correlations reversed from the K-FAC \
+                factors, meant to expand the volume) and weight noise (the contraction baseline); \
+                test loss over epochs (mean over seeds) and the final volumes. Each noise's K-FAC \
+                expectation is taken over its own noise.",
+        }
+    }
+    fn demo() -> NoiseFig4Config {
+        NoiseFig4Config::demo()
+    }
+    fn paper() -> NoiseFig4Config {
+        NoiseFig4Config {
+            base: VolumeTrackConfig {
+                correlation_grid: 0,
+                correlation_epochs: vec![],
+                ..VolumeTrackConfig::paper()
+            },
+            ..NoiseFig4Config::demo()
+        }
+    }
+    fn fields() -> Vec<super::Field> {
+        use super::schema::{Field, Range};
+        let nonneg = Range::closed(0.0, 100.0);
+        let mut f = vec![
+            Field::choices("variants", "Noises", variant_choices()),
+            Field::float("lambda_a", "Disentanglement λ1 (activations)", nonneg)
+                .help("per-unit standard deviation; the paper gives no value"),
+            Field::float("lambda_h", "Disentanglement λ2 (node loss)", nonneg),
+            Field::float("weight_noise_std", "Weight noise σ", nonneg),
+            Field::int("seeds", "Seeds", 1.0, 100.0),
+        ];
+        f.extend(VolumeTrackConfig::fields(true, false));
+        f.push(Field::int("refresh_every", "Steps between K-FAC refreshes", 1.0, 1e6).advanced());
+        f
+    }
+    fn fixed() -> &'static [&'static str] {
+        &[
+            "correlation_epochs",
+            "correlation_grid",
+            "correlation_layer",
+        ]
+    }
+    async fn run(
+        config: &NoiseFig4Config,
+        inputs: &super::Inputs<'_>,
+        reporter: &mut impl Reporter,
+    ) -> LabResult<NoiseFig4Result> {
+        run(
+            config,
+            inputs.train,
+            inputs.test,
+            inputs.dataset,
+            inputs.device.clone(),
+            inputs.backend,
+            reporter,
+        )
+        .await
+    }
+    fn charts() -> Vec<super::Chart> {
+        vec![super::Chart {
+            id: "noise",
+            title: "Test loss and volume per noise",
+            width: 960,
+            height: 420,
+        }]
+    }
+    fn draw<DB: plotters::prelude::DrawingBackend>(
+        _chart: &str,
+        r: &NoiseFig4Result,
+        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    ) -> LabResult<()> {
+        crate::charts::draw_noise_fig4(area, r)
+    }
+    fn csv(r: &NoiseFig4Result) -> String {
+        let layers = r
+            .variants
+            .iter()
+            .map(|v| v.log_volume_per_weight.len())
+            .max()
+            .unwrap_or(0);
+        let mut head =
+            "variant,epoch,train_loss,test_loss,test_accuracy,diverged_seeds".to_string();
+        for l in 0..layers {
+            head.push_str(&format!(",final_log_vol_per_weight_layer{}", l + 1));
+        }
+        let rows = r.variants.iter().flat_map(|v| {
+            v.curve.iter().map(move |p| {
+                let mut row = vec![
+                    super::to_value(&v.variant)
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    p.epoch.to_string(),
+                    p.train_loss.to_string(),
+                    p.test_loss.to_string(),
+                    p.test_accuracy.to_string(),
+                    v.diverged.to_string(),
+                ];
+                row.extend(v.log_volume_per_weight.iter().map(|x| x.to_string()));
+                row
+            })
+        });
+        super::csv_header(
+            &r.crate_version,
+            &r.backend,
+            r.config.base.seed,
+            &[
+                ("dataset", r.dataset.clone()),
+                ("seeds", r.config.seeds.to_string()),
+            ],
+        ) + &super::csv_rows(&head, rows)
+    }
+    fn summary(r: &NoiseFig4Result) -> String {
+        use super::seeded_runs::spread_or_dash as f;
+        r.variants
+            .iter()
+            .map(|v| {
+                let vol: Vec<String> = v
+                    .log_volume_per_weight
+                    .iter()
+                    .map(|x| format!("{x:.3}"))
+                    .collect();
+                format!(
+                    "{:<28} test loss {}, test accuracy {}, gap {}, log vol / D {}{}",
+                    v.variant.label(),
+                    f(v.final_test_loss),
+                    f(v.final_test_accuracy),
+                    v.loss_gap.map_or("-".into(), |g| format!("{g:.4}")),
+                    vol.join(", "),
+                    if v.diverged > 0 {
+                        format!("; {} seed(s) diverged", v.diverged)
+                    } else {
+                        String::new()
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }

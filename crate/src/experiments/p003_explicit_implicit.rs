@@ -8,13 +8,13 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::momentum_mlp::MomentumMlp;
-use super::p004_table1_modes::Spread;
 use super::seeded_runs::run_seeds;
 pub use super::seeded_runs::CurvePoint;
+use super::seeded_runs::Spread;
 use super::Reporter;
-use crate::analysis::explicit_implicit::{ExplicitForm, ImplicitForm};
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
+use crate::objectives::explicit_implicit::{ExplicitForm, ImplicitForm};
 
 use crate::train::{DropoutSplit, TrainConfig};
 
@@ -174,4 +174,160 @@ pub async fn run(
         dataset: dataset.to_string(),
         variants,
     })
+}
+
+/// The gallery's paper 003 card.
+pub struct Split;
+
+impl super::Preset for Split {
+    type Config = SplitConfig;
+    type Result = SplitResult;
+
+    fn info() -> super::Info {
+        super::Info {
+            id: "split",
+            paper: "003",
+            figure: "explicit vs implicit",
+            title: "Explicit and implicit regularisation of dropout",
+            claim: "Dropout regularises twice: an explicit term R in the expected loss and implicit gradient noise; each alone recovers part of its benefit.",
+            reference: "paper 003 (Wei, Kakade & Ma 2020): R_approx with H_out = diag(p) - ppᵀ, ξ_drop and ξ_approx",
+            description: "The same MLP (SGD with momentum) trained five ways: plain, dropout, \
+                explicit only (clean loss + R: the Gauss-Newton curvature of the loss in each \
+                dropped layer's activations, weighted by h² and q/(2(1-q))), implicit only (clean \
+                gradient + the dropout gradient noise), and both. Curves are means over the seeds; \
+                runs that blow up are counted, not hidden.",
+        }
+    }
+    fn demo() -> SplitConfig {
+        SplitConfig::demo()
+    }
+    fn paper() -> SplitConfig {
+        SplitConfig {
+            net: MomentumMlp {
+                lr: 0.02,
+                ..MomentumMlp::paper()
+            },
+            ..SplitConfig::demo()
+        }
+    }
+    fn fields() -> Vec<super::Field> {
+        use super::schema::{Choice, Field, Range};
+        let mut f = vec![
+            Field::float("drop_rate", "Drop rate", Range::open(0.0, 1.0))
+                .help("after every hidden layer"),
+            Field::choice(
+                "explicit",
+                "R",
+                vec![
+                    Choice::word("sampled", "sampled ŷ (unbiased)"),
+                    Choice::word("exact", "exact (all classes)"),
+                ],
+            ),
+            Field::choice(
+                "implicit",
+                "Noise",
+                vec![
+                    Choice::word("difference", "ξ̃: difference of two dropout gradients"),
+                    Choice::word("approx", "ξ_approx: first order"),
+                ],
+            ),
+            Field::choices(
+                "variants",
+                "Variants",
+                vec![
+                    Choice::word("plain", "plain"),
+                    Choice::word("dropout", "dropout"),
+                    Choice::word("explicit", "explicit only"),
+                    Choice::word("implicit", "implicit only"),
+                    Choice::word("explicit_implicit", "explicit + implicit"),
+                ],
+            ),
+            Field::int("seeds", "Seeds", 1.0, 100.0),
+            Field::seed(),
+        ];
+        f.extend(MomentumMlp::fields());
+        f
+    }
+    async fn run(
+        config: &SplitConfig,
+        inputs: &super::Inputs<'_>,
+        reporter: &mut impl Reporter,
+    ) -> LabResult<SplitResult> {
+        run(
+            config,
+            inputs.train,
+            inputs.test,
+            inputs.dataset,
+            inputs.device.clone(),
+            inputs.backend,
+            reporter,
+        )
+        .await
+    }
+    fn charts() -> Vec<super::Chart> {
+        vec![super::Chart {
+            id: "curves",
+            title: "Test accuracy and loss per variant",
+            width: 960,
+            height: 420,
+        }]
+    }
+    fn draw<DB: plotters::prelude::DrawingBackend>(
+        _chart: &str,
+        r: &SplitResult,
+        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    ) -> LabResult<()> {
+        crate::charts::draw_explicit_implicit(area, r)
+    }
+    fn csv(r: &SplitResult) -> String {
+        let rows = r.variants.iter().flat_map(|v| {
+            v.curve.iter().map(move |p| {
+                vec![
+                    super::to_value(&v.variant)
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    p.epoch.to_string(),
+                    p.train_loss.to_string(),
+                    p.test_loss.to_string(),
+                    p.train_accuracy.to_string(),
+                    p.test_accuracy.to_string(),
+                    v.diverged.to_string(),
+                ]
+            })
+        });
+        super::csv_header(
+            &r.crate_version,
+            &r.backend,
+            r.config.seed,
+            &[
+                ("dataset", r.dataset.clone()),
+                ("seeds", r.config.seeds.to_string()),
+            ],
+        ) + &super::csv_rows(
+            "variant,epoch,train_loss,test_loss,train_accuracy,test_accuracy,diverged_seeds",
+            rows,
+        )
+    }
+    fn summary(r: &SplitResult) -> String {
+        use super::seeded_runs::spread_or_dash as f;
+        r.variants
+            .iter()
+            .map(|v| {
+                format!(
+                    "{:<20} test accuracy {}, test loss {}, train loss {}{}",
+                    v.variant.label(),
+                    f(v.final_test_accuracy),
+                    f(v.final_test_loss),
+                    f(v.final_train_loss),
+                    if v.diverged > 0 {
+                        format!("; {} of {} seed(s) diverged", v.diverged, r.config.seeds)
+                    } else {
+                        String::new()
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }

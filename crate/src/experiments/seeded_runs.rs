@@ -6,7 +6,6 @@
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::p004_table1_modes::Spread;
 use super::{train_to_end, Reporter};
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
@@ -97,4 +96,39 @@ pub async fn run_seeds(
         test_accuracies,
         finals,
     })
+}
+
+/// Mean and sample standard deviation over seeds (0 for one seed).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub mean: f64,
+    pub std: f64,
+}
+
+/// "mean±sd" to 4 decimals, as the tables print it.
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.4}±{:.4}", self.mean, self.std)
+    }
+}
+
+/// A Spread that may be missing (every seed diverged), printed as "-".
+pub fn spread_or_dash(s: Option<Spread>) -> String {
+    s.map_or("-".into(), |s| s.to_string())
+}
+
+impl Spread {
+    pub fn of(values: &[f64]) -> Spread {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = if values.len() > 1 {
+            values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        Spread {
+            mean,
+            std: var.sqrt(),
+        }
+    }
 }

@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::explicit_implicit::{ExplicitForm, ImplicitForm};
 use crate::error::{LabError, LabResult};
 use crate::model::{DropoutMode, MlpConfig};
+use crate::objectives::explicit_implicit::{ExplicitForm, ImplicitForm};
 use crate::train::noise_step::NoiseInjection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,11 +7,11 @@ use burn::tensor::Tensor;
 use rand::Rng;
 
 use super::config::DropoutSplit;
-use crate::analysis::explicit_implicit::{
-    explicit_regulariser, gumbel_noise, implicit_noise_objective, ExplicitForm,
-};
 use crate::model::loss::cross_entropy;
 use crate::model::Mlp;
+use crate::objectives::explicit_implicit::{
+    explicit_regulariser, gumbel_noise, implicit_noise_objective, ExplicitForm,
+};
 
 pub fn split_step(
     model: &Mlp,

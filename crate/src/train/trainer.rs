@@ -14,8 +14,6 @@ use super::noise_step::{
 };
 use super::optim::{Hyper, Optimizer};
 use super::split_step::split_step;
-use crate::analysis::kfac::factors;
-use crate::analysis::reverse_noise::reverse_noise_factors;
 use crate::backend::read_f32;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
@@ -23,6 +21,8 @@ use crate::model::dropout::device_mode_masks;
 use crate::model::init::initial_params;
 use crate::model::loss::cross_entropy;
 use crate::model::{HostParams, Mlp};
+use crate::objectives::kfac_factors::factors;
+use crate::objectives::reverse_noise::reverse_noise_factors;
 use crate::rng::{stream, Stream};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

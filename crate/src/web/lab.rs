@@ -191,11 +191,25 @@ impl Lab {
         safetensors::export(&trainer.config().model, &params).map_err(js_err)
     }
 
-    /// Read a safetensors file; its weights start the next run. Returns the model config.
+    /// Read a safetensors file (the lab's own, or a plain PyTorch state_dict of Linear layers
+    /// with `activation` between them); its weights start the next run. Returns
+    /// `{ config, source }`.
     #[wasm_bindgen(js_name = importWeights)]
-    pub fn import_weights(&mut self, bytes: &[u8]) -> Result<JsValue, JsError> {
-        let (config, params) = safetensors::import(bytes).map_err(js_err)?;
-        let value = serde_wasm_bindgen::to_value(&config).map_err(js_err)?;
+    pub fn import_weights(&mut self, bytes: &[u8], activation: String) -> Result<JsValue, JsError> {
+        let activation: crate::model::Activation =
+            serde_json::from_value(serde_json::Value::String(activation)).map_err(js_err)?;
+        let (config, params, source) =
+            crate::io::pytorch::import_any(bytes, activation).map_err(js_err)?;
+        #[derive(serde::Serialize)]
+        struct Imported<'a> {
+            config: &'a MlpConfig,
+            source: crate::io::pytorch::Source,
+        }
+        let value = serde_wasm_bindgen::to_value(&Imported {
+            config: &config,
+            source,
+        })
+        .map_err(js_err)?;
         self.imported = Some((config, params));
         Ok(value)
     }
@@ -278,95 +292,56 @@ impl crate::experiments::Reporter for JsReporter {
 
 #[wasm_bindgen]
 impl Lab {
-    /// Run a paper-figure preset (see `presetDefaults` for the names) on the loaded data with the current backend;
-    /// `report(stage, done, total)` shows progress and may cancel. Returns the result as JSON
-    /// (the chart and the exports take it as is).
+    /// Run preset `id` (see `presetCatalogue`) from a config (JSON, from `presetConfig`) on the
+    /// loaded data with the current backend; `report(stage, done, total)` shows progress and may
+    /// cancel. Returns the versioned result file as JSON (charts and exports take it as is).
     #[wasm_bindgen(js_name = runPreset)]
     pub async fn run_preset(
         &self,
-        name: String,
-        config: JsValue,
+        id: String,
+        config_json: String,
         report: js_sys::Function,
     ) -> Result<String, JsError> {
-        use crate::experiments::{
-            fig1a_landscape as f1, fig2_variance_flatness as f2, fig4_variance_hessian as f4,
-            fig6_alignment as f6, p001_fig3_cosine as cos, p002_complexity_table as table,
-            p002_fig2_volume as vol, p002_fig3_volume_rate as rate, p002_fig4_noise as noise,
-            p003_explicit_implicit as split, p004_table1_modes as modes,
-        };
+        use crate::experiments::preset::{run_to_file, ResultFile};
+        use crate::experiments::{registry, Inputs, Preset, Visitor};
+        use std::future::Future;
+        use std::pin::Pin;
+
         let (train, test) = match (&self.train, &self.test) {
             (Some(a), Some(b)) => (a, b),
             _ => return Err(JsError::new("no data loaded")),
         };
-        let (device, backend, mut r) = (
-            self.current_device()?,
-            self.backend.label(),
-            JsReporter(report),
-        );
-        fn cfg<T: serde::de::DeserializeOwned>(v: JsValue) -> Result<T, JsError> {
-            serde_wasm_bindgen::from_value(v).map_err(js_err)
-        }
-        fn json<T: serde::Serialize>(v: crate::LabResult<T>) -> Result<String, JsError> {
-            serde_json::to_string(&v.map_err(js_err)?).map_err(js_err)
-        }
-        match name.as_str() {
-            "fig1a" => json(f1::run(&cfg(config)?, train, test, device, backend, &mut r).await),
-            "fig2" => json(f2::run(&cfg(config)?, train, device, backend, &mut r).await),
-            "fig4" => json(f4::run(&cfg(config)?, train, device, backend, &mut r).await),
-            "fig6" => json(f6::run(&cfg(config)?, train, device, backend, &mut r).await),
-            "cosine" => json(cos::run(&cfg(config)?, train, device, backend, &mut r).await),
-            "volume" => json(vol::run(&cfg(config)?, train, test, device, backend, &mut r).await),
-            "volumerate" => {
-                json(rate::run(&cfg(config)?, train, test, device, backend, &mut r).await)
-            }
-            "complexity" => {
-                json(table::run(&cfg(config)?, train, test, device, backend, &mut r).await)
-            }
-            "modes" => {
-                let name = &self.dataset_name;
-                json(modes::run(&cfg(config)?, train, test, name, device, backend, &mut r).await)
-            }
-            "split" => {
-                let name = &self.dataset_name;
-                json(split::run(&cfg(config)?, train, test, name, device, backend, &mut r).await)
-            }
-            "noise" => {
-                let name = &self.dataset_name;
-                json(noise::run(&cfg(config)?, train, test, name, device, backend, &mut r).await)
-            }
-            other => Err(JsError::new(&format!("unknown preset `{other}`"))),
-        }
-    }
-
-    /// A preset's demo-scale configuration, for the page's defaults (a plain JS object).
-    #[wasm_bindgen(js_name = presetDefaults)]
-    pub fn preset_defaults(name: String) -> Result<JsValue, JsError> {
-        use crate::experiments::{
-            fig1a_landscape::Fig1aConfig, fig2_variance_flatness::Fig2Config,
-            fig4_variance_hessian::Fig4Config, fig6_alignment::Fig6Config,
-            p001_fig3_cosine::CosineConfig, p002_complexity_table::ComplexityTableConfig,
-            p002_fig2_volume::VolumeTrackConfig, p002_fig3_volume_rate::VolumeRateConfig,
-            p002_fig4_noise::NoiseFig4Config, p003_explicit_implicit::SplitConfig,
-            p004_table1_modes::ModesTableConfig,
+        let config: serde_json::Value = serde_json::from_str(&config_json).map_err(js_err)?;
+        let inputs = Inputs {
+            train,
+            test,
+            dataset: &self.dataset_name,
+            device: self.current_device()?,
+            backend: self.backend.label(),
         };
-        use serde::Serialize;
-        // Flattened configs serialise as maps: ask for plain objects, not JS Maps.
-        let s = serde_wasm_bindgen::Serializer::json_compatible();
-        match name.as_str() {
-            "fig1a" => Fig1aConfig::demo().serialize(&s),
-            "fig2" => Fig2Config::demo().serialize(&s),
-            "fig4" => Fig4Config::demo().serialize(&s),
-            "fig6" => Fig6Config::demo().serialize(&s),
-            "cosine" => CosineConfig::demo().serialize(&s),
-            "volume" => VolumeTrackConfig::demo().serialize(&s),
-            "volumerate" => VolumeRateConfig::demo().serialize(&s),
-            "complexity" => ComplexityTableConfig::demo().serialize(&s),
-            "modes" => ModesTableConfig::demo().serialize(&s),
-            "split" => SplitConfig::demo().serialize(&s),
-            "noise" => NoiseFig4Config::demo().serialize(&s),
-            other => return Err(JsError::new(&format!("unknown preset `{other}`"))),
+        type Job<'a> = Pin<Box<dyn Future<Output = crate::LabResult<ResultFile>> + 'a>>;
+        struct Start<'a> {
+            config: &'a serde_json::Value,
+            inputs: &'a Inputs<'a>,
+            reporter: &'a mut JsReporter,
         }
-        .map_err(js_err)
+        impl<'a> Visitor for Start<'a> {
+            type Out = Job<'a>;
+            fn visit<P: Preset>(self) -> Job<'a> {
+                Box::pin(run_to_file::<P>(self.config, self.inputs, self.reporter))
+            }
+        }
+        let mut reporter = JsReporter(report);
+        let job = registry::visit(
+            &id,
+            Start {
+                config: &config,
+                inputs: &inputs,
+                reporter: &mut reporter,
+            },
+        )
+        .map_err(js_err)?;
+        Ok(job.await.map_err(js_err)?.to_json())
     }
 }
 

@@ -5,9 +5,14 @@
 mod bench;
 mod charts;
 mod lab;
+mod presets;
 
-pub use charts::{draw_history_chart, draw_preset_chart};
+pub use charts::{draw_history_chart, history_svg};
 pub use lab::Lab;
+pub use presets::{
+    draw_result, open_result, preset_catalogue, preset_config, result_csv, result_summary,
+    result_svg,
+};
 
 use wasm_bindgen::prelude::*;
 

