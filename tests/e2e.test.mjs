@@ -253,7 +253,7 @@ test('a link restores every preset\'s fields; bad and hostile fields are listed 
     const catalogue = await page.evaluate(() => window.dropoutLab.catalogue);
     for (const e of catalogue) {
       await page.goto(`${url}?view=preset&preset=${e.id}&backend=cpu`);
-      await page.waitForSelector('body[data-ready="true"]');
+      await page.waitForSelector('body[data-view="preset"]');
       await page.click('#reset-paper');
       const link = page.url();
       assert.match(link, /scale=paper/);

@@ -28,6 +28,9 @@ pub enum LabError {
     /// The user cancelled a long job.
     #[error("cancelled")]
     Cancelled,
+    /// A result file that is not one this version reads (malformed, another schema version).
+    #[error("{0}")]
+    ResultFile(String),
     /// A weights file that does not match the model.
     #[error("weights error: {0}")]
     Weights(String),

@@ -104,7 +104,12 @@ fn fig6_tracks_every_checkpoint_and_is_reproducible_at_the_end() {
     let cfg = Fig6Config {
         track: tiny(Fig6Config::demo().track),
     };
-    let r = pollster::block_on(run_fig6(&cfg, &train, cpu_device(), "cpu", &mut Silent)).unwrap();
+    let r = pollster::block_on(run_fig6(
+        &cfg,
+        &common::cpu_inputs(&train, &train),
+        &mut Silent,
+    ))
+    .unwrap();
     let epochs: Vec<usize> = r.series[0].checkpoints.iter().map(|c| c.epoch).collect();
     assert_eq!(epochs, vec![0, 10, 20]);
     let losses: Vec<f32> = r.series[0]
@@ -113,8 +118,12 @@ fn fig6_tracks_every_checkpoint_and_is_reproducible_at_the_end() {
         .map(|c| c.train_loss)
         .collect();
     assert!(losses[2] < losses[0], "GD lowers the loss: {losses:?}");
-    let again =
-        pollster::block_on(run_fig6(&cfg, &train, cpu_device(), "cpu", &mut Silent)).unwrap();
+    let again = pollster::block_on(run_fig6(
+        &cfg,
+        &common::cpu_inputs(&train, &train),
+        &mut Silent,
+    ))
+    .unwrap();
     assert_eq!(r.series, again.series, "same seed, same numbers");
 }
 
@@ -124,7 +133,12 @@ fn cosine_null_baseline_uses_the_final_spectra() {
     let mut cfg = CosineConfig::demo();
     cfg.track = tiny(cfg.track);
     cfg.null_repeats = 10;
-    let r = pollster::block_on(run_cosine(&cfg, &train, cpu_device(), "cpu", &mut Silent)).unwrap();
+    let r = pollster::block_on(run_cosine(
+        &cfg,
+        &common::cpu_inputs(&train, &train),
+        &mut Silent,
+    ))
+    .unwrap();
     let n = r.null.expect("null baseline requested");
     let last = r.series[0].checkpoints.last().unwrap();
     assert!(

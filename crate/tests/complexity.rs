@@ -239,10 +239,7 @@ fn complexity_table_columns_follow_from_their_parts() {
     cfg.sampling.block = 4;
     let r = pollster::block_on(run_table(
         &cfg,
-        &train,
-        &test,
-        cpu_device(),
-        "cpu",
+        &common::cpu_inputs(&train, &test),
         &mut Silent,
     ))
     .unwrap();
@@ -283,10 +280,7 @@ fn complexity_table_columns_follow_from_their_parts() {
     bad.settings.truncate(1);
     assert!(pollster::block_on(run_table(
         &bad,
-        &train,
-        &test,
-        cpu_device(),
-        "cpu",
+        &common::cpu_inputs(&train, &test),
         &mut Silent
     ))
     .is_err());
@@ -306,10 +300,7 @@ fn update_correlations_are_those_of_the_recorded_trajectory() {
     cfg.correlation_epochs = vec![1, 3];
     let r = pollster::block_on(run_volume(
         &cfg,
-        &train,
-        &test,
-        cpu_device(),
-        "cpu",
+        &common::cpu_inputs(&train, &test),
         &mut Silent,
     ))
     .unwrap();
@@ -346,10 +337,7 @@ fn update_correlations_are_those_of_the_recorded_trajectory() {
     bad.correlation_epochs = vec![4];
     assert!(pollster::block_on(run_volume(
         &bad,
-        &train,
-        &test,
-        cpu_device(),
-        "cpu",
+        &common::cpu_inputs(&train, &test),
         &mut Silent
     ))
     .is_err());

@@ -24,7 +24,7 @@ fn curves_are_the_losses_of_perturbed_models() {
         cfg.epochs,
         cfg.points,
     ) = (300, 200, vec![784, 32, 32, 10], 3, 5);
-    let r = pollster::block_on(run(&cfg, &train, &test, cpu_device(), "cpu", &mut Silent)).unwrap();
+    let r = pollster::block_on(run(&cfg, &common::cpu_inputs(&train, &test), &mut Silent)).unwrap();
     assert_eq!(r.curves.len(), 4);
     assert_eq!(r.alphas, vec![-1.0, -0.5, 0.0, 0.5, 1.0]);
     pollster::block_on(async {

@@ -29,7 +29,8 @@ fn tiny(source: NoiseSource) -> Fig2Config {
 fn reported_widths_are_real_crossings() {
     let train = common::mnist("train");
     let cfg = tiny(NoiseSource::Grad);
-    let r = pollster::block_on(run(&cfg, &train, cpu_device(), "cpu", &mut Silent)).unwrap();
+    let r =
+        pollster::block_on(run(&cfg, &common::cpu_inputs(&train, &train), &mut Silent)).unwrap();
     let s = &r.settings[0];
     assert_eq!(s.eigenvalues.len(), 6);
     assert!(
@@ -102,9 +103,7 @@ fn trajectory_samples_also_run() {
     let train = common::mnist("train");
     let r = pollster::block_on(run(
         &tiny(NoiseSource::Para),
-        &train,
-        cpu_device(),
-        "cpu",
+        &common::cpu_inputs(&train, &train),
         &mut Silent,
     ))
     .unwrap();

@@ -36,7 +36,8 @@ fn tiny() -> Fig4Config {
 fn top_eigenvalue_is_the_loss_curvature_and_variances_are_projections() {
     let train = common::mnist("train");
     let cfg = tiny();
-    let r = pollster::block_on(run(&cfg, &train, cpu_device(), "cpu", &mut Silent)).unwrap();
+    let r =
+        pollster::block_on(run(&cfg, &common::cpu_inputs(&train, &train), &mut Silent)).unwrap();
     let s = &r.series[0];
     assert_eq!(s.hessian_eigenvalues.len(), 256);
     assert_eq!(s.projected_variance.len(), 256);
@@ -107,10 +108,12 @@ fn oversized_blocks_and_bad_floors_are_refused_with_a_message() {
     let train = common::mnist("train");
     let mut cfg = tiny();
     cfg.run.block_layer = 0; // 784 x 16 = 12544 weights
-    let e = pollster::block_on(run(&cfg, &train, cpu_device(), "cpu", &mut Silent)).unwrap_err();
+    let e = pollster::block_on(run(&cfg, &common::cpu_inputs(&train, &train), &mut Silent))
+        .unwrap_err();
     assert!(e.to_string().contains("dense Hessian is limited"), "{e}");
     let mut cfg = tiny();
     cfg.fit_floor = 1.5;
-    let e = pollster::block_on(run(&cfg, &train, cpu_device(), "cpu", &mut Silent)).unwrap_err();
+    let e = pollster::block_on(run(&cfg, &common::cpu_inputs(&train, &train), &mut Silent))
+        .unwrap_err();
     assert!(e.to_string().contains("fit_floor"), "{e}");
 }

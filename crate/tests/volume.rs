@@ -19,7 +19,7 @@ fn volumes_per_epoch_start_at_the_initial_weights() {
     cfg.epochs = 2;
     cfg.kfac_rows = 100;
     cfg.correlation_epochs = vec![2];
-    let r = pollster::block_on(run(&cfg, &train, &test, cpu_device(), "cpu", &mut Silent)).unwrap();
+    let r = pollster::block_on(run(&cfg, &common::cpu_inputs(&train, &test), &mut Silent)).unwrap();
     assert_eq!(
         r.runs.iter().map(|x| x.dropout).collect::<Vec<_>>(),
         vec![false, true]
@@ -62,7 +62,7 @@ fn volumes_per_epoch_start_at_the_initial_weights() {
     let mut bad = cfg.clone();
     bad.drop_rate = 1.0;
     assert!(
-        pollster::block_on(run(&bad, &train, &test, cpu_device(), "cpu", &mut Silent)).is_err()
+        pollster::block_on(run(&bad, &common::cpu_inputs(&train, &test), &mut Silent)).is_err()
     );
 }
 
@@ -79,10 +79,7 @@ fn volume_rate_sweep_matches_single_runs() {
     cfg.drop_rates = vec![0.0, 0.3];
     let r = pollster::block_on(run_rate(
         &cfg,
-        &train,
-        &test,
-        cpu_device(),
-        "cpu",
+        &common::cpu_inputs(&train, &test),
         &mut Silent,
     ))
     .unwrap();
@@ -96,10 +93,7 @@ fn volume_rate_sweep_matches_single_runs() {
     single.drop_rate = 0.3;
     let fig2 = pollster::block_on(run(
         &single,
-        &train,
-        &test,
-        cpu_device(),
-        "cpu",
+        &common::cpu_inputs(&train, &test),
         &mut Silent,
     ))
     .unwrap();

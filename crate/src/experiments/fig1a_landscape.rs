@@ -4,12 +4,10 @@
 //! analysis/landscape.rs). Paper scale: 784-1024-1024-10, Adam lr 1e-4, dropout after hidden
 //! layers 1 and 2; the demo is smaller so it finishes in about a minute.
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::Reporter;
 use crate::analysis::landscape::{filter_normalised_direction, grid, loss_curve};
-use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::model::{Activation, InitScheme, MlpConfig};
 use crate::rng::{stream, Stream};
@@ -107,12 +105,13 @@ pub struct Fig1aResult {
 
 pub async fn run(
     cfg: &Fig1aConfig,
-    train: &Dataset,
-    test: &Dataset,
-    device: Device,
-    backend: &str,
+    inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<Fig1aResult> {
+    let train = inputs.train;
+    let test = inputs.test;
+    let device = inputs.device.clone();
+    let backend = inputs.backend;
     if cfg.directions == 0 || cfg.points < 2 || !(cfg.alpha_min < cfg.alpha_max) {
         return Err(LabError::Config(
             "Fig 1a needs at least one direction, two points and alpha_min < alpha_max".into(),
@@ -235,36 +234,7 @@ impl super::Preset for Fig1a {
             Field::int("points", "Points on each curve", 2.0, 10000.0).advanced(),
         ]
     }
-    async fn run(
-        config: &Fig1aConfig,
-        inputs: &super::Inputs<'_>,
-        reporter: &mut impl Reporter,
-    ) -> LabResult<Fig1aResult> {
-        run(
-            config,
-            inputs.train,
-            inputs.test,
-            inputs.device.clone(),
-            inputs.backend,
-            reporter,
-        )
-        .await
-    }
-    fn charts() -> Vec<super::Chart> {
-        vec![super::Chart {
-            id: "landscape",
-            title: "Loss along random directions",
-            width: 640,
-            height: 440,
-        }]
-    }
-    fn draw<DB: plotters::prelude::DrawingBackend>(
-        _chart: &str,
-        r: &Fig1aResult,
-        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    ) -> LabResult<()> {
-        crate::charts::draw_fig1a(area, r)
-    }
+    super::preset::one_chart!(crate::charts::draw_fig1a, "landscape", "Loss along random directions", 640 x 440);
     fn csv(r: &Fig1aResult) -> String {
         let rows = r.curves.iter().flat_map(|c| {
             r.alphas.iter().enumerate().map(move |(i, a)| {
@@ -281,18 +251,14 @@ impl super::Preset for Fig1a {
             + &super::csv_rows("dropout,direction,alpha,train_loss,test_loss", rows)
     }
     fn summary(r: &Fig1aResult) -> String {
-        r.models
-            .iter()
-            .map(|m| {
-                format!(
-                    "{} dropout: train loss {:.4}, test loss {:.4}, test accuracy {:.2}%",
-                    if m.dropout { "with" } else { "without" },
-                    m.train_loss,
-                    m.test_loss,
-                    100.0 * m.test_accuracy
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        super::preset::lines(r.models.iter().map(|m| {
+            format!(
+                "{} dropout: train loss {:.4}, test loss {:.4}, test accuracy {:.2}%",
+                if m.dropout { "with" } else { "without" },
+                m.train_loss,
+                m.test_loss,
+                100.0 * m.test_accuracy
+            )
+        }))
     }
 }

@@ -5,7 +5,6 @@
 //! with its power-law fit, one series per (drop rate, learning rate) setting.
 //! Training and sampling: `noise_run.rs` (keep probability p of the paper = 1 - drop_rate).
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::Reporter;
@@ -13,7 +12,6 @@ use crate::analysis::covariance::pca;
 use crate::analysis::flatness::{interval_flatness, FlatnessOptions, IntervalFlatness};
 use crate::analysis::noise::{Block, BlockProfile};
 use crate::analysis::powerlaw::{fit, PowerLaw};
-use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::train::eval::DeviceData;
 
@@ -66,6 +64,23 @@ pub struct PowerLawFit {
     pub used: usize,
 }
 
+impl PowerLawFit {
+    /// "slope … (R² …, n points)", or "no fit".
+    pub fn describe(fit: Option<&Self>) -> String {
+        fit.map_or("no fit".to_string(), |f| {
+            format!("slope {:.3} (R² {:.3}, {} points)", f.slope, f.r2, f.used)
+        })
+    }
+
+    /// The slope and R² as CSV cells.
+    pub fn cells(fit: Option<&Self>) -> [String; 2] {
+        [
+            super::opt(fit.map(|x| x.slope)),
+            super::opt(fit.map(|x| x.r2)),
+        ]
+    }
+}
+
 impl From<PowerLaw> for PowerLawFit {
     fn from(p: PowerLaw) -> Self {
         PowerLawFit {
@@ -87,11 +102,12 @@ pub struct Fig2Result {
 
 pub async fn run(
     cfg: &Fig2Config,
-    train: &Dataset,
-    device: Device,
-    backend: &str,
+    inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<Fig2Result> {
+    let train = inputs.train;
+    let device = inputs.device.clone();
+    let backend = inputs.backend;
     cfg.run.validate()?;
     if cfg.top_k == 0 {
         return Err(LabError::Config("Fig 2 needs at least 1 direction".into()));
@@ -206,54 +222,20 @@ impl super::Preset for Fig2 {
         }
         f
     }
-    async fn run(
-        config: &Fig2Config,
-        inputs: &super::Inputs<'_>,
-        reporter: &mut impl Reporter,
-    ) -> LabResult<Fig2Result> {
-        run(
-            config,
-            inputs.train,
-            inputs.device.clone(),
-            inputs.backend,
-            reporter,
-        )
-        .await
-    }
-    fn charts() -> Vec<super::Chart> {
-        vec![super::Chart {
-            id: "scatter",
-            title: "Eigenvalue vs flatness",
-            width: 960,
-            height: 440,
-        }]
-    }
-    fn draw<DB: plotters::prelude::DrawingBackend>(
-        _chart: &str,
-        r: &Fig2Result,
-        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    ) -> LabResult<()> {
-        crate::charts::draw_fig2(area, r)
-    }
+    super::preset::one_chart!(crate::charts::draw_fig2, "scatter", "Eigenvalue vs flatness", 960 x 440);
     fn csv(r: &Fig2Result) -> String {
         let rows = r.settings.iter().flat_map(|s| {
+            let fit = PowerLawFit::cells(s.fit.as_ref());
             s.eigenvalues
                 .iter()
                 .zip(&s.flatness)
                 .enumerate()
                 .map(move |(i, (l, f))| {
-                    vec![
-                        format!("{:?}", s.source).to_lowercase(),
-                        s.setting.drop_rate.to_string(),
-                        s.setting.lr.to_string(),
-                        (i + 1).to_string(),
-                        l.to_string(),
-                        super::opt(f.left),
-                        super::opt(f.right),
-                        super::opt(f.width),
-                        super::opt(s.fit.as_ref().map(|x| x.slope)),
-                        super::opt(s.fit.as_ref().map(|x| x.r2)),
-                    ]
+                    let mut row = vec![s.source.name().into(), s.setting.drop_rate.to_string()];
+                    row.extend([s.setting.lr.to_string(), (i + 1).to_string(), l.to_string()]);
+                    row.extend([super::opt(f.left), super::opt(f.right), super::opt(f.width)]);
+                    row.extend(fit.clone());
+                    row
                 })
         });
         super::csv_header(&r.crate_version, &r.backend, r.config.run.seed, &[])
@@ -263,26 +245,19 @@ impl super::Preset for Fig2 {
             )
     }
     fn summary(r: &Fig2Result) -> String {
-        r.settings
-            .iter()
-            .map(|s| {
-                let fit = s.fit.as_ref().map_or("no fit".to_string(), |f| {
-                    format!("slope {:.3} (R² {:.3}, {} points)", f.slope, f.r2, f.used)
-                });
-                let missing = if s.no_crossing > 0 {
-                    format!(", {} direction(s) without a crossing", s.no_crossing)
-                } else {
-                    String::new()
-                };
-                format!(
-                    "S_{} · drop {}, lr {}: final train loss {:.4}, {fit}{missing}",
-                    format!("{:?}", s.source).to_lowercase(),
-                    s.setting.drop_rate,
-                    s.setting.lr,
-                    s.final_train_loss
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        super::preset::lines(r.settings.iter().map(|s| {
+            let missing = match s.no_crossing {
+                0 => String::new(),
+                n => format!(", {n} direction(s) without a crossing"),
+            };
+            format!(
+                "S_{} · drop {}, lr {}: final train loss {:.4}, {}{missing}",
+                s.source.name(),
+                s.setting.drop_rate,
+                s.setting.lr,
+                s.final_train_loss,
+                PowerLawFit::describe(s.fit.as_ref())
+            )
+        }))
     }
 }

@@ -6,7 +6,6 @@
 //! power-law fit over λ_i > fit_floor · λ_max (smaller eigenvalues are within the f32 rounding
 //! of the products, about 1e-6 λ_max, and are plotted but not fitted).
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::fig2_variance_flatness::PowerLawFit;
@@ -16,7 +15,6 @@ use crate::analysis::alignment::{centre, projected_variances};
 use crate::analysis::hessian::{batch_capacity, HessianOperator, Span};
 use crate::analysis::noise::Block;
 use crate::analysis::powerlaw::fit;
-use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::linalg::dense::symmetric_eigen;
 use crate::linalg::operator::to_dense;
@@ -81,11 +79,12 @@ pub struct Fig4Result {
 
 pub async fn run(
     cfg: &Fig4Config,
-    train: &Dataset,
-    device: Device,
-    backend: &str,
+    inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<Fig4Result> {
+    let train = inputs.train;
+    let device = inputs.device.clone();
+    let backend = inputs.backend;
     cfg.run.validate()?;
     if !(cfg.fit_floor >= 0.0 && cfg.fit_floor < 1.0) {
         return Err(LabError::Config(format!(
@@ -204,49 +203,25 @@ impl super::Preset for Fig4 {
         );
         f
     }
-    async fn run(
-        config: &Fig4Config,
-        inputs: &super::Inputs<'_>,
-        reporter: &mut impl Reporter,
-    ) -> LabResult<Fig4Result> {
-        run(
-            config,
-            inputs.train,
-            inputs.device.clone(),
-            inputs.backend,
-            reporter,
-        )
-        .await
-    }
-    fn charts() -> Vec<super::Chart> {
-        vec![super::Chart {
-            id: "variance",
-            title: "Projected variance vs Hessian eigenvalue",
-            width: 960,
-            height: 440,
-        }]
-    }
-    fn draw<DB: plotters::prelude::DrawingBackend>(
-        _chart: &str,
-        r: &Fig4Result,
-        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    ) -> LabResult<()> {
-        crate::charts::draw_fig4(area, r)
-    }
+    super::preset::one_chart!(crate::charts::draw_fig4, "variance", "Projected variance vs Hessian eigenvalue", 960 x 440);
     fn csv(r: &Fig4Result) -> String {
         let rows = r.series.iter().flat_map(|s| {
-            s.hessian_eigenvalues.iter().enumerate().map(move |(i, l)| {
-                vec![
-                    format!("{:?}", s.source).to_lowercase(),
-                    s.setting.drop_rate.to_string(),
-                    s.setting.lr.to_string(),
-                    (i + 1).to_string(),
-                    l.to_string(),
-                    s.projected_variance[i].to_string(),
-                    super::opt(s.fit.as_ref().map(|x| x.slope)),
-                    super::opt(s.fit.as_ref().map(|x| x.r2)),
-                ]
-            })
+            let fit = PowerLawFit::cells(s.fit.as_ref());
+            s.hessian_eigenvalues
+                .iter()
+                .zip(&s.projected_variance)
+                .enumerate()
+                .map(move |(i, (l, v))| {
+                    let mut row = vec![s.source.name().into(), s.setting.drop_rate.to_string()];
+                    row.extend([
+                        s.setting.lr.to_string(),
+                        (i + 1).to_string(),
+                        l.to_string(),
+                        v.to_string(),
+                    ]);
+                    row.extend(fit.clone());
+                    row
+                })
         });
         super::csv_header(&r.crate_version, &r.backend, r.config.run.seed, &[])
             + &super::csv_rows(
@@ -255,21 +230,15 @@ impl super::Preset for Fig4 {
             )
     }
     fn summary(r: &Fig4Result) -> String {
-        r.series
-            .iter()
-            .map(|s| {
-                let fit = s.fit.as_ref().map_or("no fit".to_string(), |f| {
-                    format!("slope {:.3} (R² {:.3}, {} points)", f.slope, f.r2, f.used)
-                });
-                format!(
-                    "S_{} · drop {}, lr {}: λ_max(H) {:.4e}, {fit}",
-                    format!("{:?}", s.source).to_lowercase(),
-                    s.setting.drop_rate,
-                    s.setting.lr,
-                    s.hessian_eigenvalues.first().copied().unwrap_or(f64::NAN)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        super::preset::lines(r.series.iter().map(|s| {
+            let top = s.hessian_eigenvalues.first().copied().unwrap_or(f64::NAN);
+            format!(
+                "S_{} · drop {}, lr {}: λ_max(H) {top:.4e}, {}",
+                s.source.name(),
+                s.setting.drop_rate,
+                s.setting.lr,
+                PowerLawFit::describe(s.fit.as_ref())
+            )
+        }))
     }
 }

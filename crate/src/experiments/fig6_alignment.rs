@@ -3,12 +3,10 @@
 //! inserted tentatively between the hidden layers only to sample the gradient noise).
 //! The engine is `alignment_track.rs`. Paper scale: 784-50-50-10, first 10000 MNIST images.
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::alignment_track::{track, TrackConfig, TrackSeries};
 use super::Reporter;
-use crate::data::Dataset;
 use crate::error::LabResult;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,11 +34,12 @@ pub struct Fig6Result {
 
 pub async fn run(
     cfg: &Fig6Config,
-    train: &Dataset,
-    device: Device,
-    backend: &str,
+    inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<Fig6Result> {
+    let train = inputs.train;
+    let device = inputs.device.clone();
+    let backend = inputs.backend;
     let mut track_cfg = cfg.track.clone();
     track_cfg.train_with_dropout = false; // the paper trains by plain GD
     let tracked = track(&track_cfg, train, &device, backend, reporter).await?;
@@ -87,35 +86,7 @@ impl super::Preset for Fig6 {
     fn fixed() -> &'static [&'static str] {
         &["train_with_dropout"] // the paper trains by plain GD
     }
-    async fn run(
-        config: &Fig6Config,
-        inputs: &super::Inputs<'_>,
-        reporter: &mut impl Reporter,
-    ) -> LabResult<Fig6Result> {
-        run(
-            config,
-            inputs.train,
-            inputs.device.clone(),
-            inputs.backend,
-            reporter,
-        )
-        .await
-    }
-    fn charts() -> Vec<super::Chart> {
-        vec![super::Chart {
-            id: "traces",
-            title: "Tr(HΣ) and Tr(HΣ̄) per epoch",
-            width: 640,
-            height: 440,
-        }]
-    }
-    fn draw<DB: plotters::prelude::DrawingBackend>(
-        _chart: &str,
-        r: &Fig6Result,
-        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    ) -> LabResult<()> {
-        crate::charts::draw_fig6(area, r)
-    }
+    super::preset::one_chart!(crate::charts::draw_fig6, "traces", "Tr(HΣ) and Tr(HΣ̄) per epoch", 640 x 440);
     fn csv(r: &Fig6Result) -> String {
         super::alignment_track::track_csv(
             super::csv_header(&r.crate_version, &r.backend, r.config.track.seed, &[]),
@@ -123,9 +94,7 @@ impl super::Preset for Fig6 {
         )
     }
     fn summary(r: &Fig6Result) -> String {
-        r.series
-            .iter()
-            .map(|s| {
+        super::preset::lines(r.series.iter().map(|s| {
                 let (lo, hi) = super::alignment_track::span(
                     s.checkpoints.iter().map(|c| c.alignment.trace_h_sigma / c.alignment.trace_h_isotropic),
                 );
@@ -135,7 +104,6 @@ impl super::Preset for Fig6 {
                     s.setting.drop_rate, s.setting.lr, s.checkpoints.len()
                 )
             })
-            .collect::<Vec<_>>()
-            .join("\n")
+        )
     }
 }

@@ -27,6 +27,16 @@ pub enum NoiseSource {
     Para,
 }
 
+impl NoiseSource {
+    /// "grad" or "para", as in S_grad and S_para.
+    pub fn name(self) -> &'static str {
+        match self {
+            NoiseSource::Grad => "grad",
+            NoiseSource::Para => "para",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Setting {
     pub drop_rate: f32,

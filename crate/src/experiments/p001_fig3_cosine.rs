@@ -9,7 +9,6 @@
 //! to the exact mean Tr(H)Tr(Σ)/(D‖H‖_F‖Σ‖_F). The paper normalises Gaussian vectors without
 //! orthogonalising them; Haar-random orthonormal eigenvectors are the exact form of that null.
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::alignment_track::{track, TrackConfig, TrackSeries};
@@ -17,7 +16,6 @@ use super::Reporter;
 use crate::analysis::alignment::{null_cosine, NullCosine};
 use crate::analysis::hessian::{batch_capacity, HessianOperator, Span};
 use crate::analysis::noise::Block;
-use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::linalg::dense::symmetric_eigen;
 use crate::linalg::operator::to_dense;
@@ -53,11 +51,12 @@ pub struct CosineResult {
 
 pub async fn run(
     cfg: &CosineConfig,
-    train: &Dataset,
-    device: Device,
-    backend: &str,
+    inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<CosineResult> {
+    let train = inputs.train;
+    let device = inputs.device.clone();
+    let backend = inputs.backend;
     let mut track_cfg = cfg.track.clone();
     track_cfg.train_with_dropout = true; // 001 trains with dropout
     let d = Span::Block(Block {
@@ -155,35 +154,7 @@ impl super::Preset for Cosine {
     fn fixed() -> &'static [&'static str] {
         &["train_with_dropout"] // paper 001 trains with dropout
     }
-    async fn run(
-        config: &CosineConfig,
-        inputs: &super::Inputs<'_>,
-        reporter: &mut impl Reporter,
-    ) -> LabResult<CosineResult> {
-        run(
-            config,
-            inputs.train,
-            inputs.device.clone(),
-            inputs.backend,
-            reporter,
-        )
-        .await
-    }
-    fn charts() -> Vec<super::Chart> {
-        vec![super::Chart {
-            id: "cosine",
-            title: "α over training",
-            width: 640,
-            height: 440,
-        }]
-    }
-    fn draw<DB: plotters::prelude::DrawingBackend>(
-        _chart: &str,
-        r: &CosineResult,
-        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    ) -> LabResult<()> {
-        crate::charts::draw_cosine(area, r)
-    }
+    super::preset::one_chart!(crate::charts::draw_cosine, "cosine", "α over training", 640 x 440);
     fn csv(r: &CosineResult) -> String {
         let extra = match &r.null {
             Some(n) => vec![

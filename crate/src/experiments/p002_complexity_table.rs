@@ -9,7 +9,6 @@
 //! (eq. 30). Sec. 5.2 uses the perturbed models of the sharpness method for the sampling method
 //! too; here that is `sampling_noise_from_sharpness`: σ_U = the network's sharpness σ.
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::noise_run::Setting;
@@ -21,7 +20,6 @@ use crate::analysis::kfac::LayerVolume;
 use crate::analysis::rank_agreement::{rank_agreement, RankAgreement};
 use crate::analysis::sharpness::{sharpness_sigma, NetDeviation, SharpnessOptions, SharpnessSigma};
 use crate::analysis::weight_sampling::{sample_volumes, SamplingOptions, SamplingResult};
-use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,12 +95,13 @@ pub struct ComplexityTableResult {
 
 pub async fn run(
     cfg: &ComplexityTableConfig,
-    train: &Dataset,
-    test: &Dataset,
-    device: Device,
-    backend: &str,
+    inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<ComplexityTableResult> {
+    let train = inputs.train;
+    let test = inputs.test;
+    let device = inputs.device.clone();
+    let backend = inputs.backend;
     if cfg.settings.len() < 2
         || cfg
             .settings
@@ -352,36 +351,7 @@ impl super::Preset for Complexity {
     fn fixed() -> &'static [&'static str] {
         &VolumeTrackConfig::SWEPT
     }
-    async fn run(
-        config: &ComplexityTableConfig,
-        inputs: &super::Inputs<'_>,
-        reporter: &mut impl Reporter,
-    ) -> LabResult<ComplexityTableResult> {
-        run(
-            config,
-            inputs.train,
-            inputs.test,
-            inputs.device.clone(),
-            inputs.backend,
-            reporter,
-        )
-        .await
-    }
-    fn charts() -> Vec<super::Chart> {
-        vec![super::Chart {
-            id: "table",
-            title: "How each measure orders the networks",
-            width: 960,
-            height: 400,
-        }]
-    }
-    fn draw<DB: plotters::prelude::DrawingBackend>(
-        _chart: &str,
-        r: &ComplexityTableResult,
-        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    ) -> LabResult<()> {
-        crate::charts::draw_complexity_table(area, r)
-    }
+    super::preset::one_chart!(crate::charts::draw_complexity_table, "table", "How each measure orders the networks", 960 x 400);
     fn csv(r: &ComplexityTableResult) -> String {
         let rows = r.rows.iter().flat_map(|row| {
             r.nets.iter().enumerate().map(move |(i, n)| {

@@ -10,13 +10,11 @@
 //! correlation matrix of those updates over the epoch's steps is reported per network
 //! (analysis/update_correlation.rs); Lemma 3.2 predicts smaller correlations with dropout.
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::Reporter;
 use crate::analysis::kfac::{factors, laplace_volumes, LayerVolume};
 use crate::analysis::update_correlation::{update_correlation, UpdateCorrelation};
-use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::model::{Activation, InitScheme, MlpConfig};
 use crate::rng::{stream, Stream};
@@ -135,12 +133,13 @@ pub struct VolumeTrackResult {
 
 pub async fn run(
     cfg: &VolumeTrackConfig,
-    train: &Dataset,
-    test: &Dataset,
-    device: Device,
-    backend: &str,
+    inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<VolumeTrackResult> {
+    let train = inputs.train;
+    let test = inputs.test;
+    let device = inputs.device.clone();
+    let backend = inputs.backend;
     if !(cfg.drop_rate > 0.0 && cfg.drop_rate < 1.0) || cfg.kfac_rows == 0 || cfg.widths.len() < 3 {
         return Err(LabError::Config(
             "the volume preset needs a drop rate in (0, 1), kfac_rows ≥ 1 and a hidden layer"
@@ -370,36 +369,7 @@ impl super::Preset for Volume {
     fn fields() -> Vec<super::Field> {
         VolumeTrackConfig::fields(true, true)
     }
-    async fn run(
-        config: &VolumeTrackConfig,
-        inputs: &super::Inputs<'_>,
-        reporter: &mut impl Reporter,
-    ) -> LabResult<VolumeTrackResult> {
-        run(
-            config,
-            inputs.train,
-            inputs.test,
-            inputs.device.clone(),
-            inputs.backend,
-            reporter,
-        )
-        .await
-    }
-    fn charts() -> Vec<super::Chart> {
-        vec![super::Chart {
-            id: "volume",
-            title: "log vol per weight over epochs",
-            width: 1200,
-            height: 460,
-        }]
-    }
-    fn draw<DB: plotters::prelude::DrawingBackend>(
-        _chart: &str,
-        r: &VolumeTrackResult,
-        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    ) -> LabResult<()> {
-        crate::charts::draw_volume(area, r)
-    }
+    super::preset::one_chart!(crate::charts::draw_volume, "volume", "log vol per weight over epochs", 1200 x 460);
     fn csv(r: &VolumeTrackResult) -> String {
         let rows = r.runs.iter().flat_map(|run| {
             run.epochs.iter().flat_map(move |e| {
@@ -423,9 +393,7 @@ impl super::Preset for Volume {
             )
     }
     fn summary(r: &VolumeTrackResult) -> String {
-        r.runs
-            .iter()
-            .map(|run| {
+        super::preset::lines(r.runs.iter().map(|run| {
                 let Some(last) = run.epochs.last() else {
                     return String::new();
                 };
@@ -448,7 +416,6 @@ impl super::Preset for Volume {
                     100.0 * run.generalisation_gap
                 )
             })
-            .collect::<Vec<_>>()
-            .join("\n")
+        )
     }
 }

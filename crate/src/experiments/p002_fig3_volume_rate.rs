@@ -4,14 +4,12 @@
 //! dropout-aware K-FAC log volume per weight and the gap test loss - train loss (the paper's
 //! numbers are loss gaps) and train - test accuracy.
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::p002_fig2_volume::VolumeTrackConfig;
 use super::p002_trained_net::train_and_measure;
 use super::Reporter;
 use crate::analysis::kfac::LayerVolume;
-use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,12 +51,13 @@ pub struct VolumeRateResult {
 
 pub async fn run(
     cfg: &VolumeRateConfig,
-    train: &Dataset,
-    test: &Dataset,
-    device: Device,
-    backend: &str,
+    inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<VolumeRateResult> {
+    let train = inputs.train;
+    let test = inputs.test;
+    let device = inputs.device.clone();
+    let backend = inputs.backend;
     if cfg.drop_rates.is_empty()
         || cfg.drop_rates.iter().any(|p| !(0.0..1.0).contains(p))
         || cfg.base.kfac_rows == 0
@@ -148,36 +147,7 @@ impl super::Preset for VolumeRate {
             "correlation_layer",
         ]
     }
-    async fn run(
-        config: &VolumeRateConfig,
-        inputs: &super::Inputs<'_>,
-        reporter: &mut impl Reporter,
-    ) -> LabResult<VolumeRateResult> {
-        run(
-            config,
-            inputs.train,
-            inputs.test,
-            inputs.device.clone(),
-            inputs.backend,
-            reporter,
-        )
-        .await
-    }
-    fn charts() -> Vec<super::Chart> {
-        vec![super::Chart {
-            id: "rate",
-            title: "Volume and gap against the drop rate",
-            width: 960,
-            height: 400,
-        }]
-    }
-    fn draw<DB: plotters::prelude::DrawingBackend>(
-        _chart: &str,
-        r: &VolumeRateResult,
-        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    ) -> LabResult<()> {
-        crate::charts::draw_volume_rate(area, r)
-    }
+    super::preset::one_chart!(crate::charts::draw_volume_rate, "rate", "Volume and gap against the drop rate", 960 x 400);
     fn csv(r: &VolumeRateResult) -> String {
         let rows = r.points.iter().flat_map(|p| {
             p.layers.iter().map(move |l| {
@@ -202,22 +172,18 @@ impl super::Preset for VolumeRate {
             )
     }
     fn summary(r: &VolumeRateResult) -> String {
-        r.points
-            .iter()
-            .map(|p| {
-                let per: Vec<String> = super::p002_fig2_volume::per_weight(&p.layers)
-                    .iter()
-                    .map(|x| format!("{x:.3}"))
-                    .collect();
-                format!(
-                    "drop {}: log vol / D per layer {}; loss gap {:.4}, accuracy gap {:.2} points",
-                    p.drop_rate,
-                    per.join(", "),
-                    p.loss_gap,
-                    100.0 * p.accuracy_gap
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        super::preset::lines(r.points.iter().map(|p| {
+            let per: Vec<String> = super::p002_fig2_volume::per_weight(&p.layers)
+                .iter()
+                .map(|x| format!("{x:.3}"))
+                .collect();
+            format!(
+                "drop {}: log vol / D per layer {}; loss gap {:.4}, accuracy gap {:.2} points",
+                p.drop_rate,
+                per.join(", "),
+                p.loss_gap,
+                100.0 * p.accuracy_gap
+            )
+        }))
     }
 }

@@ -6,7 +6,6 @@
 //! volumes that define expansion and contraction. The paper's nets are VGG16/AlexNet on CIFAR and
 //! ImageNet-32; here the MLP of Fig. 2(b) on the loaded data set.
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::p002_fig2_volume::VolumeTrackConfig;
@@ -14,7 +13,6 @@ use super::seeded_runs::Spread;
 use super::seeded_runs::{run_seeds, CurvePoint};
 use super::Reporter;
 use crate::analysis::kfac::{factors, laplace_volumes};
-use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::rng::{stream, Stream};
 use crate::train::noise_step::NoiseInjection;
@@ -134,13 +132,14 @@ pub struct NoiseFig4Result {
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     cfg: &NoiseFig4Config,
-    train: &Dataset,
-    test: &Dataset,
-    dataset: &str,
-    device: Device,
-    backend: &str,
+    inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<NoiseFig4Result> {
+    let train = inputs.train;
+    let test = inputs.test;
+    let dataset = inputs.dataset;
+    let device = inputs.device.clone();
+    let backend = inputs.backend;
     if cfg.variants.is_empty() || cfg.seeds == 0 || cfg.base.kfac_rows == 0 {
         return Err(LabError::Config(
             "the noise preset needs a variant, a seed and kfac_rows ≥ 1".into(),
@@ -286,37 +285,7 @@ impl super::Preset for Noise {
             "correlation_layer",
         ]
     }
-    async fn run(
-        config: &NoiseFig4Config,
-        inputs: &super::Inputs<'_>,
-        reporter: &mut impl Reporter,
-    ) -> LabResult<NoiseFig4Result> {
-        run(
-            config,
-            inputs.train,
-            inputs.test,
-            inputs.dataset,
-            inputs.device.clone(),
-            inputs.backend,
-            reporter,
-        )
-        .await
-    }
-    fn charts() -> Vec<super::Chart> {
-        vec![super::Chart {
-            id: "noise",
-            title: "Test loss and volume per noise",
-            width: 960,
-            height: 420,
-        }]
-    }
-    fn draw<DB: plotters::prelude::DrawingBackend>(
-        _chart: &str,
-        r: &NoiseFig4Result,
-        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    ) -> LabResult<()> {
-        crate::charts::draw_noise_fig4(area, r)
-    }
+    super::preset::one_chart!(crate::charts::draw_noise_fig4, "noise", "Test loss and volume per noise", 960 x 420);
     fn csv(r: &NoiseFig4Result) -> String {
         let layers = r
             .variants
@@ -358,29 +327,21 @@ impl super::Preset for Noise {
     }
     fn summary(r: &NoiseFig4Result) -> String {
         use super::seeded_runs::spread_or_dash as f;
-        r.variants
-            .iter()
-            .map(|v| {
-                let vol: Vec<String> = v
-                    .log_volume_per_weight
-                    .iter()
-                    .map(|x| format!("{x:.3}"))
-                    .collect();
-                format!(
-                    "{:<28} test loss {}, test accuracy {}, gap {}, log vol / D {}{}",
-                    v.variant.label(),
-                    f(v.final_test_loss),
-                    f(v.final_test_accuracy),
-                    v.loss_gap.map_or("-".into(), |g| format!("{g:.4}")),
-                    vol.join(", "),
-                    if v.diverged > 0 {
-                        format!("; {} seed(s) diverged", v.diverged)
-                    } else {
-                        String::new()
-                    }
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        super::preset::lines(r.variants.iter().map(|v| {
+            let vol: Vec<String> = v
+                .log_volume_per_weight
+                .iter()
+                .map(|x| format!("{x:.3}"))
+                .collect();
+            format!(
+                "{:<28} test loss {}, test accuracy {}, gap {}, log vol / D {}{}",
+                v.variant.label(),
+                f(v.final_test_loss),
+                f(v.final_test_accuracy),
+                v.loss_gap.map_or("-".into(), |g| format!("{g:.4}")),
+                vol.join(", "),
+                super::seeded_runs::diverged_note(v.diverged, None)
+            )
+        }))
     }
 }

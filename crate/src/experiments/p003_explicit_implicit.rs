@@ -4,7 +4,6 @@
 //! test loss and accuracy per epoch, averaged over seeds (analysis/explicit_implicit.rs holds R
 //! and the noise, train/split_step.rs the step).
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::momentum_mlp::MomentumMlp;
@@ -12,7 +11,6 @@ use super::seeded_runs::run_seeds;
 pub use super::seeded_runs::CurvePoint;
 use super::seeded_runs::Spread;
 use super::Reporter;
-use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::objectives::explicit_implicit::{ExplicitForm, ImplicitForm};
 
@@ -126,13 +124,14 @@ pub struct SplitResult {
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     cfg: &SplitConfig,
-    train: &Dataset,
-    test: &Dataset,
-    dataset: &str,
-    device: Device,
-    backend: &str,
+    inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<SplitResult> {
+    let train = inputs.train;
+    let test = inputs.test;
+    let dataset = inputs.dataset;
+    let device = inputs.device.clone();
+    let backend = inputs.backend;
     if !(cfg.drop_rate > 0.0 && cfg.drop_rate < 1.0)
         || cfg.seeds == 0
         || cfg.variants.is_empty()
@@ -248,37 +247,7 @@ impl super::Preset for Split {
         f.extend(MomentumMlp::fields());
         f
     }
-    async fn run(
-        config: &SplitConfig,
-        inputs: &super::Inputs<'_>,
-        reporter: &mut impl Reporter,
-    ) -> LabResult<SplitResult> {
-        run(
-            config,
-            inputs.train,
-            inputs.test,
-            inputs.dataset,
-            inputs.device.clone(),
-            inputs.backend,
-            reporter,
-        )
-        .await
-    }
-    fn charts() -> Vec<super::Chart> {
-        vec![super::Chart {
-            id: "curves",
-            title: "Test accuracy and loss per variant",
-            width: 960,
-            height: 420,
-        }]
-    }
-    fn draw<DB: plotters::prelude::DrawingBackend>(
-        _chart: &str,
-        r: &SplitResult,
-        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    ) -> LabResult<()> {
-        crate::charts::draw_explicit_implicit(area, r)
-    }
+    super::preset::one_chart!(crate::charts::draw_explicit_implicit, "curves", "Test accuracy and loss per variant", 960 x 420);
     fn csv(r: &SplitResult) -> String {
         let rows = r.variants.iter().flat_map(|v| {
             v.curve.iter().map(move |p| {
@@ -311,23 +280,15 @@ impl super::Preset for Split {
     }
     fn summary(r: &SplitResult) -> String {
         use super::seeded_runs::spread_or_dash as f;
-        r.variants
-            .iter()
-            .map(|v| {
-                format!(
-                    "{:<20} test accuracy {}, test loss {}, train loss {}{}",
-                    v.variant.label(),
-                    f(v.final_test_accuracy),
-                    f(v.final_test_loss),
-                    f(v.final_train_loss),
-                    if v.diverged > 0 {
-                        format!("; {} of {} seed(s) diverged", v.diverged, r.config.seeds)
-                    } else {
-                        String::new()
-                    }
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        super::preset::lines(r.variants.iter().map(|v| {
+            format!(
+                "{:<20} test accuracy {}, test loss {}, train loss {}{}",
+                v.variant.label(),
+                f(v.final_test_accuracy),
+                f(v.final_test_loss),
+                f(v.final_train_loss),
+                super::seeded_runs::diverged_note(v.diverged, Some(r.config.seeds))
+            )
+        }))
     }
 }

@@ -8,14 +8,12 @@
 //! drop ratio p as this lab does. Augmented dropout uses the standard rate forward and an extra
 //! backward rate (the paper's LeNet runs: 1e-4).
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::momentum_mlp::MomentumMlp;
 use super::seeded_runs::run_seeds;
 pub use super::seeded_runs::{spread_or_dash, Spread};
 use super::Reporter;
-use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::model::DropoutMode;
 use crate::train::TrainConfig;
@@ -84,13 +82,14 @@ pub struct ModesTableResult {
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     cfg: &ModesTableConfig,
-    train: &Dataset,
-    test: &Dataset,
-    dataset: &str,
-    device: Device,
-    backend: &str,
+    inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<ModesTableResult> {
+    let train = inputs.train;
+    let test = inputs.test;
+    let dataset = inputs.dataset;
+    let device = inputs.device.clone();
+    let backend = inputs.backend;
     if cfg.seeds == 0
         || cfg.modes.is_empty()
         || cfg.rates.is_empty()
@@ -216,37 +215,7 @@ impl super::Preset for Modes {
         f.extend(MomentumMlp::fields());
         f
     }
-    async fn run(
-        config: &ModesTableConfig,
-        inputs: &super::Inputs<'_>,
-        reporter: &mut impl Reporter,
-    ) -> LabResult<ModesTableResult> {
-        run(
-            config,
-            inputs.train,
-            inputs.test,
-            inputs.dataset,
-            inputs.device.clone(),
-            inputs.backend,
-            reporter,
-        )
-        .await
-    }
-    fn charts() -> Vec<super::Chart> {
-        vec![super::Chart {
-            id: "table",
-            title: "Test accuracy per mode and drop rate",
-            width: 720,
-            height: 440,
-        }]
-    }
-    fn draw<DB: plotters::prelude::DrawingBackend>(
-        _chart: &str,
-        r: &ModesTableResult,
-        area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    ) -> LabResult<()> {
-        crate::charts::draw_modes_table(area, r)
-    }
+    super::preset::one_chart!(crate::charts::draw_modes_table, "table", "Test accuracy per mode and drop rate", 720 x 440);
     fn csv(r: &ModesTableResult) -> String {
         let rows = std::iter::once(&r.plain).chain(&r.cells).flat_map(|c| {
             c.accuracies.iter().enumerate().map(move |(k, a)| {

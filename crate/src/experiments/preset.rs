@@ -113,6 +113,37 @@ pub trait Preset: 'static {
     fn summary(result: &Self::Result) -> String;
 }
 
+/// The part of a `Preset` impl that every single-chart preset shares: `run` is the module's
+/// `run(config, inputs, reporter)` and the chart is drawn by `$draw(area, result)`.
+macro_rules! one_chart {
+    ($draw:path, $id:literal, $title:literal, $width:literal x $height:literal) => {
+        async fn run(
+            config: &Self::Config,
+            inputs: &$crate::experiments::Inputs<'_>,
+            reporter: &mut impl $crate::experiments::Reporter,
+        ) -> $crate::LabResult<Self::Result> {
+            run(config, inputs, reporter).await
+        }
+        fn charts() -> Vec<$crate::experiments::Chart> {
+            let (id, title, width, height) = ($id, $title, $width, $height);
+            vec![$crate::experiments::Chart {
+                id,
+                title,
+                width,
+                height,
+            }]
+        }
+        fn draw<DB: plotters::prelude::DrawingBackend>(
+            _chart: &str,
+            result: &Self::Result,
+            area: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+        ) -> $crate::LabResult<()> {
+            $draw(area, result)
+        }
+    };
+}
+pub(crate) use one_chart;
+
 /// Something done with one preset type; the registry calls it with the preset an id names.
 pub trait Visitor {
     type Out;
@@ -138,12 +169,12 @@ pub struct ResultFile {
 impl ResultFile {
     /// Parse a saved result, with a message for anything that is not one this version reads.
     pub fn parse(text: &str) -> LabResult<Self> {
-        let bad = |m: String| LabError::Config(format!("not a Dropout Lab result file: {m}"));
+        let bad = |m: String| LabError::ResultFile(format!("not a Dropout Lab result file: {m}"));
         let v: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         match v.get("schema_version").and_then(Value::as_u64) {
             None => return Err(bad("it has no schema_version".into())),
             Some(n) if n != SCHEMA_VERSION as u64 => {
-                return Err(LabError::Config(format!(
+                return Err(LabError::ResultFile(format!(
                     "this result file has schema_version {n}; this Dropout Lab ({}) reads version \
                      {SCHEMA_VERSION}: open it with the version that wrote it",
                     crate::CRATE_VERSION
@@ -161,7 +192,7 @@ impl ResultFile {
     /// The preset's own result type.
     pub fn result_of<P: Preset>(&self) -> LabResult<P::Result> {
         serde_json::from_value(self.result.clone()).map_err(|e| {
-            LabError::Config(format!(
+            LabError::ResultFile(format!(
                 "the result file's `result` is not a {} result: {e}",
                 P::info().id
             ))
@@ -365,6 +396,11 @@ pub fn csv_rows(header: &str, rows: impl IntoIterator<Item = Vec<String>>) -> St
         s.push('\n');
     }
     s
+}
+
+/// One text line per item.
+pub fn lines(items: impl IntoIterator<Item = String>) -> String {
+    items.into_iter().collect::<Vec<_>>().join("\n")
 }
 
 /// An optional number as a CSV cell (empty when absent).

@@ -98,6 +98,15 @@ pub async fn run_seeds(
     })
 }
 
+/// "; n seed(s) diverged" (of `of` when given), or nothing.
+pub fn diverged_note(n: usize, of: Option<usize>) -> String {
+    match (n, of) {
+        (0, _) => String::new(),
+        (n, Some(of)) => format!("; {n} of {of} seed(s) diverged"),
+        (n, None) => format!("; {n} seed(s) diverged"),
+    }
+}
+
 /// Mean and sample standard deviation over seeds (0 for one seed).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Spread {

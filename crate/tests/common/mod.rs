@@ -29,6 +29,20 @@ pub fn mnist(split: &str) -> Dataset {
 
 pub mod reference;
 
+/// What a preset's run reads, on the CPU backend.
+pub fn cpu_inputs<'a>(
+    train: &'a Dataset,
+    test: &'a Dataset,
+) -> dropout_lab::experiments::Inputs<'a> {
+    dropout_lab::experiments::Inputs {
+        train,
+        test,
+        dataset: "mnist",
+        device: dropout_lab::backend::cpu_device(),
+        backend: "cpu",
+    }
+}
+
 /// Train `config` on `data` (also its test set) to the end on the CPU; the final parameters.
 pub async fn trained_params(
     config: &dropout_lab::train::TrainConfig,
