@@ -35,7 +35,7 @@ export function renderGallery(list, catalogue, index, backend, onOpenExample) {
     const card = el('li', { className: 'card' });
     card.dataset.preset = e.id;
     if (shipped?.thumbnail) {
-      card.append(el('img', { src: `gallery/${shipped.thumbnail}`, alt: `${e.title}: the chart of a demo-scale run`, loading: 'lazy' }));
+      card.append(el('img', { src: `gallery/${shipped.thumbnail}`, alt: `${e.title}: the chart of a demo-scale run` }));
     }
     const open = el('a', { href, className: 'open', textContent: `Open ${e.figure}` });
     open.dataset.route = '';

@@ -10,7 +10,10 @@ const el = (tag, props = {}, ...children) => {
   return e;
 };
 const formatSeconds = (s) => (!Number.isFinite(s) ? '…' : s < 90 ? `${s.toFixed(0)} s` : `${(s / 60).toFixed(1)} min`);
-const timeKey = (id, backend) => `dropout-lab:seconds:${id}:${backend}`;
+// Times of earlier runs, per figure, backend and exact config (a string hash of its JSON); the
+// gallery's card shows the demo config's.
+const hash = (text) => [...text].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) | 0, 0).toString(36);
+const timeKey = (id, backend, config) => `dropout-lab:seconds:${id}:${backend}${config ? `:${hash(config)}` : ''}`;
 
 export class PresetView {
   /// ctx: { catalogue, wasm, post, showError, showNotice, setRunning, backend(), onChange(), gallery }
@@ -148,16 +151,20 @@ export class PresetView {
     }
     this.ctx.onChange();
     this.ctx.setRunning(true);
-    this.started = { time: performance.now(), backend: this.ctx.backend(), id: this.id };
+    const fields = this.fields();
+    const demo = this.entry.fields.every((f) => fields[f.key] === f.demo) && this.scale === 'demo';
+    const config = JSON.stringify(checked.config);
+    this.started = { time: performance.now(), backend: this.ctx.backend(), id: this.id, demo, config };
     $('preset-progress-text').textContent = 'starting…';
     this.ctx.post({ type: 'preset', name: this.id, config: JSON.stringify(checked.config), backend: this.ctx.backend() });
   }
 
-  expectedSeconds(id, backend) {
-    const mine = Number(localStorage.getItem(timeKey(id, backend)));
-    if (mine > 0) return { seconds: mine, source: 'your last run here' };
+  /// How long this exact run took before here, or the gallery's run of the demo config.
+  expectedSeconds({ id, backend, demo, config }) {
+    const mine = Number(localStorage.getItem(timeKey(id, backend, config)));
+    if (mine > 0) return { seconds: mine, source: 'your last run of these settings' };
     const shipped = this.ctx.gallery?.[id]?.seconds?.[backend];
-    if (shipped > 0) return { seconds: shipped, source: 'the gallery run' };
+    if (demo && shipped > 0) return { seconds: shipped, source: 'the gallery run' };
     return null;
   }
 
@@ -165,7 +172,7 @@ export class PresetView {
     $('preset-progress').max = Math.max(total, 1);
     $('preset-progress').value = done;
     const elapsed = this.started ? (performance.now() - this.started.time) / 1000 : 0;
-    const expected = this.started && this.scale === 'demo' ? this.expectedSeconds(this.started.id, this.started.backend) : null;
+    const expected = this.started ? this.expectedSeconds(this.started) : null;
     const eta = expected ? ` · about ${formatSeconds(Math.max(0, expected.seconds - elapsed))} left (from ${expected.source})` : '';
     $('preset-progress-text').textContent = `${stage}: ${done}/${total} · ${formatSeconds(elapsed)} so far${eta}`;
   }
@@ -177,7 +184,9 @@ export class PresetView {
       const file = JSON.parse(result);
       file.elapsed_s = seconds;
       text = JSON.stringify(file);
-      if (this.scale === 'demo') localStorage.setItem(timeKey(this.started.id, this.started.backend), String(seconds));
+      localStorage.setItem(timeKey(this.started.id, this.started.backend, this.started.config), String(seconds));
+      if (this.started.demo) localStorage.setItem(timeKey(this.started.id, this.started.backend), String(seconds));
+      $('preset-progress-text').textContent = `done in ${formatSeconds(seconds)}`;
       this.started = null;
     }
     this.show(text);

@@ -284,3 +284,39 @@ fn result_files_with_another_version_or_malformed_are_refused_with_a_message() {
         .to_string();
     assert!(e.contains("not a fig2 result"), "{e}");
 }
+
+/// Every shipped gallery result reads with this version's types, and each of its charts renders
+/// to one SVG document (a chart that presents a panel early would close the document twice).
+struct ShippedSvg;
+impl Visitor for ShippedSvg {
+    type Out = Result<(), String>;
+    fn visit<P: Preset>(self) -> Result<(), String> {
+        let id = P::info().id;
+        let path = format!("{}/../www/gallery/{id}.json", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{path}: {e} (run scripts/gallery.mjs)"))?;
+        let file = ResultFile::parse(&text).map_err(|e| e.to_string())?;
+        if file.preset != id {
+            return Err(format!("{path} holds a {} result", file.preset));
+        }
+        file.result_of::<P>().map_err(|e| e.to_string())?;
+        for chart in P::charts() {
+            let svg = dropout_lab::experiments::preset::svg_of::<P>(&file, chart.id)
+                .map_err(|e| e.to_string())?;
+            let (opened, closed) = (svg.matches("<svg").count(), svg.matches("</svg>").count());
+            if opened != 1 || closed != 1 || !svg.trim_end().ends_with("</svg>") {
+                return Err(format!(
+                    "chart {}: {opened} <svg, {closed} </svg>, ends {:?}",
+                    chart.id,
+                    &svg[svg.len().saturating_sub(40)..]
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn every_shipped_gallery_result_opens_and_draws_one_svg_per_chart() {
+    each(|id| visit(id, ShippedSvg).unwrap());
+}

@@ -4,7 +4,7 @@
 
 use plotters::prelude::*;
 
-use super::curves::{diverged_label, draw_err as err, finish, padded_range};
+use super::curves::{diverged_label, draw_err as err, legend, padded_range};
 use super::scatter::PALETTE;
 use crate::error::LabResult;
 use crate::experiments::p003_explicit_implicit::{CurvePoint, SplitResult};
@@ -52,7 +52,8 @@ pub fn draw_explicit_implicit<DB: DrawingBackend>(
         .label(label)
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
     }
-    finish(&mut left, &panels[0], SeriesLabelPosition::LowerRight)?;
+    // Only the root is presented, at the end: presenting a panel would close an SVG early.
+    legend(&mut left, SeriesLabelPosition::LowerRight)?;
     let (l_lo, l_hi) = range(&|p| vec![p.train_loss, p.test_loss]);
     let mut right = ChartBuilder::on(&panels[1])
         .caption("loss: test solid, train dashed", ("sans-serif", 14))

@@ -4,7 +4,7 @@
 
 use plotters::prelude::*;
 
-use super::curves::{diverged_label, draw_err as err, finish, padded_range};
+use super::curves::{diverged_label, draw_err as err, legend, padded_range};
 use super::scatter::PALETTE;
 use crate::error::LabResult;
 use crate::experiments::p002_fig4_noise::NoiseFig4Result;
@@ -40,7 +40,8 @@ pub fn draw_noise_fig4<DB: DrawingBackend>(
         .label(label)
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
     }
-    finish(&mut left, &panels[0], SeriesLabelPosition::UpperRight)?;
+    // Only the root is presented, at the end: presenting a panel would close an SVG early.
+    legend(&mut left, SeriesLabelPosition::UpperRight)?;
     let layers = r
         .variants
         .iter()

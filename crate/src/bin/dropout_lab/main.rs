@@ -5,7 +5,7 @@
 //! dropout-lab show <preset> [--scale demo|paper]
 //! dropout-lab run <preset> [--data DIR] [--dataset NAME] [--scale demo|paper] [--config FILE]
 //!     [--set key=value]... [--out result.json] [--csv FILE] [--svg FILE] [--backend cpu|wgpu]
-//! dropout-lab summary result.json
+//! dropout-lab summary result.json [--csv FILE] [--svg FILE]
 //! dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json]
 //!     [--weights out.safetensors]
 //! dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]
@@ -57,7 +57,7 @@ const USAGE: &str = "usage:
   dropout-lab run <preset> [--data DIR] [--dataset NAME] [--scale demo|paper] [--config FILE]
                   [--set key=value]... [--out result.json] [--csv FILE] [--svg FILE]
                   [--backend cpu|wgpu]
-  dropout-lab summary result.json                    the summary of a saved result
+  dropout-lab summary result.json [--csv FILE] [--svg FILE]   a saved result's summary and exports
   dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json]
                   [--weights w.safetensors]
   dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]

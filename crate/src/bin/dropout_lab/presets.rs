@@ -187,6 +187,13 @@ fn write_outputs<P: Preset>(args: &Args, file: &ResultFile) -> Result<(), String
         Some(path) => write(path, &file.to_json())?,
         None => println!("{}", file.to_json()),
     }
+    write_exports::<P>(args, file)
+}
+
+/// `--csv` and `--svg` of a result file.
+fn write_exports<P: Preset>(args: &Args, file: &ResultFile) -> Result<(), String> {
+    let write =
+        |path: &str, text: &str| std::fs::write(path, text).map_err(|e| format!("{path}: {e}"));
     if let Some(path) = args.value("--csv")? {
         write(
             path,
@@ -225,25 +232,24 @@ pub fn run(argv: &[String]) -> Result<(), String> {
     .map_err(|e| e.to_string())?
 }
 
-/// `summary result.json`: what the run printed, from the saved file.
+/// `summary result.json [--csv FILE] [--svg FILE]`: what the run printed, and its exports, from the
+/// saved file (paper-scale results made elsewhere render here too).
 pub fn summary(argv: &[String]) -> Result<(), String> {
     let path = argv.first().ok_or("summary needs a result file")?;
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     let file = ResultFile::parse(&text).map_err(|e| format!("{path}: {e}"))?;
-    struct Summary<'a>(&'a ResultFile);
+    struct Summary<'a>(&'a ResultFile, Args<'a>);
     impl Visitor for Summary<'_> {
-        type Out = Result<String, String>;
-        fn visit<P: Preset>(self) -> Result<String, String> {
-            Ok(P::summary(
-                &self.0.result_of::<P>().map_err(|e| e.to_string())?,
-            ))
+        type Out = Result<(), String>;
+        fn visit<P: Preset>(self) -> Result<(), String> {
+            println!(
+                "{}",
+                P::summary(&self.0.result_of::<P>().map_err(|e| e.to_string())?)
+            );
+            write_exports::<P>(&self.1, self.0)
         }
     }
-    println!(
-        "{}",
-        visit(&file.preset, Summary(&file)).map_err(|e| e.to_string())??
-    );
-    Ok(())
+    visit(&file.preset, Summary(&file, Args(&argv[1..]))).map_err(|e| e.to_string())?
 }
 
 /// Progress on stderr: each new stage, then every 10 % of it.
