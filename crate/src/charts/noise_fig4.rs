@@ -42,12 +42,7 @@ pub fn draw_noise_fig4<DB: DrawingBackend>(
     }
     // Only the root is presented, at the end: presenting a panel would close an SVG early.
     legend(&mut left, SeriesLabelPosition::UpperRight)?;
-    let layers = r
-        .variants
-        .iter()
-        .map(|v| v.log_volume_per_weight.len())
-        .max()
-        .unwrap_or(0);
+    let layers = r.volume_layers();
     let (vlo, vhi) = padded_range(
         r.variants
             .iter()

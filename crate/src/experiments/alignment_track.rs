@@ -285,12 +285,10 @@ impl TrackConfig {
             Field::int("samples", "Gradient samples", 2.0, 1e6),
             Field::int("probes", "Hutchinson probes", 2.0, 1e5),
             Field::seed(),
-            Field::widths("widths").advanced(),
-            Field::activation("activation").advanced(),
-            Field::int("block_layer", "Block (weight layer index)", 0.0, 100.0)
-                .help("1 = the weights between the two hidden layers")
-                .advanced(),
         ]
+        .into_iter()
+        .chain(super::noise_run::block_net_fields())
+        .collect()
     }
 
     /// The paper's scale: the first 10000 MNIST images.

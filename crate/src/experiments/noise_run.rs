@@ -237,12 +237,10 @@ impl NoiseRun {
             )
             .help("grad, para or both (comma-separated)"),
             Field::seed(),
-            Field::widths("widths").advanced(),
-            Field::activation("activation").advanced(),
-            Field::int("block_layer", "Block (weight layer index)", 0.0, 100.0)
-                .help("1 = the weights between the two hidden layers")
-                .advanced(),
         ]
+        .into_iter()
+        .chain(block_net_fields())
+        .collect()
     }
 
     /// The paper's Sec. 4 setting: the first 10000 MNIST images.
@@ -253,4 +251,16 @@ impl NoiseRun {
             ..Self::demo()
         }
     }
+}
+
+/// The advanced fields of the network whose block a noise run samples (Fig 2, 4, 6, 001 Fig 3).
+pub fn block_net_fields() -> [super::Field; 3] {
+    use super::schema::Field;
+    [
+        Field::widths("widths").advanced(),
+        Field::activation("activation").advanced(),
+        Field::int("block_layer", "Block (weight layer index)", 0.0, 100.0)
+            .help("1 = the weights between the two hidden layers")
+            .advanced(),
+    ]
 }

@@ -29,6 +29,14 @@ pub enum NoiseVariant {
 }
 
 impl NoiseVariant {
+    pub const ALL: [NoiseVariant; 5] = [
+        NoiseVariant::Plain,
+        NoiseVariant::Dropout,
+        NoiseVariant::GaussianDropout,
+        NoiseVariant::Disentanglement,
+        NoiseVariant::WeightNoise,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             NoiseVariant::Plain => "plain",
@@ -68,13 +76,7 @@ impl NoiseFig4Config {
             lambda_h: 0.2,
             refresh_every: 50,
             weight_noise_std: 0.02,
-            variants: vec![
-                NoiseVariant::Plain,
-                NoiseVariant::Dropout,
-                NoiseVariant::GaussianDropout,
-                NoiseVariant::Disentanglement,
-                NoiseVariant::WeightNoise,
-            ],
+            variants: NoiseVariant::ALL.to_vec(),
             seeds: 2,
         }
     }
@@ -129,7 +131,17 @@ pub struct NoiseFig4Result {
     pub variants: Vec<NoiseVariantResult>,
 }
 
-#[allow(clippy::too_many_arguments)]
+impl NoiseFig4Result {
+    /// Layers with a final volume (the longest of the variants' lists).
+    pub fn volume_layers(&self) -> usize {
+        self.variants
+            .iter()
+            .map(|v| v.log_volume_per_weight.len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 pub async fn run(
     cfg: &NoiseFig4Config,
     inputs: &super::Inputs<'_>,
@@ -217,17 +229,6 @@ pub async fn run(
     })
 }
 
-fn variant_choices() -> Vec<super::schema::Choice> {
-    use super::schema::Choice;
-    vec![
-        Choice::word("plain", "plain"),
-        Choice::word("dropout", "dropout"),
-        Choice::word("gaussian_dropout", "Gaussian dropout"),
-        Choice::word("disentanglement", "disentanglement (expansion)"),
-        Choice::word("weight_noise", "weight noise (contraction)"),
-    ]
-}
-
 /// The gallery's paper 002 Fig 4 card.
 pub struct Noise;
 
@@ -267,7 +268,14 @@ impl super::Preset for Noise {
         use super::schema::{Field, Range};
         let nonneg = Range::closed(0.0, 100.0);
         let mut f = vec![
-            Field::choices("variants", "Noises", variant_choices()),
+            Field::choices(
+                "variants",
+                "Noises",
+                NoiseVariant::ALL
+                    .iter()
+                    .map(|v| super::schema::Choice::of(v, v.label()))
+                    .collect(),
+            ),
             Field::float("lambda_a", "Disentanglement λ1 (activations)", nonneg)
                 .help("per-unit standard deviation; the paper gives no value"),
             Field::float("lambda_h", "Disentanglement λ2 (node loss)", nonneg),
@@ -287,12 +295,7 @@ impl super::Preset for Noise {
     }
     super::preset::one_chart!(crate::charts::draw_noise_fig4, "noise", "Test loss and volume per noise", 960 x 420);
     fn csv(r: &NoiseFig4Result) -> String {
-        let layers = r
-            .variants
-            .iter()
-            .map(|v| v.log_volume_per_weight.len())
-            .max()
-            .unwrap_or(0);
+        let layers = r.volume_layers();
         let mut head =
             "variant,epoch,train_loss,test_loss,test_accuracy,diverged_seeds".to_string();
         for l in 0..layers {

@@ -233,13 +233,10 @@ impl super::Preset for Split {
             Field::choices(
                 "variants",
                 "Variants",
-                vec![
-                    Choice::word("plain", "plain"),
-                    Choice::word("dropout", "dropout"),
-                    Choice::word("explicit", "explicit only"),
-                    Choice::word("implicit", "implicit only"),
-                    Choice::word("explicit_implicit", "explicit + implicit"),
-                ],
+                Variant::ALL
+                    .iter()
+                    .map(|v| Choice::of(v, v.label()))
+                    .collect(),
             ),
             Field::int("seeds", "Seeds", 1.0, 100.0),
             Field::seed(),

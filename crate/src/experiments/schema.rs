@@ -78,7 +78,7 @@ impl Range {
 /// One option of a choice: the word shown and typed, and the JSON value it stands for.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Choice {
-    pub text: &'static str,
+    pub text: String,
     pub label: &'static str,
     pub value: Value,
 }
@@ -340,7 +340,7 @@ impl Field {
             Kind::Choice { options } => options
                 .iter()
                 .find(|o| &o.value == value)
-                .map_or_else(|| plain(value), |o| o.text.to_string()),
+                .map_or_else(|| plain(value), |o| o.text.clone()),
             Kind::Choices { options } => match value {
                 Value::Array(a) => a
                     .iter()
@@ -348,7 +348,7 @@ impl Field {
                         options
                             .iter()
                             .find(|o| &o.value == v)
-                            .map_or_else(|| plain(v), |o| o.text.to_string())
+                            .map_or_else(|| plain(v), |o| o.text.clone())
                     })
                     .collect::<Vec<_>>()
                     .join(", "),
@@ -373,7 +373,20 @@ impl Field {
 }
 
 impl Choice {
-    pub fn new(text: &'static str, label: &'static str, value: Value) -> Self {
+    pub fn new(text: &str, label: &'static str, value: Value) -> Self {
+        Choice {
+            text: text.to_string(),
+            label,
+            value,
+        }
+    }
+    /// An option for an enum value: its word is the value's serde name.
+    pub fn of(value: &impl Serialize, label: &'static str) -> Self {
+        let value = super::preset::to_value(value);
+        let text = value
+            .as_str()
+            .expect("an enum word serialises as a string")
+            .to_string();
         Choice { text, label, value }
     }
     /// An option whose word is also its JSON string.
@@ -389,7 +402,7 @@ fn items(text: &str, sep: char) -> impl Iterator<Item = &str> {
 fn words(options: &[Choice]) -> String {
     options
         .iter()
-        .map(|o| o.text)
+        .map(|o| o.text.as_str())
         .collect::<Vec<_>>()
         .join(", ")
 }
