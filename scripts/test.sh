@@ -8,6 +8,9 @@ bash scripts/setup.sh --browser
 log "native tests"
 cargo test -p dropout-lab
 
+log "static server tests (paths, methods, CSP)"
+node --test tests/serve.test.mjs
+
 bash scripts/build.sh
 
 log "browser tests (wasm-bindgen-test, headless Chromium, WebGPU)"

@@ -3,7 +3,7 @@
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { serve } from '../scripts/serve.mjs';
+import { CSP, serve } from '../scripts/serve.mjs';
 
 export const ARTIFACTS = new URL('./artifacts/', import.meta.url).pathname;
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -32,7 +32,15 @@ export async function openLab(browser, url) {
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.on('worker', (w) => w.on('console', (m) => { if (m.type() === 'error') errors.push(`worker: ${m.text()}`); }));
-  await page.goto(url);
+  // Nothing leaves the origin: any request elsewhere is an error of the test (CSP violations
+  // already show up as console errors).
+  const origin = new URL(url).origin;
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (!['data:', 'blob:'].includes(u.protocol) && u.origin !== origin) errors.push(`request to another origin: ${r.url()}`);
+  });
+  const response = await page.goto(url);
+  assert.equal(response.headers()['content-security-policy'], CSP, 'the page is served with the lab\'s CSP');
   await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
   return { page, errors };
 }
@@ -75,4 +83,24 @@ export async function refused(page) {
   await page.click('#run-button');
   await page.waitForSelector('#error:not([hidden])');
   return page.textContent('#error');
+}
+
+/// A plain PyTorch state_dict of an nn.Sequential of Linear layers with all-zero weights, as
+/// `safetensors.torch.save_file` writes it (no lab metadata): its outputs are uniform, so its loss
+/// is ln(classes) whatever the data.
+export function zeroStateDict(widths) {
+  const header = {};
+  let offset = 0;
+  for (let l = 0; l + 1 < widths.length; l++) {
+    for (const [name, shape] of [[`${2 * l}.weight`, [widths[l + 1], widths[l]]], [`${2 * l}.bias`, [widths[l + 1]]]]) {
+      const bytes = 4 * shape.reduce((a, b) => a * b, 1);
+      header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + bytes] };
+      offset += bytes;
+    }
+  }
+  const text = JSON.stringify(header);
+  const headerBytes = Buffer.from(text.padEnd(8 * Math.ceil(text.length / 8)));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(headerBytes.length));
+  return Buffer.concat([len, headerBytes, Buffer.alloc(offset)]);
 }

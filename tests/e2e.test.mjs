@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { ARTIFACTS, launch, openLab, openPreset, refused, runPreset, startServer, trainToEnd } from './browser.mjs';
+import { ARTIFACTS, launch, openLab, openPreset, refused, runPreset, startServer, trainToEnd, zeroStateDict } from './browser.mjs';
 
 // 784-50-50-10, dropout 0.5 after the second hidden layer, 1000 training images.
 const RUN = 'view=train&dataset=mnist&train=1000&test=2000&widths=784-50-50-10&act=relu&drop=0,0.5&init=auto&opt=momentum&lr=0.05&mom=0.9&epochs=8&batch=50&seed=7';
@@ -105,19 +105,7 @@ test('without WebGPU the page says so and trains on the CPU', async () => {
     // A plain PyTorch state_dict (nn.Sequential(Linear(784, 20), Tanh(), Linear(20, 10)), saved by
     // safetensors.torch.save_file: no lab metadata). All-zero weights give uniform outputs, so the
     // first evaluated loss must be ln 10 whatever the data.
-    const tensors = { '0.weight': [20, 784], '0.bias': [20], '2.weight': [10, 20], '2.bias': [10] };
-    let offset = 0;
-    const torchHeader = {};
-    for (const [name, shape] of Object.entries(tensors)) {
-      const bytes = 4 * shape.reduce((a, b) => a * b, 1);
-      torchHeader[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + bytes] };
-      offset += bytes;
-    }
-    const headerText = JSON.stringify(torchHeader);
-    const headerBytes = Buffer.from(headerText.padEnd(8 * Math.ceil(headerText.length / 8)));
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(headerBytes.length));
-    const torchFile = Buffer.concat([len, headerBytes, Buffer.alloc(offset)]);
+    const torchFile = zeroStateDict([784, 20, 10]);
     await page.selectOption('#import-act', 'tanh');
     await page.setInputFiles('#import-weights', { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: torchFile });
     await page.waitForFunction(() => /Imported pytorch weights for 784-20-10/.test(document.getElementById('notice').textContent));
@@ -134,6 +122,36 @@ test('without WebGPU the page says so and trains on the CPU', async () => {
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
+  }
+});
+
+test('nothing leaves the origin: the CSP blocks requests elsewhere before they are sent', async () => {
+  // Another port is another origin; count what reaches it.
+  const { server: other, url: otherUrl } = await startServer();
+  let hits = 0;
+  other.on('request', () => { hits += 1; });
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openLab(browser, url);
+    const outcome = await page.evaluate(async (o) => {
+      const violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => violations.push(e.violatedDirective));
+      const fetched = await fetch(`${o}index.html`).then(() => 'sent', () => 'blocked');
+      const imported = await import(`${o}main.js`).then(() => 'sent', () => 'blocked');
+      await new Promise((done) => { const img = new Image(); img.onerror = img.onload = done; img.src = `${o}x.png`; });
+      const worker = await new Promise((done) => { try { new Worker(`${o}worker.js`); done('sent'); } catch { done('blocked'); } });
+      await new Promise((r) => setTimeout(r, 300));
+      return { fetched, imported, worker, violations };
+    }, otherUrl);
+    assert.equal(outcome.fetched, 'blocked');
+    assert.equal(outcome.imported, 'blocked');
+    assert.equal(outcome.worker, 'blocked');
+    for (const d of ['connect-src', 'script-src-elem', 'img-src']) assert.ok(outcome.violations.includes(d), `${d}: ${outcome.violations}`);
+    assert.equal(hits, 0, 'no request reached the other origin');
+    assert.ok(errors.length > 0 && errors.every((e) => /Content Security Policy|Failed to fetch|another origin|dynamically imported|Failed to construct 'Worker'/.test(e)), errors.join('\n'));
+  } finally {
+    await browser.close();
+    other.close();
   }
 });
 
@@ -446,6 +464,40 @@ test('the Fig 4, Fig 6 and 001 Fig 3 presets run in the page, draw their charts 
     assert.equal(rows.length, 2 + 3);
     assert.match(rows[0], /null_cosine_mean=/);
     assert.match(page.url(), /null_repeats=5/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('Fig 4 analyses an imported PyTorch network instead of training one; Fig 1a offers no import', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openPreset(browser, url, 'fig4', { settings: '0.1:0.05', train_size: '32', samples: '4', sources: 'grad', seed: '7', widths: '784-20-20-10' });
+    assert.equal(await page.isVisible('#preset-weights'), true);
+    assert.equal(await page.isDisabled('#preset-use-weights'), true, 'nothing to use before an import');
+    await page.selectOption('#preset-weights-act', 'tanh');
+    await page.setInputFiles('#preset-weights-file', { name: 'zero.safetensors', mimeType: 'application/octet-stream', buffer: zeroStateDict([784, 12, 8, 10]) });
+    await page.waitForFunction(() => /Imported 784-12-8-10 tanh \(PyTorch state_dict, zero\.safetensors\)/.test(document.getElementById('preset-weights-status').textContent));
+    assert.equal(await page.isChecked('#preset-use-weights'), true);
+    const r = await runPreset(page, 'fig4', 'cpu');
+    assert.equal(r.file.weights, '784-12-8-10 tanh from zero.safetensors');
+    assert.deepEqual(r.file.config.widths, [784, 12, 8, 10], 'the imported architecture, not the form\'s');
+    assert.equal(r.file.config.epochs, 0, 'no training before sampling');
+    // Zero weights: uniform outputs, so the network's loss is ln 10 on any data.
+    const loss = r.series[0].final_train_loss;
+    assert.ok(Math.abs(loss - Math.log(10)) < 1e-5, `zero network: loss ${loss} vs ln 10`);
+    assert.equal(r.series[0].hessian_eigenvalues.length, 12 * 8, 'the block of the imported network');
+    assert.match(await page.textContent('#preset-provenance'), /imported network 784-12-8-10 tanh from zero\.safetensors/);
+    // Unchecked, the same form trains its own 784-50-50-10 again.
+    await page.uncheck('#preset-use-weights');
+    const own = await runPreset(page, 'fig4', 'cpu');
+    assert.equal(own.file.weights, undefined);
+    assert.deepEqual(own.file.config.widths, [784, 20, 20, 10]);
+    // A preset that trains and compares its own networks has no import.
+    await page.goto(`${url}?view=preset&preset=fig1a&backend=cpu`);
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.isVisible('#preset-weights'), false);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

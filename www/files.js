@@ -8,6 +8,17 @@ export function download(name, mime, data) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+/// Send the weights file picked in `input` to the worker (with the activation chosen in `act`).
+export function importWeightsFrom(input, act, post) {
+  input.addEventListener('change', async () => {
+    const file = input.files[0];
+    if (!file) return;
+    const bytes = await file.arrayBuffer();
+    post({ type: 'importWeights', bytes, activation: act.value, name: file.name }, [bytes]);
+    input.value = '';
+  });
+}
+
 /// Split dropped files into result JSON files and data files (everything else).
 export function sortFiles(files) {
   const results = [];

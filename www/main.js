@@ -197,7 +197,10 @@ const handlers = {
   file({ name, mime, data }) {
     import('./files.js').then(({ download }) => download(name, mime, data));
   },
-  imported({ config, source }) { trainView.onImported(config, source); },
+  imported(msg) {
+    trainView.onImported(msg);
+    presetView.onImported(msg);
+  },
 };
 
 async function main() {

@@ -1,7 +1,7 @@
 // One preset at a time: its form built from the Rust schema (demo and paper values side by side),
 // Run / Cancel with stage progress and an ETA, its charts (PNG and SVG), summary and exports. The
 // same view shows a result file opened from disk. Nothing here is written per preset.
-import { download } from './files.js';
+import { download, importWeightsFrom } from './files.js';
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -30,6 +30,14 @@ export class PresetView {
     $('reset-paper').addEventListener('click', () => this.reset('paper'));
     $('preset-json').addEventListener('click', () => download(`dropout-lab-${this.entry.id}.json`, 'application/json', this.result));
     $('preset-csv').addEventListener('click', () => download(`dropout-lab-${this.entry.id}.csv`, 'text/csv', ctx.wasm.resultCsv(this.result)));
+    importWeightsFrom($('preset-weights-file'), $('preset-weights-act'), ctx.post);
+  }
+
+  /// Imported weights (from here or the Train view): presets that analyse one network may use them.
+  onImported({ config, source, name }) {
+    $('preset-use-weights').disabled = false;
+    $('preset-use-weights').checked = true;
+    $('preset-weights-status').textContent = `Imported ${config.widths.join('-')} ${config.activation} (${source === 'pytorch' ? 'PyTorch state_dict' : 'Dropout Lab file'}${name ? `, ${name}` : ''}).`;
   }
 
   get id() { return this.entry?.id; }
@@ -46,6 +54,8 @@ export class PresetView {
     $('preset-claim').textContent = entry.claim;
     $('preset-description').textContent = entry.description;
     $('preset-reference').textContent = `Where: ${entry.reference}`;
+    $('preset-weights').hidden = !entry.weights;
+    $('preset-weights-note').textContent = entry.weights ?? '';
     this.buildForm();
     this.fill(this.scale);
     const known = new Set(entry.fields.map((f) => f.key));
@@ -156,7 +166,8 @@ export class PresetView {
     const config = JSON.stringify(checked.config);
     this.started = { time: performance.now(), backend: this.ctx.backend(), id: this.id, demo, config };
     $('preset-progress-text').textContent = 'starting…';
-    this.ctx.post({ type: 'preset', name: this.id, config: JSON.stringify(checked.config), backend: this.ctx.backend() });
+    const useWeights = Boolean(this.entry.weights) && $('preset-use-weights').checked;
+    this.ctx.post({ type: 'preset', name: this.id, config: JSON.stringify(checked.config), backend: this.ctx.backend(), useWeights });
   }
 
   /// How long this exact run took before here, or the gallery's run of the demo config.
@@ -207,7 +218,8 @@ export class PresetView {
     }
     $('preset-summary').textContent = this.ctx.wasm.resultSummary(resultText);
     $('preset-provenance').textContent = `${file.preset} · ${file.dataset} · backend ${file.backend} · seed ${file.seed ?? '-'} · ` +
-      `Dropout Lab ${file.crate_version}` + (file.elapsed_s ? ` · ${formatSeconds(file.elapsed_s)}` : '');
+      `Dropout Lab ${file.crate_version}` + (file.elapsed_s ? ` · ${formatSeconds(file.elapsed_s)}` : '') +
+      (file.weights ? ` · imported network ${file.weights}, not trained here` : '');
     $('preset-json').disabled = false;
     $('preset-csv').disabled = false;
     if (problems.length) this.ctx.showError(problems.join('\n'));

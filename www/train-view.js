@@ -1,7 +1,7 @@
 // The free-training view: the form -> TrainConfig, loss and accuracy charts while it trains,
 // history and weights export, and weights import (the lab's own or a plain PyTorch state_dict).
 import { TRAIN_FIELDS, formToConfig } from './config.js';
-import { download } from './files.js';
+import { download, importWeightsFrom } from './files.js';
 
 const $ = (id) => document.getElementById(id);
 const formatSeconds = (s) => (!Number.isFinite(s) ? '…' : s < 90 ? `${s.toFixed(0)} s` : `${(s / 60).toFixed(1)} min`);
@@ -28,13 +28,7 @@ export class TrainView {
     $('export-json').addEventListener('click', () => ctx.post({ type: 'export', what: 'json' }));
     $('export-csv').addEventListener('click', () => ctx.post({ type: 'export', what: 'csv' }));
     $('export-weights').addEventListener('click', () => ctx.post({ type: 'export', what: 'weights' }));
-    $('import-weights').addEventListener('change', async (event) => {
-      const file = event.target.files[0];
-      if (!file) return;
-      const bytes = await file.arrayBuffer();
-      ctx.post({ type: 'importWeights', bytes, activation: $('import-act').value }, [bytes]);
-      event.target.value = '';
-    });
+    importWeightsFrom($('import-weights'), $('import-act'), ctx.post);
   }
 
   fields() {
@@ -114,7 +108,7 @@ export class TrainView {
     }
   }
 
-  onImported(config, source) {
+  onImported({ config, source }) {
     this.form.widths.value = config.widths.join('-');
     this.form.act.value = config.activation;
     this.form.drop.value = config.drop_rates.join(',');

@@ -106,14 +106,14 @@ async function train(config, wantedBackend) {
   reply({ type: 'done' });
 }
 
-async function preset(name, config, wantedBackend) {
+async function preset(name, config, wantedBackend, useWeights) {
   await beginJob(wantedBackend);
   try {
     const result = await lab.runPreset(name, config, async (stage, done, total) => {
       reply({ type: 'stage', stage, done, total });
       await tick();
       return !cancelRequested;
-    });
+    }, Boolean(useWeights));
     reply({ type: 'preset', name, result });
   } catch (e) {
     if (message(e) === 'cancelled') return reply({ type: 'cancelled' });
@@ -146,14 +146,14 @@ async function handle(msg) {
     case 'train':
       return train(msg.config, msg.backend);
     case 'preset':
-      return preset(msg.name, msg.config, msg.backend);
+      return preset(msg.name, msg.config, msg.backend, msg.useWeights);
     case 'export':
       return exportFile(msg.what);
     case 'bench':
       return bench(msg);
     case 'importWeights': {
-      const { config, source } = lab.importWeights(new Uint8Array(msg.bytes), msg.activation ?? 'relu');
-      return reply({ type: 'imported', config, source });
+      const { config, source } = lab.importWeights(new Uint8Array(msg.bytes), msg.activation ?? 'relu', msg.name);
+      return reply({ type: 'imported', config, source, name: msg.name });
     }
     default:
       throw new Error(`unknown message ${msg.type}`);

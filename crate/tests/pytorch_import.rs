@@ -2,35 +2,15 @@
 //! lab's forward pass on the imported weights equals y = relu(x W1ᵀ + b1) W2ᵀ + b2 computed here
 //! in f64 from the PyTorch-layout arrays.
 
-use std::collections::HashMap;
+mod common;
 
 use burn::tensor::{Tensor, TensorData};
 use dropout_lab::backend::cpu_device;
 use dropout_lab::io::pytorch::{import_any, import_state_dict, Source};
 use dropout_lab::model::{Activation, Mlp};
-use safetensors::tensor::{serialize, Dtype, TensorView};
 
 fn file(tensors: &[(&str, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
-    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
-        .iter()
-        .map(|(n, s, v)| {
-            (
-                n.to_string(),
-                s.clone(),
-                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            )
-        })
-        .collect();
-    let views: Vec<(String, TensorView)> = bytes
-        .iter()
-        .map(|(n, s, b)| {
-            (
-                n.clone(),
-                TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
-            )
-        })
-        .collect();
-    serialize(views, None::<HashMap<String, String>>).unwrap()
+    common::safetensors_f32(tensors)
 }
 
 fn values(n: usize, k: f32) -> Vec<f32> {

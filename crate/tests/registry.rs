@@ -255,6 +255,7 @@ fn result_files_with_another_version_or_malformed_are_refused_with_a_message() {
         dataset: "mnist".into(),
         seed: Some(3),
         elapsed_s: None,
+        weights: None,
         config: serde_json::json!({}),
         result: serde_json::json!({}),
     };

@@ -108,10 +108,13 @@ pub async fn run(
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<Fig1aResult> {
-    let train = inputs.train;
-    let test = inputs.test;
-    let device = inputs.device.clone();
-    let backend = inputs.backend;
+    let super::Inputs {
+        train,
+        test,
+        device,
+        backend,
+        ..
+    } = inputs;
     if cfg.directions == 0 || cfg.points < 2 || !(cfg.alpha_min < cfg.alpha_max) {
         return Err(LabError::Config(
             "Fig 1a needs at least one direction, two points and alpha_min < alpha_max".into(),

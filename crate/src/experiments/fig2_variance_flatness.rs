@@ -105,9 +105,12 @@ pub async fn run(
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<Fig2Result> {
-    let train = inputs.train;
-    let device = inputs.device.clone();
-    let backend = inputs.backend;
+    let super::Inputs {
+        train,
+        device,
+        backend,
+        ..
+    } = inputs;
     cfg.run.validate()?;
     if cfg.top_k == 0 {
         return Err(LabError::Config("Fig 2 needs at least 1 direction".into()));
@@ -126,8 +129,7 @@ pub async fn run(
             s.drop_rate,
             s.lr
         );
-        let sampled =
-            train_and_sample(&cfg.run, s, &stage, &train, &device, backend, reporter).await?;
+        let sampled = train_and_sample(&cfg.run, s, &stage, &train, inputs, reporter).await?;
         for (source, samples) in sampled.samples {
             let pcs = pca(&samples, cfg.top_k)?;
             let mut flatness: Vec<IntervalFlatness> = Vec::new();
@@ -198,6 +200,13 @@ impl super::Preset for Fig2 {
                 of their covariance, and the interval flatness F_v along each eigen-direction, \
                 with a power-law fit. Paper: N = 10000, 3000 samples.",
         }
+    }
+    const WEIGHTS: Option<&'static str> = Some(NoiseRun::WEIGHTS);
+    fn adopt_weights(c: Fig2Config, model: &crate::model::MlpConfig) -> LabResult<Fig2Config> {
+        Ok(Fig2Config {
+            run: c.run.adopt(model)?,
+            ..c
+        })
     }
     fn demo() -> Fig2Config {
         Fig2Config::demo()

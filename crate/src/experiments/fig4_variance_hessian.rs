@@ -82,9 +82,12 @@ pub async fn run(
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<Fig4Result> {
-    let train = inputs.train;
-    let device = inputs.device.clone();
-    let backend = inputs.backend;
+    let super::Inputs {
+        train,
+        device,
+        backend,
+        ..
+    } = inputs;
     cfg.run.validate()?;
     if !(cfg.fit_floor >= 0.0 && cfg.fit_floor < 1.0) {
         return Err(LabError::Config(format!(
@@ -110,8 +113,7 @@ pub async fn run(
             s.drop_rate,
             s.lr
         );
-        let sampled =
-            train_and_sample(&cfg.run, s, &stage, &train, &device, backend, reporter).await?;
+        let sampled = train_and_sample(&cfg.run, s, &stage, &train, inputs, reporter).await?;
         let model = Mlp::from_host(&sampled.train_config.model, &sampled.theta, &device);
         let mut op = HessianOperator::new(
             &model,
@@ -179,6 +181,13 @@ impl super::Preset for Fig4 {
                 log-log scale with a power-law fit. Paper: N = 10000, 1000 samples, the four \
                 settings of Fig 2.",
         }
+    }
+    const WEIGHTS: Option<&'static str> = Some(NoiseRun::WEIGHTS);
+    fn adopt_weights(c: Fig4Config, model: &crate::model::MlpConfig) -> LabResult<Fig4Config> {
+        Ok(Fig4Config {
+            run: c.run.adopt(model)?,
+            ..c
+        })
     }
     fn demo() -> Fig4Config {
         Fig4Config::demo()

@@ -37,9 +37,12 @@ pub async fn run(
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<Fig6Result> {
-    let train = inputs.train;
-    let device = inputs.device.clone();
-    let backend = inputs.backend;
+    let super::Inputs {
+        train,
+        device,
+        backend,
+        ..
+    } = inputs;
     let mut track_cfg = cfg.track.clone();
     track_cfg.train_with_dropout = false; // the paper trains by plain GD
     let tracked = track(&track_cfg, train, &device, backend, reporter).await?;

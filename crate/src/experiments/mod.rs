@@ -24,7 +24,8 @@ pub mod seeded_runs;
 
 pub use crate::progress::{Reporter, Silent, StagePrefix};
 pub use preset::{
-    csv_header, csv_rows, opt, to_value, Chart, Info, Inputs, Preset, ResultFile, Scale, Visitor,
+    csv_header, csv_rows, opt, to_value, Chart, Info, Inputs, Preset, ResultFile, Scale,
+    StartWeights, Visitor,
 };
 pub use schema::Field;
 

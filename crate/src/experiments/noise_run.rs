@@ -8,14 +8,14 @@
 //! S_para (Sec. 3.3.1): the block's weights at N consecutive GD steps after training; the
 //! analyses then work at the θ reached after those steps.
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::Reporter;
 use crate::analysis::noise::{gradient_samples, Block};
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::{Activation, HostParams, InitScheme, MlpConfig};
+use crate::model::{Activation, HostParams, InitScheme, Mlp, MlpConfig};
+use crate::train::eval::{evaluate, DeviceData};
 use crate::train::{OptimizerKind, TrainConfig, Trainer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +94,28 @@ impl NoiseRun {
         }
     }
 
+    /// The run on imported weights of `model`: its architecture, and no training before
+    /// sampling (S_para then follows GD with dropout from the imported θ).
+    pub fn adopt(self, model: &MlpConfig) -> LabResult<Self> {
+        if model.widths.len() < 3 {
+            return Err(LabError::Weights(format!(
+                "the noise runs need a hidden layer to drop; the imported network is {:?}",
+                model.widths
+            )));
+        }
+        Ok(NoiseRun {
+            widths: model.widths.clone(),
+            activation: model.activation,
+            epochs: 0,
+            ..self
+        })
+    }
+
+    /// What imported weights change, for the page and the CLI.
+    pub const WEIGHTS: &'static str = "The imported network replaces the training: its widths \
+        and activation are used, no GD steps are taken before sampling, S_grad is drawn at its \
+        weights and S_para follows GD with dropout from them.";
+
     pub fn validate(&self) -> LabResult<()> {
         if self.settings.is_empty() || self.sources.is_empty() || self.samples < 2 {
             return Err(LabError::Config(
@@ -141,16 +163,19 @@ pub struct Sampled {
     pub samples: Vec<(NoiseSource, Vec<Vec<f32>>)>,
 }
 
-/// Train one setting and draw its noise samples; `stage` prefixes progress messages.
+/// Train one setting on `train` (the first N images) and draw its noise samples; `stage`
+/// prefixes progress messages. Imported weights in `inputs` replace the seeded initialisation
+/// (and, with `epochs` 0, the training).
 pub async fn train_and_sample(
     run: &NoiseRun,
     s: &Setting,
     stage: &str,
     train: &Dataset,
-    device: &Device,
-    backend: &str,
+    inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<Sampled> {
+    let (device, backend) = (&inputs.device, inputs.backend);
+    let start = inputs.weights.map(|w| &w.params);
     let block = Block {
         layer: run.block_layer,
     };
@@ -161,16 +186,51 @@ pub async fn train_and_sample(
     };
     let tc = run.train_config(s, extra);
     block.validate(&tc.model)?;
-    let mut trainer =
-        Trainer::new(tc.clone(), train, train, device.clone(), backend, "mnist").await?;
-    super::train_to_end(&mut trainer, 20, stage, reporter).await?;
-    let theta = trainer.model().to_host().await?;
-    let final_train_loss = trainer
-        .history()
-        .epochs
-        .last()
-        .map_or(f32::NAN, |e| e.train_loss);
-    let mut trajectory = Some(trainer.take_snapshots());
+    if let Some(p) = start.filter(|p| p.widths != tc.model.widths) {
+        return Err(LabError::Weights(format!(
+            "the imported weights have widths {:?}, the run {:?}",
+            p.widths, tc.model.widths
+        )));
+    }
+    let (theta, final_train_loss, snapshots) = match start {
+        // Nothing to train and no trajectory to follow: S_grad at the imported θ itself
+        // (a trainer needs at least one step).
+        Some(params) if tc.epochs == 0 => {
+            tc.model.validate(train.dim, train.classes)?;
+            let model = Mlp::from_host(&tc.model, params, device);
+            let resident = DeviceData::upload(train, device);
+            let (loss, _) = evaluate(&model, &resident).await?;
+            (params.clone(), loss, Vec::new())
+        }
+        _ => {
+            let mut trainer = match start {
+                Some(params) => {
+                    Trainer::with_params(
+                        tc.clone(),
+                        params.clone(),
+                        train,
+                        train,
+                        device.clone(),
+                        backend,
+                        "mnist",
+                    )
+                    .await?
+                }
+                None => {
+                    Trainer::new(tc.clone(), train, train, device.clone(), backend, "mnist").await?
+                }
+            };
+            super::train_to_end(&mut trainer, 20, stage, reporter).await?;
+            let final_train_loss = trainer
+                .history()
+                .epochs
+                .last()
+                .map_or(f32::NAN, |e| e.train_loss);
+            let theta = trainer.model().to_host().await?;
+            (theta, final_train_loss, trainer.take_snapshots())
+        }
+    };
+    let mut trajectory = Some(snapshots);
     let mut samples = Vec::new();
     for &source in &run.sources {
         let set: Vec<Vec<f32>> = match source {

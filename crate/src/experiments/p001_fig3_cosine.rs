@@ -54,9 +54,12 @@ pub async fn run(
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<CosineResult> {
-    let train = inputs.train;
-    let device = inputs.device.clone();
-    let backend = inputs.backend;
+    let super::Inputs {
+        train,
+        device,
+        backend,
+        ..
+    } = inputs;
     let mut track_cfg = cfg.track.clone();
     track_cfg.train_with_dropout = true; // 001 trains with dropout
     let d = Span::Block(Block {

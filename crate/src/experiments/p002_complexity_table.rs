@@ -98,10 +98,13 @@ pub async fn run(
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<ComplexityTableResult> {
-    let train = inputs.train;
-    let test = inputs.test;
-    let device = inputs.device.clone();
-    let backend = inputs.backend;
+    let super::Inputs {
+        train,
+        test,
+        device,
+        backend,
+        ..
+    } = inputs;
     if cfg.settings.len() < 2
         || cfg
             .settings

@@ -136,10 +136,13 @@ pub async fn run(
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<VolumeTrackResult> {
-    let train = inputs.train;
-    let test = inputs.test;
-    let device = inputs.device.clone();
-    let backend = inputs.backend;
+    let super::Inputs {
+        train,
+        test,
+        device,
+        backend,
+        ..
+    } = inputs;
     if !(cfg.drop_rate > 0.0 && cfg.drop_rate < 1.0) || cfg.kfac_rows == 0 || cfg.widths.len() < 3 {
         return Err(LabError::Config(
             "the volume preset needs a drop rate in (0, 1), kfac_rows ≥ 1 and a hidden layer"

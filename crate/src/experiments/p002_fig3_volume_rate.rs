@@ -54,10 +54,13 @@ pub async fn run(
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<VolumeRateResult> {
-    let train = inputs.train;
-    let test = inputs.test;
-    let device = inputs.device.clone();
-    let backend = inputs.backend;
+    let super::Inputs {
+        train,
+        test,
+        device,
+        backend,
+        ..
+    } = inputs;
     if cfg.drop_rates.is_empty()
         || cfg.drop_rates.iter().any(|p| !(0.0..1.0).contains(p))
         || cfg.base.kfac_rows == 0

@@ -147,11 +147,14 @@ pub async fn run(
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<NoiseFig4Result> {
-    let train = inputs.train;
-    let test = inputs.test;
-    let dataset = inputs.dataset;
-    let device = inputs.device.clone();
-    let backend = inputs.backend;
+    let super::Inputs {
+        train,
+        test,
+        dataset,
+        device,
+        backend,
+        ..
+    } = inputs;
     if cfg.variants.is_empty() || cfg.seeds == 0 || cfg.base.kfac_rows == 0 {
         return Err(LabError::Config(
             "the noise preset needs a variant, a seed and kfac_rows ≥ 1".into(),

@@ -127,11 +127,14 @@ pub async fn run(
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<SplitResult> {
-    let train = inputs.train;
-    let test = inputs.test;
-    let dataset = inputs.dataset;
-    let device = inputs.device.clone();
-    let backend = inputs.backend;
+    let super::Inputs {
+        train,
+        test,
+        dataset,
+        device,
+        backend,
+        ..
+    } = inputs;
     if !(cfg.drop_rate > 0.0 && cfg.drop_rate < 1.0)
         || cfg.seeds == 0
         || cfg.variants.is_empty()

@@ -85,11 +85,14 @@ pub async fn run(
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<ModesTableResult> {
-    let train = inputs.train;
-    let test = inputs.test;
-    let dataset = inputs.dataset;
-    let device = inputs.device.clone();
-    let backend = inputs.backend;
+    let super::Inputs {
+        train,
+        test,
+        dataset,
+        device,
+        backend,
+        ..
+    } = inputs;
     if cfg.seeds == 0
         || cfg.modes.is_empty()
         || cfg.rates.is_empty()

@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::schema::{get_path, set_path, Field};
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
+use crate::model::{HostParams, MlpConfig};
 use crate::progress::Reporter;
 
 /// Version of the result-file format; a file with another version is refused with a message.
@@ -76,6 +77,26 @@ pub struct Inputs<'a> {
     pub dataset: &'a str,
     pub device: Device,
     pub backend: &'a str,
+    /// A trained network to analyse instead of training one (see `Preset::WEIGHTS`).
+    pub weights: Option<&'a StartWeights>,
+}
+
+/// A trained network from a weights file (the lab's own or a PyTorch state_dict).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartWeights {
+    pub model: MlpConfig,
+    pub params: HostParams,
+    /// Where the weights came from, written into the result file ("model.safetensors").
+    pub origin: String,
+}
+
+impl StartWeights {
+    /// "784-50-50-10 relu from model.safetensors", for result files and messages.
+    pub fn describe(&self) -> String {
+        let widths: Vec<String> = self.model.widths.iter().map(usize::to_string).collect();
+        let act = format!("{:?}", self.model.activation).to_lowercase();
+        format!("{} {act} from {}", widths.join("-"), self.origin)
+    }
 }
 
 /// A paper figure: its config, its run and how its result reads (chart, CSV, summary).
@@ -97,6 +118,13 @@ pub trait Preset: 'static {
     /// Refuse a config that cannot run, before any work.
     fn validate(_config: &Self::Config) -> LabResult<()> {
         Ok(())
+    }
+    /// What imported weights replace, for a preset that analyses one trained network; None for
+    /// one that trains and compares its own networks (imported weights are then refused).
+    const WEIGHTS: Option<&'static str> = None;
+    /// The config a run from imported weights of `model` uses (its architecture, no training).
+    fn adopt_weights(config: Self::Config, _model: &MlpConfig) -> LabResult<Self::Config> {
+        Ok(config)
     }
     fn run(
         config: &Self::Config,
@@ -162,6 +190,9 @@ pub struct ResultFile {
     /// Wall-clock seconds of the run, when the caller measured them.
     #[serde(default)]
     pub elapsed_s: Option<f64>,
+    /// The imported network the run started from instead of training, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
     pub config: Value,
     pub result: Value,
 }
@@ -286,7 +317,18 @@ pub async fn run_to_file<P: Preset>(
     inputs: &Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<ResultFile> {
-    let typed = typed_config::<P>(config)?;
+    let mut typed = typed_config::<P>(config)?;
+    if let Some(w) = inputs.weights {
+        if P::WEIGHTS.is_none() {
+            return Err(LabError::Config(format!(
+                "{} trains and compares its own networks, so it cannot start from imported \
+                 weights (the figures that analyse one trained network can: see `dropout-lab list`)",
+                P::info().id
+            )));
+        }
+        typed = P::adopt_weights(typed, &w.model)?;
+        P::validate(&typed)?;
+    }
     let result = P::run(&typed, inputs, reporter).await?;
     let config = to_value(&typed);
     Ok(ResultFile {
@@ -297,6 +339,7 @@ pub async fn run_to_file<P: Preset>(
         dataset: inputs.dataset.to_string(),
         seed: get_path(&config, "seed").and_then(Value::as_u64),
         elapsed_s: None,
+        weights: inputs.weights.map(StartWeights::describe),
         config,
         result: to_value(&result),
     })
@@ -318,6 +361,8 @@ pub struct CatalogueEntry {
     pub info: Info,
     pub fields: Vec<CatalogueField>,
     pub charts: Vec<Chart>,
+    /// What imported weights replace; absent when the preset cannot start from them.
+    pub weights: Option<&'static str>,
 }
 
 pub fn catalogue_entry<P: Preset>() -> CatalogueEntry {
@@ -334,6 +379,7 @@ pub fn catalogue_entry<P: Preset>() -> CatalogueEntry {
             })
             .collect(),
         charts: P::charts(),
+        weights: P::WEIGHTS,
     }
 }
 

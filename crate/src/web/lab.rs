@@ -23,6 +23,8 @@ pub struct Lab {
     trainer: Option<Trainer>,
     /// Weights imported by the user, used by the next `start` instead of a fresh initialisation.
     imported: Option<(MlpConfig, HostParams)>,
+    /// The same network for presets that analyse one (kept until another file is imported).
+    start_weights: Option<crate::experiments::StartWeights>,
 }
 
 #[derive(serde::Serialize)]
@@ -47,6 +49,7 @@ impl Lab {
             dataset_name: String::new(),
             trainer: None,
             imported: None,
+            start_weights: None,
         }
     }
 
@@ -192,10 +195,16 @@ impl Lab {
     }
 
     /// Read a safetensors file (the lab's own, or a plain PyTorch state_dict of Linear layers
-    /// with `activation` between them); its weights start the next run. Returns
+    /// with `activation` between them); its weights start the next training run, and presets
+    /// run with `useWeights` analyse it. `name`: the file's name, for result files. Returns
     /// `{ config, source }`.
     #[wasm_bindgen(js_name = importWeights)]
-    pub fn import_weights(&mut self, bytes: &[u8], activation: String) -> Result<JsValue, JsError> {
+    pub fn import_weights(
+        &mut self,
+        bytes: &[u8],
+        activation: String,
+        name: Option<String>,
+    ) -> Result<JsValue, JsError> {
         let activation: crate::model::Activation =
             serde_json::from_value(serde_json::Value::String(activation)).map_err(js_err)?;
         let (config, params, source) =
@@ -210,6 +219,11 @@ impl Lab {
             source,
         })
         .map_err(js_err)?;
+        self.start_weights = Some(crate::experiments::StartWeights {
+            model: config.clone(),
+            params: params.clone(),
+            origin: name.unwrap_or_else(|| "an imported file".into()),
+        });
         self.imported = Some((config, params));
         Ok(value)
     }
@@ -294,13 +308,16 @@ impl crate::experiments::Reporter for JsReporter {
 impl Lab {
     /// Run preset `id` (see `presetCatalogue`) from a config (JSON, from `presetConfig`) on the
     /// loaded data with the current backend; `report(stage, done, total)` shows progress and may
-    /// cancel. Returns the versioned result file as JSON (charts and exports take it as is).
+    /// cancel. `use_weights`: analyse the imported network instead of training (presets whose
+    /// catalogue entry has `weights`). Returns the versioned result file as JSON (charts and
+    /// exports take it as is).
     #[wasm_bindgen(js_name = runPreset)]
     pub async fn run_preset(
         &self,
         id: String,
         config_json: String,
         report: js_sys::Function,
+        use_weights: Option<bool>,
     ) -> Result<String, JsError> {
         use crate::experiments::preset::{run_to_file, ResultFile};
         use crate::experiments::{registry, Inputs, Preset, Visitor};
@@ -318,6 +335,12 @@ impl Lab {
             dataset: &self.dataset_name,
             device: self.current_device()?,
             backend: self.backend.label(),
+            weights: match use_weights {
+                Some(true) => Some(self.start_weights.as_ref().ok_or_else(|| {
+                    JsError::new("no weights imported: import a .safetensors file first")
+                })?),
+                _ => None,
+            },
         };
         type Job<'a> = Pin<Box<dyn Future<Output = crate::LabResult<ResultFile>> + 'a>>;
         struct Start<'a> {

@@ -29,6 +29,29 @@ pub fn mnist(split: &str) -> Dataset {
 
 pub mod reference;
 
+/// A safetensors file of f32 tensors (name, shape, values) without metadata, as
+/// `safetensors.torch.save_file` writes a plain state_dict.
+pub fn safetensors_f32(tensors: &[(&str, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
+    use safetensors::tensor::{serialize, Dtype, TensorView};
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, s, v)| {
+            let b = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            (n.to_string(), s.clone(), b)
+        })
+        .collect();
+    let views: Vec<(String, TensorView)> = bytes
+        .iter()
+        .map(|(n, s, b)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    serialize(views, None::<std::collections::HashMap<String, String>>).unwrap()
+}
+
 /// What a preset's run reads, on the CPU backend.
 pub fn cpu_inputs<'a>(
     train: &'a Dataset,
@@ -40,6 +63,7 @@ pub fn cpu_inputs<'a>(
         dataset: "mnist",
         device: dropout_lab::backend::cpu_device(),
         backend: "cpu",
+        weights: None,
     }
 }
 

@@ -5,6 +5,7 @@
 //! dropout-lab show <preset> [--scale demo|paper]
 //! dropout-lab run <preset> [--data DIR] [--dataset NAME] [--scale demo|paper] [--config FILE]
 //!     [--set key=value]... [--out result.json] [--csv FILE] [--svg FILE] [--backend cpu|wgpu]
+//!     [--weights model.safetensors [--act relu|tanh]]
 //! dropout-lab summary result.json [--csv FILE] [--svg FILE]
 //! dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json]
 //!     [--weights out.safetensors]
@@ -56,7 +57,9 @@ const USAGE: &str = "usage:
   dropout-lab show <preset> [--scale demo|paper]     its settings and their values
   dropout-lab run <preset> [--data DIR] [--dataset NAME] [--scale demo|paper] [--config FILE]
                   [--set key=value]... [--out result.json] [--csv FILE] [--svg FILE]
-                  [--backend cpu|wgpu]
+                  [--backend cpu|wgpu] [--weights model.safetensors [--act relu|tanh]]
+                  (--weights: analyse that trained network instead of training one; the figures
+                  marked [--weights] in `list` take it; --act for a PyTorch state_dict)
   dropout-lab summary result.json [--csv FILE] [--svg FILE]   a saved result's summary and exports
   dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json]
                   [--weights w.safetensors]

@@ -8,7 +8,10 @@ use dropout_lab::experiments::preset::{
 };
 use dropout_lab::experiments::registry::{ids, visit};
 use dropout_lab::experiments::schema::get_path;
-use dropout_lab::experiments::{Inputs, Preset, Reporter, ResultFile, Scale, Visitor};
+use dropout_lab::experiments::{
+    Inputs, Preset, Reporter, ResultFile, Scale, StartWeights, Visitor,
+};
+use dropout_lab::io::pytorch::import_any;
 use serde_json::Value;
 
 use super::args::Args;
@@ -32,8 +35,13 @@ pub fn list() -> Result<(), String> {
         type Out = String;
         fn visit<P: Preset>(self) -> String {
             let i = P::info();
+            let weights = if P::WEIGHTS.is_some() {
+                "  [--weights]"
+            } else {
+                ""
+            };
             format!(
-                "{:<11} paper {} {:<20} {}",
+                "{:<11} paper {} {:<20} {}{weights}",
                 i.id, i.paper, i.figure, i.title
             )
         }
@@ -143,12 +151,14 @@ impl Visitor for Run<'_> {
             None => dataset_name(&dir),
         };
         let (device, backend) = data::device(args.value("--backend")?)?;
+        let weights = start_weights(args)?;
         let inputs = Inputs {
             train: &train,
             test: &test,
             dataset: &dataset,
             device,
             backend,
+            weights: weights.as_ref(),
         };
         let started = Instant::now();
         let mut file =
@@ -166,6 +176,26 @@ impl Visitor for Run<'_> {
         );
         write_outputs::<P>(args, &file)
     }
+}
+
+/// `--weights FILE [--act relu|tanh]`: a trained network to analyse instead of training (the
+/// activation is read from a lab file, and taken from --act for a PyTorch state_dict).
+fn start_weights(args: &Args) -> Result<Option<StartWeights>, String> {
+    let Some(path) = args.value("--weights")? else {
+        return Ok(None);
+    };
+    let act = args.value("--act")?.unwrap_or("relu");
+    let activation = serde_json::from_value(Value::String(act.into()))
+        .map_err(|_| format!("--act {act}: use relu or tanh"))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let (model, params, _) = import_any(&bytes, activation).map_err(|e| format!("{path}: {e}"))?;
+    Ok(Some(StartWeights {
+        model,
+        params,
+        origin: Path::new(path)
+            .file_name()
+            .map_or(path.to_string(), |n| n.to_string_lossy().into_owned()),
+    }))
 }
 
 /// The data set's usual name when DIR is one of the bundled ones, else DIR itself.
