@@ -15,7 +15,9 @@ const TYPES = {
 };
 
 // 'self' for everything; 'wasm-unsafe-eval' lets WebAssembly compile (no JS eval); data: for the
-// blank favicon and blob: for downloads drawn from canvases. No inline script or style.
+// blank favicon and blob: for downloads drawn from canvases. No inline script and no <style>;
+// style *attributes* are allowed because plotters measures chart text in the browser with a
+// <span style="font-…"> (plotters 0.3.7, src/style/font/web.rs), and an attribute cannot run code.
 export const CSP = [
   "default-src 'self'",
   "script-src 'self' 'wasm-unsafe-eval'",
@@ -23,6 +25,7 @@ export const CSP = [
   "connect-src 'self'",
   "img-src 'self' data: blob:",
   "style-src 'self'",
+  "style-src-attr 'unsafe-inline'",
   "object-src 'none'",
   "base-uri 'none'",
   "form-action 'self'",

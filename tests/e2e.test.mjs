@@ -232,7 +232,7 @@ test('the page opens on the gallery: every figure has a card that opens its form
     const { page, errors } = await openLab(browser, url);
     assert.equal(await page.getAttribute('body', 'data-view'), 'gallery');
     const catalogue = await page.evaluate(() => window.dropoutLab.catalogue);
-    assert.equal(catalogue.length, 11);
+    assert.equal(catalogue.length, 14);
     const cards = await page.$$eval('#gallery .card', (cs) => cs.map((c) => c.dataset.preset));
     assert.deepEqual(cards, [...catalogue.map((e) => e.id), 'train']);
     await page.screenshot({ path: `${ARTIFACTS}e2e-gallery.png`, fullPage: true });
@@ -346,6 +346,24 @@ test('the Fig 2 preset runs in the page, draws its scatter with fitted slopes, e
     await page.click('#preset-cancel');
     await page.waitForSelector('body[data-run="cancelled"]', { timeout: 60_000 });
     assert.ok(await page.isHidden('#error'));
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('same seed, same numbers in the page: three Fig 2 runs agree bit for bit, another seed differs', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const fields = { settings: '0.2:0.1', train_size: '128', epochs: '5', samples: '6', sources: 'grad, para', widths: '784-16-16-10', top_k: '3', seed: '11' };
+    const { page, errors } = await openPreset(browser, url, 'fig2', fields);
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(JSON.stringify((await runPreset(page, 'fig2', 'cpu')).file.result));
+    assert.equal(runs[1], runs[0], 'run 2 equals run 1');
+    assert.equal(runs[2], runs[0], 'run 3 equals run 1');
+    await page.fill('[name="seed"]', '12');
+    const other = JSON.stringify((await runPreset(page, 'fig2', 'cpu')).file.result);
+    assert.notEqual(other, runs[0], 'seed 12 gives other numbers');
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
@@ -498,6 +516,42 @@ test('Fig 4 analyses an imported PyTorch network instead of training one; Fig 1a
     await page.goto(`${url}?view=preset&preset=fig1a&backend=cpu`);
     await page.waitForSelector('body[data-ready="true"]');
     assert.equal(await page.isVisible('#preset-weights'), false);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the paper 001 SME presets run in the page: loss paths, weak order with error bars, test curves', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    let { page, errors } = await openPreset(browser, url, 'sme-order', { drop_rates: '0.3', lrs: '0.4, 0.2', time: '0.8', trials: '12', train_size: '20', hidden: '3', substeps: '2', seed: '3' });
+    const order = await runPreset(page, 'sme-order', 'cpu');
+    assert.equal(order.points.length, 2);
+    assert.equal(order.dim, 3 * (10 + 49), 'θ of a 49-3-10 network without biases');
+    for (const p of order.points) {
+      assert.deepEqual(p.gaps.map((g) => g.order), [1, 2]);
+      for (const g of p.gaps) assert.ok(g.distance > 0 && g.noise > 0 && g.se > 0 && g.floored === g.distance < 2 * g.noise);
+    }
+    assert.match(await summary(page), /order 1 · p = 0\.70: slope/);
+    assert.ok(await canvasColours(page, 'chart-sme-order-order') > 10);
+    assert.equal((await csvLines(page)).length, 2 + 2 * 2);
+
+    await page.goto(`${url}?${new URLSearchParams({ view: 'preset', preset: 'sme-test', backend: 'cpu', settings: '0.1:0.05, 0.7:0.5', time: '1', trials: '2', train_size: '20', test_size: '30', hidden: '3', points: '5', seed: '3' })}`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    const paths = await runPreset(page, 'sme-test', 'cpu');
+    assert.deepEqual(paths.paths.map((p) => p.dynamics), ['dropout', 'sme1', 'modified_gd', 'dropout', 'sme1', 'modified_gd']);
+    for (const p of paths.paths) {
+      assert.equal(p.times.length, 5);
+      assert.equal(p.times[0], 0);
+      // Every dynamics starts from the same θ_0: the same loss at t = 0.
+      assert.equal(p.test_loss.mean[0], paths.paths[0].test_loss.mean[0]);
+      assert.ok(p.test_accuracy.mean.every((a) => a >= 0 && a <= 1));
+    }
+    // GD on L_S has no noise: its band has no width.
+    const gd = paths.paths.find((p) => p.dynamics === 'modified_gd');
+    assert.deepEqual(gd.test_loss.min, gd.test_loss.max);
+    assert.ok(await canvasColours(page, 'chart-sme-test-test') > 10);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

@@ -22,6 +22,8 @@ pub enum Stream {
     Sharpness = 8,
     /// Weight noise of the sampling method (paper 002 Algorithm 1).
     WeightSampling = 9,
+    /// Dropout masks and SDE noise of paper 001's SME trials (one sub-stream per trial).
+    SdeNoise = 10,
 }
 
 pub fn stream(seed: u64, purpose: Stream) -> ChaCha8Rng {

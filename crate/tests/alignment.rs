@@ -1,6 +1,8 @@
 //! Fig 6 / 001 Fig 3 at tiny scale on genuine MNIST: the matrix-free alignment quantities against
 //! their dense definitions (dense block Hessian from HVP columns, dense Σ from the samples), and
 //! the tracked run against a direct recomputation at its final θ.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

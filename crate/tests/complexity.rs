@@ -2,6 +2,8 @@
 //! f64 loss, the sampling method against a known Gaussian, the complexity table's PAC-Bayes
 //! columns against their parts, and Fig. 2(a)/(c)'s update correlations against a directly
 //! recorded trajectory.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! `backprop_f64`) on a tiny MLP with fixed masks: standard, forward-only (Def. 1), backward-only
 //! (Def. 2) and augmented (eq. 7-10); the hand-written standard rule itself against finite
 //! differences of the masked loss.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

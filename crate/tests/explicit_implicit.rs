@@ -4,6 +4,8 @@
 //! dropout masks (enumerated, no Monte Carlo) of the ε-scaled dropout loss, the sampled estimator
 //! against R by Monte Carlo, and the implicit-noise objectives against separately computed
 //! dropout gradients.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

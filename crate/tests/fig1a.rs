@@ -1,6 +1,8 @@
 //! Fig 1a (paper 000) at tiny scale: the curve's point at α is the loss of θ + α d computed on the
 //! host and evaluated afresh (an independent path from the device-side θ + α d), and α = 0 is
 //! the trained model's own loss.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

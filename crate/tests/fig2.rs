@@ -1,5 +1,7 @@
 //! The Fig 2 pipeline (paper 000) at tiny scale on genuine MNIST: each reported width is a real
 //! crossing of the loss profile, checked by evaluating the loss there directly.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! eigenvalue is checked against the curvature of the loss itself along its eigenvector,
 //! d²/dt² L(θ + t v) by a central second difference of plain evaluations (no HVP code involved),
 //! and the projected variance against a direct projection of independently drawn samples.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The gradient of the MLP loss from burn's autodiff (f32) against central finite differences of
 //! an independent f64 implementation of the same network, with a dropout mask held fixed.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 use burn::tensor::{Tensor, TensorData};
 use dropout_lab::backend::{cpu_device, read_f32};

@@ -1,6 +1,8 @@
 //! Exact Hessian-vector products (reverse-over-forward, f32 on burn) against a dense f64 Hessian
 //! of an independent implementation, built by second central differences of its loss:
 //! H_ij ≈ [L(+i+j) - L(+i-j) - L(-i+j) + L(-i-j)] / 4h², error O(h²) + O(ε_f64 / h²) ≈ 1e-8.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 use dropout_lab::analysis::hessian::{hvp, hvp_central_difference, HessianOperator, Span};
 use dropout_lab::analysis::noise::Block;

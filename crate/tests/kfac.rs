@@ -4,6 +4,8 @@
 //! from the exact HVPs (themselves checked against f64 finite differences in tests/hessian.rs),
 //! with and without a dropout mask. The weight vector is row-major [fan_in, fan_out], which is
 //! exactly the index order of kron(A, H).
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 use dropout_lab::analysis::hessian::{HessianOperator, Span};
 use dropout_lab::analysis::kfac::{factors, laplace_volumes};

@@ -2,6 +2,8 @@
 //! tanh net: forward activation noise against the f64 reference loss, backward node-loss noise
 //! against the hand-derived extra gradient a_{i-1}ᵀ c, weight noise against the clean gradient at
 //! the perturbed weights, Gaussian dropout's moments, and training with each noise.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! A plain PyTorch state_dict (safetensors, no lab metadata) loads as the MLP it describes: the
 //! lab's forward pass on the imported weights equals y = relu(x W1ᵀ + b1) W2ᵀ + b2 computed here
 //! in f64 from the PyTorch-layout arrays.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

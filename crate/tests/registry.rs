@@ -1,5 +1,7 @@
 //! The preset registry: every preset's configs round-trip through JSON and through the text of
 //! its form fields, its schema covers every config field, and result files carry their version.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 use dropout_lab::experiments::preset::{
     apply_fields, base_config, config_from_fields, to_value, typed_config, SCHEMA_VERSION,

@@ -2,6 +2,8 @@
 //! Fig 4 on a PyTorch state_dict reports the loss and the block Hessian of exactly that network
 //! (checked against an f64 forward/backward written in the test and a finite-difference Hessian
 //! of it), records where the weights came from, and presets that train their own networks refuse.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Training on genuine MNIST with the CPU backend: it learns, it is reproducible, it stops on
 //! divergence with a clear error, and exported weights reproduce the model's numbers.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

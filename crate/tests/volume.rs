@@ -1,5 +1,7 @@
 //! Paper 002 Fig. 2(b) at tiny scale on genuine MNIST: every epoch has a K-FAC volume per layer,
 //! volumes are at most 1, and the first point is exactly the estimate at the initial weights.
+// Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -183,7 +183,7 @@ pub fn projected_variances(centred: &DMatrix<f64>, directions: &DMatrix<f64>) ->
         .collect()
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::linalg::DenseOperator;

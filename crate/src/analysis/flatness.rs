@@ -120,7 +120,7 @@ pub async fn interval_flatness<P: Profile>(
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
 

@@ -206,7 +206,7 @@ pub fn perturb_weights(theta: &HostParams, z: &[f32], sigma: f64) -> HostParams 
     moved
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
 

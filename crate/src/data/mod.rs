@@ -2,6 +2,7 @@
 
 pub mod dataset;
 pub mod idx;
+pub mod resize;
 
 pub use dataset::{Dataset, Normalisation};
 pub use idx::{decode_idx, IdxArray};

@@ -6,6 +6,8 @@ use super::fig2_variance_flatness::Fig2;
 use super::fig4_variance_hessian::Fig4;
 use super::fig6_alignment::Fig6;
 use super::p001_fig3_cosine::Cosine;
+use super::p001_sme_order::SmeOrder;
+use super::p001_sme_paths::{SmeLoss, SmeTest};
 use super::p002_complexity_table::Complexity;
 use super::p002_fig2_volume::Volume;
 use super::p002_fig3_volume_rate::VolumeRate;
@@ -37,7 +39,10 @@ macro_rules! registry {
     };
 }
 
-registry!(Fig1a, Fig2, Fig4, Fig6, Cosine, Volume, VolumeRate, Complexity, Noise, Modes, Split);
+registry!(
+    Fig1a, Fig2, Fig4, Fig6, Cosine, SmeLoss, SmeOrder, SmeTest, Volume, VolumeRate, Complexity,
+    Noise, Modes, Split
+);
 
 struct Entry;
 impl Visitor for Entry {

@@ -70,7 +70,7 @@ pub async fn hutchinson(
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::linalg::DenseOperator;

@@ -189,7 +189,7 @@ fn ritz(alpha: &[f64], beta: &[f64], b_next: f64, opts: &LanczosOptions) -> LabR
     Ok(r)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::linalg::orthonormal::haar_frame;

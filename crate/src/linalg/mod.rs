@@ -6,5 +6,6 @@ pub mod hutchinson;
 pub mod lanczos;
 pub mod operator;
 pub mod orthonormal;
+pub mod sde;
 
 pub use operator::{DenseOperator, LinearOperator};

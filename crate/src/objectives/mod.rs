@@ -5,4 +5,5 @@
 
 pub mod explicit_implicit;
 pub mod kfac_factors;
+pub mod modified_loss;
 pub mod reverse_noise;

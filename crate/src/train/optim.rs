@@ -114,7 +114,7 @@ impl Optimizer {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::backend::{cpu_device, read_f32};
