@@ -65,15 +65,7 @@ fn modified_loss_is_the_exact_mean_over_all_masks() {
     let draws = 40_000;
     let vals: Vec<f64> = (0..draws)
         .map(|_| {
-            let d: Vec<f64> = (0..m)
-                .map(|_| {
-                    if rng.random::<f64>() < p {
-                        1.0 / p
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
+            let d: Vec<f64> = net.dropout_mask(p, &mut rng);
             net.loss(&theta, &s, Some(&d))
         })
         .collect();

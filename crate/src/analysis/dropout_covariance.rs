@@ -222,15 +222,7 @@ pub fn monte_carlo_covariance(
     let mut mean = vec![0.0; dim];
     let mut second = DMatrix::<f64>::zeros(dim, dim);
     for _ in 0..draws {
-        let delta: Vec<f64> = (0..net.m)
-            .map(|_| {
-                if rng.random::<f64>() < p {
-                    1.0 / p
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let delta: Vec<f64> = net.dropout_mask(p, rng);
         let g = net.dropout_grad(theta, s, Some(&delta));
         let gv = nalgebra::DVector::from_vec(g.clone());
         second += &gv * gv.transpose();

@@ -135,15 +135,7 @@ pub fn trajectory(
     for step in 1..=steps {
         match dynamics {
             Dynamics::Dropout => {
-                let delta: Vec<f64> = (0..net.m)
-                    .map(|_| {
-                        if rng.random::<f64>() < p {
-                            1.0 / p
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
+                let delta: Vec<f64> = net.dropout_mask(p, rng);
                 let g = net.dropout_grad(&theta, train, Some(&delta));
                 theta.iter_mut().zip(&g).for_each(|(t, gi)| *t -= eta * gi);
             }

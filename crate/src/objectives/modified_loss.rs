@@ -165,6 +165,19 @@ impl TwoLayer {
         e
     }
 
+    /// δ of eq. 3: each unit kept with probability p and scaled by 1/p.
+    pub fn dropout_mask(&self, p: f64, rng: &mut impl rand::Rng) -> Vec<f64> {
+        (0..self.m)
+            .map(|_| {
+                if rng.random::<f64>() < p {
+                    1.0 / p
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+
     /// R_S^drop(θ; δ) of eq. 5 (R_S of eq. 1 with δ = None).
     pub fn loss<T: Scalar>(&self, theta: &[T], s: &Sample, delta: Option<&[f64]>) -> T {
         let (_, h) = self.hidden(theta, s);
