@@ -350,7 +350,7 @@ impl super::Preset for SmeTest {
             id: "sme-test",
             paper: "001",
             figure: "Fig. 2",
-            title: "The SME, not GD on L_S, tracks dropout at a large learning rate",
+            title: "Dropout, its SME and GD on L_S: test loss and accuracy",
             claim: "At a small learning rate dropout, its SME and GD on L_S agree; at a large one (paper: η = 1, p = 0.3) the SME stays with dropout while GD on L_S parts from both and generalises worse.",
             reference: "paper 001, Sec. 4.3 and Fig. 2",
             description: "The Fig 1(a) network and data; six trials each of dropout GD, the \
