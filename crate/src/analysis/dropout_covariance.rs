@@ -34,11 +34,11 @@ fn moments(p: f64) -> (f64, f64, f64) {
 /// Σ(θ) through its factor: what sampling and the dense matrix are built from. P_kr is never
 /// formed: Σ_r W_kr (a_kᵀa_r) P_kr = 1/n Σ_i σ'_ik x_i Σ_r W_kr (a_kᵀa_r) h_ir costs n m (m + d)
 /// per draw instead of the n m² d that P itself would.
-pub struct DropoutCovariance {
+pub struct DropoutCovariance<'s> {
     net: TwoLayer,
     n: usize,
-    /// x, n x d.
-    x: Vec<f64>,
+    /// The sample's inputs x, n x d (borrowed: a covariance is built at every SDE step).
+    x: &'s [f64],
     /// h_ir and σ'_ir, n x m.
     h: Vec<f64>,
     slope: Vec<f64>,
@@ -55,8 +55,8 @@ pub struct DropoutCovariance {
     l: (f64, f64, f64),
 }
 
-impl DropoutCovariance {
-    pub fn new(net: TwoLayer, theta: &[f64], s: &Sample, p: f64) -> Self {
+impl<'s> DropoutCovariance<'s> {
+    pub fn new(net: TwoLayer, theta: &[f64], s: &'s Sample, p: f64) -> Self {
         let (m, c, n) = (net.m, net.c, s.n);
         let (_, h) = net.hidden(theta, s);
         let slope: Vec<f64> = h.iter().map(|v| 1.0 - v * v).collect();
@@ -83,7 +83,7 @@ impl DropoutCovariance {
         DropoutCovariance {
             net,
             n,
-            x: s.x.clone(),
+            x: &s.x,
             h,
             slope,
             s: grad,

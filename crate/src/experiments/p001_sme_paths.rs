@@ -285,6 +285,18 @@ fn base() -> SmePathsConfig {
     }
 }
 
+/// The paper's data and network sizes (its appendix with the exact ones is not in our copy) over
+/// a preset's demo settings.
+fn paper_sizes(demo: SmePathsConfig) -> SmePathsConfig {
+    SmePathsConfig {
+        train_size: 1000,
+        test_size: 10000,
+        hidden: 50,
+        time: 50.0,
+        ..demo
+    }
+}
+
 /// The gallery's 001 Fig 1(a) card: training loss of dropout and its SME.
 pub struct SmeLoss;
 
@@ -315,13 +327,7 @@ impl super::Preset for SmeLoss {
         }
     }
     fn paper() -> SmePathsConfig {
-        SmePathsConfig {
-            train_size: 1000,
-            test_size: 10000,
-            hidden: 50,
-            time: 50.0,
-            ..Self::demo()
-        }
+        paper_sizes(Self::demo())
     }
     fn validate(c: &SmePathsConfig) -> LabResult<()> {
         c.validate()
@@ -392,11 +398,7 @@ impl super::Preset for SmeTest {
                     lr: 1.0,
                 },
             ],
-            train_size: 1000,
-            test_size: 10000,
-            hidden: 50,
-            time: 50.0,
-            ..Self::demo()
+            ..paper_sizes(Self::demo())
         }
     }
     fn validate(c: &SmePathsConfig) -> LabResult<()> {
