@@ -300,6 +300,11 @@ test('a link restores every preset\'s fields; bad and hostile fields are listed 
     await page.waitForSelector('body[data-view="gallery"]');
     assert.match(await page.textContent('#notice'), /preset: "fig99" is not a figure of this lab/);
     assert.match(await page.textContent('#notice'), /backend: "quantum" is not webgpu or cpu/);
+    // Only a link that says run=1 starts a run, with the link's values.
+    await page.goto(`${url}?view=preset&preset=sme-loss&backend=cpu&trials=2&run=1`);
+    await page.waitForSelector('body[data-run="done"]', { timeout: 120_000 });
+    assert.equal(await page.inputValue('[name="trials"]'), '2');
+    assert.match(await page.textContent('#preset-summary'), /./, 'the run reported its result');
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

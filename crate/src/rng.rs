@@ -24,6 +24,8 @@ pub enum Stream {
     WeightSampling = 9,
     /// Dropout masks and SDE noise of paper 001's SME trials (one sub-stream per trial).
     SdeNoise = 10,
+    /// Dropout masks of the expected-dropout Hessian ∇²L_S's products (paper 001's H).
+    HessianMasks = 11,
 }
 
 pub fn stream(seed: u64, purpose: Stream) -> ChaCha8Rng {

@@ -10,13 +10,14 @@ use dropout_lab::analysis::alignment::centre;
 use dropout_lab::analysis::hessian::{HessianOperator, Span};
 use dropout_lab::analysis::noise::{gradient_samples, Block};
 use dropout_lab::backend::cpu_device;
-use dropout_lab::experiments::alignment_track::{alignment_at, TrackConfig};
+use dropout_lab::experiments::alignment_track::{alignment_at, HessianOf, TrackConfig};
 use dropout_lab::experiments::fig6_alignment::{run as run_fig6, Fig6Config};
 use dropout_lab::experiments::noise_run::Setting;
 use dropout_lab::experiments::p001_fig3_cosine::{run as run_cosine, CosineConfig};
 use dropout_lab::experiments::Silent;
 use dropout_lab::linalg::dense::symmetric_eigen;
 use dropout_lab::linalg::operator::to_dense;
+use dropout_lab::model::dropout::sample_mask;
 use dropout_lab::model::init::initial_params;
 use dropout_lab::model::Mlp;
 use dropout_lab::rng::{stream, Stream};
@@ -46,9 +47,10 @@ fn matrix_free_alignment_equals_dense_definitions() {
     let theta = initial_params(&cfg.model(0.0), &mut stream(4, Stream::Init));
     let s = cfg.settings[0];
     pollster::block_on(async {
-        let a = alignment_at(&cfg, &s, &theta, &sub, &resident, &device, 3)
+        let (a, compared) = alignment_at(&cfg, &s, &theta, &sub, &resident, &device, 3)
             .await
             .unwrap();
+        assert!(compared.is_none(), "Fig 6 uses the plain Hessian only");
         // Dense H over the block and dense Σ from samples drawn with the same derived seed.
         let model = Mlp::from_host(&cfg.model(0.0), &theta, &device);
         let block = Block { layer: 1 };
@@ -130,11 +132,25 @@ fn fig6_tracks_every_checkpoint_and_is_reproducible_at_the_end() {
 }
 
 #[test]
-fn cosine_null_baseline_uses_the_final_spectra() {
+fn cosine_null_baseline_uses_the_final_spectra_of_the_plain_hessian() {
+    null_baseline_uses_the_final_spectra(HessianOf::Plain);
+}
+
+#[test]
+fn cosine_null_baseline_uses_the_final_spectra_of_the_expected_hessian() {
+    null_baseline_uses_the_final_spectra(HessianOf::Expected);
+}
+
+/// The null from the dense H at the final θ: the plain Hessian, or for ∇²L_S the average of the
+/// exact masked Hessians (one fixed mask each, `HessianOperator`) over the run's `null_masks`
+/// masks, redrawn here from the seed's mask stream.
+fn null_baseline_uses_the_final_spectra(hessian: HessianOf) {
     let train = common::mnist("train");
     let mut cfg = CosineConfig::demo();
     cfg.track = tiny(cfg.track);
+    cfg.track.hessian = hessian;
     cfg.null_repeats = 10;
+    cfg.null_masks = 3;
     let r = pollster::block_on(run_cosine(
         &cfg,
         &common::cpu_inputs(&train, &train),
@@ -166,7 +182,18 @@ fn cosine_null_baseline_uses_the_final_spectra() {
             &device,
         );
         let mut op = HessianOperator::new(&model, &resident, Span::Block(Block { layer: 1 }));
-        let (h, _) = to_dense(&mut op, 64, &mut Silent, "").await.unwrap();
+        let h = match hessian {
+            HessianOf::Plain => to_dense(&mut op, 64, &mut Silent, "").await.unwrap().0,
+            HessianOf::Expected => {
+                let mut rng = stream(cfg.track.seed, Stream::HessianMasks);
+                let mut sum = nalgebra::DMatrix::zeros(256, 256);
+                for _ in 0..cfg.null_masks {
+                    op.masks = vec![sample_mask(&mut rng, sub.len(), 16, 0.3), None];
+                    sum += to_dense(&mut op, 64, &mut Silent, "").await.unwrap().0;
+                }
+                sum / cfg.null_masks as f64
+            }
+        };
         let lambda = symmetric_eigen(h.clone()).unwrap().values;
         let mu = &last.alignment.covariance.eigenvalues;
         let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();

@@ -84,14 +84,36 @@ pub async fn hvp(
     let capacity = batch_capacity(widths, data);
     let mut out = Vec::with_capacity(directions.len());
     for batch in directions.chunks(capacity) {
-        let products = hvp_batch(model, data, masks, span, batch)?;
-        let flat = read_f32(products).await?;
-        out.extend(
-            flat.chunks(dim)
-                .map(|r| r.iter().map(|&x| x as f64).collect::<Vec<f64>>()),
-        );
+        out.extend(hvp_masked_batch(model, data, MaskSet::Shared(masks), span, batch).await?);
     }
     Ok(out)
+}
+
+/// The dropout masks of one batched pass, host-side, one entry per hidden layer (None: no mask).
+#[derive(Clone, Copy)]
+pub enum MaskSet<'m> {
+    /// [rows, width] per layer, the same for every direction.
+    Shared(&'m [Option<Vec<f32>>]),
+    /// [directions, rows, width] per layer: direction k's product is H_{δ_k} v_k.
+    PerDirection(&'m [Option<Vec<f32>>]),
+}
+
+/// One batch (at most `batch_capacity` directions) of exact products under `masks`, read back.
+/// Callers validate the directions' length and the span first, as `hvp` does.
+pub async fn hvp_masked_batch(
+    model: &Mlp,
+    data: &DeviceData,
+    masks: MaskSet<'_>,
+    span: Span,
+    directions: &[Vec<f64>],
+) -> LabResult<Vec<Vec<f64>>> {
+    let dim = span.dim(&model.config.widths);
+    let products = hvp_batch(model, data, masks, span, directions)?;
+    let flat = read_f32(products).await?;
+    Ok(flat
+        .chunks(dim)
+        .map(|r| r.iter().map(|&x| x as f64).collect())
+        .collect())
 }
 
 /// The Hessian of the loss on `data` (fixed masks, possibly none) over `span`, as an operator.
@@ -140,7 +162,7 @@ struct TangentLayer {
 fn hvp_batch(
     model: &Mlp,
     data: &DeviceData,
-    masks: &[Option<Vec<f32>>],
+    masks: MaskSet<'_>,
     span: Span,
     directions: &[Vec<f64>],
 ) -> LabResult<Tensor<2>> {
@@ -152,7 +174,7 @@ fn hvp_batch(
     let mut row0 = 0;
     for (x, y) in &data.chunks {
         let rows = x.dims()[0];
-        let chunk_masks = slice_masks(masks, widths, row0, rows, &device)?;
+        let chunk_masks = slice_masks(masks, k, widths, (row0, rows, data.len), &device)?;
         row0 += rows;
         let layers: Vec<TangentLayer> = model
             .layers
@@ -267,25 +289,38 @@ fn split_directions(
     (leaves, tangents)
 }
 
-/// The rows [row0, row0 + rows) of each host mask, as [1, rows, width] device tensors.
+/// The rows [row0, row0 + rows) of each host mask (of `total` rows) as device tensors: [1, rows,
+/// width] for shared masks, [k, rows, width] for per-direction ones.
 fn slice_masks(
-    masks: &[Option<Vec<f32>>],
+    masks: MaskSet<'_>,
+    k: usize,
     widths: &[usize],
-    row0: usize,
-    rows: usize,
+    (row0, rows, total): (usize, usize, usize),
     device: &Device,
 ) -> LabResult<Vec<Option<Tensor<3>>>> {
-    masks
-        .iter()
+    let (host, copies) = match masks {
+        MaskSet::Shared(m) => (m, 1),
+        MaskSet::PerDirection(m) => (m, k),
+    };
+    host.iter()
         .enumerate()
         .map(|(l, m)| {
             let Some(m) = m else { return Ok(None) };
             let w = widths[l + 1];
-            let part = m.get(row0 * w..(row0 + rows) * w).ok_or_else(|| {
-                LabError::Config(format!("dropout mask {l} has fewer rows than the data"))
-            })?;
+            if m.len() != copies * total * w {
+                return Err(LabError::Config(format!(
+                    "dropout mask {l} has {} entries, {copies} x {total} rows x {w} units expected",
+                    m.len()
+                )));
+            }
+            let part: Vec<f32> = (0..copies)
+                .flat_map(|c| {
+                    let start = (c * total + row0) * w;
+                    m[start..start + rows * w].iter().copied()
+                })
+                .collect();
             Ok(Some(Tensor::from_data(
-                TensorData::new(part.to_vec(), [1, rows, w]),
+                TensorData::new(part, [copies, rows, w]),
                 device,
             )))
         })

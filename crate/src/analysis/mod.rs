@@ -5,6 +5,7 @@ pub mod alignment;
 pub mod complexity;
 pub mod covariance;
 pub mod dropout_covariance;
+pub mod expected_hessian;
 pub mod flatness;
 pub mod hessian;
 pub mod kfac;

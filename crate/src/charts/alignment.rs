@@ -1,13 +1,14 @@
 //! Noise-curvature alignment over training: paper 000 Fig. 6 (Tr(HΣ) solid, isotropic Tr(HΣ̄)
 //! dashed, log scale) and paper 001 Fig. 3(a) (cosine α per epoch, with the random-eigenvector
-//! null as a grey band of mean ± 2 sd). One colour per (drop rate, learning rate) setting.
+//! null as a grey band of mean ± 2 sd; α with the expected-dropout Hessian ∇²L_S solid, with the
+//! plain Hessian dashed when both are measured). One colour per (drop rate, learning rate).
 
 use plotters::prelude::*;
 
 use super::curves::{draw_err as err, finish};
 use super::scatter::PALETTE;
 use crate::error::LabResult;
-use crate::experiments::alignment_track::TrackSeries;
+use crate::experiments::alignment_track::{HessianOf, TrackSeries};
 use crate::experiments::fig6_alignment::Fig6Result;
 use crate::experiments::p001_fig3_cosine::CosineResult;
 
@@ -93,8 +94,21 @@ pub fn draw_cosine<DB: DrawingBackend>(
 ) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
     let x_max = epochs_max(&r.series);
+    let compared = r
+        .series
+        .iter()
+        .any(|s| s.checkpoints.iter().any(|c| c.plain.is_some()));
+    let caption = match (r.config.track.hessian, compared) {
+        (HessianOf::Expected, true) => {
+            "α = Tr(HΣ)/(‖H‖_F‖Σ‖_F): H = ∇²L_S solid, plain ∇²R_S dashed"
+        }
+        (HessianOf::Expected, false) => {
+            "α = Tr(HΣ)/(‖H‖_F‖Σ‖_F), H = ∇²L_S (expected dropout loss)"
+        }
+        (HessianOf::Plain, _) => "α = Tr(HΣ)/(‖H‖_F‖Σ‖_F), H = ∇²R_S (dropout off)",
+    };
     let mut chart = ChartBuilder::on(&root)
-        .caption("cosine α = Tr(HΣ) / (‖H‖_F ‖Σ‖_F)", ("sans-serif", 14))
+        .caption(caption, ("sans-serif", 14))
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(44)
@@ -142,6 +156,16 @@ pub fn draw_cosine<DB: DrawingBackend>(
         chart
             .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
             .map_err(err)?;
+        let plain: Vec<(f64, f64)> = s
+            .checkpoints
+            .iter()
+            .filter_map(|c| c.plain.as_ref().map(|a| (c.epoch as f64, a.cosine)))
+            .collect();
+        if !plain.is_empty() {
+            chart
+                .draw_series(DashedLineSeries::new(plain, 6, 4, colour.stroke_width(2)))
+                .map_err(err)?;
+        }
     }
     finish(&mut chart, &root, SeriesLabelPosition::LowerRight)
 }
@@ -177,6 +201,7 @@ mod tests {
                         eigenvalues: vec![1.0],
                     },
                 },
+                plain: None,
             })
             .collect();
         TrackSeries {
@@ -233,5 +258,19 @@ mod tests {
         .unwrap();
         assert!(svg.contains("null (random eigenvectors): 8.0e-3"));
         assert_eq!(svg.matches("<circle").count(), 3);
+        assert!(!svg.contains("H = ∇²L_S solid"));
+        // With the plain Hessian measured as well, its α is drawn dashed (many short segments).
+        let mut both = r.clone();
+        for c in &mut both.series[0].checkpoints {
+            c.plain = Some(c.alignment.clone());
+        }
+        let mut svg2 = String::new();
+        draw_cosine(
+            SVGBackend::with_string(&mut svg2, (500, 300)).into_drawing_area(),
+            &both,
+        )
+        .unwrap();
+        assert!(svg2.contains("H = ∇²L_S solid, plain ∇²R_S dashed"));
+        assert!(svg2.matches("<polyline").count() > svg.matches("<polyline").count() + 3);
     }
 }

@@ -12,8 +12,13 @@
 //!   from Hutchinson with `probes` Rademacher vectors (standard errors reported);
 //!   ‖Σ‖_F and Tr(Σ) from the N x N Gram matrix (see analysis/alignment.rs).
 //!
-//! For 001's cross-entropy network H is the Hessian of the plain training loss: 001's modified
-//! loss L_S (eq. 7) is derived for the two-layer MSE model and has no closed form here.
+//! Which H (`HessianOf`): paper 000 Sec. 6.3 takes the Hessian of the training loss (dropout
+//! off, Fig. 6); paper 001 defines H := ∇²L_S, the Hessian of the expected dropout loss
+//! L_S = E_δ R_S^drop (Sec. 5.2 eq. 17, used in eq. 18). Eq. 7's closed form of L_S holds for the
+//! two-layer MSE model only; here ∇²L_S products are exact masked HVPs with a fresh mask each
+//! (`analysis/expected_hessian.rs`), at the drop rate of the sampled noise, and ‖H‖_F² multiplies
+//! two independent draws per probe. With `compare_plain`, each checkpoint also reports the
+//! alignment with the plain Hessian, from the same noise samples and probes.
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -21,11 +26,13 @@ use serde::{Deserialize, Serialize};
 use super::noise_run::Setting;
 use super::Reporter;
 use crate::analysis::alignment::{centre, combine, covariance_summary, trace_h_sigma, Alignment};
+use crate::analysis::expected_hessian::ExpectedHessian;
 use crate::analysis::hessian::{HessianOperator, Span};
 use crate::analysis::noise::{gradient_samples, Block};
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::linalg::hutchinson::hutchinson;
+use crate::linalg::hutchinson::{hutchinson, hutchinson_independent};
+use crate::linalg::LinearOperator;
 use crate::model::{Activation, HostParams, InitScheme, MlpConfig};
 use crate::rng::{stream, Stream};
 use crate::train::eval::{evaluate, DeviceData};
@@ -46,7 +53,23 @@ pub struct TrackConfig {
     pub probes: usize,
     pub block_layer: usize,
     pub train_with_dropout: bool,
+    /// The H of the alignment.
+    #[serde(default)]
+    pub hessian: HessianOf,
+    /// With `hessian` = expected, also the alignment with the plain Hessian at each checkpoint.
+    #[serde(default)]
+    pub compare_plain: bool,
     pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HessianOf {
+    /// ∇² of the training loss with dropout off (paper 000 Sec. 6.3).
+    #[default]
+    Plain,
+    /// ∇²L_S, L_S = E_δ R_S^drop at the noise's drop rate (paper 001's H, eq. 17-18).
+    Expected,
 }
 
 impl TrackConfig {
@@ -73,6 +96,8 @@ impl TrackConfig {
             probes: 30,
             block_layer: 1,
             train_with_dropout,
+            hessian: HessianOf::Plain,
+            compare_plain: false,
             seed: 1,
         }
     }
@@ -139,7 +164,11 @@ pub struct Checkpoint {
     pub epoch: usize,
     /// Training loss with dropout off.
     pub train_loss: f32,
+    /// With the config's H.
     pub alignment: Alignment,
+    /// With the plain Hessian, when the config's H is the expected one and `compare_plain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plain: Option<Alignment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,7 +184,8 @@ pub struct Tracked {
     pub theta: HostParams,
 }
 
-/// The alignment at θ: N dropout gradients, N HVPs, `probes` Hutchinson products.
+/// The alignments at θ (the config's H, and the plain one when compared): N dropout gradients,
+/// then per H the N products of Tr(HΣ) and the Hutchinson probes.
 pub async fn alignment_at(
     cfg: &TrackConfig,
     s: &Setting,
@@ -164,7 +194,7 @@ pub async fn alignment_at(
     resident: &DeviceData,
     device: &Device,
     salt: u64,
-) -> LabResult<Alignment> {
+) -> LabResult<(Alignment, Option<Alignment>)> {
     let block = Block {
         layer: cfg.block_layer,
     };
@@ -186,23 +216,48 @@ pub async fn alignment_at(
     )
     .await?;
     let g = centre(&samples)?;
+    let summary = covariance_summary(&g)?;
     let plain = cfg.model(0.0);
+    let dim = block.dim(&plain);
     let model = crate::model::Mlp::from_host(&plain, theta, device);
-    let mut op = HessianOperator::new(&model, resident, Span::Block(block));
-    let t = trace_h_sigma(&mut op, &g).await?;
-    let h = hutchinson(
-        &mut op,
-        cfg.probes,
-        &mut stream(seed, Stream::HessianProbes),
-    )
-    .await?;
-    Ok(combine(
-        t,
-        h.trace,
-        h.frobenius_sq,
-        covariance_summary(&g)?,
-        block.dim(&plain),
-    ))
+    let span = Span::Block(block);
+    let plain_alignment = async || {
+        let mut op = HessianOperator::new(&model, resident, span);
+        let t = trace_h_sigma(&mut op, &g).await?;
+        let h = hutchinson(
+            &mut op,
+            cfg.probes,
+            &mut stream(seed, Stream::HessianProbes),
+        )
+        .await?;
+        LabResult::Ok(combine(t, h.trace, h.frobenius_sq, summary.clone(), dim))
+    };
+    match cfg.hessian {
+        HessianOf::Plain => Ok((plain_alignment().await?, None)),
+        HessianOf::Expected => {
+            let mut op = ExpectedHessian::fresh(
+                &model,
+                resident,
+                &noisy.drop_rates,
+                span,
+                stream(seed, Stream::HessianMasks),
+            )?;
+            let t = trace_h_sigma(&mut op, &g).await?;
+            let h = hutchinson_independent(
+                &mut op,
+                cfg.probes,
+                &mut stream(seed, Stream::HessianProbes),
+            )
+            .await?;
+            debug_assert_eq!(op.dim(), dim);
+            let expected = combine(t, h.trace, h.frobenius_sq, summary.clone(), dim);
+            let compared = match cfg.compare_plain {
+                true => Some(plain_alignment().await?),
+                false => None,
+            };
+            Ok((expected, compared))
+        }
+    }
 }
 
 pub async fn track(
@@ -238,12 +293,13 @@ pub async fn track(
                     value: train_loss,
                 });
             }
-            let alignment =
+            let (alignment, plain) =
                 alignment_at(cfg, s, &theta, &train, &resident, device, epoch as u64).await?;
             checkpoints.push(Checkpoint {
                 epoch,
                 train_loss,
                 alignment,
+                plain,
             });
             if !reporter
                 .report(&format!("{stage}: epoch"), epoch, cfg.epochs)
@@ -300,12 +356,16 @@ impl TrackConfig {
     }
 }
 
-/// One CSV row per (setting, checkpoint) of a tracked run.
+/// One CSV row per (setting, checkpoint) of a tracked run; the plain-Hessian columns appear when
+/// a checkpoint has them.
 pub fn track_csv(header: String, series: &[TrackSeries]) -> String {
+    let compared = series
+        .iter()
+        .any(|s| s.checkpoints.iter().any(|c| c.plain.is_some()));
     let rows = series.iter().flat_map(|s| {
         s.checkpoints.iter().map(move |c| {
             let a = &c.alignment;
-            vec![
+            let mut row = vec![
                 s.setting.drop_rate.to_string(),
                 s.setting.lr.to_string(),
                 c.epoch.to_string(),
@@ -319,14 +379,29 @@ pub fn track_csv(header: String, series: &[TrackSeries]) -> String {
                 a.frobenius_sq_h.std_error.to_string(),
                 a.covariance.trace.to_string(),
                 a.covariance.frobenius.to_string(),
-            ]
+            ];
+            if compared {
+                row.extend(match &c.plain {
+                    Some(p) => [
+                        p.trace_h_sigma,
+                        p.cosine,
+                        p.trace_h.value,
+                        p.frobenius_sq_h.value,
+                    ]
+                    .map(|v| v.to_string()),
+                    None => Default::default(),
+                });
+            }
+            row
         })
     });
-    header
-        + &super::csv_rows(
-            "drop_rate,lr,epoch,train_loss,trace_h_sigma,trace_h_isotropic,cosine,trace_h,trace_h_se,frobenius_sq_h,frobenius_sq_h_se,trace_sigma,frobenius_sigma",
-            rows,
-        )
+    let mut columns = String::from(
+        "drop_rate,lr,epoch,train_loss,trace_h_sigma,trace_h_isotropic,cosine,trace_h,trace_h_se,frobenius_sq_h,frobenius_sq_h_se,trace_sigma,frobenius_sigma",
+    );
+    if compared {
+        columns += ",plain_trace_h_sigma,plain_cosine,plain_trace_h,plain_frobenius_sq_h";
+    }
+    header + &super::csv_rows(&columns, rows)
 }
 
 /// min and max of a series' values over its checkpoints.

@@ -87,7 +87,8 @@ impl super::Preset for Fig6 {
         TrackConfig::fields()
     }
     fn fixed() -> &'static [&'static str] {
-        &["train_with_dropout"] // the paper trains by plain GD
+        // The paper trains by plain GD, and its H is the training loss's (Sec. 6.3).
+        &["train_with_dropout", "hessian", "compare_plain"]
     }
     super::preset::one_chart!(crate::charts::draw_fig6, "traces", "Tr(HΣ) and Tr(HΣ̄) per epoch", 640 x 440);
     fn csv(r: &Fig6Result) -> String {

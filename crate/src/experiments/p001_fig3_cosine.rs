@@ -8,12 +8,18 @@
 //! Hessian) and of Σ but Haar-random eigenvectors; mean and spread over `null_repeats` draws, next
 //! to the exact mean Tr(H)Tr(Σ)/(D‖H‖_F‖Σ‖_F). The paper normalises Gaussian vectors without
 //! orthogonalising them; Haar-random orthonormal eigenvectors are the exact form of that null.
+//!
+//! H is paper 001's H := ∇²L_S, the Hessian of the expected dropout loss (Sec. 5.2, eq. 17), by
+//! default, at the drop rate of each setting; the plain Hessian (dropout off) is reported beside
+//! it (`compare_plain`) or alone (`hessian: plain`). The null's spectrum of ∇²L_S comes from the
+//! dense average H_K of exact masked Hessians over `null_masks` masks (analysis/expected_hessian.rs).
 
 use serde::{Deserialize, Serialize};
 
-use super::alignment_track::{track, TrackConfig, TrackSeries};
+use super::alignment_track::{track, HessianOf, TrackConfig, TrackSeries};
 use super::Reporter;
 use crate::analysis::alignment::{null_cosine, NullCosine};
+use crate::analysis::expected_hessian::ExpectedHessian;
 use crate::analysis::hessian::{batch_capacity, HessianOperator, Span};
 use crate::analysis::noise::Block;
 use crate::error::{LabError, LabResult};
@@ -29,13 +35,24 @@ pub struct CosineConfig {
     pub track: TrackConfig,
     /// Random pairs for the null baseline (0 skips it and its dense Hessian).
     pub null_repeats: usize,
+    /// Masks averaged into the dense ∇²L_S whose spectrum the null uses (expected H only).
+    #[serde(default = "default_null_masks")]
+    pub null_masks: usize,
+}
+
+fn default_null_masks() -> usize {
+    4
 }
 
 impl CosineConfig {
     pub fn demo() -> Self {
+        let mut track = TrackConfig::demo(true);
+        track.hessian = HessianOf::Expected;
+        track.compare_plain = true;
         CosineConfig {
-            track: TrackConfig::demo(true),
+            track,
             null_repeats: 20,
+            null_masks: default_null_masks(),
         }
     }
 }
@@ -76,20 +93,29 @@ pub async fn run(
             let sub = train.first(track_cfg.train_size)?;
             let resident = DeviceData::upload(&sub, &device);
             let model = Mlp::from_host(&track_cfg.model(0.0), &first.theta, &device);
-            let mut op = HessianOperator::new(
-                &model,
-                &resident,
-                Span::Block(Block {
-                    layer: track_cfg.block_layer,
-                }),
-            );
-            let (h, _) = to_dense(
-                &mut op,
-                batch_capacity(&track_cfg.widths, &resident),
-                reporter,
-                "null baseline: Hessian columns",
-            )
-            .await?;
+            let span = Span::Block(Block {
+                layer: track_cfg.block_layer,
+            });
+            let batch = batch_capacity(&track_cfg.widths, &resident);
+            let stage = "null baseline: Hessian columns";
+            let (h, _) = match track_cfg.hessian {
+                HessianOf::Plain => {
+                    let mut op = HessianOperator::new(&model, &resident, span);
+                    to_dense(&mut op, batch, reporter, stage).await?
+                }
+                HessianOf::Expected => {
+                    let rates = track_cfg.model(first.series.setting.drop_rate).drop_rates;
+                    let mut op = ExpectedHessian::fixed(
+                        &model,
+                        &resident,
+                        &rates,
+                        span,
+                        cfg.null_masks,
+                        &mut stream(track_cfg.seed, Stream::HessianMasks),
+                    )?;
+                    to_dense(&mut op, batch, reporter, stage).await?
+                }
+            };
             let lambda = symmetric_eigen(h)?.values;
             let last = first
                 .series
@@ -107,7 +133,7 @@ pub async fn run(
     Ok(CosineResult {
         config: CosineConfig {
             track: track_cfg,
-            null_repeats: cfg.null_repeats,
+            ..cfg.clone()
         },
         backend: backend.to_string(),
         crate_version: crate::CRATE_VERSION.to_string(),
@@ -132,7 +158,9 @@ impl super::Preset for Cosine {
             claim: "Over training, the dropout noise covariance Σ aligns with the Hessian H far beyond chance.",
             reference: "paper 001, Sec. 5.3, eq. 18, Fig. 3(a)",
             description: "784-50-50-10 trained by full-batch GD with dropout after the first \
-                hidden layer; α = Tr(HΣ)/(‖H‖_F‖Σ‖_F) over training (eq. 18), against matrices \
+                hidden layer; α = Tr(HΣ)/(‖H‖_F‖Σ‖_F) over training (eq. 18) with the paper's \
+                H = ∇²L_S, the Hessian of the expected dropout loss (exact HVPs averaged over \
+                fresh masks), and dashed with the plain Hessian (dropout off); against matrices \
                 with the same eigenvalues but random eigenvectors (the null, at the final model \
                 of the first setting). Paper: N = 10000 images, 100 null pairs.",
         }
@@ -141,16 +169,44 @@ impl super::Preset for Cosine {
         CosineConfig::demo()
     }
     fn paper() -> CosineConfig {
+        let demo = CosineConfig::demo();
         CosineConfig {
-            track: TrackConfig::paper(true),
+            track: TrackConfig {
+                train_size: TrackConfig::paper(true).train_size,
+                ..demo.track
+            },
             null_repeats: 100,
+            ..demo
         }
     }
     fn fields() -> Vec<super::Field> {
         let mut f = TrackConfig::fields();
         f.push(
+            super::Field::choice(
+                "hessian",
+                "Hessian H",
+                vec![
+                    super::schema::Choice::of(
+                        &HessianOf::Expected,
+                        "∇²L_S, expected dropout loss (paper)",
+                    ),
+                    super::schema::Choice::of(&HessianOf::Plain, "plain loss, dropout off"),
+                ],
+            )
+            .help("paper 001 takes H = ∇²L_S (Sec. 5.2)"),
+        );
+        f.push(
+            super::Field::bool("compare_plain", "Also α with the plain Hessian")
+                .help("dashed lines; from the same noise samples and probes"),
+        );
+        f.push(
             super::Field::int("null_repeats", "Null pairs (0: skip)", 0.0, 1e5)
                 .help("random-eigenvector pairs for the chance level"),
+        );
+        f.push(
+            super::Field::int("null_masks", "Masks in the null's ∇²L_S", 1.0, 1e4)
+                .help("the dense ∇²L_S averages exact Hessians over this many masks")
+                .advanced(),
         );
         f
     }
@@ -159,7 +215,12 @@ impl super::Preset for Cosine {
     }
     super::preset::one_chart!(crate::charts::draw_cosine, "cosine", "α over training", 640 x 440);
     fn csv(r: &CosineResult) -> String {
-        let extra = match &r.null {
+        let hessian = match r.config.track.hessian {
+            HessianOf::Expected => "expected dropout loss (nabla^2 L_S)",
+            HessianOf::Plain => "plain loss, dropout off",
+        };
+        let mut extra = vec![("hessian", hessian.to_string())];
+        extra.extend(match &r.null {
             Some(n) => vec![
                 ("null_cosine_mean", n.analytic_mean.to_string()),
                 (
@@ -168,7 +229,7 @@ impl super::Preset for Cosine {
                 ),
             ],
             None => vec![],
-        };
+        });
         super::alignment_track::track_csv(
             super::csv_header(&r.crate_version, &r.backend, r.config.track.seed, &extra),
             &r.series,
@@ -185,10 +246,24 @@ impl super::Preset for Cosine {
                     .checkpoints
                     .last()
                     .map_or(f64::NAN, |c| c.alignment.cosine);
-                format!(
-                    "drop {}, lr {}: α between {lo:.3} and {hi:.3}, final {last:.3}",
+                let which = match r.config.track.hessian {
+                    HessianOf::Expected => "∇²L_S",
+                    HessianOf::Plain => "plain H",
+                };
+                let mut line = format!(
+                    "drop {}, lr {}: α ({which}) between {lo:.3} and {hi:.3}, final {last:.3}",
                     s.setting.drop_rate, s.setting.lr
-                )
+                );
+                let plain: Vec<f64> = s
+                    .checkpoints
+                    .iter()
+                    .filter_map(|c| c.plain.as_ref().map(|a| a.cosine))
+                    .collect();
+                if let Some(last) = plain.last() {
+                    let (lo, hi) = super::alignment_track::span(plain.iter().copied());
+                    line += &format!("; plain H: {lo:.3} to {hi:.3}, final {last:.3}");
+                }
+                line
             })
             .collect();
         if let Some(n) = &r.null {
