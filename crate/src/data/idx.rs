@@ -27,8 +27,42 @@ fn gunzip(name: &str, bytes: &[u8]) -> LabResult<Vec<u8>> {
     Ok(out)
 }
 
+/// What a file that is not IDX looks like, from its first bytes, for the message.
+fn recognise(bytes: &[u8]) -> Option<&'static str> {
+    const SIGNATURES: [(&[u8], &str); 6] = [
+        (b"\x89PNG", "a PNG image"),
+        (b"\xff\xd8\xff", "a JPEG image"),
+        (b"PK\x03\x04", "a zip archive"),
+        (b"GIF8", "a GIF image"),
+        (b"%PDF", "a PDF document"),
+        (b"<", "an HTML or XML document"),
+    ];
+    SIGNATURES
+        .iter()
+        .find(|(magic, _)| bytes.starts_with(magic))
+        .map(|(_, what)| *what)
+}
+
+/// The IDX element types (LeCun's format description) other than unsigned byte, by name.
+fn element_type(code: u8) -> &'static str {
+    match code {
+        0x09 => "signed byte",
+        0x0B => "16-bit integer",
+        0x0C => "32-bit integer",
+        0x0D => "32-bit float",
+        0x0E => "64-bit float",
+        _ => "unknown",
+    }
+}
+
 /// Decode an unsigned-byte IDX array (type 0x08), raw or gzipped.
+///
+/// The header is checked against the file's length before anything is allocated from it, so a
+/// forged count (2^31 - 1 images in a few bytes) is reported as truncation, not attempted.
 pub fn decode_idx(name: &str, bytes: &[u8]) -> LabResult<IdxArray> {
+    if bytes.is_empty() {
+        return Err(LabError::data(name, "the file is empty (0 bytes)"));
+    }
     let owned;
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
         owned = gunzip(name, bytes)?;
@@ -43,10 +77,13 @@ pub fn decode_idx(name: &str, bytes: &[u8]) -> LabResult<IdxArray> {
         ));
     }
     if bytes[0] != 0 || bytes[1] != 0 {
+        let what = recognise(bytes)
+            .map(|w| format!(": this is {w}, not an IDX file"))
+            .unwrap_or_else(|| ": not an IDX file".into());
         return Err(LabError::data(
             name,
             format!(
-                "wrong magic number {:02x} {:02x} {:02x} {:02x}: not an IDX file",
+                "wrong magic number {:02x} {:02x} {:02x} {:02x}{what}",
                 bytes[0], bytes[1], bytes[2], bytes[3]
             ),
         ));
@@ -55,8 +92,10 @@ pub fn decode_idx(name: &str, bytes: &[u8]) -> LabResult<IdxArray> {
         return Err(LabError::data(
             name,
             format!(
-                "IDX element type 0x{:02x} is not unsigned byte (0x08)",
-                bytes[2]
+                "IDX element type 0x{:02x} ({}) is not unsigned byte (0x08): the lab reads \
+                 8-bit pixels and labels",
+                bytes[2],
+                element_type(bytes[2])
             ),
         ));
     }
@@ -77,29 +116,25 @@ pub fn decode_idx(name: &str, bytes: &[u8]) -> LabResult<IdxArray> {
     let dims: Vec<usize> = (0..rank)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
         .collect();
-    let expected = dims
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|&n| n <= MAX_DECODED_BYTES)
-        .ok_or_else(|| {
-            LabError::data(name, format!("dimensions {dims:?} are implausibly large"))
-        })?;
+    // u128: four u32 dimensions cannot overflow it.
+    let expected: u128 = dims.iter().map(|&d| d as u128).product();
     let body = &bytes[header..];
-    if body.len() < expected {
+    if (body.len() as u128) < expected {
         return Err(LabError::data(
             name,
             format!(
-                "truncated: dimensions {dims:?} need {expected} bytes of data, the file has {}",
+                "truncated: the header's dimensions {dims:?} need {expected} bytes of data, the \
+                 file has {}",
                 body.len()
             ),
         ));
     }
-    if body.len() > expected {
+    if (body.len() as u128) > expected {
         return Err(LabError::data(
             name,
             format!(
                 "{} unexpected bytes after the data for dimensions {dims:?}",
-                body.len() - expected
+                body.len() as u128 - expected
             ),
         ));
     }
@@ -151,7 +186,7 @@ mod tests {
         assert!(err_text(&[0, 0, 8, 3, 0, 0]).contains("header"));
         assert!(err_text(&idx(&[3, 2], &[1, 2, 3])).contains("truncated"));
         assert!(err_text(&idx(&[1, 2], &[1, 2, 3])).contains("unexpected bytes"));
-        assert!(err_text(&idx(&[u32::MAX, u32::MAX, 16], &[])).contains("implausibly large"));
+        assert!(err_text(&idx(&[u32::MAX, u32::MAX, 16], &[])).contains("truncated"));
         let mut gz = gzip(&idx(&[4], &[1, 2, 3, 4]));
         gz.truncate(gz.len() - 6);
         assert!(err_text(&gz).contains("gzip"));

@@ -90,6 +90,9 @@ impl Trainer {
         dataset: &str,
     ) -> LabResult<Self> {
         config.validate(train.len(), test.len(), train.dim, train.classes)?;
+        // Before any device buffer: a run that cannot fit fails here with the sizes, not in a
+        // WebGPU validation error or an out-of-memory trap.
+        super::budget::check(&config, train.dim, backend)?;
         if params.widths != config.model.widths {
             return Err(LabError::Weights(format!(
                 "weights have widths {:?}, the configuration {:?}",

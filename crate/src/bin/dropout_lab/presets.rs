@@ -160,11 +160,29 @@ impl Visitor for Run<'_> {
             backend,
             weights: weights.as_ref(),
         };
-        let started = Instant::now();
-        let mut file =
-            pollster::block_on(run_to_file::<P>(&config, &inputs, &mut Stderr::default()))
-                .map_err(|e| e.to_string())?;
-        file.elapsed_s = Some(started.elapsed().as_secs_f64());
+        // --repeat N (the soak of `npm run soak`): the same run N times in this process, with the
+        // resident memory after each on stderr, so growth across runs shows.
+        let repeat: usize = args.parsed("--repeat", 1)?;
+        if repeat == 0 {
+            return Err("--repeat must be at least 1".into());
+        }
+        let mut file = None;
+        for i in 1..=repeat {
+            let started = Instant::now();
+            let mut run =
+                pollster::block_on(run_to_file::<P>(&config, &inputs, &mut Stderr::default()))
+                    .map_err(|e| e.to_string())?;
+            run.elapsed_s = Some(started.elapsed().as_secs_f64());
+            if repeat > 1 {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({ "soak": { "run": i, "rss_bytes": resident_bytes(),
+                        "seconds": run.elapsed_s } })
+                );
+            }
+            file = Some(run);
+        }
+        let file = file.expect("repeat >= 1");
         eprintln!(
             "{}",
             P::summary(&file.result_of::<P>().map_err(|e| e.to_string())?)
@@ -176,6 +194,20 @@ impl Visitor for Run<'_> {
         );
         write_outputs::<P>(args, &file)
     }
+}
+
+/// This process's resident memory (Linux: VmRSS of /proc/self/status), None elsewhere.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 /// `--weights FILE [--act relu|tanh]`: a trained network to analyse instead of training (the
