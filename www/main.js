@@ -12,7 +12,7 @@ import { VIEWS, readUrl, writeUrl } from './url.js';
 const $ = (id) => document.getElementById(id);
 const globals = $('globals');
 // Read-only view for researchers poking at a run from the console, and for the e2e tests.
-const state = { worker: null, history: null, presets: {}, running: false, view: 'gallery', catalogue: [], gallery: {}, wasm };
+const state = { worker: null, history: null, presets: {}, running: false, view: 'gallery', catalogue: [], gallery: {}, wasm, restarts: [] };
 window.dropoutLab = state;
 
 function showError(message) {
@@ -25,6 +25,7 @@ function showNotice(message) {
 }
 function setRunning(running) {
   state.running = running;
+  if (running) $('rerun').hidden = true;
   document.body.dataset.run = running ? 'running' : document.body.dataset.run;
   for (const id of ['train-button', 'run-button', 'reset-demo', 'reset-paper']) $(id).disabled = running;
   $('cancel-button').disabled = !running;
@@ -34,7 +35,16 @@ function endRun(outcome) {
   setRunning(false);
   document.body.dataset.run = outcome;
 }
-const post = (msg, transfer = []) => state.worker.postMessage({ v: PROTOCOL, ...msg }, transfer);
+// What a fresh worker needs to be given again after a crash: the user's own files and imported
+// weights (sent as copies, so the page keeps them), and the run to offer again.
+// A message is kept once the worker has accepted it (`data` for custom files, `imported`).
+const replay = { loadFiles: null, importWeights: null };
+const pending = {};
+const post = (msg) => {
+  if (msg.type in replay) pending[msg.type] = msg;
+  if (msg.type === 'train' || msg.type === 'preset') state.lastRun = msg.type;
+  state.worker.postMessage({ v: PROTOCOL, ...msg });
+};
 const backend = () => globals.backend.value;
 
 const ctx = { wasm, post, showError, showNotice, setRunning, backend, onChange: () => saveUrl() };
@@ -74,7 +84,10 @@ function route(search = location.search, { push = false } = {}) {
     presetView.open(u.preset, { fields: u.fields, scale: u.scale });
     if (problems.length) showNotice([problems.join('\n'), $('notice').textContent].filter(Boolean).join('\n'));
   }
-  if (view === 'train') trainView.open(u.fields);
+  if (view === 'train') {
+    const bad = trainView.open(u.fields);
+    if (bad.length) showNotice([...problems, `Some settings in the link could not be used:`, ...bad].join('\n'));
+  }
   saveUrl({ push });
   if (u.run && view !== 'gallery' && document.body.dataset.data) {
     if (view === 'preset') presetView.run();
@@ -129,7 +142,7 @@ $('open-result').addEventListener('change', async (e) => {
 async function loadCustomFiles(files) {
   const named = {};
   for (const f of files) named[f.name] = await f.arrayBuffer();
-  post({ type: 'loadFiles', files: named }, Object.values(named));
+  post({ type: 'loadFiles', files: named });
 }
 acceptDrops($('drop-zone'), async (files) => {
   const { results, data } = sortFiles(files);
@@ -141,12 +154,13 @@ acceptDrops($('drop-zone'), async (files) => {
   }
 });
 
-function loadData() {
-  showError('');
+function loadData({ keepMessages = false } = {}) {
+  if (!keepMessages) showError('');
   const dataset = globals.dataset.value;
   $('custom-files').hidden = dataset !== 'custom';
   delete document.body.dataset.data;
   if (dataset !== 'custom') post({ type: 'load', dataset });
+  else if (replay.loadFiles) post(replay.loadFiles);
 }
 globals.addEventListener('change', (event) => {
   if (event.target.name === 'dataset') loadData();
@@ -161,7 +175,9 @@ const handlers = {
     if (b !== 'webgpu') globals.backend.value = 'cpu';
     if (notice) showNotice([notice, $('notice').textContent].filter(Boolean).join('\n'));
     document.body.dataset.ready = 'true';
-    loadData();
+    loadData({ keepMessages: state.recovering });
+    if (state.recovering && replay.importWeights) post(replay.importWeights);
+    state.recovering = false;
   },
   backend({ backend: b, notice }) {
     $('backend-badge').textContent = `backend: ${b}`;
@@ -169,6 +185,7 @@ const handlers = {
     if (notice) showNotice(notice);
   },
   data({ info }) {
+    if (info.name === 'custom') replay.loadFiles = pending.loadFiles;
     $('data-info').textContent = `${info.name}: ${info.train} train / ${info.test} test images of ${info.dim} pixels`;
     trainView.onData(info);
     document.body.dataset.data = info.name;
@@ -198,10 +215,78 @@ const handlers = {
     import('./files.js').then(({ download }) => download(name, mime, data));
   },
   imported(msg) {
+    replay.importWeights = pending.importWeights;
     trainView.onImported(msg);
     presetView.onImported(msg);
   },
+  crashed({ message }) { recover(message); },
+  pong() {},
+  memory(msg) { state.onMemory?.(msg); },
 };
+
+// More than this many crashes in a minute: stop restarting (something is broken for good).
+const MAX_RESTARTS_PER_MINUTE = 3;
+
+/// The worker died (panic, trap, lost GPU device, uncaught error): start a fresh one, give it the
+/// data and weights again, keep the form and whatever is drawn, say what happened, offer a rerun.
+function recover(reason) {
+  state.worker.terminate();
+  $('stuck').hidden = true;
+  const now = Date.now();
+  state.restarts = state.restarts.filter((t) => now - t < 60_000).concat(now);
+  const interrupted = state.running ? state.lastRun : null;
+  endRun('crashed');
+  delete document.body.dataset.ready;
+  delete document.body.dataset.data;
+  if (state.restarts.length > MAX_RESTARTS_PER_MINUTE) {
+    showError(`The computation worker stopped again (${reason}): ${state.restarts.length} times in a minute, so it is not restarted. Reload the page; your settings are in its URL.`);
+    return;
+  }
+  showError(`The computation worker stopped (${reason}). A fresh one has been started with your data; your settings and the results drawn so far are kept.` +
+    (interrupted ? ' The run did not finish: press Rerun to start it again.' : ''));
+  $('rerun').hidden = !interrupted;
+  state.rerun = interrupted;
+  state.recovering = true;
+  startWorker();
+}
+$('rerun-button').addEventListener('click', () => {
+  $('rerun').hidden = true;
+  if (!document.body.dataset.data) return showNotice('The data is still loading: Rerun when it is ready.');
+  if (state.rerun === 'preset') presetView.run();
+  else trainView.start();
+});
+
+// Heartbeat: the worker answers a ping between slices of work. A long silence is shown, not
+// acted on (one step of a paper-scale analysis can legitimately take a while): the user decides.
+const HEARTBEAT_MS = 5_000;
+const SILENCE_MS = 30_000;
+setInterval(() => {
+  if (!state.worker || !document.body.dataset.ready) return;
+  state.worker.postMessage({ v: PROTOCOL, type: 'ping' });
+  const silent = Date.now() - state.lastHeard;
+  $('stuck').hidden = silent < SILENCE_MS;
+  $('stuck-text').textContent = `The computation worker has not answered for ${Math.round(silent / 1000)} s: a long step, or it is stuck. `;
+}, HEARTBEAT_MS);
+$('stuck-button').addEventListener('click', () => {
+  $('stuck').hidden = true;
+  recover(`it did not answer for ${Math.round((Date.now() - state.lastHeard) / 1000)} s and you restarted it`);
+});
+
+function startWorker() {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  state.lastHeard = Date.now();
+  worker.onmessage = ({ data }) => {
+    state.lastHeard = Date.now();
+    handlers[data.type]?.(data);
+  };
+  worker.onerror = (e) => {
+    e.preventDefault();
+    recover(`an uncaught error: ${e.message}`);
+  };
+  worker.onmessageerror = () => recover('a message from it could not be read');
+  state.worker = worker;
+  post({ type: 'init', module: state.module, backend: backend() });
+}
 
 async function main() {
   const u = readUrl();
@@ -220,10 +305,8 @@ async function main() {
   trainView = new TrainView(ctx);
   route();
   if (notice) showNotice([notice, $('notice').textContent].filter(Boolean).join('\n'));
-  state.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-  state.worker.onmessage = ({ data }) => handlers[data.type]?.(data);
-  state.worker.onerror = (e) => showError(`The worker failed: ${e.message}`);
-  post({ type: 'init', module, backend: backend() });
+  state.module = module;
+  startWorker();
 }
 
 main().catch((e) => showError(`Dropout Lab could not start: ${e.message ?? e}`));

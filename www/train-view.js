@@ -1,6 +1,6 @@
 // The free-training view: the form -> TrainConfig, loss and accuracy charts while it trains,
 // history and weights export, and weights import (the lab's own or a plain PyTorch state_dict).
-import { TRAIN_FIELDS, formToConfig } from './config.js';
+import { TRAIN_FIELDS, formToConfig, setTrainField } from './config.js';
 import { download, importWeightsFrom } from './files.js';
 
 const $ = (id) => document.getElementById(id);
@@ -13,6 +13,7 @@ export class TrainView {
     this.history = null;
     this.etaFrom = null;
     this.drawPending = false;
+    this.defaults = this.fields();
     this.form.addEventListener('submit', (e) => { e.preventDefault(); this.start(); });
     this.form.addEventListener('change', () => ctx.onChange());
     $('cancel-button').addEventListener('click', () => ctx.post({ type: 'cancel' }));
@@ -35,11 +36,20 @@ export class TrainView {
     return Object.fromEntries(TRAIN_FIELDS.map((n) => [n, this.form.elements[n].value]));
   }
 
-  /// Fill the form from a link; fields the form cannot hold are reported by the caller.
+  /// Fill the form from a link. Returns the problems (one line each): fields the form cannot
+  /// hold fall back to their defaults, unknown ones are ignored. Widths go first, since the drop
+  /// rates are checked against them.
   open(fields) {
-    for (const [k, v] of Object.entries(fields)) {
-      if (TRAIN_FIELDS.includes(k)) this.form.elements[k].value = v;
+    const problems = [];
+    const order = Object.keys(fields).sort((a, b) => (b === 'widths') - (a === 'widths'));
+    for (const k of order) {
+      if (!TRAIN_FIELDS.includes(k)) problems.push(`${k}: not a setting of free training (ignored)`);
+      else {
+        const problem = setTrainField(this.form, k, fields[k], this.defaults[k]);
+        if (problem) problems.push(problem);
+      }
     }
+    return problems;
   }
 
   start() {

@@ -1,7 +1,8 @@
 // The worker owns the Rust `Lab` (data, device, trainer). Calls into it are serialised: one
 // message is handled at a time, and training runs in slices with a yield between them so a
-// `cancel` message gets through.
-import init, { Lab, version } from './pkg/dropout_lab.js';
+// `cancel` message gets through. A panic, a trap (out of memory) or a lost WebGPU device makes
+// this instance unusable: the worker says `crashed` once and the page starts a fresh one.
+import init, { Lab, panicMessage, version } from './pkg/dropout_lab.js';
 import { PROTOCOL } from './config.js';
 
 let lab = null;
@@ -9,6 +10,13 @@ let backend = 'cpu';
 let webgpuUsable = false;
 let cancelRequested = false;
 let queue = Promise.resolve();
+let initialised = false;
+let dead = false;
+// Test hooks (tests/e2e.test.mjs, "the page recovers…"): a `test-crash` message makes the next
+// progress point panic inside the lab, or destroys the WebGPU device.
+let crashRequested = false;
+let gpuDevice = null;
+let wasmMemory = null;
 
 const DATASETS = {
   mnist: 'data/mnist',
@@ -23,11 +31,45 @@ const reply = (msg, transfer = []) => postMessage({ v: PROTOCOL, ...msg }, trans
 const message = (e) => (e && e.message) || String(e);
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
+function crashed(reason) {
+  if (dead) return;
+  dead = true;
+  reply({ type: 'crashed', message: reason });
+}
+
+/// Why the wasm instance can no longer be used after `e`, or null if it still can.
+function crashOf(e) {
+  const panic = initialised ? panicMessage() : undefined;
+  if (panic) return `the lab panicked: ${panic}`;
+  if (e instanceof WebAssembly.RuntimeError) return `the WebAssembly core stopped: ${message(e)}`;
+  return null;
+}
+
+// wgpu asks for its device inside Rust; watch every device it gets, so a loss (driver reset, GPU
+// process crash, or the test hook) is noticed even while a run waits on the GPU.
+function watchDevices() {
+  if (typeof GPUAdapter === 'undefined') return;
+  const request = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function requestDevice(...args) {
+    const device = await request.apply(this, args);
+    gpuDevice = device;
+    device.lost.then((info) => crashed(`the WebGPU device was lost (${info.reason}${info.message ? `: ${info.message}` : ''})`));
+    return device;
+  };
+}
+watchDevices();
+
+function crashIfRequested(where) {
+  if (crashRequested) lab.crashForTest(where);
+}
+
 async function detectWebGpu() {
   if (!('gpu' in navigator)) return 'This browser has no WebGPU: training runs on the CPU backend (slower).';
   try {
     const adapter = await navigator.gpu.requestAdapter();
     if (!adapter) return 'No WebGPU adapter is available: training runs on the CPU backend (slower).';
+    // wgpu asks for the adapter's own limits; models with a larger buffer are refused up front.
+    lab.setWebGpuLimits(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize);
   } catch (e) {
     return `WebGPU adapter request failed (${message(e)}): training runs on the CPU backend.`;
   }
@@ -63,7 +105,7 @@ async function loadBundled(name) {
   const files = await Promise.all(FILES.map((f) => fetchBytes(`${dir}/${f}.gz`).catch((e) => {
     throw new Error(`${name} is not available on this server (${message(e)})`);
   })));
-  reply({ type: 'data', info: lab.loadIdx(name, ...files) });
+  reply({ type: 'data', info: lab.loadIdx(name, FILES.map((f) => `${dir}/${f}.gz`), ...files) });
 }
 
 // Match the user's files to the four roles by the usual MNIST names (raw or .gz).
@@ -74,10 +116,10 @@ function loadFiles(files) {
     if (found.length !== 1) {
       throw new Error(`Need exactly one file named like "${split}-${kind}-idx…" among: ${names.join(', ') || 'none'}`);
     }
-    return new Uint8Array(files[found[0]]);
+    return found[0];
   };
-  const bytes = [pick('train', 'images'), pick('train', 'labels'), pick('t10k', 'images'), pick('t10k', 'labels')];
-  reply({ type: 'data', info: lab.loadIdx('custom', ...bytes) });
+  const chosen = [pick('train', 'images'), pick('train', 'labels'), pick('t10k', 'images'), pick('t10k', 'labels')];
+  reply({ type: 'data', info: lab.loadIdx('custom', chosen, ...chosen.map((n) => new Uint8Array(files[n]))) });
 }
 
 // Every long job starts uncancelled, on the backend the form asks for.
@@ -93,6 +135,7 @@ async function train(config, wantedBackend) {
   let steps = 1;
   while (!progress.done) {
     await tick();
+    crashIfRequested('training');
     if (cancelRequested) {
       reply({ type: 'cancelled' });
       return;
@@ -112,11 +155,12 @@ async function preset(name, config, wantedBackend, useWeights) {
     const result = await lab.runPreset(name, config, async (stage, done, total) => {
       reply({ type: 'stage', stage, done, total });
       await tick();
+      crashIfRequested(stage);
       return !cancelRequested;
     }, Boolean(useWeights));
     reply({ type: 'preset', name, result });
   } catch (e) {
-    if (message(e) === 'cancelled') return reply({ type: 'cancelled' });
+    if (message(e) === 'cancelled' && !crashOf(e)) return reply({ type: 'cancelled' });
     throw e;
   }
 }
@@ -132,7 +176,8 @@ async function handle(msg) {
   if (msg.v !== PROTOCOL) throw new Error(`protocol version ${msg.v} does not match the worker's ${PROTOCOL}: reload the page`);
   switch (msg.type) {
     case 'init': {
-      await init({ module_or_path: msg.module });
+      wasmMemory = (await init({ module_or_path: msg.module })).memory;
+      initialised = true;
       lab = new Lab();
       const missing = await detectWebGpu();
       webgpuUsable = missing === null;
@@ -161,12 +206,36 @@ async function handle(msg) {
 }
 
 onmessage = ({ data }) => {
-  // Cancel must not wait behind the training it cancels.
+  // Cancel (and the test hooks) must not wait behind the run they act on.
   if (data.type === 'cancel') {
     cancelRequested = true;
     return;
   }
-  queue = queue.then(() => handle(data)).catch((e) => reply({ type: 'error', message: message(e) }));
+  // `npm run soak` samples the wasm memory between runs.
+  if (data.type === 'memory') {
+    reply({ type: 'memory', wasmBytes: wasmMemory?.buffer.byteLength ?? 0 });
+    return;
+  }
+  // The page's heartbeat: answered whenever this thread is free, i.e. between slices of a run.
+  if (data.type === 'ping') {
+    reply({ type: 'pong' });
+    return;
+  }
+  if (data.type === 'test-crash') {
+    if (data.how === 'device') gpuDevice?.destroy();
+    else if (data.how === 'hang') for (;;) { /* a stuck worker: only terminate() ends this */ }
+    else crashRequested = true;
+    return;
+  }
+  if (dead) return;
+  queue = queue.then(() => handle(data)).catch(async (e) => {
+    const crash = crashOf(e);
+    if (crash) return crashed(crash);
+    // A job failing on a lost device fails before `device.lost` settles: give the loss the
+    // chance to be reported as what it is, and the page the chance to restart.
+    if (gpuDevice) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!dead) reply({ type: 'error', message: message(e) });
+  });
 };
 
 // `npm run bench`: the hot loops only, on each available backend (see crate/src/web/bench.rs).

@@ -1,0 +1,126 @@
+// `npm run soak` (not part of `npm test`): long sessions must not leak. The real page trains
+// back to back for SOAK_MINUTES (30) on each backend, alternating a free-training run and a preset
+// run, and every minute samples the worker's wasm memory and the page's JS heap (after a forced
+// garbage collection); then the native CLI runs one preset SOAK_NATIVE_RUNS (100) times in one
+// process and reports its resident memory after each run. Each curve must stay within 10 % of its
+// value after the first run. JSON on stdout; exit code 1 when a curve grew.
+//   SOAK_MINUTES=30 SOAK_NATIVE_RUNS=100 SOAK_BACKENDS=webgpu,cpu node scripts/soak.mjs
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { launch, openLab, runPreset, startServer, trainToEnd } from '../tests/browser.mjs';
+
+const minutes = Number(process.env.SOAK_MINUTES ?? 30);
+const nativeRuns = Number(process.env.SOAK_NATIVE_RUNS ?? 100);
+const backends = (process.env.SOAK_BACKENDS ?? 'webgpu,cpu').split(',').filter(Boolean);
+const cli = process.env.DROPOUT_LAB_CLI;
+const TOLERANCE = 0.10;
+const TRAIN = 'view=train&dataset=mnist&train=1000&test=1000&widths=784-50-50-10&act=relu&drop=0,0.5&init=auto&opt=momentum&lr=0.05&mom=0.9&epochs=2&batch=50&seed=7';
+const PRESET = { train_size: '200', test_size: '200', widths: '784-32-32-10', epochs: '2', lr: '0.001', directions: '1', points: '5', seed: '7' };
+// The native soak's run: larger, as a process runs it in a fraction of the page's time.
+const NATIVE = { ...PRESET, train_size: '1000', test_size: '1000', widths: '784-64-64-10', epochs: '5', directions: '2', points: '11' };
+const log = (m) => console.error(`[soak] ${m}`);
+
+/// The largest relative rise of `values` over the first, and whether it is within the tolerance.
+function verdict(values) {
+  const base = values[0];
+  const worst = Math.max(...values.map((v) => (v - base) / base));
+  return { base, max: Math.max(...values), worst_rise: worst, flat: worst <= TOLERANCE };
+}
+
+async function soakPage(url, backend) {
+  const browser = await launch({ webgpu: backend === 'webgpu' });
+  try {
+    const { page } = await openLab(browser, `${url}?${TRAIN}&backend=${backend}`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    const cdp = await page.context().newCDPSession(page);
+    const sample = async (minute, runs) => {
+      await cdp.send('HeapProfiler.collectGarbage');
+      const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+      const { wasmBytes } = await page.evaluate(() => new Promise((resolve) => {
+        window.dropoutLab.onMemory = resolve;
+        window.dropoutLab.worker.postMessage({ type: 'memory' });
+      }));
+      const s = { minute, runs, wasm_bytes: wasmBytes, js_heap_bytes: usedSize };
+      log(`${backend} ${JSON.stringify(s)}`);
+      return s;
+    };
+    const presetQuery = new URLSearchParams({ view: 'preset', preset: 'fig1a', backend, dataset: 'mnist', ...PRESET });
+    const trainUrl = `${url}?${TRAIN}&backend=${backend}`;
+    const presetUrl = `${url}?${presetQuery}`;
+    // Views switch through the page's own links (history.pushState), so the page and its worker
+    // live for the whole soak, as at a booth.
+    const go = (target) => page.evaluate((href) => {
+      const a = Object.assign(document.createElement('a'), { href });
+      a.dataset.route = '';
+      document.body.append(a);
+      a.click();
+      a.remove();
+    }, target);
+    const start = Date.now();
+    const samples = [];
+    let runs = 0;
+    let nextSample = 0;
+    while (Date.now() - start < minutes * 60_000) {
+      await go(trainUrl);
+      await trainToEnd(page);
+      await go(presetUrl);
+      await runPreset(page, 'fig1a', backend);
+      runs += 2;
+      const minute = (Date.now() - start) / 60_000;
+      if (samples.length === 0 || minute >= nextSample) {
+        samples.push(await sample(Number(minute.toFixed(2)), runs));
+        nextSample = Math.floor(minute) + 1;
+      }
+    }
+    return {
+      runs,
+      samples,
+      wasm: verdict(samples.map((s) => s.wasm_bytes)),
+      js_heap: verdict(samples.map((s) => s.js_heap_bytes)),
+    };
+  } finally {
+    await browser.close();
+  }
+}
+
+function soakNative() {
+  return new Promise((resolve, reject) => {
+    const args = ['run', 'fig1a', '--repeat', String(nativeRuns), '--out', '/dev/null',
+      ...Object.entries(NATIVE).flatMap(([k, v]) => ['--set', `${k}=${v}`])];
+    const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const samples = [];
+    let buffered = '';
+    child.stderr.on('data', (chunk) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop();
+      for (const line of lines) {
+        if (!line.startsWith('{"soak"')) continue;
+        const { soak } = JSON.parse(line);
+        samples.push(soak);
+        if (soak.run % 10 === 0) log(`native ${JSON.stringify(soak)}`);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`${cli} exited with ${code}`));
+      resolve({ runs: samples.length, samples, rss: verdict(samples.map((s) => s.rss_bytes)) });
+    });
+  });
+}
+
+const report = { date: new Date().toISOString(), minutes_per_backend: minutes, tolerance: TOLERANCE, page: {}, native: null };
+const { server, url } = await startServer();
+try {
+  for (const b of backends) report.page[b] = await soakPage(url, b);
+} finally {
+  server.close();
+}
+if (nativeRuns > 0 && cli && existsSync(cli)) report.native = await soakNative();
+else log('native soak skipped: set DROPOUT_LAB_CLI to the dropout-lab binary (`npm run soak` does)');
+console.log(JSON.stringify(report, null, 2));
+const flat = [...Object.values(report.page).flatMap((p) => [p.wasm, p.js_heap]), report.native?.rss].filter(Boolean).every((v) => v.flat);
+if (!flat) {
+  log('memory grew by more than 10 % after the first run');
+  process.exitCode = 1;
+}
