@@ -6,7 +6,8 @@ use std::io::Read;
 
 use crate::error::{LabError, LabResult};
 
-/// Largest decoded file accepted, so a forged header cannot make us allocate without bound.
+/// Largest decompressed file accepted, so a gzip bomb cannot make us allocate without bound (a
+/// raw file's header is checked against the bytes it came with, see `decode_idx`).
 const MAX_DECODED_BYTES: usize = 512 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
