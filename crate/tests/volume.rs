@@ -109,4 +109,10 @@ fn volume_rate_sweep_matches_single_runs() {
     for p in &r.points {
         assert!((p.loss_gap - (p.test_loss - p.train_loss)).abs() < 1e-7);
     }
+    // Fig. 2(b) reports the same final losses, and the paper's gap (test minus train loss).
+    for (p, run) in r.points.iter().zip(&fig2.runs) {
+        assert_eq!(run.final_train_loss, Some(p.train_loss));
+        assert_eq!(run.final_test_loss, Some(p.test_loss));
+        assert!((run.loss_gap().unwrap() - p.loss_gap).abs() < 1e-7);
+    }
 }

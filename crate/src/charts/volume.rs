@@ -105,6 +105,8 @@ mod tests {
             final_train_accuracy: 0.9,
             final_test_accuracy: 0.8,
             generalisation_gap: 0.1,
+            final_train_loss: Some(0.2),
+            final_test_loss: Some(0.3),
         };
         let r = VolumeTrackResult {
             config: VolumeTrackConfig::demo(),
@@ -157,6 +159,8 @@ mod tests {
             final_train_accuracy: 0.9,
             final_test_accuracy: 0.8,
             generalisation_gap: 0.1,
+            final_train_loss: Some(0.2),
+            final_test_loss: Some(0.3),
         };
         let r = VolumeTrackResult {
             config: VolumeTrackConfig::demo(),

@@ -119,8 +119,21 @@ pub struct VolumeRun {
     pub update_correlations: Vec<EpochUpdateCorrelation>,
     pub final_train_accuracy: f32,
     pub final_test_accuracy: f32,
-    /// Train minus test accuracy at the end.
+    /// Train minus test accuracy at the end, in [0, 1] (kept beside the paper's loss gap).
     pub generalisation_gap: f32,
+    /// Mean cross-entropy on the train and test subsets at the end (None in result files written
+    /// before they were kept). Paper 002's generalisation gap is their difference: `loss_gap`.
+    #[serde(default)]
+    pub final_train_loss: Option<f32>,
+    #[serde(default)]
+    pub final_test_loss: Option<f32>,
+}
+
+impl VolumeRun {
+    /// The paper's generalisation gap (Sec. 5): test minus train loss at the end.
+    pub fn loss_gap(&self) -> Option<f32> {
+        Some(self.final_test_loss? - self.final_train_loss?)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -246,6 +259,8 @@ pub async fn run(
             final_train_accuracy: last.train_accuracy,
             final_test_accuracy: last.test_accuracy,
             generalisation_gap: last.train_accuracy - last.test_accuracy,
+            final_train_loss: Some(last.train_loss),
+            final_test_loss: Some(last.test_loss),
         });
     }
     Ok(VolumeTrackResult {
@@ -410,8 +425,12 @@ impl super::Preset for Volume {
                         .collect();
                     format!("; mean |ρ| of updates {}", c.join(", "))
                 };
+                let loss_gap = run
+                    .loss_gap()
+                    .map(|g| format!(", loss gap (test − train) {g:.3}"))
+                    .unwrap_or_default();
                 format!(
-                    "{} dropout: log vol / D per layer at epoch {}: {}; test accuracy {:.2}%, gap {:.2} points{corr}",
+                    "{} dropout: log vol / D per layer at epoch {}: {}; test accuracy {:.2}%, accuracy gap {:.2} points{loss_gap}{corr}",
                     if run.dropout { "with" } else { "without" },
                     last.epoch,
                     join3(&per_weight(&last.layers)),
