@@ -27,6 +27,34 @@ function verdict(values) {
   return { base, max: Math.max(...values), worst_rise: worst, flat: worst <= TOLERANCE };
 }
 
+/// Bytes and counts of the page's heap by object kind (a V8 heap snapshot), so that growth can be
+/// attributed: to the lab's objects, or to the browser's own buffers and compiled code.
+async function heapCensus(cdp) {
+  await cdp.send('HeapProfiler.collectGarbage');
+  const chunks = [];
+  const collect = (e) => chunks.push(e.chunk);
+  cdp.on('HeapProfiler.addHeapSnapshotChunk', collect);
+  await cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+  cdp.off('HeapProfiler.addHeapSnapshotChunk', collect);
+  const { snapshot: { meta }, nodes, strings } = JSON.parse(chunks.join(''));
+  const [type, name, size] = ['type', 'name', 'self_size'].map((f) => meta.node_fields.indexOf(f));
+  const census = new Map();
+  for (let i = 0; i < nodes.length; i += meta.node_fields.length) {
+    const kind = `${meta.node_types[0][nodes[i + type]]}:${strings[nodes[i + name]].slice(0, 60)}`;
+    const c = census.get(kind) ?? { count: 0, bytes: 0 };
+    c.count += 1;
+    c.bytes += nodes[i + size];
+    census.set(kind, c);
+  }
+  return census;
+}
+
+/// The `top` kinds that grew most in bytes from census `a` to `b`.
+function growth(a, b, top = 12) {
+  return [...b].map(([kind, c]) => ({ kind, count: c.count - (a.get(kind)?.count ?? 0), bytes: c.bytes - (a.get(kind)?.bytes ?? 0) }))
+    .sort((x, y) => y.bytes - x.bytes).slice(0, top);
+}
+
 async function soakPage(url, backend) {
   const browser = await launch({ webgpu: backend === 'webgpu' });
   try {
@@ -58,6 +86,7 @@ async function soakPage(url, backend) {
     }, target);
     const start = Date.now();
     const samples = [];
+    let firstCensus = null;
     let runs = 0;
     let nextSample = 0;
     while (Date.now() - start < minutes * 60_000) {
@@ -71,10 +100,12 @@ async function soakPage(url, backend) {
         samples.push(await sample(Number(minute.toFixed(2)), runs));
         nextSample = Math.floor(minute) + 1;
       }
+      firstCensus ??= await heapCensus(cdp);
     }
     return {
       runs,
       samples,
+      heap_growth_by_kind: growth(firstCensus, await heapCensus(cdp)),
       wasm: verdict(samples.map((s) => s.wasm_bytes)),
       js_heap: verdict(samples.map((s) => s.js_heap_bytes)),
     };
