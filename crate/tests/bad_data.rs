@@ -80,7 +80,9 @@ fn every_bad_file_is_named_with_its_problem() {
     let mut truncated_gzip = gzip(&images(12, 4, 3));
     truncated_gzip.truncate(truncated_gzip.len() / 2);
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(&[0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, 28, 0, 0, 0, 28]);
+    png.extend_from_slice(&[
+        0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, 28, 0, 0, 0, 28,
+    ]);
     let floats: Vec<u8> = (0..12 * 4 * 3 * 4).map(|i| i as u8).collect();
     let mut label_12 = labels(12);
     *label_12.last_mut().unwrap() = 12;
@@ -145,6 +147,12 @@ fn thirty_two_by_thirty_two_images_load_and_a_784_input_model_is_told_why_not() 
         drop_rates: vec![0.5],
         init: dropout_lab::model::InitScheme::He,
     };
-    let e = model.validate(train.dim, train.classes).unwrap_err().to_string();
-    assert!(e.contains("input width 784 does not match the data's 1024 features"), "{e}");
+    let e = model
+        .validate(train.dim, train.classes)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("input width 784 does not match the data's 1024 features"),
+        "{e}"
+    );
 }

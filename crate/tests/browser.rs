@@ -52,6 +52,8 @@ fn config(activation: Activation, optimizer: OptimizerKind) -> TrainConfig {
         beta1: 0.9,
         beta2: 0.999,
         eps: 1e-8,
+        weight_decay: 0.0,
+        schedule: Default::default(),
         epochs: 2,
         batch_size: 64,
         seed: 5,

@@ -333,7 +333,28 @@ fn update_correlations_are_those_of_the_recorded_trajectory() {
         let want = abs_correlation(&updates).unwrap();
         let got = &r.runs[1].update_correlations[k];
         assert_eq!(got.epoch, epoch);
-        assert_eq!(got.correlation, want);
+        assert_eq!(got.correlation.abs_correlation, want.abs_correlation);
+        assert_eq!(
+            got.correlation.mean_abs_off_diagonal,
+            want.mean_abs_off_diagonal
+        );
+        // Grid weight a = 3i + j is w_ij: average |ρ| over pairs with i ≠ k and j ≠ l.
+        let (mut sum, mut n) = (0.0, 0);
+        for a in 0..9 {
+            for b in 0..9 {
+                if a / 3 != b / 3 && a % 3 != b % 3 {
+                    sum += want.abs_correlation[a][b];
+                    n += 1;
+                }
+            }
+        }
+        assert_eq!(n, 9 * 4);
+        let distinct = got.correlation.mean_abs_distinct_units.unwrap();
+        assert!(
+            (distinct - sum / n as f64).abs() < 1e-12,
+            "{distinct} vs {}",
+            sum / n as f64
+        );
     }
     let mut bad = cfg.clone();
     bad.correlation_epochs = vec![4];

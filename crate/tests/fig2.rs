@@ -43,6 +43,38 @@ fn reported_widths_are_real_crossings() {
     assert!(s.final_train_loss < 1.0, "trained: {}", s.final_train_loss);
     assert!(s.flatness.iter().any(|f| f.width.is_some()));
 
+    // The paper's fit is least squares of log10 λ on log10 F ("slope = −1.3" in its Fig. 2),
+    // written out here; the other regression's slope times it is R² (an OLS identity).
+    let pts: Vec<(f64, f64)> = s
+        .points()
+        .iter()
+        .map(|&(l, f)| (f.log10(), l.log10()))
+        .collect();
+    let m = pts.len() as f64;
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / m,
+        pts.iter().map(|p| p.1).sum::<f64>() / m,
+    );
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let syy: f64 = pts.iter().map(|p| (p.1 - my).powi(2)).sum();
+    let paper = s.fit_variance_on_flatness.as_ref().expect("a fit");
+    let other = s.fit_flatness_on_variance.as_ref().expect("the other fit");
+    assert!(
+        (paper.slope - sxy / sxx).abs() < 1e-9,
+        "{} vs {}",
+        paper.slope,
+        sxy / sxx
+    );
+    assert!(
+        (other.slope - sxy / syy).abs() < 1e-9,
+        "{} vs {}",
+        other.slope,
+        sxy / syy
+    );
+    assert!((paper.slope * other.slope - paper.r2).abs() < 1e-9);
+    assert_eq!(paper.used, pts.len());
+
     // Recompute θ, the samples and the top direction independently of `run`, then find the
     // crossings of L(θ + δ v) = 2 L(θ) by a fine scan, independent of the doubling + bisection.
     pollster::block_on(async {
@@ -69,6 +101,47 @@ fn reported_widths_are_real_crossings() {
             pcs.eigenvalues, s.eigenvalues,
             "the run is reproducible from its config"
         );
+        // Each reported pair solves Σ v = λ v for Σ = Xcᵀ Xc / (N − 1) formed here in f64 from
+        // the samples (Sec. 3.4.1), not by the PCA under test.
+        let n = samples.len();
+        let d = samples[0].len();
+        let mean: Vec<f64> = (0..d)
+            .map(|j| samples.iter().map(|x| x[j] as f64).sum::<f64>() / n as f64)
+            .collect();
+        let centred: Vec<Vec<f64>> = samples
+            .iter()
+            .map(|x| x.iter().zip(&mean).map(|(&a, m)| a as f64 - m).collect())
+            .collect();
+        let sigma_v = |v: &[f64]| -> Vec<f64> {
+            let mut out = vec![0.0; d];
+            for c in &centred {
+                let dot: f64 = c.iter().zip(v).map(|(a, b)| a * b).sum();
+                out.iter_mut()
+                    .zip(c)
+                    .for_each(|(o, a)| *o += dot * a / (n - 1) as f64);
+            }
+            out
+        };
+        let lambda_max = s.eigenvalues[0];
+        for (i, v) in pcs.eigenvectors.iter().enumerate() {
+            let sv = sigma_v(v);
+            let rayleigh: f64 = sv.iter().zip(v).map(|(a, b)| a * b).sum();
+            let residual: f64 = sv
+                .iter()
+                .zip(v)
+                .map(|(a, b)| (a - s.eigenvalues[i] * b).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!(
+                (rayleigh - s.eigenvalues[i]).abs() < 1e-9 * lambda_max,
+                "λ_{i}: {rayleigh} vs {}",
+                s.eigenvalues[i]
+            );
+            assert!(
+                residual < 1e-9 * lambda_max,
+                "‖Σv − λv‖ of pair {i}: {residual:e}"
+            );
+        }
         let data = DeviceData::upload(&sub, &device);
         let base = Mlp::from_host(&tc.model, &theta, &device);
         let (l0, _) = evaluate(&base, &data).await.unwrap();
@@ -111,4 +184,52 @@ fn trajectory_samples_also_run() {
     .unwrap();
     assert_eq!(r.settings[0].eigenvalues.len(), 6);
     assert!(r.settings[0].eigenvalues.iter().all(|l| *l > 0.0));
+}
+
+#[test]
+fn s_para_keeps_the_block_every_interval_steps() {
+    use dropout_lab::experiments::noise_run::train_and_sample;
+    use dropout_lab::train::Trainer;
+    let train = common::mnist("train");
+    let mut cfg = tiny(NoiseSource::Para);
+    cfg.run.epochs = 5;
+    cfg.run.samples = 4;
+    cfg.run.para_interval = 3;
+    let s = cfg.run.settings[0];
+    let sub = train.first(cfg.run.train_size).unwrap();
+    let sampled = pollster::block_on(train_and_sample(
+        &cfg.run,
+        &s,
+        "",
+        &sub,
+        &common::cpu_inputs(&sub, &sub),
+        &mut Silent,
+    ))
+    .unwrap();
+    let para = &sampled.samples[0].1;
+    assert_eq!(para.len(), 4);
+    // The same GD run stepped one step at a time, the block read after the steps past the
+    // 5 training steps that are multiples of 3: 6, 9, 12, 15.
+    let mut tc = cfg.run.train_config(&s, 12);
+    tc.snapshot_every = 0;
+    let want: Vec<Vec<f32>> = pollster::block_on(async {
+        let mut t = Trainer::new(tc, &sub, &sub, cpu_device(), "cpu", "mnist")
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for step in 1..=17 {
+            t.run(1).await.unwrap();
+            if step > 5 && step % 3 == 0 {
+                out.push(t.model().to_host().await.unwrap().layers[1].0.clone());
+            }
+        }
+        out
+    });
+    assert_eq!(want.len(), 4);
+    assert!(
+        para == &want,
+        "S_para samples are not the block at steps 6, 9, 12, 15"
+    );
+    cfg.run.para_interval = 0;
+    assert!(cfg.run.validate().is_err());
 }

@@ -29,6 +29,8 @@ fn config(optimizer: OptimizerKind, lr: f64, train_size: usize, epochs: usize) -
         beta1: 0.9,
         beta2: 0.999,
         eps: 1e-8,
+        weight_decay: 0.0,
+        schedule: Default::default(),
         epochs,
         batch_size: 32,
         seed: 3,
@@ -157,8 +159,14 @@ fn oversized_models_and_subsets_are_refused_before_anything_is_allocated() {
     let mut wide = config(OptimizerKind::Momentum, 0.1, 1000, 1);
     wide.model.widths = vec![784, 200_000, 10];
     wide.model.drop_rates = vec![0.5];
-    let e = train(wide, &train_set, &test_set).err().expect("refused").to_string();
-    assert!(e.contains("159000010 parameters") && e.contains("50000000"), "{e}");
+    let e = train(wide, &train_set, &test_set)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("159000010 parameters") && e.contains("50000000"),
+        "{e}"
+    );
     // 784-20000-10 is within that cap, but full-batch GD on all 60000 images holds 4 x 60000 x
     // 20010 activation floats (19 GB) at once: over the native 16 GiB budget. Were it not
     // refused up front, the first step would try to allocate them.
@@ -166,14 +174,87 @@ fn oversized_models_and_subsets_are_refused_before_anything_is_allocated() {
     gd.model.widths = vec![784, 20_000, 10];
     gd.model.drop_rates = vec![0.5];
     let started = std::time::Instant::now();
-    let e = train(gd, &train_set, &test_set).err().expect("refused").to_string();
-    assert!(e.contains("784-20000-10 with 60000 training rows per step needs at least"), "{e}");
-    assert!(e.contains("GiB") && e.contains("allows itself natively"), "names the limit: {e}");
-    assert!(started.elapsed().as_secs() < 5, "refused before allocating");
-    // A subset of 1e9 images is refused with both counts, before any upload.
-    let e = train(config(OptimizerKind::Sgd, 0.1, 1_000_000_000, 1), &train_set, &test_set)
+    let e = train(gd, &train_set, &test_set)
         .err()
         .expect("refused")
         .to_string();
+    assert!(
+        e.contains("784-20000-10 with 60000 training rows per step needs at least"),
+        "{e}"
+    );
+    assert!(
+        e.contains("GiB") && e.contains("allows itself natively"),
+        "names the limit: {e}"
+    );
+    assert!(started.elapsed().as_secs() < 5, "refused before allocating");
+    // A subset of 1e9 images is refused with both counts, before any upload.
+    let e = train(
+        config(OptimizerKind::Sgd, 0.1, 1_000_000_000, 1),
+        &train_set,
+        &test_set,
+    )
+    .err()
+    .expect("refused")
+    .to_string();
     assert!(e.contains("1000000000") && e.contains("60000"), "{e}");
+}
+
+/// Parameters after each of the first `steps` full-batch GD steps (dropout off, so every run
+/// from the same seed starts at the same θ0 with the same gradient).
+fn gd_trajectory(mut cfg: TrainConfig, tr: &Dataset, te: &Dataset) -> Vec<Vec<f32>> {
+    cfg.model.drop_rates = vec![0.0, 0.0];
+    cfg.snapshot_every = 1;
+    let t = train(cfg, tr, te).unwrap();
+    t.snapshots().iter().map(|s| s.params.clone()).collect()
+}
+
+#[test]
+fn weight_decay_adds_lr_times_decay_times_theta_to_the_first_step() {
+    let (tr, te) = (common::mnist("train"), common::mnist("test"));
+    let (lr, wd) = (0.05, 0.01);
+    let plain = gd_trajectory(config(OptimizerKind::Gd, lr, 100, 1), &tr, &te);
+    let mut decayed_cfg = config(OptimizerKind::Gd, lr, 100, 1);
+    decayed_cfg.weight_decay = wd;
+    let decayed = gd_trajectory(decayed_cfg, &tr, &te);
+    assert_eq!(plain[0], decayed[0], "same initial weights");
+    // θ1 = θ0 − lr (g + wd θ0), so the two runs differ by exactly −lr·wd·θ0 after one step.
+    let mut worst = 0.0f64;
+    for ((&a, &b), &t0) in plain[1].iter().zip(&decayed[1]).zip(&plain[0]) {
+        let want = -lr * wd * t0 as f64;
+        worst = worst.max(((b - a) as f64 - want).abs());
+    }
+    assert!(worst < 2e-7, "largest deviation from −lr·wd·θ0: {worst:e}");
+}
+
+#[test]
+fn step_schedule_scales_the_updates_after_its_milestone() {
+    use dropout_lab::train::{LrSchedule, ScheduleUnit};
+    let (tr, te) = (common::mnist("train"), common::mnist("test"));
+    let mut cfg = config(OptimizerKind::Gd, 0.05, 100, 4);
+    cfg.schedule = LrSchedule::divide_at(vec![2], 1e6, ScheduleUnit::Epochs);
+    let p = gd_trajectory(cfg, &tr, &te);
+    let moved = |a: &[f32], b: &[f32]| -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| ((x - y) as f64).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    // Full-batch GD: one step per epoch; steps 0 and 1 at lr, steps 2 and 3 at lr / 1e6.
+    let (s0, s1, s2, s3) = (
+        moved(&p[0], &p[1]),
+        moved(&p[1], &p[2]),
+        moved(&p[2], &p[3]),
+        moved(&p[3], &p[4]),
+    );
+    assert!(
+        s0 > 1e-3 && s1 > 1e-3,
+        "steps at the full rate move: {s0:e}, {s1:e}"
+    );
+    // The update after the milestone is lr/1e6 times a gradient of the same size, so at most
+    // ~1e-6 of the step before; f32 rounding of θ (|θ| ≈ 0.1, ulp 7e-9 x 40k weights) adds ≲ 2e-6.
+    assert!(
+        s2 < 1e-5 * s1 && s3 < 1e-5 * s1,
+        "steps after the milestone: {s2:e}, {s3:e} vs {s1:e}"
+    );
 }

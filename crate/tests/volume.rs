@@ -5,7 +5,7 @@
 
 mod common;
 
-use dropout_lab::analysis::kfac::{factors, laplace_volumes};
+use dropout_lab::analysis::kfac::{factors, laplace_volumes, MaskNoise};
 use dropout_lab::backend::cpu_device;
 use dropout_lab::experiments::p002_fig2_volume::{run, VolumeTrackConfig};
 use dropout_lab::experiments::Silent;
@@ -52,6 +52,7 @@ fn volumes_per_epoch_start_at_the_initial_weights() {
             &tc.model,
             &theta,
             &train.first(100).unwrap(),
+            MaskNoise::Bernoulli,
             cfg.mask_draws,
             &mut stream(cfg.seed, Stream::GradientNoise),
         )

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::volume::kronecker_log_volume;
 use crate::error::{LabError, LabResult};
 use crate::model::MlpConfig;
-pub use crate::objectives::kfac_factors::{damped, factors, Factors};
+pub use crate::objectives::kfac_factors::{damped, factors, Factors, MaskNoise};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerVolume {
@@ -29,6 +29,15 @@ pub struct LayerVolume {
     pub fan_in: usize,
     pub fan_out: usize,
     pub log_volume: f64,
+}
+
+/// The noise a network was trained with, for its dropout-aware factors: Gaussian dropout's
+/// multipliers for a Gaussian-dropout network (paper 002 Sec. 5.3), Bernoulli masks otherwise.
+pub fn trained_noise(tc: &crate::train::TrainConfig) -> MaskNoise {
+    match tc.noise {
+        Some(crate::train::noise_step::NoiseInjection::GaussianDropout) => MaskNoise::Gaussian,
+        _ => MaskNoise::Bernoulli,
+    }
 }
 
 /// log vol per layer from the Kronecker factors, damping τ relative to each factor's mean diagonal.

@@ -1,6 +1,10 @@
 //! Correlation of gradient updates (paper 002 Fig. 2a/2c, App. C, Lemma 3.2): the absolute
 //! correlation matrix |ρ(Δ_a, Δ_b)| of the per-step updates Δ_t = w_{t+1} − w_t of a chosen set
 //! of weights over the steps of one epoch.
+//!
+//! Two weights of a grid that share an input unit are multiplied by the same dropout factor, and
+//! two that share an output unit by the same back-propagated error; Lemma 3.2 is about weights of
+//! distinct units, so the mean |ρ| is also reported over those pairs alone.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +17,10 @@ pub struct UpdateCorrelation {
     pub abs_correlation: Vec<Vec<f64>>,
     /// Mean of |ρ| over the m(m−1) off-diagonal entries: the quantity Lemma 3.2 bounds.
     pub mean_abs_off_diagonal: f64,
+    /// Mean |ρ| over the pairs w_ij, w_kl with i ≠ k and j ≠ l (no shared unit): Lemma 3.2's
+    /// setting. None when the weights' units were not given (and in older result files).
+    #[serde(default)]
+    pub mean_abs_distinct_units: Option<f64>,
     /// Updates the correlations ran over.
     pub steps: usize,
     /// E|r| of the sample correlation of two independent Gaussian series of `steps` values:
@@ -28,10 +36,11 @@ pub fn independent_mean_abs_correlation(n: usize) -> f64 {
 }
 
 /// `trajectory`: the weights (all of them, in one fixed layout) at consecutive steps; `chosen`:
-/// indices into that layout.
+/// indices into that layout; `units`: each chosen weight's (input unit, output unit), or empty.
 pub fn update_correlation(
     trajectory: &[Vec<f32>],
     chosen: &[usize],
+    units: &[(usize, usize)],
 ) -> LabResult<UpdateCorrelation> {
     let updates: Vec<Vec<f64>> = trajectory
         .windows(2)
@@ -42,7 +51,33 @@ pub fn update_correlation(
                 .collect()
         })
         .collect();
-    abs_correlation(&updates)
+    let mut c = abs_correlation(&updates)?;
+    if !units.is_empty() {
+        if units.len() != chosen.len() {
+            return Err(LabError::Config(format!(
+                "{} weights but {} unit pairs",
+                chosen.len(),
+                units.len()
+            )));
+        }
+        c.mean_abs_distinct_units = mean_abs_distinct_units(&c.abs_correlation, units);
+    }
+    Ok(c)
+}
+
+/// Mean of |ρ| over pairs that share neither their input nor their output unit (None if the
+/// grid has no such pair, e.g. a single row).
+pub fn mean_abs_distinct_units(abs: &[Vec<f64>], units: &[(usize, usize)]) -> Option<f64> {
+    let (mut sum, mut count) = (0.0, 0usize);
+    for (a, &(ia, oa)) in units.iter().enumerate() {
+        for (b, &(ib, ob)) in units.iter().enumerate() {
+            if ia != ib && oa != ob {
+                sum += abs[a][b];
+                count += 1;
+            }
+        }
+    }
+    (count > 0).then(|| sum / count as f64)
 }
 
 /// |ρ| of the columns of `rows` (one row per observation).
@@ -86,6 +121,7 @@ pub fn abs_correlation(rows: &[Vec<f64>]) -> LabResult<UpdateCorrelation> {
     Ok(UpdateCorrelation {
         abs_correlation: abs,
         mean_abs_off_diagonal: off / (m * (m - 1)) as f64,
+        mean_abs_distinct_units: None,
         steps: n,
         independent_mean_abs: independent_mean_abs_correlation(n),
     })
@@ -170,7 +206,7 @@ mod tests {
         // collinear (|ρ| = 1) and weight 3 never moves.
         let steps = [0.0f32, 1.0, 3.0, 3.5, 6.0];
         let traj: Vec<Vec<f32>> = steps.iter().map(|&t| vec![t, 2.0 * t, -t, 0.0]).collect();
-        let c = update_correlation(&traj, &[0, 1, 2]).unwrap();
+        let c = update_correlation(&traj, &[0, 1, 2], &[]).unwrap();
         assert_eq!(c.steps, 4);
         for row in &c.abs_correlation {
             for &v in row {
@@ -178,8 +214,44 @@ mod tests {
             }
         }
         // The never-moving weight 3 is reported uncorrelated, not NaN.
-        let c = update_correlation(&traj, &[0, 3]).unwrap();
+        let c = update_correlation(&traj, &[0, 3], &[]).unwrap();
         assert_eq!(c.abs_correlation[0][1], 0.0);
-        assert!(update_correlation(&traj[..2], &[0, 1]).is_err());
+        assert!(update_correlation(&traj[..2], &[0, 1], &[]).is_err());
+    }
+
+    #[test]
+    fn distinct_unit_mean_leaves_out_pairs_that_share_a_unit() {
+        // A 2 x 2 grid w00, w01, w10, w11 with updates x, x, y, −y, where x and y are zero-mean
+        // and orthogonal: |ρ| is 1 for the pairs sharing an input (w00-w01, w10-w11) and 0 for
+        // every other pair. So the mean over all 12 ordered pairs is 4/12 and over the distinct-
+        // unit pairs (w00-w11, w01-w10, both orders) exactly 0.
+        let x = [1.0, -1.0, 1.0, -1.0];
+        let y = [1.0, 1.0, -1.0, -1.0];
+        let mut traj = vec![vec![0.0f32; 4]];
+        for t in 0..4 {
+            let last = traj.last().unwrap().clone();
+            let step = [x[t], x[t], y[t], -y[t]];
+            traj.push(last.iter().zip(step).map(|(w, d)| w + d).collect());
+        }
+        let units = [(0, 0), (0, 1), (1, 0), (1, 1)];
+        let c = update_correlation(&traj, &[0, 1, 2, 3], &units).unwrap();
+        assert!(
+            (c.mean_abs_off_diagonal - 4.0 / 12.0).abs() < 1e-12,
+            "{c:?}"
+        );
+        assert!(c.mean_abs_distinct_units.unwrap().abs() < 1e-12, "{c:?}");
+        // Without units there is nothing to tell the pairs apart by.
+        assert_eq!(
+            update_correlation(&traj, &[0, 1, 2, 3], &[])
+                .unwrap()
+                .mean_abs_distinct_units,
+            None
+        );
+        // One row of weights has no pair with distinct inputs.
+        assert_eq!(
+            mean_abs_distinct_units(&c.abs_correlation, &[(0, 0), (0, 1), (0, 2), (0, 3)]),
+            None
+        );
+        assert!(update_correlation(&traj, &[0, 1], &units).is_err());
     }
 }

@@ -44,13 +44,17 @@ pub fn draw_noise_fig4<DB: DrawingBackend>(
     legend(&mut left, SeriesLabelPosition::UpperRight)?;
     let layers = r.volume_layers();
     let (vlo, vhi) = padded_range(
-        r.variants
-            .iter()
-            .flat_map(|v| v.log_volume_per_weight.iter().copied()),
+        r.variants.iter().flat_map(|v| {
+            let free = v.mask_free_log_volume_per_weight.iter().flatten();
+            v.log_volume_per_weight.iter().chain(free).copied()
+        }),
         (0.0, 1.0),
     );
     let mut right = ChartBuilder::on(&panels[1])
-        .caption("final log vol / D per layer (K-FAC)", ("sans-serif", 14))
+        .caption(
+            "final log vol / D per layer (K-FAC; dashed: mask-free)",
+            ("sans-serif", 14),
+        )
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(56)
@@ -77,6 +81,12 @@ pub fn draw_noise_fig4<DB: DrawingBackend>(
         right
             .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, colour.filled())))
             .map_err(err)?;
+        if let Some(free) = &v.mask_free_log_volume_per_weight {
+            let pts = free.iter().enumerate().map(|(l, &y)| (l as f64 + 1.0, y));
+            right
+                .draw_series(DashedLineSeries::new(pts, 6, 4, colour.stroke_width(2)))
+                .map_err(err)?;
+        }
     }
     root.present().map_err(err)
 }
@@ -110,6 +120,7 @@ mod tests {
                 loss_gap: None,
                 log_volume_per_weight: vec![-1.0 - k as f64 * 0.1, -0.5, -4.0],
                 volume_seeds: 1,
+                mask_free_log_volume_per_weight: None,
                 diverged: (variant == NoiseVariant::WeightNoise) as usize,
             })
             .collect();

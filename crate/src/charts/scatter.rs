@@ -30,7 +30,8 @@ pub struct Axes<'a> {
     pub radius: u32,
 }
 
-/// One panel per noise source (S_grad, S_para), side by side.
+/// One panel per noise source (S_grad, S_para), side by side, in the paper's orientation:
+/// F_v across, λ(Σ) up, with the fit of log λ on log F.
 pub fn draw_fig2<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     r: &Fig2Result,
@@ -42,31 +43,30 @@ pub fn draw_fig2<DB: DrawingBackend>(
         .into_iter()
         .zip(sources)
     {
-        let series: Vec<ScatterSeries> = r
+        let fits: Vec<_> = r
             .settings
             .iter()
             .filter(|s| s.source == source)
-            .map(|s| ScatterSeries {
-                label: setting_label(&s.setting, s.fit.as_ref()),
-                points: s
-                    .eigenvalues
-                    .iter()
-                    .zip(&s.flatness)
-                    .filter_map(|(&l, f)| f.width.map(|w| (l, w)))
-                    .collect(),
-                fit: s.fit.as_ref(),
+            .map(|s| (s, s.paper_fit()))
+            .collect();
+        let series: Vec<ScatterSeries> = fits
+            .iter()
+            .map(|(s, fit)| ScatterSeries {
+                label: setting_label(&s.setting, fit.as_ref()),
+                points: s.points().into_iter().map(|(l, f)| (f, l)).collect(),
+                fit: fit.as_ref(),
             })
             .collect();
         let title = match source {
-            NoiseSource::Grad => "S_grad: λ_i(Σ) vs interval flatness",
-            NoiseSource::Para => "S_para: λ_i(Σ) vs interval flatness",
+            NoiseSource::Grad => "S_grad: λ_i(Σ) vs interval flatness F_v",
+            NoiseSource::Para => "S_para: λ_i(Σ) vs interval flatness F_v",
         };
         draw_loglog(
             panel,
             &Axes {
                 title,
-                x: "λ_i(Σ)",
-                y: "F_v_i",
+                x: "F_v_i",
+                y: "λ_i(Σ)",
                 radius: 3,
             },
             &series,
@@ -175,12 +175,13 @@ mod tests {
             eigenvalues: vec![1e-2, 1e-3, 1e-4],
             flatness: vec![width(Some(0.5)), width(Some(1.5)), width(None)],
             no_crossing: 1,
-            fit: Some(PowerLawFit {
+            fit_variance_on_flatness: Some(PowerLawFit {
                 slope,
                 intercept: -1.0,
                 r2: 0.9,
                 used: 2,
             }),
+            fit_flatness_on_variance: None,
         };
         let mut config = Fig2Config::demo();
         config.run.sources = vec![NoiseSource::Grad, NoiseSource::Para];

@@ -45,8 +45,13 @@ pub fn draw_update_heatmaps<DB: DrawingBackend>(
         for (c, cell) in row.update_correlations.iter().zip(area) {
             let m = &c.correlation.abs_correlation;
             let n = m.len() as i32;
+            let distinct = c
+                .correlation
+                .mean_abs_distinct_units
+                .map(|d| format!(" ({d:.2} distinct units)"))
+                .unwrap_or_default();
             let caption = format!(
-                "{} · epoch {} · {:.2}",
+                "{} · epoch {} · {:.2}{distinct}",
                 if row.dropout { "dropout" } else { "plain" },
                 c.epoch,
                 c.correlation.mean_abs_off_diagonal

@@ -22,16 +22,19 @@ pub fn draw_volume<DB: DrawingBackend>(
         |l: &crate::analysis::kfac::LayerVolume| l.log_volume / (l.fan_in * l.fan_out) as f64;
     let (lo, hi) = padded_range(
         r.runs.iter().flat_map(|run| {
-            run.epochs
-                .iter()
-                .flat_map(|e| e.layers.iter().map(per_weight))
+            run.epochs.iter().flat_map(|e| {
+                e.layers
+                    .iter()
+                    .chain(e.mask_free.iter().flatten())
+                    .map(per_weight)
+            })
         }),
         (-1.0, 0.0),
     );
     let x_max = r.config.epochs.max(1) as f64;
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            "weight volume per layer: log vol / D (solid: dropout, dashed: plain)",
+            "log vol / D per layer (solid: dropout, dotted: its mask-free K-FAC, dashed: plain)",
             ("sans-serif", 14),
         )
         .margin(8)
@@ -68,6 +71,16 @@ pub fn draw_volume<DB: DrawingBackend>(
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
                     });
+                let free: Vec<(f64, f64)> = run
+                    .epochs
+                    .iter()
+                    .filter_map(|e| {
+                        Some((e.epoch as f64, per_weight(e.mask_free.as_ref()?.get(l)?)))
+                    })
+                    .collect();
+                chart
+                    .draw_series(DashedLineSeries::new(free, 2, 3, colour.stroke_width(1)))
+                    .map_err(err)?;
             } else {
                 chart
                     .draw_series(DashedLineSeries::new(pts, 6, 4, colour.stroke_width(2)))
@@ -99,6 +112,16 @@ mod tests {
                             log_volume: -1.0 - e as f64 - l as f64,
                         })
                         .collect(),
+                    mask_free: dropout.then(|| {
+                        (0..2)
+                            .map(|l| LayerVolume {
+                                layer: l,
+                                fan_in: 4,
+                                fan_out: 3,
+                                log_volume: -3.0 - e as f64 - l as f64,
+                            })
+                            .collect()
+                    }),
                 })
                 .collect(),
             update_correlations: vec![],
@@ -125,6 +148,22 @@ mod tests {
             svg.matches("<polyline").count() > 2 + 2 + 4,
             "solid lines, legend marks, dashes"
         );
+        // The dropout network's mask-free volumes add a dotted line per layer.
+        let mut without = r.clone();
+        without.runs[1]
+            .epochs
+            .iter_mut()
+            .for_each(|e| e.mask_free = None);
+        let mut svg_without = String::new();
+        draw_volume(
+            SVGBackend::with_string(&mut svg_without, (500, 300)).into_drawing_area(),
+            &without,
+        )
+        .unwrap();
+        assert!(
+            svg.matches("<polyline").count() > svg_without.matches("<polyline").count() + 2,
+            "dotted mask-free lines"
+        );
         assert!(
             !svg.contains("gradient updates"),
             "no heatmaps without tracked epochs"
@@ -149,6 +188,7 @@ mod tests {
                     fan_out: 3,
                     log_volume: -1.0,
                 }],
+                mask_free: None,
             }],
             update_correlations: [1, 5]
                 .map(|epoch| EpochUpdateCorrelation {

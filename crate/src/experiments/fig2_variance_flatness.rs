@@ -3,6 +3,11 @@
 //! end, noise samples S in the block between the hidden layers, the PCA of their covariance, the
 //! interval flatness F_{v_i} along each eigen-direction, and the log-log scatter {λ_i, F_{v_i}}
 //! with its power-law fit, one series per (drop rate, learning rate) setting.
+//!
+//! Orientation: the paper's Fig. 2 draws λ(Σ) vertically against F_v and quotes the slope of
+//! log λ on log F ("slope = −1.3"); the chart and the summary do the same. Least squares on the
+//! other axis (log F on log λ) gives a different slope (R²/k, not 1/k), so that fit is kept in
+//! the JSON and CSV beside the paper's.
 //! Training and sampling: `noise_run.rs` (keep probability p of the paper = 1 - drop_rate).
 
 use serde::{Deserialize, Serialize};
@@ -53,7 +58,32 @@ pub struct SettingResult {
     pub flatness: Vec<IntervalFlatness>,
     /// Directions where a side had no crossing within max_range (reported, not plotted).
     pub no_crossing: usize,
-    pub fit: Option<PowerLawFit>,
+    /// log10 λ fitted on log10 F: the paper's orientation (None in older result files; see
+    /// `paper_fit`).
+    #[serde(default)]
+    pub fit_variance_on_flatness: Option<PowerLawFit>,
+    /// log10 F fitted on log10 λ, the other regression (the JSON key of earlier versions).
+    #[serde(rename = "fit")]
+    pub fit_flatness_on_variance: Option<PowerLawFit>,
+}
+
+impl SettingResult {
+    /// (λ_i, F_{v_i}) of the directions with both crossings.
+    pub fn points(&self) -> Vec<(f64, f64)> {
+        self.eigenvalues
+            .iter()
+            .zip(&self.flatness)
+            .filter_map(|(&l, f)| f.width.map(|w| (l, w)))
+            .collect()
+    }
+
+    /// The paper's fit (λ on F); refitted from the stored points for files that predate it.
+    pub fn paper_fit(&self) -> Option<PowerLawFit> {
+        self.fit_variance_on_flatness.clone().or_else(|| {
+            let (l, f): (Vec<f64>, Vec<f64>) = self.points().into_iter().unzip();
+            fit(&f, &l).map(Into::into)
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,7 +184,7 @@ pub async fn run(
                     return Err(LabError::Cancelled);
                 }
             }
-            let (xs, ys): (Vec<f64>, Vec<f64>) = pcs
+            let (lambda, width): (Vec<f64>, Vec<f64>) = pcs
                 .eigenvalues
                 .iter()
                 .zip(&flatness)
@@ -167,7 +197,8 @@ pub async fn run(
                 no_crossing: flatness.iter().filter(|f| f.width.is_none()).count(),
                 eigenvalues: pcs.eigenvalues,
                 flatness,
-                fit: fit(&xs, &ys).map(Into::into),
+                fit_variance_on_flatness: fit(&width, &lambda).map(Into::into),
+                fit_flatness_on_variance: fit(&lambda, &width).map(Into::into),
             });
         }
     }
@@ -197,8 +228,9 @@ impl super::Preset for Fig2 {
             description: "784-50-50-10 trained by full-batch GD with dropout after the second \
                 hidden layer; then noise samples in the 2500 weights between the hidden layers \
                 (dropout gradients at the final θ, or parameters along the trajectory), the PCA \
-                of their covariance, and the interval flatness F_v along each eigen-direction, \
-                with a power-law fit. Paper: N = 10000, 3000 samples.",
+                of their covariance, and the interval flatness F_v along each eigen-direction; \
+                λ(Σ) against F_v in log-log with the power law of log λ on log F (the paper's \
+                axes and slope). Paper: N = 10000, 3000 samples.",
         }
     }
     const WEIGHTS: Option<&'static str> = Some(NoiseRun::WEIGHTS);
@@ -234,7 +266,8 @@ impl super::Preset for Fig2 {
     super::preset::one_chart!(crate::charts::draw_fig2, "scatter", "Eigenvalue vs flatness", 960 x 440);
     fn csv(r: &Fig2Result) -> String {
         let rows = r.settings.iter().flat_map(|s| {
-            let fit = PowerLawFit::cells(s.fit.as_ref());
+            let mut fit = PowerLawFit::cells(s.paper_fit().as_ref()).to_vec();
+            fit.extend(PowerLawFit::cells(s.fit_flatness_on_variance.as_ref()));
             s.eigenvalues
                 .iter()
                 .zip(&s.flatness)
@@ -249,7 +282,7 @@ impl super::Preset for Fig2 {
         });
         super::csv_header(&r.crate_version, &r.backend, r.config.run.seed, &[])
             + &super::csv_rows(
-                "source,drop_rate,lr,index,eigenvalue,flatness_left,flatness_right,flatness_width,fit_slope,fit_r2",
+                "source,drop_rate,lr,index,eigenvalue,flatness_left,flatness_right,flatness_width,slope_lambda_on_f,r2_lambda_on_f,slope_f_on_lambda,r2_f_on_lambda",
                 rows,
             )
     }
@@ -260,12 +293,13 @@ impl super::Preset for Fig2 {
                 n => format!(", {n} direction(s) without a crossing"),
             };
             format!(
-                "S_{} · drop {}, lr {}: final train loss {:.4}, {}{missing}",
+                "S_{} · drop {}, lr {}: final train loss {:.4}, λ on F {}; F on λ {}{missing}",
                 s.source.name(),
                 s.setting.drop_rate,
                 s.setting.lr,
                 s.final_train_loss,
-                PowerLawFit::describe(s.fit.as_ref())
+                PowerLawFit::describe(s.paper_fit().as_ref()),
+                PowerLawFit::describe(s.fit_flatness_on_variance.as_ref())
             )
         }))
     }

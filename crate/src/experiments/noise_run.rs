@@ -56,9 +56,18 @@ pub struct NoiseRun {
     pub sources: Vec<NoiseSource>,
     /// Noise samples N (paper: 3000 for Fig. 2, 1000 for Fig. 4).
     pub samples: usize,
+    /// S_para keeps the block every this many GD steps (N samples take N x interval steps).
+    /// Paper 000 Sec. 3.3.2: successive parameters are strongly correlated, so trajectory
+    /// sampling often needs an interval larger than one step; 1 is every step.
+    #[serde(default = "every_step")]
+    pub para_interval: usize,
     /// The block: weights of this layer (1 = between the two hidden layers).
     pub block_layer: usize,
     pub seed: u64,
+}
+
+fn every_step() -> usize {
+    1
 }
 
 impl NoiseRun {
@@ -89,6 +98,7 @@ impl NoiseRun {
             epochs: 300,
             sources: vec![NoiseSource::Grad, NoiseSource::Para],
             samples: 200,
+            para_interval: 1,
             block_layer: 1,
             seed: 1,
         }
@@ -122,6 +132,11 @@ impl NoiseRun {
                 "need at least one setting, one noise source and 2 samples".into(),
             ));
         }
+        if self.para_interval == 0 {
+            return Err(LabError::Config(
+                "the S_para interval must be at least 1 GD step".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -132,7 +147,11 @@ impl NoiseRun {
             *last = s.drop_rate; // "dropout after the second hidden layer"
         }
         TrainConfig {
-            snapshot_every: if extra_steps > 0 { 1 } else { 0 },
+            snapshot_every: if extra_steps > 0 {
+                self.para_interval.max(1)
+            } else {
+                0
+            },
             snapshot_layer: Some(self.block_layer),
             snapshot_after: self.epochs + 1,
             ..TrainConfig::for_preset(
@@ -179,8 +198,9 @@ pub async fn train_and_sample(
     let block = Block {
         layer: run.block_layer,
     };
+    // Exactly `samples` multiples of the interval lie in the next samples x interval steps.
     let extra = if run.sources.contains(&NoiseSource::Para) {
-        run.samples
+        run.samples * run.para_interval.max(1)
     } else {
         0
     };
@@ -287,6 +307,9 @@ impl NoiseRun {
             Field::int("train_size", "Train images N", 2.0, 1e7).help("the paper: the first 10000"),
             Field::int("epochs", "GD steps before sampling", 1.0, 1e6),
             Field::int("samples", "Noise samples", 2.0, 1e6),
+            Field::int("para_interval", "S_para interval (GD steps)", 1.0, 1e6)
+                .help("S_para keeps the block every this many steps; paper 000 Sec. 3.3.2")
+                .advanced(),
             Field::choices(
                 "sources",
                 "Noise sources",

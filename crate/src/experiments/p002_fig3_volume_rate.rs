@@ -32,7 +32,11 @@ impl VolumeRateConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RatePoint {
     pub drop_rate: f32,
+    /// Dropout-aware K-FAC volumes.
     pub layers: Vec<LayerVolume>,
+    /// With no masks in the expectations (None in older files).
+    #[serde(default)]
+    pub mask_free_layers: Option<Vec<LayerVolume>>,
     pub train_loss: f32,
     pub test_loss: f32,
     /// test loss - train loss.
@@ -82,6 +86,7 @@ pub async fn run(
         points.push(RatePoint {
             drop_rate: p,
             layers: net.laplace,
+            mask_free_layers: Some(net.laplace_mask_free),
             train_loss: net.last.train_loss,
             test_loss: net.last.test_loss,
             loss_gap: net.last.test_loss - net.last.train_loss,
@@ -153,7 +158,9 @@ impl super::Preset for VolumeRate {
     super::preset::one_chart!(crate::charts::draw_volume_rate, "rate", "Volume and gap against the drop rate", 960 x 400);
     fn csv(r: &VolumeRateResult) -> String {
         let rows = r.points.iter().flat_map(|p| {
-            p.layers.iter().map(move |l| {
+            let free = p.mask_free_layers.as_ref();
+            p.layers.iter().enumerate().map(move |(k, l)| {
+                let f = free.and_then(|f| f.get(k));
                 vec![
                     p.drop_rate.to_string(),
                     (l.layer + 1).to_string(),
@@ -161,6 +168,7 @@ impl super::Preset for VolumeRate {
                     l.fan_out.to_string(),
                     l.log_volume.to_string(),
                     (l.log_volume / (l.fan_in * l.fan_out) as f64).to_string(),
+                    super::opt(f.map(|f| f.log_volume / (f.fan_in * f.fan_out) as f64)),
                     p.train_loss.to_string(),
                     p.test_loss.to_string(),
                     p.loss_gap.to_string(),
@@ -170,7 +178,7 @@ impl super::Preset for VolumeRate {
         });
         super::csv_header(&r.crate_version, &r.backend, r.config.base.seed, &[])
             + &super::csv_rows(
-                "drop_rate,layer,fan_in,fan_out,log_volume,log_volume_per_weight,train_loss,test_loss,loss_gap,accuracy_gap",
+                "drop_rate,layer,fan_in,fan_out,log_volume,log_volume_per_weight,mask_free_log_volume_per_weight,train_loss,test_loss,loss_gap,accuracy_gap",
                 rows,
             )
     }
@@ -180,8 +188,19 @@ impl super::Preset for VolumeRate {
                 .iter()
                 .map(|x| format!("{x:.3}"))
                 .collect();
+            let free = p
+                .mask_free_layers
+                .as_ref()
+                .map(|f| {
+                    let f: Vec<String> = super::p002_fig2_volume::per_weight(f)
+                        .iter()
+                        .map(|x| format!("{x:.3}"))
+                        .collect();
+                    format!(" (mask-free {})", f.join(", "))
+                })
+                .unwrap_or_default();
             format!(
-                "drop {}: log vol / D per layer {}; loss gap {:.4}, accuracy gap {:.2} points",
+                "drop {}: log vol / D per layer {}{free}; loss gap {:.4}, accuracy gap {:.2} points",
                 p.drop_rate,
                 per.join(", "),
                 p.loss_gap,

@@ -12,7 +12,7 @@ use super::p002_fig2_volume::VolumeTrackConfig;
 use super::seeded_runs::Spread;
 use super::seeded_runs::{run_seeds, CurvePoint};
 use super::Reporter;
-use crate::analysis::kfac::{factors, laplace_volumes};
+use crate::analysis::kfac::{factors, laplace_volumes, trained_noise, MaskNoise};
 use crate::error::{LabError, LabResult};
 use crate::rng::{stream, Stream};
 use crate::train::noise_step::NoiseInjection;
@@ -119,6 +119,11 @@ pub struct NoiseVariantResult {
     pub log_volume_per_weight: Vec<f64>,
     /// Seeds that entered that mean.
     pub volume_seeds: usize,
+    /// The same volumes with the K-FAC expectations taken without masks (dropout and Gaussian
+    /// dropout only; None otherwise and in older files): the dropout-aware estimate inflates
+    /// diag E[A] by 1/(1−q), so this shows how much of the expansion is the estimator's.
+    #[serde(default)]
+    pub mask_free_log_volume_per_weight: Option<Vec<f64>>,
     pub diverged: usize,
 }
 
@@ -187,27 +192,42 @@ pub async fn run(
         .await?;
         // A seed whose network died (all units of a layer dead) has no finite Laplace volume:
         // it is left out of the mean and counted.
+        let masked = matches!(
+            variant,
+            NoiseVariant::Dropout | NoiseVariant::GaussianDropout
+        );
         let mut per_seed: Vec<Vec<f64>> = Vec::new();
+        let mut mask_free: Vec<Vec<f64>> = Vec::new();
         for (tc, theta) in &r.finals {
-            let f = factors(
-                &tc.model,
-                theta,
-                &kfac_data,
-                cfg.base.mask_draws,
-                &mut stream(tc.seed, Stream::GradientNoise),
-            )?;
-            let v: Vec<f64> = laplace_volumes(&tc.model, &f, cfg.base.damping)?
-                .iter()
-                .map(|l| l.log_volume / (l.fan_in * l.fan_out) as f64)
-                .collect();
+            let volume = |noise: MaskNoise| -> LabResult<Vec<f64>> {
+                let f = factors(
+                    &tc.model,
+                    theta,
+                    &kfac_data,
+                    noise,
+                    cfg.base.mask_draws,
+                    &mut stream(tc.seed, Stream::GradientNoise),
+                )?;
+                Ok(laplace_volumes(&tc.model, &f, cfg.base.damping)?
+                    .iter()
+                    .map(|l| l.log_volume / (l.fan_in * l.fan_out) as f64)
+                    .collect())
+            };
+            let v = volume(trained_noise(tc))?;
             if v.iter().all(|x| x.is_finite()) {
                 per_seed.push(v);
+                if masked {
+                    mask_free.push(volume(MaskNoise::Off)?);
+                }
             }
         }
-        let layers = per_seed.first().map_or(0, Vec::len);
-        let mean_volume: Vec<f64> = (0..layers)
-            .map(|l| per_seed.iter().map(|v| v[l]).sum::<f64>() / per_seed.len() as f64)
-            .collect();
+        let mean = |per_seed: &[Vec<f64>]| -> Vec<f64> {
+            let layers = per_seed.first().map_or(0, Vec::len);
+            (0..layers)
+                .map(|l| per_seed.iter().map(|v| v[l]).sum::<f64>() / per_seed.len() as f64)
+                .collect()
+        };
+        let mean_volume = mean(&per_seed);
         let volume_seeds = per_seed.len();
         variants.push(NoiseVariantResult {
             variant,
@@ -220,6 +240,7 @@ pub async fn run(
             final_test_accuracy: r.final_test_accuracy,
             log_volume_per_weight: mean_volume,
             volume_seeds,
+            mask_free_log_volume_per_weight: masked.then(|| mean(&mask_free)),
             diverged: r.diverged,
         });
     }
@@ -251,7 +272,8 @@ impl super::Preset for Noise {
                 disentanglement noise of Algorithm 2 (correlations reversed from the K-FAC \
                 factors, meant to expand the volume) and weight noise (the contraction baseline); \
                 test loss over epochs (mean over seeds) and the final volumes. Each noise's K-FAC \
-                expectation is taken over its own noise.",
+                expectation is taken over its own noise; for the two dropouts the mask-free \
+                volume (no masks in the expectations) is drawn dashed beside it.",
         }
     }
     fn demo() -> NoiseFig4Config {
@@ -304,6 +326,9 @@ impl super::Preset for Noise {
         for l in 0..layers {
             head.push_str(&format!(",final_log_vol_per_weight_layer{}", l + 1));
         }
+        for l in 0..layers {
+            head.push_str(&format!(",mask_free_log_vol_per_weight_layer{}", l + 1));
+        }
         let rows = r.variants.iter().flat_map(|v| {
             v.curve.iter().map(move |p| {
                 let mut row = vec![
@@ -318,6 +343,13 @@ impl super::Preset for Noise {
                     v.diverged.to_string(),
                 ];
                 row.extend(v.log_volume_per_weight.iter().map(|x| x.to_string()));
+                // A network without masks: its volume is already mask-free.
+                let free = v.mask_free_log_volume_per_weight.as_ref();
+                row.extend(
+                    free.unwrap_or(&v.log_volume_per_weight)
+                        .iter()
+                        .map(|x| x.to_string()),
+                );
                 row
             })
         });
@@ -339,8 +371,16 @@ impl super::Preset for Noise {
                 .iter()
                 .map(|x| format!("{x:.3}"))
                 .collect();
+            let free = v
+                .mask_free_log_volume_per_weight
+                .as_ref()
+                .map(|m| {
+                    let m: Vec<String> = m.iter().map(|x| format!("{x:.3}")).collect();
+                    format!(" (mask-free {})", m.join(", "))
+                })
+                .unwrap_or_default();
             format!(
-                "{:<28} test loss {}, test accuracy {}, gap {}, log vol / D {}{}",
+                "{:<28} test loss {}, test accuracy {}, gap {}, log vol / D {}{free}{}",
                 v.variant.label(),
                 f(v.final_test_loss),
                 f(v.final_test_accuracy),

@@ -6,7 +6,7 @@ use burn::tensor::Device;
 
 use super::p002_fig2_volume::VolumeTrackConfig;
 use super::Reporter;
-use crate::analysis::kfac::{factors, laplace_volumes, LayerVolume};
+use crate::analysis::kfac::{factors, laplace_volumes, LayerVolume, MaskNoise};
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::model::init::initial_params;
@@ -21,6 +21,8 @@ pub struct TrainedNet {
     pub theta: HostParams,
     pub last: EpochRecord,
     pub laplace: Vec<LayerVolume>,
+    /// The same with no masks in the expectations (equal to `laplace` for a plain network).
+    pub laplace_mask_free: Vec<LayerVolume>,
 }
 
 /// Train `one` (its drop rate: 0 for the plain network) and measure it. `kfac_data`: the rows
@@ -45,7 +47,16 @@ pub async fn train_and_measure(
         &tc.model,
         &theta,
         kfac_data,
+        MaskNoise::Bernoulli,
         one.mask_draws,
+        &mut stream(one.seed, Stream::GradientNoise),
+    )?;
+    let free = factors(
+        &tc.model,
+        &theta,
+        kfac_data,
+        MaskNoise::Off,
+        1,
         &mut stream(one.seed, Stream::GradientNoise),
     )?;
     let last = trainer
@@ -57,6 +68,7 @@ pub async fn train_and_measure(
     Ok(TrainedNet {
         initial: initial_params(&tc.model, &mut stream(tc.seed, Stream::Init)),
         laplace: laplace_volumes(&tc.model, &f, one.damping)?,
+        laplace_mask_free: laplace_volumes(&tc.model, &free, one.damping)?,
         config: tc,
         theta,
         last,

@@ -9,6 +9,28 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{LabError, LabResult};
 
+/// Gaussian dropout multipliers 1 + sqrt(q/(1−q)) z, z ~ N(0, 1) (paper 002 Sec. 5.3): the mean
+/// and variance of an inverted Bernoulli mask at drop rate q; `None` when q is 0.
+pub fn sample_gaussian_mask(
+    rng: &mut impl Rng,
+    rows: usize,
+    cols: usize,
+    drop_rate: f32,
+) -> Option<Vec<f32>> {
+    if drop_rate <= 0.0 {
+        return None;
+    }
+    let s = (drop_rate as f64 / (1.0 - drop_rate as f64)).sqrt();
+    Some(
+        (0..rows * cols)
+            .map(|_| {
+                let z: f32 = rng.sample(rand_distr::StandardNormal);
+                (1.0 + s * z as f64) as f32
+            })
+            .collect(),
+    )
+}
+
 /// A [rows, cols] row-major mask of 0 and 1 / (1 - drop_rate); `None` when drop_rate is 0.
 pub fn sample_mask(
     rng: &mut impl Rng,

@@ -5,10 +5,11 @@
 
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::dropout::sample_mask;
+use crate::model::dropout::{sample_gaussian_mask, sample_mask};
 use crate::model::{Activation, HostParams, MlpConfig};
 
 /// E[A_{l-1}] and E[H_l] per layer.
@@ -17,10 +18,30 @@ pub struct Factors {
     pub h: Vec<DMatrix<f64>>,
 }
 
+/// The multiplicative noise the expectations run over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskNoise {
+    /// None: the factors of the network as it predicts, whatever its drop rates (mask-free).
+    Off,
+    /// Inverted Bernoulli dropout at the model's rates (App. I's dropout-aware K-FAC).
+    Bernoulli,
+    /// Gaussian dropout N(1, q/(1−q)) at the model's rates, for networks trained with it.
+    Gaussian,
+}
+
+/// E[A_{l-1}], E[H_l] over `data` and `mask_draws` draws of `noise` per image.
+///
+/// The mask m on a layer's input a = h ⊙ m enters E[A] in closed form given h:
+/// E_m[a aᵀ] = h hᵀ + diag(h²)·(E[m²] − 1) with E[m²] − 1 = q/(1−q) for both noises (they share
+/// the first two moments), so the mask scales diag(A) by exactly 1/(1−q) where h is fixed and
+/// leaves the off-diagonal alone. The masks are still drawn for what they do downstream (the
+/// next layers' inputs and every E[H]), where the two noises differ.
 pub fn factors(
     cfg: &MlpConfig,
     theta: &HostParams,
     data: &Dataset,
+    noise: MaskNoise,
     mask_draws: usize,
     rng: &mut impl Rng,
 ) -> LabResult<Factors> {
@@ -30,8 +51,20 @@ pub fn factors(
             "K-FAC needs data matching the model's input and output widths".into(),
         ));
     }
-    let dropout = cfg.drop_rates.iter().any(|&p| p > 0.0);
+    let dropout = noise != MaskNoise::Off && cfg.drop_rates.iter().any(|&p| p > 0.0);
     let draws = if dropout { mask_draws.max(1) } else { 1 };
+    // E[m²] − 1 of each hidden layer's mask.
+    let excess: Vec<f64> = cfg
+        .drop_rates
+        .iter()
+        .map(|&q| {
+            if dropout && q > 0.0 {
+                q as f64 / (1.0 - q as f64)
+            } else {
+                0.0
+            }
+        })
+        .collect();
     let weights: Vec<DMatrix<f64>> = theta
         .layers
         .iter()
@@ -62,7 +95,12 @@ pub fn factors(
             .drop_rates
             .iter()
             .zip(&cfg.widths[1..])
-            .map(|(&p, &w)| sample_mask(rng, n, w, p))
+            .map(|(&p, &w)| match noise {
+                _ if !dropout => None,
+                MaskNoise::Off => None,
+                MaskNoise::Bernoulli => sample_mask(rng, n, w, p),
+                MaskNoise::Gaussian => sample_gaussian_mask(rng, n, w, p),
+            })
             .collect();
         // Forward, keeping each layer's input (rows = samples) and act'(z) ⊙ m.
         let mut input = DMatrix::from_row_slice(
@@ -71,8 +109,20 @@ pub fn factors(
             &data.features.iter().map(|&x| x as f64).collect::<Vec<_>>(),
         );
         let mut slopes: Vec<DMatrix<f64>> = Vec::new();
+        // The current layer's input before its mask (h) and the mask's E[m²] − 1.
+        let mut unmasked: Option<(DMatrix<f64>, f64)> = None;
         for l in 0..layers {
-            a[l] += input.transpose() * &input;
+            match &unmasked {
+                None => a[l] += input.transpose() * &input,
+                Some((h, v)) => {
+                    a[l] += h.transpose() * h;
+                    if *v > 0.0 {
+                        for c in 0..h.ncols() {
+                            a[l][(c, c)] += v * h.column(c).norm_squared();
+                        }
+                    }
+                }
+            }
             let mut z = &input * &weights[l];
             for mut row in z.row_iter_mut() {
                 row += biases[l].transpose();
@@ -102,6 +152,7 @@ pub fn factors(
                 slope[(r, c)] * mask(r, c)
             }));
             input = DMatrix::from_fn(n, cfg.widths[l + 1], |r, c| act[(r, c)] * mask(r, c));
+            unmasked = Some((act, excess[l]));
         }
         // Backward, per sample: H_L = diag(p) - ppᵀ, then the Gauss-Newton recursion.
         let logits = input;

@@ -123,7 +123,8 @@ pub fn footprint(cfg: &TrainConfig, input_dim: usize) -> Footprint {
             OptimizerKind::Gd => n(cfg.train_size) * n(input_dim),
             _ => 0,
         };
-    let floats = (3 + optimiser_copies) * params + rows * n(input_dim) + 4 * rows * units + resident;
+    let floats =
+        (3 + optimiser_copies) * params + rows * n(input_dim) + 4 * rows * units + resident;
     let mut largest = (0u64, String::new());
     let mut consider = |floats: u64, what: String| {
         if floats * F32 > largest.0 {
@@ -235,11 +236,18 @@ mod tests {
         // 784-100-10, momentum, batch 50, 60000 train and 10000 test rows:
         // params 78500 + 1010 = 79510, x (3 + 1); inputs 50 x 784; 4 x 50 x 110 activations;
         // data (60000 + 10000) x 784.
-        let f = footprint(&config(vec![784, 100, 10], OptimizerKind::Momentum, 50), 784);
+        let f = footprint(
+            &config(vec![784, 100, 10], OptimizerKind::Momentum, 50),
+            784,
+        );
         let floats = 4 * 79510 + 50 * 784 + 4 * 50 * 110 + 70000 * 784;
         assert_eq!(f.total, 4 * floats as u64);
         assert_eq!(f.largest, 4 * 784 * 100);
-        assert!(f.largest_what.contains("layer 1 weights"), "{}", f.largest_what);
+        assert!(
+            f.largest_what.contains("layer 1 weights"),
+            "{}",
+            f.largest_what
+        );
         // GD uploads the full batch once more and steps on all 60000 rows.
         let g = footprint(&config(vec![784, 100, 10], OptimizerKind::Gd, 50), 784);
         let floats = 3 * 79510 + 60000 * 784 + 4 * 60000 * 110 + 130000 * 784;
@@ -259,8 +267,14 @@ mod tests {
             }),
         };
         let e = check_against(&cfg, 784, &gpu).unwrap_err().to_string();
-        assert!(e.contains("layer 1 weights, 784 x 200000") && e.contains("598.1 MiB"), "{e}");
-        assert!(e.contains("maxStorageBufferBindingSize of 128.0 MiB"), "{e}");
+        assert!(
+            e.contains("layer 1 weights, 784 x 200000") && e.contains("598.1 MiB"),
+            "{e}"
+        );
+        assert!(
+            e.contains("maxStorageBufferBindingSize of 128.0 MiB"),
+            "{e}"
+        );
         let browser = Budget {
             total: BROWSER_TOTAL,
             total_source: "the 2 GiB the lab allows itself in the browser".into(),

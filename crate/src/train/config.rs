@@ -37,6 +37,69 @@ fn default_eps() -> f64 {
 fn default_eval_every() -> usize {
     1
 }
+fn default_gamma() -> f64 {
+    0.1
+}
+
+/// What a schedule's milestones count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleUnit {
+    /// Optimiser steps ("iterations", as paper 004 states its schedules).
+    #[default]
+    Steps,
+    /// Epochs (as paper 000 Fig 1(b) states its schedule).
+    Epochs,
+}
+
+/// A step learning-rate schedule, PyTorch's `MultiStepLR`: the rate of step or epoch t is
+/// lr · gamma^(number of milestones ≤ t), t counted from 0. No milestones: a constant rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LrSchedule {
+    #[serde(default)]
+    pub milestones: Vec<usize>,
+    #[serde(default = "default_gamma")]
+    pub gamma: f64,
+    #[serde(default)]
+    pub unit: ScheduleUnit,
+}
+
+impl Default for LrSchedule {
+    fn default() -> Self {
+        LrSchedule {
+            milestones: Vec::new(),
+            gamma: default_gamma(),
+            unit: ScheduleUnit::Steps,
+        }
+    }
+}
+
+impl LrSchedule {
+    /// Divide by `factor` at each of `milestones` (the papers' "divided by 10 at ...").
+    pub fn divide_at(milestones: Vec<usize>, factor: f64, unit: ScheduleUnit) -> Self {
+        LrSchedule {
+            milestones,
+            gamma: 1.0 / factor,
+            unit,
+        }
+    }
+
+    fn validate(&self) -> LabResult<()> {
+        if !(self.gamma.is_finite() && self.gamma > 0.0 && self.gamma <= 1.0) {
+            return Err(LabError::Config(format!(
+                "the schedule's factor gamma {} must be in (0, 1]",
+                self.gamma
+            )));
+        }
+        if self.milestones.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(LabError::Config(format!(
+                "the schedule's milestones {:?} must increase",
+                self.milestones
+            )));
+        }
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -55,6 +118,13 @@ pub struct TrainConfig {
     pub beta2: f64,
     #[serde(default = "default_eps")]
     pub eps: f64,
+    /// L2 weight decay as torch.optim's `weight_decay`: wd·θ is added to the gradient of every
+    /// parameter (weights and biases) before the optimiser's rule, Adam included (not AdamW).
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// The learning rate's step schedule (default: constant).
+    #[serde(default)]
+    pub schedule: LrSchedule,
     pub epochs: usize,
     /// Mini-batch size; ignored by full-batch GD.
     pub batch_size: usize,
@@ -118,6 +188,8 @@ impl TrainConfig {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
+            weight_decay: 0.0,
+            schedule: LrSchedule::default(),
             epochs,
             batch_size,
             seed,
@@ -172,6 +244,13 @@ impl TrainConfig {
                 "Adam needs beta1, beta2 in [0, 1) and eps > 0".into(),
             ));
         }
+        if !(self.weight_decay.is_finite() && (0.0..=1.0).contains(&self.weight_decay)) {
+            return Err(LabError::Config(format!(
+                "weight decay {} must be in [0, 1]",
+                self.weight_decay
+            )));
+        }
+        self.schedule.validate()?;
         if self.epochs == 0 || self.epochs > 100_000 {
             return Err(LabError::Config(format!(
                 "epochs {} must be between 1 and 100000",
@@ -230,6 +309,16 @@ impl TrainConfig {
     pub fn total_steps(&self) -> usize {
         self.steps_per_epoch() * self.epochs
     }
+
+    /// The learning rate of step `step` (0-based) under the schedule.
+    pub fn lr_at(&self, step: usize) -> f64 {
+        let t = match self.schedule.unit {
+            ScheduleUnit::Steps => step,
+            ScheduleUnit::Epochs => step / self.steps_per_epoch(),
+        };
+        let passed = self.schedule.milestones.iter().filter(|&&m| m <= t).count();
+        self.lr * self.schedule.gamma.powi(passed as i32)
+    }
 }
 
 #[cfg(test)]
@@ -253,6 +342,8 @@ pub(crate) mod tests {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
+            weight_decay: 0.0,
+            schedule: LrSchedule::default(),
             epochs: 3,
             batch_size: 64,
             seed: 1,
@@ -291,7 +382,26 @@ pub(crate) mod tests {
         assert!(bad(&|c| c.batch_size = 5000).contains("batch size"));
         assert!(bad(&|c| c.epochs = 0).contains("epochs"));
         assert!(bad(&|c| c.momentum = 1.0).contains("momentum"));
+        assert!(bad(&|c| c.weight_decay = -1e-4).contains("weight decay"));
+        assert!(bad(&|c| c.weight_decay = f64::INFINITY).contains("weight decay"));
+        assert!(bad(&|c| c.schedule.gamma = 0.0).contains("gamma"));
+        assert!(bad(&|c| c.schedule.milestones = vec![5, 5]).contains("increase"));
         assert!(bad(&|c| c.model.drop_rates = vec![0.0, 1.0]).contains("drop_rate"));
+    }
+
+    #[test]
+    fn multistep_schedule_by_steps_and_by_epochs() {
+        // 1000 images in batches of 64: 16 steps an epoch.
+        let mut c = small_config(OptimizerKind::Sgd);
+        c.schedule = LrSchedule::divide_at(vec![3, 5], 10.0, ScheduleUnit::Steps);
+        let want = [0.1, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001];
+        for (t, w) in want.iter().enumerate() {
+            assert!((c.lr_at(t) - w).abs() < 1e-15, "step {t}: {}", c.lr_at(t));
+        }
+        c.schedule.unit = ScheduleUnit::Epochs;
+        c.schedule.milestones = vec![1];
+        assert_eq!(c.lr_at(15), 0.1);
+        assert!((c.lr_at(16) - 0.01).abs() < 1e-15);
     }
 
     #[test]
@@ -301,7 +411,10 @@ pub(crate) mod tests {
         assert_eq!(serde_json::from_str::<TrainConfig>(&s).unwrap(), c);
         let mut v: serde_json::Value = serde_json::from_str(&s).unwrap();
         v.as_object_mut().unwrap().remove("momentum");
+        v.as_object_mut().unwrap().remove("weight_decay");
+        v.as_object_mut().unwrap().remove("schedule");
         let d: TrainConfig = serde_json::from_value(v).unwrap();
         assert_eq!(d.momentum, 0.9);
+        assert_eq!((d.weight_decay, d.schedule), (0.0, LrSchedule::default()));
     }
 }

@@ -10,6 +10,6 @@ pub mod optim;
 pub mod split_step;
 pub mod trainer;
 
-pub use config::{DropoutSplit, OptimizerKind, TrainConfig};
+pub use config::{DropoutSplit, LrSchedule, OptimizerKind, ScheduleUnit, TrainConfig};
 pub use history::{EpochRecord, History, StepRecord};
 pub use trainer::{Progress, Trainer};

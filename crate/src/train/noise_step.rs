@@ -9,7 +9,7 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LabError, LabResult};
-use crate::model::dropout::LayerMask;
+use crate::model::dropout::{sample_gaussian_mask, LayerMask};
 use crate::model::loss::cross_entropy;
 use crate::model::{Activation, Mlp};
 
@@ -83,16 +83,9 @@ pub fn gaussian_masks(
     rates
         .iter()
         .zip(hidden_widths)
-        .map(|(&q, &w)| {
-            if q <= 0.0 {
-                return LayerMask::None;
-            }
-            let s = (q as f64 / (1.0 - q as f64)).sqrt();
-            let m = normal(rng, rows * w)
-                .into_iter()
-                .map(|z| (1.0 + s * z as f64) as f32)
-                .collect();
-            LayerMask::Same(Tensor::from_data(TensorData::new(m, [rows, w]), device))
+        .map(|(&q, &w)| match sample_gaussian_mask(rng, rows, w, q) {
+            None => LayerMask::None,
+            Some(m) => LayerMask::Same(Tensor::from_data(TensorData::new(m, [rows, w]), device)),
         })
         .collect()
 }

@@ -13,6 +13,7 @@ pub struct Hyper {
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
+    pub weight_decay: f64,
 }
 
 impl Hyper {
@@ -24,6 +25,7 @@ impl Hyper {
             beta1: c.beta1,
             beta2: c.beta2,
             eps: c.eps,
+            weight_decay: c.weight_decay,
         }
     }
 }
@@ -43,6 +45,12 @@ pub fn update<const D: usize>(
     g: Tensor<D>,
     s: &mut Slot<D>,
 ) -> Tensor<D> {
+    // torch.optim's L2 form: the decay joins the gradient before momentum or Adam's moments.
+    let g = if h.weight_decay == 0.0 {
+        g
+    } else {
+        g + p.clone().mul_scalar(h.weight_decay)
+    };
     match h.kind {
         OptimizerKind::Gd | OptimizerKind::Sgd => p - g.mul_scalar(h.lr),
         OptimizerKind::Momentum | OptimizerKind::Nesterov => {
@@ -94,6 +102,11 @@ impl Optimizer {
         }
     }
 
+    /// The rate of the next step (the trainer sets it from the schedule before each step).
+    pub fn set_lr(&mut self, lr: f64) {
+        self.hyper.lr = lr;
+    }
+
     /// New parameters from the current ones and their gradients (weight, bias per layer).
     pub fn step(&mut self, model: &Mlp, grads: Vec<(Tensor<2>, Tensor<1>)>) -> Mlp {
         self.t += 1;
@@ -125,6 +138,7 @@ mod tests {
         let (mut p, mut m, mut v) = (p0, 0.0f64, 0.0f64);
         for (i, &g) in grads.iter().enumerate() {
             let t = (i + 1) as i32;
+            let g = g + h.weight_decay * p;
             match h.kind {
                 OptimizerKind::Gd | OptimizerKind::Sgd => p -= h.lr * g,
                 OptimizerKind::Momentum => {
@@ -157,13 +171,17 @@ mod tests {
             [0.3, -0.2, 0.0],
         ];
         let p0 = [1.0f32, -2.0, 0.5];
-        for kind in [
+        for (kind, weight_decay) in [
             OptimizerKind::Gd,
             OptimizerKind::Momentum,
             OptimizerKind::Nesterov,
             OptimizerKind::Adam,
-        ] {
+        ]
+        .into_iter()
+        .flat_map(|k| [(k, 0.0), (k, 0.05)])
+        {
             let h = Hyper {
+                weight_decay,
                 kind,
                 lr: 0.1,
                 momentum: 0.9,
@@ -183,7 +201,7 @@ mod tests {
                 let want = reference(&h, p0[j] as f64, &gs);
                 assert!(
                     (got[j] as f64 - want).abs() < 1e-5,
-                    "{kind:?}[{j}]: {} vs {want}",
+                    "{kind:?} wd {weight_decay} [{j}]: {} vs {want}",
                     got[j]
                 );
             }

@@ -21,7 +21,7 @@ use crate::model::dropout::device_mode_masks;
 use crate::model::init::initial_params;
 use crate::model::loss::cross_entropy;
 use crate::model::{HostParams, Mlp};
-use crate::objectives::kfac_factors::factors;
+use crate::objectives::kfac_factors::{factors, MaskNoise};
 use crate::objectives::reverse_noise::reverse_noise_factors;
 use crate::rng::{stream, Stream};
 
@@ -211,6 +211,7 @@ impl Trainer {
 
     /// One optimiser step; returns the batch loss (still on the device).
     fn train_step(&mut self) -> Tensor<1> {
+        self.optimizer.set_lr(self.config.lr_at(self.step));
         let steps = self.config.steps_per_epoch();
         let (x, y) = match &self.full_batch {
             Some((x, y)) => (x.clone(), y.clone()),
@@ -292,7 +293,14 @@ impl Trainer {
         }
         let data = self.train.first(rows.min(self.train.len()))?;
         let mut rng = stream(self.config.seed, Stream::GradientNoise);
-        let f = factors(&self.config.model, &theta, &data, 1, &mut rng)?;
+        let f = factors(
+            &self.config.model,
+            &theta,
+            &data,
+            MaskNoise::Bernoulli,
+            1,
+            &mut rng,
+        )?;
         let r = reverse_noise_factors(&f, damping)?;
         let upload = |m: &nalgebra::DMatrix<f64>| {
             // Bᵀ row-major is B column-major: nalgebra's storage order.

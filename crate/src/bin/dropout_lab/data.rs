@@ -33,7 +33,9 @@ pub fn splits(dir: &Path) -> Result<(Dataset, Dataset), String> {
         "t10k-images-idx3-ubyte",
         "t10k-labels-idx1-ubyte",
     ]
-    .map(|stem| read_any(dir, stem).map(|(name, bytes)| (dir.join(name).display().to_string(), bytes)));
+    .map(|stem| {
+        read_any(dir, stem).map(|(name, bytes)| (dir.join(name).display().to_string(), bytes))
+    });
     let [a, b, c, d] = files;
     let (a, b, c, d) = (a?, b?, c?, d?);
     Dataset::splits_from_idx(
