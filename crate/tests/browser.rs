@@ -348,6 +348,7 @@ async fn explicit_implicit_training_on_webgpu_matches_cpu() {
         tc.dropout_split = Some(DropoutSplit {
             explicit: Some(explicit),
             implicit: Some(implicit),
+            implicit_scale: Default::default(),
         });
         let (hc, _) = run(tc.clone(), cpu_device(), "cpu").await;
         let (hg, _) = run(tc, gpu.clone(), "webgpu").await;

@@ -16,7 +16,7 @@ use dropout_lab::model::init::initial_params;
 use dropout_lab::model::{Activation, HostParams, InitScheme, Mlp, MlpConfig};
 use dropout_lab::objectives::explicit_implicit::{
     explicit_regulariser, first_order_noise, gumbel_noise, implicit_noise_objective,
-    input_gradients, trace, ExplicitForm, ImplicitForm,
+    input_gradients, trace, ExplicitForm, ImplicitForm, NoiseScale,
 };
 use dropout_lab::rng::{stream, Stream};
 use rand::Rng;
@@ -266,6 +266,7 @@ fn implicit_difference_is_the_difference_of_two_dropout_gradients() {
             y.clone(),
             &RATES,
             ImplicitForm::Difference,
+            NoiseScale::Slides,
             &mut stream(9, Stream::DropoutMasks),
         )
     });
@@ -353,4 +354,69 @@ fn implicit_approximation_is_the_first_order_noise() {
     }
     // First order: the relative error is O(ε) (f32 adds ~1e-4 / ε).
     assert!(errors[0] < 0.05 && errors[1] < 0.05, "{errors:?}");
+}
+
+#[test]
+fn the_dropout_like_scale_carries_dropouts_own_gradient_noise() {
+    // ξ_drop = ∇J_drop(η) − E∇J_drop has E‖ξ_drop‖² = tr Cov(∇J_drop); ξ̃ = g¹ − g² of two
+    // independent masks has twice that, ξ̃/√2 exactly that. Monte Carlo over k = 800 masks: each
+    // trace estimate has a relative standard error of a few per cent; allow 25 %.
+    let n = net(Activation::Tanh, 4);
+    let (model, x, y) = n.tensors();
+    let k = 800;
+    let mut rng = stream(21, Stream::DropoutMasks);
+    let drop: Vec<Vec<f64>> = (0..k)
+        .map(|_| {
+            let masks: Vec<Option<Tensor<2>>> = RATES
+                .iter()
+                .zip(&WIDTHS[1..3])
+                .map(|(&q, &w)| {
+                    sample_mask(&mut rng, ROWS, w, q)
+                        .map(|m| Tensor::from_data(TensorData::new(m, [ROWS, w]), &cpu_device()))
+                })
+                .collect();
+            grads(&model, |m| {
+                dropout_lab::model::loss::cross_entropy(m.forward(x.clone(), &masks), y.clone())
+            })
+        })
+        .collect();
+    let dim = drop[0].len();
+    let mean: Vec<f64> = (0..dim)
+        .map(|j| drop.iter().map(|g| g[j]).sum::<f64>() / k as f64)
+        .collect();
+    let tr_drop = drop
+        .iter()
+        .map(|g| {
+            g.iter()
+                .zip(&mean)
+                .map(|(a, m)| (a - m).powi(2))
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / (k - 1) as f64;
+    for (scale, ratio) in [(NoiseScale::Slides, 2.0), (NoiseScale::DropoutLike, 1.0)] {
+        let mut rng = stream(22, Stream::DropoutMasks);
+        let injected = (0..k)
+            .map(|_| {
+                let xi = grads(&model, |m| {
+                    implicit_noise_objective(
+                        m,
+                        x.clone(),
+                        y.clone(),
+                        &RATES,
+                        ImplicitForm::Difference,
+                        scale,
+                        &mut rng,
+                    )
+                });
+                xi.iter().map(|v| v * v).sum::<f64>()
+            })
+            .sum::<f64>()
+            / k as f64;
+        let got = injected / tr_drop;
+        assert!(
+            (got - ratio).abs() < 0.25 * ratio,
+            "{scale:?}: E‖ξ‖² / tr Cov(∇J_drop) = {got}, want {ratio}"
+        );
+    }
 }

@@ -12,7 +12,7 @@ pub use super::seeded_runs::CurvePoint;
 use super::seeded_runs::Spread;
 use super::Reporter;
 use crate::error::{LabError, LabResult};
-use crate::objectives::explicit_implicit::{ExplicitForm, ImplicitForm};
+use crate::objectives::explicit_implicit::{ExplicitForm, ImplicitForm, NoiseScale};
 
 use crate::train::{DropoutSplit, TrainConfig};
 
@@ -54,6 +54,10 @@ pub struct SplitConfig {
     pub drop_rate: f32,
     pub explicit: ExplicitForm,
     pub implicit: ImplicitForm,
+    /// The implicit noise's size: the slides' ξ̃ / √2 η (twice dropout's gradient-noise
+    /// covariance), or dropout's own covariance (ξ̃/√2, η).
+    #[serde(default)]
+    pub implicit_scale: NoiseScale,
     pub variants: Vec<Variant>,
     pub seeds: usize,
     pub seed: u64,
@@ -69,6 +73,7 @@ impl SplitConfig {
             drop_rate: 0.5,
             explicit: ExplicitForm::Sampled,
             implicit: ImplicitForm::Difference,
+            implicit_scale: NoiseScale::Slides,
             variants: Variant::ALL.to_vec(),
             seeds: 2,
             seed: 1,
@@ -85,6 +90,7 @@ impl SplitConfig {
             Some(DropoutSplit {
                 explicit: explicit.then_some(self.explicit),
                 implicit: implicit.then_some(self.implicit),
+                implicit_scale: self.implicit_scale,
             })
         };
         TrainConfig {
@@ -231,6 +237,14 @@ impl super::Preset for Split {
                 vec![
                     Choice::word("difference", "ξ̃: difference of two dropout gradients"),
                     Choice::word("approx", "ξ_approx: first order"),
+                ],
+            ),
+            Field::choice(
+                "implicit_scale",
+                "Noise size",
+                vec![
+                    Choice::word("slides", "the slides' (2x dropout's noise covariance)"),
+                    Choice::word("dropout_like", "dropout's own noise covariance"),
                 ],
             ),
             Field::choices(

@@ -18,6 +18,12 @@
 //!   the gradient of the scalar J_drop(η¹) − J_drop(η²); its first-order approximation
 //!   ξ_approx = ∇_W Σ_i ⟨∇J_i(h_i), u_i ⊙ h_i⟩ with u_i = √2 η_i (the slides' choice, giving
 //!   ξ_approx the covariance of the first-order expansion of ξ̃_drop).
+//! - Scale. ξ̃_drop, the difference of two independent dropout gradients, has twice the
+//!   covariance of dropout's own gradient noise ξ_drop = ∇J_drop(η) − ∇E J_drop, and the slides'
+//!   "replace (η¹ − η²) with √2 η" keeps that factor for ξ_approx (their summary slide writes
+//!   ξ_approx with η alone; the two slides disagree). `NoiseScale::Slides` (the default) injects
+//!   ξ̃ and √2 η as written; `NoiseScale::DropoutLike` injects ξ̃/√2 and η, the covariance of
+//!   ξ_drop itself, so "implicit only" then carries exactly dropout's amount of noise.
 //!
 //! ∂ℓ/∂h_i is computed by a hand-written backward pass out of ordinary tensor operations, so
 //! burn's (first-order) autodiff can differentiate it once more with respect to W.
@@ -46,6 +52,27 @@ pub enum ImplicitForm {
     Difference,
     /// ξ_approx: its first-order approximation with √2 η.
     Approx,
+}
+
+/// How large the injected implicit noise is (see the module notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseScale {
+    /// ξ̃ = ∇J(η¹) − ∇J(η²) and ξ_approx with √2 η: twice the covariance of ξ_drop.
+    #[default]
+    Slides,
+    /// ξ̃/√2 and ξ_approx with η: the covariance of dropout's own gradient noise.
+    DropoutLike,
+}
+
+impl NoiseScale {
+    /// The factor on ξ̃ (and on √2 η in ξ_approx).
+    pub fn factor(self) -> f64 {
+        match self {
+            NoiseScale::Slides => 1.0,
+            NoiseScale::DropoutLike => std::f64::consts::FRAC_1_SQRT_2,
+        }
+    }
 }
 
 /// The forward pass with what the hand-written backward pass needs.
@@ -192,13 +219,15 @@ pub fn gumbel_noise(rng: &mut impl Rng, rows: usize, classes: usize, device: &De
 }
 
 /// A scalar whose gradient is the implicit noise: J_drop(η¹) − J_drop(η²) for `Difference`,
-/// Σ_i ⟨∇J_i(h_i), √2 η_i ⊙ h_i⟩ (batch mean) for `Approx`. Masks and η come from `rng`.
+/// Σ_i ⟨∇J_i(h_i), √2 η_i ⊙ h_i⟩ (batch mean) for `Approx`, both times `scale.factor()`.
+/// Masks and η come from `rng`.
 pub fn implicit_noise_objective(
     model: &Mlp,
     x: Tensor<2>,
     y: Tensor<2>,
     rates: &[f32],
     form: ImplicitForm,
+    scale: NoiseScale,
     rng: &mut impl Rng,
 ) -> Tensor<1> {
     let rows = x.dims()[0];
@@ -220,11 +249,15 @@ pub fn implicit_noise_objective(
     match form {
         ImplicitForm::Difference => {
             let (m1, m2) = (draw(0.0, 1.0), draw(0.0, 1.0));
-            cross_entropy(trace(model, x.clone(), &m1).logits, y.clone())
-                - cross_entropy(trace(model, x, &m2).logits, y)
+            let difference = cross_entropy(trace(model, x.clone(), &m1).logits, y.clone())
+                - cross_entropy(trace(model, x, &m2).logits, y);
+            match scale {
+                NoiseScale::Slides => difference,
+                NoiseScale::DropoutLike => difference.mul_scalar(scale.factor()),
+            }
         }
         ImplicitForm::Approx => {
-            let u = draw(-1.0, std::f32::consts::SQRT_2);
+            let u = draw(-1.0, (std::f64::consts::SQRT_2 * scale.factor()) as f32);
             first_order_noise(model, x, y, &u)
         }
     }

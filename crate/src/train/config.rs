@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{LabError, LabResult};
 use crate::model::{DropoutMode, MlpConfig};
-use crate::objectives::explicit_implicit::{ExplicitForm, ImplicitForm};
+use crate::objectives::explicit_implicit::{ExplicitForm, ImplicitForm, NoiseScale};
 use crate::train::noise_step::NoiseInjection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +161,9 @@ pub struct TrainConfig {
 pub struct DropoutSplit {
     pub explicit: Option<ExplicitForm>,
     pub implicit: Option<ImplicitForm>,
+    /// The injected noise's size: the slides' (default) or dropout's own covariance.
+    #[serde(default)]
+    pub implicit_scale: NoiseScale,
 }
 
 impl TrainConfig {

@@ -32,7 +32,10 @@ pub fn split_step(
         }
         deterministic = Some(objective.clone().inner());
         match split.implicit {
-            Some(form) => objective + implicit_noise_objective(m, x, y, rates, form, rng),
+            Some(form) => {
+                objective
+                    + implicit_noise_objective(m, x, y, rates, form, split.implicit_scale, rng)
+            }
             None => objective,
         }
     });
