@@ -156,3 +156,33 @@ pub fn backprop_f64(
     }
     (loss / rows as f64, grads)
 }
+
+/// The dense Hessian of the mean loss over layer `layer`'s weight matrix (row-major [fan_in,
+/// fan_out], the lab's block order), by central differences of the f64 gradient above, with no
+/// masks; symmetrised. `p` in the layout of `backprop_f64`.
+#[allow(dead_code)]
+pub fn block_hessian_f64(
+    p: &[Vec<f64>],
+    widths: &[usize],
+    act: Activation,
+    x: &[f64],
+    labels: &[usize],
+    layer: usize,
+) -> nalgebra::DMatrix<f64> {
+    let masks: Vec<Option<Vec<f64>>> = vec![None; widths.len() - 2];
+    let n = p[2 * layer].len();
+    let eps = 1e-5;
+    let grad_at = |j: usize, delta: f64| {
+        let mut q = p.to_vec();
+        q[2 * layer][j] += delta;
+        backprop_f64(&q, widths, act, x, labels, &masks, &masks).1[2 * layer].clone()
+    };
+    let mut h = nalgebra::DMatrix::zeros(n, n);
+    for j in 0..n {
+        let (gp, gm) = (grad_at(j, eps), grad_at(j, -eps));
+        for i in 0..n {
+            h[(i, j)] = (gp[i] - gm[i]) / (2.0 * eps);
+        }
+    }
+    (&h + h.transpose()) * 0.5
+}
