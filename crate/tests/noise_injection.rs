@@ -18,6 +18,7 @@ use dropout_lab::train::noise_step::{
 };
 use dropout_lab::train::{OptimizerKind, TrainConfig, Trainer};
 use rand::Rng;
+use rand_distr::StandardNormal;
 
 use common::reference::loss_f64;
 
@@ -180,6 +181,9 @@ fn node_noise_adds_its_backpropagated_error_and_leaves_the_loss() {
 
 #[test]
 fn weight_noise_takes_the_gradient_at_the_perturbed_weights() {
+    // Sec. 5.3's weight noise: the step's gradient is ∇L at W + σz, z ~ N(0, I) per weight (not
+    // the biases), drawn layer by layer from the step's stream. The oracle draws z itself and
+    // takes the f64 reference gradient at the perturbed weights.
     let (cfg, params, x, labels) = setup();
     let d = cpu_device();
     let model = Mlp::from_host(&cfg, &params, &d);
@@ -192,13 +196,40 @@ fn weight_noise_takes_the_gradient_at_the_perturbed_weights() {
             yt.clone(),
         )
     });
-    let moved = with_weight_noise(&model, &mut stream(4, Stream::DropoutMasks), std);
-    assert_ne!(
-        read2(moved.layers[0].weight.clone()),
-        read2(model.layers[0].weight.clone())
-    );
-    let (_, want) = moved.loss_and_grads(xt, yt, &[]);
-    assert_eq!(flat(got), flat(want));
+    let mut rng = stream(4, Stream::DropoutMasks);
+    let mut p64: Vec<Vec<f64>> = Vec::new();
+    for (w, b) in &params.layers {
+        p64.push(
+            w.iter()
+                .map(|&v| {
+                    let z: f32 = rng.sample(StandardNormal);
+                    v as f64 + std * z as f64
+                })
+                .collect(),
+        );
+        p64.push(b.iter().map(|&v| v as f64).collect());
+    }
+    let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let none = vec![None; WIDTHS.len() - 2];
+    let (_, want) =
+        common::reference::backprop_f64(&p64, &WIDTHS, Activation::Tanh, &x64, &labels, &none, &none);
+    let (_, clean) = {
+        let p: Vec<Vec<f64>> = params
+            .layers
+            .iter()
+            .flat_map(|(w, b)| [w.iter().map(|&v| v as f64).collect(), b.iter().map(|&v| v as f64).collect()])
+            .collect();
+        common::reference::backprop_f64(&p, &WIDTHS, Activation::Tanh, &x64, &labels, &none, &none)
+    };
+    let got = flat(got);
+    let mut moved = 0.0f64;
+    for (k, ((g, w), c)) in got.iter().zip(&want).zip(&clean).enumerate() {
+        for (j, (a, b)) in g.iter().zip(w).enumerate() {
+            assert!((a - b).abs() < 1e-5, "tensor {k}[{j}]: {a} vs {b}");
+        }
+        moved = moved.max(w.iter().zip(c).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max));
+    }
+    assert!(moved > 1e-3, "the noise changes the gradient ({moved})");
 }
 
 #[test]
