@@ -1,18 +1,18 @@
-//! Fig 1a (paper 000) at tiny scale: the curve's point at α is the loss of θ + α d computed on the
-//! host and evaluated afresh (an independent path from the device-side θ + α d), and α = 0 is
-//! the trained model's own loss.
+//! Fig 1a (paper 000) at tiny scale: the curve's point at α is the loss of θ + α d with the
+//! direction d drawn in the test from its definition and the loss from the f64 reference forward
+//! (no lab code on the oracle side but the trainer that produced θ), and α = 0 is the trained
+//! model's own loss.
 // Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
-use dropout_lab::analysis::landscape::filter_normalised_direction;
 use dropout_lab::backend::cpu_device;
 use dropout_lab::experiments::fig1a_landscape::{run, Fig1aConfig};
 use dropout_lab::experiments::Silent;
-use dropout_lab::model::{HostParams, Mlp};
 use dropout_lab::rng::{stream, Stream};
-use dropout_lab::train::eval::{evaluate, DeviceData};
+use rand::Rng;
+use rand_distr::StandardNormal;
 use dropout_lab::train::Trainer;
 
 #[test]
@@ -39,40 +39,55 @@ fn curves_are_the_losses_of_perturbed_models() {
             t.run(100).await.unwrap();
         }
         let theta = t.model().to_host().await.unwrap();
-        let d = filter_normalised_direction(&theta, &mut stream(cfg.seed, Stream::Directions));
-        let data = DeviceData::upload(&test.first(cfg.test_size).unwrap(), &device);
+        // The filter-normalised direction of Li et al. as the lab defines it, drawn here: per
+        // layer a Gaussian weight direction (f32 draws from the directions stream) rescaled to
+        // the norm of θ's weights, biases zero.
+        let mut rng = stream(cfg.seed, Stream::Directions);
+        let d: Vec<(Vec<f64>, Vec<f64>)> = theta
+            .layers
+            .iter()
+            .map(|(w, b)| {
+                let g: Vec<f64> = (0..w.len())
+                    .map(|_| rng.sample::<f32, _>(StandardNormal) as f64)
+                    .collect();
+                let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+                let tw: Vec<f64> = w.iter().map(|&v| v as f64).collect();
+                let scale = norm(&tw) / norm(&g);
+                (g.iter().map(|x| x * scale).collect(), vec![0.0; b.len()])
+            })
+            .collect();
+        let sub = test.first(cfg.test_size).unwrap();
+        let x64: Vec<f64> = sub.features.iter().map(|&v| v as f64).collect();
+        let labels: Vec<usize> = sub.labels.iter().map(|&l| l as usize).collect();
         let curve = r
             .curves
             .iter()
             .find(|c| c.dropout && c.direction == 0)
             .unwrap();
         for (i, &alpha) in r.alphas.iter().enumerate() {
-            let moved = HostParams {
-                widths: theta.widths.clone(),
-                layers: theta
-                    .layers
-                    .iter()
-                    .zip(&d.layers)
-                    .map(|((tw, tb), (dw, db))| {
-                        (
-                            tw.iter()
-                                .zip(dw)
-                                .map(|(a, b)| a + alpha as f32 * b)
-                                .collect(),
-                            tb.iter()
-                                .zip(db)
-                                .map(|(a, b)| a + alpha as f32 * b)
-                                .collect(),
-                        )
-                    })
-                    .collect(),
-            };
-            let (loss, _) = evaluate(&Mlp::from_host(&tc.model, &moved, &device), &data)
-                .await
-                .unwrap();
+            let p: Vec<Vec<f64>> = theta
+                .layers
+                .iter()
+                .zip(&d)
+                .flat_map(|((tw, tb), (dw, db))| {
+                    [
+                        tw.iter().zip(dw).map(|(a, b)| *a as f64 + alpha * b).collect(),
+                        tb.iter().zip(db).map(|(a, b)| *a as f64 + alpha * b).collect(),
+                    ]
+                })
+                .collect();
+            let none = vec![None; tc.model.widths.len() - 2];
+            let (loss, _) = common::reference::loss_f64(
+                &p,
+                &tc.model.widths,
+                tc.model.activation,
+                &x64,
+                &labels,
+                &none,
+            );
             assert!(
-                (loss - curve.test[i]).abs() <= 1e-5 * loss.max(1.0),
-                "α = {alpha}: {loss} vs curve {}",
+                (loss - curve.test[i] as f64).abs() <= 1e-5 * loss.max(1.0),
+                "α = {alpha}: f64 loss {loss} vs curve {}",
                 curve.test[i]
             );
         }
