@@ -502,6 +502,7 @@ test('the Fig 2 preset runs in the page, draws its scatter with fitted slopes, e
     for (const s of result.settings) {
       assert.equal(s.eigenvalues.length, 5);
       assert.ok(s.fit && Number.isFinite(s.fit.slope), 'a fitted slope');
+      assert.ok(Number.isFinite(s.fit_variance_on_flatness?.slope), "the paper's fit, λ on F");
     }
     assert.match(await summary(page), /S_grad · drop 0\.1, lr 0\.05: .*slope -?\d/);
     assert.match(await summary(page), /S_para · drop 0\.2, lr 0\.1: /);
@@ -886,7 +887,7 @@ test('the paper 002 complexity table runs in the page and exports', async () => 
     const r = await runPreset(page, 'complexity', 'cpu');
     assert.deepEqual(r.nets.map((n) => n.setting.drop_rate), [0, 0.3]);
     assert.deepEqual(r.rows.map((x) => x.name), ['Frob distance', 'Spectral norm', 'Parameter norm', 'Path norm',
-      'Sharpness 1/σ²', 'PAC-Sharpness', 'PAC-S(Laplace)', 'PAC-S(Sampling)']);
+      'Sharpness 1/σ²', 'Sharpness α′ (1/α′²)', 'PAC-Sharpness', 'PAC-S(Laplace)', 'PAC-S(Laplace, mask-free)', 'PAC-S(Sampling)']);
     for (const n of r.nets) {
       assert.ok(n.sharpness.sigma > 0 && n.sharpness.deviation <= 0.05, JSON.stringify(n.sharpness));
       assert.equal(n.sampling.losses.length, 8);
@@ -897,7 +898,7 @@ test('the paper 002 complexity table runs in the page and exports', async () => 
     assert.match(text, /PAC-S\(Laplace\)/);
     assert.match(text, /sampling kept \d+\/8/);
     assert.ok(await canvasColours(page, 'chart-complexity-table') > 5);
-    assert.equal((await csvLines(page)).length, 2 + 8 * 2);
+    assert.equal((await csvLines(page)).length, 2 + 10 * 2);
     await page.fill('[name="settings"]', '0.3:0.05');
     assert.match(await refused(page), /needs at least 2 drop:lr pair/);
     assert.deepEqual(errors, []);

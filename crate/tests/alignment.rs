@@ -231,7 +231,9 @@ fn null_baseline_uses_the_final_spectra(hessian: HessianOf) {
             .map(|_| {
                 let mut total = 0.0;
                 for &l in &lambda {
-                    let z: Vec<f64> = (0..256).map(|_| rng.sample::<f64, _>(StandardNormal)).collect();
+                    let z: Vec<f64> = (0..256)
+                        .map(|_| rng.sample::<f64, _>(StandardNormal))
+                        .collect();
                     let r2: f64 = z.iter().map(|v| v * v).sum();
                     total += l * mu.iter().zip(&z).map(|(m, v)| m * v * v).sum::<f64>() / r2;
                 }
@@ -239,7 +241,8 @@ fn null_baseline_uses_the_final_spectra(hessian: HessianOf) {
             })
             .collect();
         let mean = values.iter().sum::<f64>() / draws as f64;
-        let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (draws - 1) as f64).sqrt();
+        let sd =
+            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (draws - 1) as f64).sqrt();
         assert!(
             (n.analytic_mean - mean).abs() <= 4.0 * sd / (draws as f64).sqrt(),
             "analytic null mean {} vs Monte Carlo {mean} ± {}",

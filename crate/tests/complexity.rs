@@ -159,14 +159,27 @@ fn sampling_without_training_recovers_independent_gaussian_weights() {
             let mean = x.row_mean();
             let c = nalgebra::DMatrix::from_fn(30, 5, |i, j| x[(i, j)] - mean[j]);
             let cov = c.transpose() * &c;
-            let d = nalgebra::DMatrix::from_fn(5, 5, |i, j| cov[(i, j)] / (cov[(i, i)] * cov[(j, j)]).sqrt());
-            2.0 * d.cholesky().unwrap().l().diagonal().iter().map(|v| v.ln()).sum::<f64>()
+            let d = nalgebra::DMatrix::from_fn(5, 5, |i, j| {
+                cov[(i, j)] / (cov[(i, i)] * cov[(j, j)]).sqrt()
+            });
+            2.0 * d
+                .cholesky()
+                .unwrap()
+                .l()
+                .diagonal()
+                .iter()
+                .map(|v| v.ln())
+                .sum::<f64>()
         })
         .collect();
     let m = block_log_det.iter().sum::<f64>() / 4000.0;
     let spread = (block_log_det.iter().map(|v| (v - m).powi(2)).sum::<f64>() / 3999.0).sqrt();
     // The simulation also checks the closed form the code reports as the floor.
-    assert!((m / 5.0 - floor).abs() < 4.0 * spread / (4000f64).sqrt() / 5.0, "{} vs {floor}", m / 5.0);
+    assert!(
+        (m / 5.0 - floor).abs() < 4.0 * spread / (4000f64).sqrt() / 5.0,
+        "{} vs {floor}",
+        m / 5.0
+    );
     for l in &r.layers {
         assert!((l.independent_log_volume_per_weight - floor).abs() < 1e-12);
         let tolerance = 4.0 * spread / (l.blocks as f64).sqrt() / 5.0;
@@ -278,14 +291,22 @@ fn complexity_table_columns_follow_from_their_parts() {
         let (mut frob, mut param, mut spectral) = (0.0, 0.0, 0.0);
         for (l, ((a, _), (b, _))) in w0.layers.iter().zip(&wf.layers).enumerate() {
             let (rows, cols) = (tc.model.widths[l], tc.model.widths[l + 1]);
-            let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| *y as f64 - *x as f64).collect();
+            let d: Vec<f64> = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| *y as f64 - *x as f64)
+                .collect();
             frob += d.iter().map(|v| v * v).sum::<f64>();
             param += b.iter().map(|&v| (v as f64).powi(2)).sum::<f64>();
             let mut v = vec![1.0; cols];
             let mut lambda = 0.0;
             for _ in 0..500 {
-                let u: Vec<f64> = (0..rows).map(|r| (0..cols).map(|c| d[r * cols + c] * v[c]).sum()).collect();
-                let w: Vec<f64> = (0..cols).map(|c| (0..rows).map(|r| d[r * cols + c] * u[r]).sum()).collect();
+                let u: Vec<f64> = (0..rows)
+                    .map(|r| (0..cols).map(|c| d[r * cols + c] * v[c]).sum())
+                    .collect();
+                let w: Vec<f64> = (0..cols)
+                    .map(|c| (0..rows).map(|r| d[r * cols + c] * u[r]).sum())
+                    .collect();
                 lambda = w.iter().map(|x| x * x).sum::<f64>().sqrt();
                 v = w.iter().map(|x| x / lambda).collect();
             }
@@ -293,7 +314,10 @@ fn complexity_table_columns_follow_from_their_parts() {
         }
         let close = |name: &str, want: f64| {
             let got = row(name).values[i].unwrap();
-            assert!((got - want).abs() <= 1e-6 * want, "{name} of net {i}: {got} vs {want}");
+            assert!(
+                (got - want).abs() <= 1e-6 * want,
+                "{name} of net {i}: {got} vs {want}"
+            );
         };
         close("Frob distance", frob);
         close("Parameter norm", param);
@@ -416,4 +440,71 @@ fn update_correlations_are_those_of_the_recorded_trajectory() {
         &mut Silent
     ))
     .is_err());
+}
+
+#[test]
+fn worst_case_ascent_finds_the_maximum_of_an_exhaustive_grid_over_the_box() {
+    use dropout_lab::analysis::worst_case_sharpness::WorstCaseDeviation;
+    // 2-2-2 tanh net (8 weights): the worst loss increase in the box |u_i| ≤ α over the weights,
+    // by the f64 reference loss on every point of a 5⁸ grid (corners included), against the
+    // ascent's value. The ascent's point lies in the box, so it can exceed the grid's maximum only
+    // by what lies between grid points; it must reach the grid's maximum to 1 %.
+    let cfg = MlpConfig {
+        widths: vec![2, 2, 2],
+        activation: Activation::Tanh,
+        drop_rates: vec![0.0],
+        init: InitScheme::Xavier,
+    };
+    let mut rng = stream(5, Stream::Init);
+    let theta = dropout_lab::model::init::initial_params(&cfg, &mut rng);
+    let rows = 12;
+    let data = Dataset {
+        features: (0..rows * 2).map(|_| rng.random_range(-1.0..1.0)).collect(),
+        labels: (0..rows).map(|i| (i % 2) as u8).collect(),
+        dim: 2,
+        classes: 2,
+    };
+    let x64: Vec<f64> = data.features.iter().map(|&v| v as f64).collect();
+    let labels: Vec<usize> = data.labels.iter().map(|&l| l as usize).collect();
+    let loss = |u: &[f64]| {
+        let mut p: Vec<Vec<f64>> = Vec::new();
+        let mut o = 0;
+        for (w, b) in &theta.layers {
+            p.push(
+                w.iter()
+                    .enumerate()
+                    .map(|(i, &v)| v as f64 + u[o + i])
+                    .collect(),
+            );
+            p.push(b.iter().map(|&v| v as f64).collect());
+            o += w.len();
+        }
+        common::reference::loss_f64(&p, &cfg.widths, cfg.activation, &x64, &labels, &[None]).0
+    };
+    let base = loss(&[0.0; 8]);
+    let dev = pollster::block_on(WorstCaseDeviation::new(
+        &cfg,
+        &theta,
+        &data,
+        8,
+        1,
+        &cpu_device(),
+    ))
+    .unwrap();
+    assert!((dev.base_loss() - base).abs() < 1e-6);
+    for alpha in [0.05, 0.3] {
+        let mut grid_max = f64::NEG_INFINITY;
+        let ticks = [-1.0, -0.5, 0.0, 0.5, 1.0];
+        for k in 0..5usize.pow(8) {
+            let u: Vec<f64> = (0..8)
+                .map(|d| alpha * ticks[(k / 5usize.pow(d)) % 5])
+                .collect();
+            grid_max = grid_max.max(loss(&u) - base);
+        }
+        let got = pollster::block_on(dev.worst_increase(alpha)).unwrap();
+        assert!(
+            got >= 0.99 * grid_max && got <= grid_max + 0.01 * grid_max.abs() + 1e-6,
+            "α = {alpha}: ascent {got} vs grid {grid_max}"
+        );
+    }
 }

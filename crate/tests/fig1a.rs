@@ -11,9 +11,9 @@ use dropout_lab::backend::cpu_device;
 use dropout_lab::experiments::fig1a_landscape::{run, Fig1aConfig};
 use dropout_lab::experiments::Silent;
 use dropout_lab::rng::{stream, Stream};
+use dropout_lab::train::Trainer;
 use rand::Rng;
 use rand_distr::StandardNormal;
-use dropout_lab::train::Trainer;
 
 #[test]
 fn curves_are_the_losses_of_perturbed_models() {
@@ -71,8 +71,14 @@ fn curves_are_the_losses_of_perturbed_models() {
                 .zip(&d)
                 .flat_map(|((tw, tb), (dw, db))| {
                     [
-                        tw.iter().zip(dw).map(|(a, b)| *a as f64 + alpha * b).collect(),
-                        tb.iter().zip(db).map(|(a, b)| *a as f64 + alpha * b).collect(),
+                        tw.iter()
+                            .zip(dw)
+                            .map(|(a, b)| *a as f64 + alpha * b)
+                            .collect(),
+                        tb.iter()
+                            .zip(db)
+                            .map(|(a, b)| *a as f64 + alpha * b)
+                            .collect(),
                     ]
                 })
                 .collect();

@@ -211,13 +211,25 @@ fn weight_noise_takes_the_gradient_at_the_perturbed_weights() {
     }
     let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
     let none = vec![None; WIDTHS.len() - 2];
-    let (_, want) =
-        common::reference::backprop_f64(&p64, &WIDTHS, Activation::Tanh, &x64, &labels, &none, &none);
+    let (_, want) = common::reference::backprop_f64(
+        &p64,
+        &WIDTHS,
+        Activation::Tanh,
+        &x64,
+        &labels,
+        &none,
+        &none,
+    );
     let (_, clean) = {
         let p: Vec<Vec<f64>> = params
             .layers
             .iter()
-            .flat_map(|(w, b)| [w.iter().map(|&v| v as f64).collect(), b.iter().map(|&v| v as f64).collect()])
+            .flat_map(|(w, b)| {
+                [
+                    w.iter().map(|&v| v as f64).collect(),
+                    b.iter().map(|&v| v as f64).collect(),
+                ]
+            })
             .collect();
         common::reference::backprop_f64(&p, &WIDTHS, Activation::Tanh, &x64, &labels, &none, &none)
     };
@@ -227,7 +239,12 @@ fn weight_noise_takes_the_gradient_at_the_perturbed_weights() {
         for (j, (a, b)) in g.iter().zip(w).enumerate() {
             assert!((a - b).abs() < 1e-5, "tensor {k}[{j}]: {a} vs {b}");
         }
-        moved = moved.max(w.iter().zip(c).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max));
+        moved = moved.max(
+            w.iter()
+                .zip(c)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max),
+        );
     }
     assert!(moved > 1e-3, "the noise changes the gradient ({moved})");
 }

@@ -6,11 +6,11 @@
 
 mod common;
 
-use dropout_lab::model::init::initial_params;
-use nalgebra::{DMatrix, DVector};
 use dropout_lab::experiments::p002_fig2_volume::{run, VolumeTrackConfig};
 use dropout_lab::experiments::Silent;
+use dropout_lab::model::init::initial_params;
 use dropout_lab::rng::{stream, Stream};
+use nalgebra::{DMatrix, DVector};
 
 #[test]
 fn volumes_per_epoch_start_at_the_initial_weights() {
@@ -50,7 +50,12 @@ fn volumes_per_epoch_start_at_the_initial_weights() {
     let rows = cfg.kfac_rows;
     let widths = &tc.model.widths;
     let mut h: Vec<Vec<f64>> = (0..rows)
-        .map(|r| train.features[r * 784..(r + 1) * 784].iter().map(|&v| v as f64).collect())
+        .map(|r| {
+            train.features[r * 784..(r + 1) * 784]
+                .iter()
+                .map(|&v| v as f64)
+                .collect()
+        })
         .collect();
     for (l, (w, b)) in theta.layers.iter().enumerate().take(widths.len() - 2) {
         h = h
@@ -59,7 +64,10 @@ fn volumes_per_epoch_start_at_the_initial_weights() {
                 (0..widths[l + 1])
                     .map(|o| {
                         let z: f64 = b[o] as f64
-                            + x.iter().enumerate().map(|(i, v)| v * w[i * widths[l + 1] + o] as f64).sum::<f64>();
+                            + x.iter()
+                                .enumerate()
+                                .map(|(i, v)| v * w[i * widths[l + 1] + o] as f64)
+                                .sum::<f64>();
                         z.max(0.0)
                     })
                     .collect()
@@ -75,7 +83,13 @@ fn volumes_per_epoch_start_at_the_initial_weights() {
         let xv = DVector::from_column_slice(x);
         a += &xv * xv.transpose();
         let z: Vec<f64> = (0..classes)
-            .map(|o| b[o] as f64 + x.iter().enumerate().map(|(i, v)| v * w[i * classes + o] as f64).sum::<f64>())
+            .map(|o| {
+                b[o] as f64
+                    + x.iter()
+                        .enumerate()
+                        .map(|(i, v)| v * w[i * classes + o] as f64)
+                        .sum::<f64>()
+            })
             .collect();
         let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
@@ -87,11 +101,26 @@ fn volumes_per_epoch_start_at_the_initial_weights() {
         let tau = cfg.damping * m.diagonal().mean();
         &m + DMatrix::identity(m.nrows(), m.nrows()) * tau
     };
-    let sigma = damp(a).try_inverse().unwrap().kronecker(&damp(hh).try_inverse().unwrap());
-    let log_det = 2.0 * sigma.clone().cholesky().unwrap().l().diagonal().iter().map(|v| v.ln()).sum::<f64>();
+    let sigma = damp(a)
+        .try_inverse()
+        .unwrap()
+        .kronecker(&damp(hh).try_inverse().unwrap());
+    let log_det = 2.0
+        * sigma
+            .clone()
+            .cholesky()
+            .unwrap()
+            .l()
+            .diagonal()
+            .iter()
+            .map(|v| v.ln())
+            .sum::<f64>();
     let want = log_det - sigma.diagonal().iter().map(|v| v.ln()).sum::<f64>();
     let got = r.runs[0].epochs[0].layers[last].log_volume;
-    assert!((got - want).abs() <= 1e-6 * want.abs(), "output layer log vol {got} vs dense {want}");
+    assert!(
+        (got - want).abs() <= 1e-6 * want.abs(),
+        "output layer log vol {got} vs dense {want}"
+    );
     let mut bad = cfg.clone();
     bad.drop_rate = 1.0;
     assert!(

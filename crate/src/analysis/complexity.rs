@@ -19,8 +19,12 @@ pub struct Measures {
     pub parameter_norm: f64,
     /// eq. 27: Σ_l ‖W_l^F − W_l^0‖_2² (largest singular value, squared).
     pub spectral_norm: f64,
-    /// eq. 28: the path norm of the weights.
+    /// eq. 28 as App. K.2 computes it (squared weights and biases forwarded on all ones).
     pub path_norm: f64,
+    /// The same without the biases (Neyshabur et al.'s ℓ2 path norm; the only path norm of
+    /// result files written before, whose `path_norm` left the biases out).
+    #[serde(default)]
+    pub path_norm_weights_only: Option<f64>,
 }
 
 pub fn norm_measures(init: &HostParams, fin: &HostParams) -> LabResult<Measures> {
@@ -29,7 +33,8 @@ pub fn norm_measures(init: &HostParams, fin: &HostParams) -> LabResult<Measures>
         frobenius_distance: 0.0,
         parameter_norm: 0.0,
         spectral_norm: 0.0,
-        path_norm: path_norm(fin),
+        path_norm: path_norm(fin, true),
+        path_norm_weights_only: Some(path_norm(fin, false)),
     };
     for (l, ((w0, _), (wf, _))) in init.layers.iter().zip(&fin.layers).enumerate() {
         let diff: Vec<f64> = wf
@@ -56,15 +61,21 @@ pub fn spectral_norm_sq(m: &DMatrix<f64>) -> LabResult<f64> {
     Ok(eig.values.first().copied().unwrap_or(0.0).max(0.0))
 }
 
-/// eq. 28 as the paper computes it: square every weight, forward an all-ones input, and take
-/// the square root of the summed outputs. Biases are left out and the activation is the
-/// identity, which for ReLU on non-negative inputs and weights changes nothing; the result is
-/// sqrt(Σ over input-output paths of Π w²), Neyshabur et al.'s ℓ2 path norm.
-pub fn path_norm(theta: &HostParams) -> f64 {
+/// eq. 28 as App. K.2 computes it: "square the parameters of the network, do a forward pass on
+/// an all-ones input and then take the square root of the sum of the network outputs". The
+/// parameters include the biases (each layer adds b²); the activation acts as the identity,
+/// which for ReLU on the non-negative signal of squared parameters changes nothing. Without
+/// biases this is Neyshabur et al.'s ℓ2 path norm sqrt(Σ over input-output paths of Π w²):
+/// `include_biases = false`, kept beside it.
+pub fn path_norm(theta: &HostParams, include_biases: bool) -> f64 {
     let mut signal = vec![1.0f64; theta.widths[0]];
-    for (l, (w, _)) in theta.layers.iter().enumerate() {
+    for (l, (w, b)) in theta.layers.iter().enumerate() {
         let cols = theta.widths[l + 1];
-        let mut next = vec![0.0f64; cols];
+        let mut next: Vec<f64> = if include_biases {
+            b.iter().map(|&v| (v as f64).powi(2)).collect()
+        } else {
+            vec![0.0f64; cols]
+        };
         for (i, &s) in signal.iter().enumerate() {
             for (j, n) in next.iter_mut().enumerate() {
                 *n += s * (w[i * cols + j] as f64).powi(2);
@@ -167,7 +178,18 @@ mod tests {
                 }
             }
         }
-        assert!((path_norm(&theta) - sum.sqrt()).abs() < 1e-12 * sum.sqrt());
+        assert!((path_norm(&theta, false) - sum.sqrt()).abs() < 1e-12 * sum.sqrt());
+        // With biases (App. K.2 squares every parameter): each output adds b2_k² plus, per
+        // hidden unit j, b1_j² times the squared weight from j to k.
+        let (b1, b2) = (&theta.layers[0].1, &theta.layers[1].1);
+        let mut with = sum;
+        for k in 0..2 {
+            with += (b2[k] as f64).powi(2);
+            for j in 0..4 {
+                with += (b1[j] as f64).powi(2) * (w2[j * 2 + k] as f64).powi(2);
+            }
+        }
+        assert!((path_norm(&theta, true) - with.sqrt()).abs() < 1e-12 * with.sqrt());
     }
 
     #[test]
@@ -203,10 +225,25 @@ mod tests {
         assert!((m.frobenius_distance - frob).abs() < 1e-9 * frob);
         assert!((m.parameter_norm - para).abs() < 1e-9 * para);
         assert!((m.spectral_norm - spec).abs() < 1e-9 * spec);
-        // Biases do not enter: changing them changes nothing.
+        // Biases enter only the path norm (App. K.2 squares every parameter).
         let mut moved = fin.clone();
         moved.layers[0].1[0] += 5.0;
-        assert_eq!(norm_measures(&init, &moved).unwrap(), m);
+        let n = norm_measures(&init, &moved).unwrap();
+        assert_eq!(
+            (
+                n.frobenius_distance,
+                n.parameter_norm,
+                n.spectral_norm,
+                n.path_norm_weights_only
+            ),
+            (
+                m.frobenius_distance,
+                m.parameter_norm,
+                m.spectral_norm,
+                m.path_norm_weights_only
+            )
+        );
+        assert!(n.path_norm > m.path_norm);
         // eq. 29 and 30 from the Frobenius distance.
         let sigma = 0.3;
         let pac = pac_sharpness(&init, &fin, sigma).unwrap();

@@ -18,3 +18,4 @@ pub mod special;
 pub mod update_correlation;
 pub mod volume;
 pub mod weight_sampling;
+pub mod worst_case_sharpness;

@@ -39,6 +39,13 @@ pub struct SharpnessOptions {
     pub max_sigma: f64,
     /// Bisection steps after the grid (each halves the log-bracket).
     pub bisections: usize,
+    /// Sign-gradient ascent steps of the worst-case search (worst_case_sharpness.rs).
+    #[serde(default = "default_ascent_steps")]
+    pub ascent_steps: usize,
+}
+
+fn default_ascent_steps() -> usize {
+    5
 }
 
 impl Default for SharpnessOptions {
@@ -50,6 +57,7 @@ impl Default for SharpnessOptions {
             factor: 2.0,
             max_sigma: 10.0,
             bisections: 8,
+            ascent_steps: default_ascent_steps(),
         }
     }
 }

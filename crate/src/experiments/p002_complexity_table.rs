@@ -4,9 +4,10 @@
 //! (Table 2's "Dropout" column).
 //!
 //! Per network: the norms of eq. 25-28; σ by the sharpness method (analysis/sharpness.rs) and
-//! from it Sharpness (1/σ², Jiang et al. 2019's sharpness measure, larger = sharper),
-//! PAC-Sharpness (eq. 29) and PAC-S with the K-FAC Laplace volume and with the sampling volume
-//! (eq. 30). Sec. 5.2 uses the perturbed models of the sharpness method for the sampling method
+//! from it Sharpness (1/σ², the average-case sharpness, larger = sharper); Table 2's
+//! "Sharpness α′", Jiang et al. 2019's worst-case sharpness, as 1/α′²
+//! (analysis/worst_case_sharpness.rs); PAC-Sharpness (eq. 29) and PAC-S with the K-FAC Laplace
+//! volume, its mask-free variant, and the sampling volume (eq. 30). Sec. 5.2 uses the perturbed models of the sharpness method for the sampling method
 //! too; here that is `sampling_noise_from_sharpness`: σ_U = the network's sharpness σ.
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ use crate::analysis::kfac::LayerVolume;
 use crate::analysis::rank_agreement::{rank_agreement, RankAgreement};
 use crate::analysis::sharpness::{sharpness_sigma, NetDeviation, SharpnessOptions, SharpnessSigma};
 use crate::analysis::weight_sampling::{sample_volumes, SamplingOptions, SamplingResult};
+use crate::analysis::worst_case_sharpness::WorstCaseDeviation;
 use crate::error::{LabError, LabResult};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +71,9 @@ pub struct NetComplexity {
     pub test_accuracy: f32,
     pub norms: Measures,
     pub sharpness: SharpnessSigma,
+    /// Jiang et al.'s worst-case α′ (its `sigma` is α′; None in older files).
+    #[serde(default)]
+    pub worst_case: Option<SharpnessSigma>,
     pub laplace: Vec<LayerVolume>,
     /// The K-FAC volumes with no masks in the expectations (None in older files).
     #[serde(default)]
@@ -151,6 +156,16 @@ pub async fn run(
         )
         .await?;
         let sharpness = sharpness_sigma(&mut deviation, &cfg.sharpness).await?;
+        let mut worst = WorstCaseDeviation::new(
+            model,
+            &net.theta,
+            &loss_data,
+            cfg.sharpness.ascent_steps,
+            cfg.base.seed,
+            &device,
+        )
+        .await?;
+        let worst_case = sharpness_sigma(&mut worst, &cfg.sharpness).await?;
         let sampling_opts = SamplingOptions {
             noise_std: if cfg.sampling_noise_from_sharpness {
                 sharpness.sigma
@@ -187,6 +202,7 @@ pub async fn run(
             test_accuracy: net.last.test_accuracy,
             norms: norm_measures(&net.initial, &net.theta)?,
             sharpness,
+            worst_case: Some(worst_case),
             laplace: net.laplace,
             laplace_mask_free: Some(net.laplace_mask_free),
             sampling,
@@ -194,7 +210,7 @@ pub async fn run(
     }
     let gaps: Vec<f64> = nets.iter().map(|n| n.loss_gap as f64).collect();
     let rates: Vec<f64> = nets.iter().map(|n| n.setting.drop_rate as f64).collect();
-    let columns: [(&str, Vec<Option<f64>>); 9] = [
+    let columns: [(&str, Vec<Option<f64>>); 10] = [
         (
             "Frob distance",
             nets.iter()
@@ -217,6 +233,12 @@ pub async fn run(
             "Sharpness 1/σ²",
             nets.iter()
                 .map(|n| Some(n.sharpness.sigma.powi(-2)))
+                .collect(),
+        ),
+        (
+            "Sharpness α′ (1/α′²)",
+            nets.iter()
+                .map(|n| n.worst_case.map(|w| w.sigma.powi(-2)))
                 .collect(),
         ),
         ("PAC-Sharpness", pac.iter().map(|p| Some(p.0)).collect()),
@@ -270,8 +292,10 @@ impl super::Preset for Complexity {
             reference: "paper 002, Sec. 5.2, Table 2, eq. 24-30, App. K",
             description: "One network per drop:lr setting, trained as in Fig 2; for each, the norms \
                 of eq. 25-28, σ by the sharpness method (largest σ with max |ΔL| ≤ ε over Gaussian \
-                weight noise), PAC-Sharpness (eq. 29) and PAC-S with the Laplace and the sampling \
-                (Algorithm 1) volume (eq. 30), beside the generalisation gap; Kendall τ and the \
+                weight noise) and the worst-case α′ (largest box with max ΔL ≤ ε by gradient \
+                ascent), PAC-Sharpness (eq. 29) and PAC-S with the Laplace (dropout-aware and \
+                mask-free) and the sampling (Algorithm 1) volume (eq. 30), beside the \
+                generalisation gap; Kendall τ and the \
                 normalised mutual information of eq. 24 say how well each measure orders the \
                 networks by their gap.",
         }
