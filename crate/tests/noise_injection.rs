@@ -339,3 +339,237 @@ fn every_noise_trains_and_bad_settings_are_refused() {
         );
     }
 }
+
+/// One full-batch GD step of Algorithm 2 written out in f64 from paper 002 Sec. 4.1 and the
+/// choices stated in objectives/reverse_noise.rs: K-FAC factors E[A], E[H] of the clean net at θ0,
+/// Σ = (E[·] + τ mean diag · I)⁻¹, r(Σ) with reversed off-diagonal signs, its PSD part's symmetric
+/// square root B scaled to mean variance 1, noise η = λ B z (z from the step's stream: every
+/// hidden layer's activation noise, then every hidden layer's node noise, λ2 per example divided
+/// by the batch), η_a added to the activations in the forward pass and η_h to the error at the
+/// pre-activations in the backward pass; then θ1 = θ0 − lr ∇.
+#[allow(clippy::too_many_arguments)]
+fn algorithm2_step_f64(
+    widths: &[usize],
+    theta0: &HostParams,
+    x: &[f64],
+    labels: &[usize],
+    lambda: (f64, f64),
+    damping: f64,
+    lr: f64,
+    seed: u64,
+) -> Vec<Vec<f64>> {
+    use nalgebra::{DMatrix, DVector};
+    let rows = labels.len();
+    let layers = widths.len() - 1;
+    let w: Vec<DMatrix<f64>> = theta0
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(l, (w, _))| {
+            DMatrix::from_fn(widths[l], widths[l + 1], |i, o| {
+                w[i * widths[l + 1] + o] as f64
+            })
+        })
+        .collect();
+    let b: Vec<DVector<f64>> = theta0
+        .layers
+        .iter()
+        .map(|(_, b)| DVector::from_iterator(b.len(), b.iter().map(|&v| v as f64)))
+        .collect();
+    let x = DMatrix::from_row_slice(rows, widths[0], x);
+    let affine = |a: &DMatrix<f64>, l: usize| {
+        let mut z = a * &w[l];
+        for mut r in z.row_iter_mut() {
+            r += b[l].transpose();
+        }
+        z
+    };
+    let softmax = |z: &DMatrix<f64>| {
+        DMatrix::from_fn(z.nrows(), z.ncols(), |r, c| {
+            let m = z.row(r).max();
+            let s: f64 = z.row(r).iter().map(|v| (v - m).exp()).sum();
+            (z[(r, c)] - m).exp() / s
+        })
+    };
+    // The clean net's factors.
+    let (mut inputs, mut pre) = (vec![x.clone()], Vec::new());
+    for l in 0..layers {
+        let z = affine(&inputs[l], l);
+        if l + 1 < layers {
+            inputs.push(z.map(f64::tanh));
+        }
+        pre.push(z);
+    }
+    let a_factor: Vec<DMatrix<f64>> = inputs
+        .iter()
+        .map(|a| a.transpose() * a / rows as f64)
+        .collect();
+    let p = softmax(&pre[layers - 1]);
+    let mut h_factor: Vec<DMatrix<f64>> = (0..layers)
+        .map(|l| DMatrix::zeros(widths[l + 1], widths[l + 1]))
+        .collect();
+    for r in 0..rows {
+        let pr = p.row(r).transpose();
+        let mut hs = DMatrix::from_diagonal(&pr) - &pr * pr.transpose();
+        for l in (0..layers).rev() {
+            h_factor[l] += &hs / rows as f64;
+            if l == 0 {
+                break;
+            }
+            let d = DMatrix::from_diagonal(
+                &pre[l - 1]
+                    .row(r)
+                    .transpose()
+                    .map(|v| 1.0 - v.tanh().powi(2)),
+            );
+            hs = &d * &w[l] * &hs * w[l].transpose() * &d;
+        }
+    }
+    let factor = |m: &DMatrix<f64>| {
+        let n = m.nrows();
+        let damped = m + DMatrix::identity(n, n) * (damping * m.diagonal().mean());
+        let sigma = damped.try_inverse().unwrap();
+        let r = DMatrix::from_fn(n, n, |i, j| {
+            if i == j {
+                sigma[(i, j)]
+            } else {
+                -sigma[(i, j)]
+            }
+        });
+        let e = nalgebra::SymmetricEigen::new(r);
+        let root = &e.eigenvectors
+            * DMatrix::from_diagonal(&e.eigenvalues.map(|v| v.max(0.0).sqrt()))
+            * e.eigenvectors.transpose();
+        let mean = root.norm_squared() / n as f64;
+        root / mean.sqrt()
+    };
+    let hidden = layers - 1;
+    let b_a: Vec<DMatrix<f64>> = (0..hidden).map(|i| factor(&a_factor[i + 1])).collect();
+    let b_h: Vec<DMatrix<f64>> = (0..hidden).map(|i| factor(&h_factor[i])).collect();
+    let mut rng = stream(seed, Stream::DropoutMasks);
+    let mut draw = |bm: &DMatrix<f64>, scale: f64| {
+        let n = bm.nrows();
+        let z = DMatrix::from_row_iterator(
+            rows,
+            n,
+            (0..rows * n).map(|_| rng.sample::<f32, _>(StandardNormal) as f64),
+        );
+        z * bm.transpose() * scale
+    };
+    let eta_a: Vec<DMatrix<f64>> = b_a.iter().map(|m| draw(m, lambda.0)).collect();
+    let eta_h: Vec<DMatrix<f64>> = b_h
+        .iter()
+        .map(|m| draw(m, lambda.1 / rows as f64))
+        .collect();
+    // The noisy forward and backward pass.
+    let (mut inputs, mut pre) = (vec![x], Vec::new());
+    for l in 0..layers {
+        let z = affine(&inputs[l], l);
+        if l + 1 < layers {
+            inputs.push(z.map(f64::tanh) + &eta_a[l]);
+        }
+        pre.push(z);
+    }
+    let mut onehot = DMatrix::zeros(rows, widths[layers]);
+    for (r, &c) in labels.iter().enumerate() {
+        onehot[(r, c)] = 1.0;
+    }
+    let mut gz = (softmax(&pre[layers - 1]) - onehot) / rows as f64;
+    let mut out = vec![Vec::new(); 2 * layers];
+    for l in (0..layers).rev() {
+        let gw = inputs[l].transpose() * &gz;
+        let gb: Vec<f64> = (0..gz.ncols()).map(|c| gz.column(c).sum()).collect();
+        out[2 * l] = (0..widths[l])
+            .flat_map(|i| (0..widths[l + 1]).map(move |o| (i, o)))
+            .map(|(i, o)| w[l][(i, o)] - lr * gw[(i, o)])
+            .collect();
+        out[2 * l + 1] = (0..widths[l + 1]).map(|o| b[l][o] - lr * gb[o]).collect();
+        if l == 0 {
+            break;
+        }
+        let ga = &gz * w[l].transpose();
+        gz = ga.component_mul(&pre[l - 1].map(|v| 1.0 - v.tanh().powi(2))) + &eta_h[l - 1];
+    }
+    out
+}
+
+#[test]
+fn one_disentanglement_step_is_algorithm_2_written_out() {
+    let (cfg, _, x, labels) = setup();
+    let data = dropout_lab::data::Dataset {
+        features: x.clone(),
+        labels: labels.iter().map(|&l| l as u8).collect(),
+        dim: 5,
+        classes: 3,
+    };
+    let (lambda_a, lambda_h, damping, lr, seed) = (0.3, 0.5, 1e-2, 0.1, 3);
+    let tc = TrainConfig {
+        noise: Some(NoiseInjection::Disentanglement {
+            lambda_a,
+            lambda_h,
+            refresh_every: 10,
+            rows: ROWS,
+            damping,
+        }),
+        ..TrainConfig::for_preset(
+            cfg.clone(),
+            OptimizerKind::Gd,
+            lr,
+            1,
+            ROWS,
+            ROWS,
+            ROWS,
+            seed,
+        )
+    };
+    let got = pollster::block_on(async {
+        let mut t = Trainer::new(tc, &data, &data, cpu_device(), "cpu", "mnist")
+            .await
+            .unwrap();
+        t.run(1).await.unwrap();
+        t.model().to_host().await.unwrap()
+    });
+    let theta0 = initial_params(&cfg, &mut stream(seed, Stream::Init));
+    let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let want = algorithm2_step_f64(
+        &WIDTHS,
+        &theta0,
+        &x64,
+        &labels,
+        (lambda_a, lambda_h),
+        damping,
+        lr,
+        seed,
+    );
+    let clean = algorithm2_step_f64(
+        &WIDTHS,
+        &theta0,
+        &x64,
+        &labels,
+        (0.0, 0.0),
+        damping,
+        lr,
+        seed,
+    );
+    let mut noise_moved = 0.0f64;
+    for (l, (gw, gb)) in got.layers.iter().enumerate() {
+        for (k, (g, w)) in gw
+            .iter()
+            .chain(gb)
+            .zip(want[2 * l].iter().chain(&want[2 * l + 1]))
+            .enumerate()
+        {
+            assert!(
+                (*g as f64 - w).abs() < 2e-6,
+                "layer {l} entry {k}: {g} vs {w}"
+            );
+        }
+        for (w, c) in want[2 * l].iter().zip(&clean[2 * l]) {
+            noise_moved = noise_moved.max((w - c).abs());
+        }
+    }
+    assert!(
+        noise_moved > 1e-3,
+        "the noise changes the step ({noise_moved})"
+    );
+}

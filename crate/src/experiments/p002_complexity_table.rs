@@ -357,6 +357,14 @@ impl super::Preset for Complexity {
                 200.0,
             )
             .advanced(),
+            Field::int(
+                "sharpness.ascent_steps",
+                "Sharpness α′: ascent steps",
+                0.0,
+                1000.0,
+            )
+            .help("sign-gradient ascent steps of the worst-case search in the box")
+            .advanced(),
             Field::float("sampling.noise_std", "Sampling: σ_U", pos)
                 .help("used when σ_U does not come from the sharpness search")
                 .advanced(),
