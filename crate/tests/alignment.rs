@@ -60,16 +60,7 @@ fn matrix_free_alignment_equals_dense_definitions() {
         // Dense H over the block from the f64 reference; dense Σ from samples drawn with the
         // same derived seed.
         let block = Block { layer: 1 };
-        let p64: Vec<Vec<f64>> = theta
-            .layers
-            .iter()
-            .flat_map(|(w, b)| {
-                [
-                    w.iter().map(|&v| v as f64).collect(),
-                    b.iter().map(|&v| v as f64).collect(),
-                ]
-            })
-            .collect();
+        let p64 = common::reference::params_f64(&theta);
         let x64: Vec<f64> = sub.features.iter().map(|&v| v as f64).collect();
         let labels: Vec<usize> = sub.labels.iter().map(|&l| l as usize).collect();
         let h = common::reference::block_hessian_f64(

@@ -50,16 +50,7 @@ fn trained(data: &Dataset) -> HostParams {
 
 /// L(θ) in f64 by the reference implementation.
 fn reference_loss(theta: &HostParams, data: &Dataset) -> f64 {
-    let p: Vec<Vec<f64>> = theta
-        .layers
-        .iter()
-        .flat_map(|(w, b)| {
-            [
-                w.iter().map(|&v| v as f64).collect(),
-                b.iter().map(|&v| v as f64).collect(),
-            ]
-        })
-        .collect();
+    let p = common::reference::params_f64(theta);
     let x: Vec<f64> = data.features.iter().map(|&v| v as f64).collect();
     let labels: Vec<usize> = data.labels.iter().map(|&l| l as usize).collect();
     common::reference::loss_f64(
@@ -162,14 +153,7 @@ fn sampling_without_training_recovers_independent_gaussian_weights() {
             let d = nalgebra::DMatrix::from_fn(5, 5, |i, j| {
                 cov[(i, j)] / (cov[(i, i)] * cov[(j, j)]).sqrt()
             });
-            2.0 * d
-                .cholesky()
-                .unwrap()
-                .l()
-                .diagonal()
-                .iter()
-                .map(|v| v.ln())
-                .sum::<f64>()
+            common::reference::log_det_spd(&d)
         })
         .collect();
     let m = block_log_det.iter().sum::<f64>() / 4000.0;

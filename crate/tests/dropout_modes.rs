@@ -98,12 +98,7 @@ fn compare(act: Activation, mode: DropoutMode) {
         })
         .collect();
 
-    let p64: Vec<Vec<f64>> = pr
-        .params
-        .layers
-        .iter()
-        .flat_map(|(w, b)| [to64(w), to64(b)])
-        .collect();
+    let p64 = common::reference::params_f64(&pr.params);
     let f: Vec<Option<Vec<f64>>> = host.iter().map(|(f, _)| f.as_deref().map(to64)).collect();
     let b: Vec<Option<Vec<f64>>> = host.iter().map(|(_, b)| b.as_deref().map(to64)).collect();
     let (ref_loss, ref_grads) = backprop_f64(&p64, &WIDTHS, act, &to64(&pr.x), &pr.labels, &f, &b);

@@ -56,12 +56,7 @@ fn net(act: Activation, seed: u64) -> Net {
 
 impl Net {
     fn p64(&self) -> Vec<Vec<f64>> {
-        self.params
-            .layers
-            .iter()
-            .flat_map(|(w, b)| [w, b])
-            .map(|v| v.iter().map(|&a| a as f64).collect())
-            .collect()
+        common::reference::params_f64(&self.params)
     }
     fn x64(&self) -> Vec<f64> {
         self.x.iter().map(|&a| a as f64).collect()

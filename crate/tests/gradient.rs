@@ -62,12 +62,7 @@ fn check(act: Activation, drop_rates: Vec<f32>) {
         burn_grad.push(pollster::block_on(read_f32(gb)).unwrap());
     }
 
-    let p64: Vec<Vec<f64>> = params
-        .layers
-        .iter()
-        .flat_map(|(w, b)| [w, b])
-        .map(|v| v.iter().map(|&a| a as f64).collect())
-        .collect();
+    let p64 = common::reference::params_f64(&params);
     let x64: Vec<f64> = x.iter().map(|&a| a as f64).collect();
     let m64: Vec<Option<Vec<f64>>> = masks
         .iter()

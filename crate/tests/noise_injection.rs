@@ -220,19 +220,15 @@ fn weight_noise_takes_the_gradient_at_the_perturbed_weights() {
         &none,
         &none,
     );
-    let (_, clean) = {
-        let p: Vec<Vec<f64>> = params
-            .layers
-            .iter()
-            .flat_map(|(w, b)| {
-                [
-                    w.iter().map(|&v| v as f64).collect(),
-                    b.iter().map(|&v| v as f64).collect(),
-                ]
-            })
-            .collect();
-        common::reference::backprop_f64(&p, &WIDTHS, Activation::Tanh, &x64, &labels, &none, &none)
-    };
+    let (_, clean) = common::reference::backprop_f64(
+        &common::reference::params_f64(&params),
+        &WIDTHS,
+        Activation::Tanh,
+        &x64,
+        &labels,
+        &none,
+        &none,
+    );
     let got = flat(got);
     let mut moved = 0.0f64;
     for (k, ((g, w), c)) in got.iter().zip(&want).zip(&clean).enumerate() {

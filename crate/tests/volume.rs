@@ -105,16 +105,7 @@ fn volumes_per_epoch_start_at_the_initial_weights() {
         .try_inverse()
         .unwrap()
         .kronecker(&damp(hh).try_inverse().unwrap());
-    let log_det = 2.0
-        * sigma
-            .clone()
-            .cholesky()
-            .unwrap()
-            .l()
-            .diagonal()
-            .iter()
-            .map(|v| v.ln())
-            .sum::<f64>();
+    let log_det = common::reference::log_det_spd(&sigma);
     let want = log_det - sigma.diagonal().iter().map(|v| v.ln()).sum::<f64>();
     let got = r.runs[0].epochs[0].layers[last].log_volume;
     assert!(

@@ -13,19 +13,19 @@
 use burn::tensor::Device;
 use rand::Rng;
 
-use super::sharpness::Deviation;
+use super::sharpness::{perturb_weights, Deviation};
 use crate::backend::read_f32;
 use crate::data::Dataset;
 use crate::error::LabResult;
+use crate::model::loss::cross_entropy;
 use crate::model::{HostParams, Mlp, MlpConfig};
 use crate::rng::{stream, Stream};
 use crate::train::batch::upload;
-use crate::train::eval::{evaluate, DeviceData};
 
 pub struct WorstCaseDeviation {
     cfg: MlpConfig,
     theta: HostParams,
-    data: DeviceData,
+    /// All rows at once: the ascent needs the full-batch gradient anyway.
     x: burn::tensor::Tensor<2>,
     y: burn::tensor::Tensor<2>,
     device: Device,
@@ -44,9 +44,12 @@ impl WorstCaseDeviation {
         seed: u64,
         device: &Device,
     ) -> LabResult<Self> {
-        let resident = DeviceData::upload(data, device);
-        let (base_loss, _) = evaluate(&Mlp::from_host(cfg, theta, device), &resident).await?;
         let (x, y) = upload(data, &(0..data.len()).collect::<Vec<_>>(), device);
+        let base = cross_entropy(
+            Mlp::from_host(cfg, theta, device).forward(x.clone(), &[]),
+            y.clone(),
+        );
+        let base_loss = read_f32(base).await?[0];
         let weights: usize = theta.layers.iter().map(|(w, _)| w.len()).sum();
         // Its own stream offset: the Gaussian sharpness draws from `Stream::Sharpness` at `seed`.
         let mut rng = stream(seed.wrapping_add(1), Stream::Sharpness);
@@ -56,7 +59,6 @@ impl WorstCaseDeviation {
         Ok(WorstCaseDeviation {
             cfg: cfg.clone(),
             theta: theta.clone(),
-            data: resident,
             x,
             y,
             device: device.clone(),
@@ -70,27 +72,20 @@ impl WorstCaseDeviation {
         self.base_loss
     }
 
-    fn moved(&self, u: &[f64]) -> HostParams {
-        let mut moved = self.theta.clone();
-        let mut offset = 0;
-        for (w, _) in &mut moved.layers {
-            for (x, &ui) in w.iter_mut().zip(&u[offset..]) {
-                *x = (*x as f64 + ui) as f32;
-            }
-            offset += w.len();
-        }
-        moved
-    }
-
     /// The largest increase L(W + u) − L(W) the ascent finds in the box of half-width `alpha`.
     pub async fn worst_increase(&self, alpha: f64) -> LabResult<f64> {
         let mut u: Vec<f64> = self.start.iter().map(|s| alpha * s).collect();
         let mut worst = f64::NEG_INFINITY;
         for k in 0..=self.steps {
-            let model = Mlp::from_host(&self.cfg, &self.moved(&u), &self.device);
+            let shift: Vec<f32> = u.iter().map(|&v| v as f32).collect();
+            let model = Mlp::from_host(
+                &self.cfg,
+                &perturb_weights(&self.theta, &shift, 1.0),
+                &self.device,
+            );
             if k == self.steps {
-                let (loss, _) = evaluate(&model, &self.data).await?;
-                worst = worst.max(loss as f64 - self.base_loss);
+                let loss = cross_entropy(model.forward(self.x.clone(), &[]), self.y.clone());
+                worst = worst.max(read_f32(loss).await?[0] as f64 - self.base_loss);
                 break;
             }
             let (loss, grads) = model.loss_and_grads(self.x.clone(), self.y.clone(), &[]);

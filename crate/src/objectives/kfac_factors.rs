@@ -95,8 +95,8 @@ pub fn factors(
             .drop_rates
             .iter()
             .zip(&cfg.widths[1..])
+            // A rate of 0 draws nothing, so `Off` is the only case to skip by hand.
             .map(|(&p, &w)| match noise {
-                _ if !dropout => None,
                 MaskNoise::Off => None,
                 MaskNoise::Bernoulli => sample_mask(rng, n, w, p),
                 MaskNoise::Gaussian => sample_gaussian_mask(rng, n, w, p),

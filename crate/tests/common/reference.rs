@@ -1,7 +1,25 @@
 //! An independent f64 implementation of the MLP and its loss, written from the definitions: the
 //! oracle for gradients and Hessians computed by burn in f32.
 
-use dropout_lab::model::Activation;
+use dropout_lab::model::{Activation, HostParams};
+
+/// θ in the reference's layout: [W_0, b_0, W_1, b_1, …] in f64.
+#[allow(dead_code)]
+pub fn params_f64(theta: &HostParams) -> Vec<Vec<f64>> {
+    theta
+        .layers
+        .iter()
+        .flat_map(|(w, b)| [w, b])
+        .map(|v| v.iter().map(|&a| a as f64).collect())
+        .collect()
+}
+
+/// log det of a symmetric positive-definite matrix, from its Cholesky factor.
+#[allow(dead_code)]
+pub fn log_det_spd(m: &nalgebra::DMatrix<f64>) -> f64 {
+    let l = m.clone().cholesky().expect("positive definite").l();
+    2.0 * l.diagonal().iter().map(|v| v.ln()).sum::<f64>()
+}
 
 /// Reference forward + mean cross-entropy in f64, written from the definitions.
 pub fn loss_f64(
