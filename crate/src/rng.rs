@@ -26,6 +26,8 @@ pub enum Stream {
     SdeNoise = 10,
     /// Dropout masks of the expected-dropout Hessian ∇²L_S's products (paper 001's H).
     HessianMasks = 11,
+    /// Starting vectors of Lanczos runs on a full-parameter Hessian.
+    LanczosStart = 12,
 }
 
 pub fn stream(seed: u64, purpose: Stream) -> ChaCha8Rng {

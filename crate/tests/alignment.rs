@@ -12,6 +12,9 @@ use dropout_lab::analysis::alignment::centre;
 use dropout_lab::analysis::hessian::{HessianOperator, Span};
 use dropout_lab::analysis::noise::{gradient_samples, Block};
 use dropout_lab::backend::cpu_device;
+use dropout_lab::data::resize::block_means;
+use dropout_lab::data::Dataset;
+use dropout_lab::experiments::hessian_span::HessianSpan;
 use dropout_lab::experiments::alignment_track::{alignment_at, HessianOf, TrackConfig};
 use dropout_lab::experiments::fig6_alignment::{run as run_fig6, Fig6Config};
 use dropout_lab::experiments::noise_run::Setting;
@@ -43,8 +46,22 @@ fn tiny(mut t: TrackConfig) -> TrackConfig {
 
 #[test]
 fn matrix_free_alignment_equals_dense_definitions() {
-    let train = common::mnist("train");
+    let cfg = tiny(Fig6Config::demo().track);
+    matrix_free_alignment_equals_dense(cfg, common::mnist("train"));
+}
+
+/// Span full (H and Σ over every parameter, the papers' definitions) on a 49-8-8-10 net over
+/// 7x7 MNIST (D = 562): the dense f64 Hessian of all parameters is the oracle.
+#[test]
+fn matrix_free_alignment_over_all_parameters_equals_dense_definitions() {
     let mut cfg = tiny(Fig6Config::demo().track);
+    cfg.widths = vec![49, 8, 8, 10];
+    cfg.span = HessianSpan::Full;
+    let train = block_means(&common::mnist("train"), 4).unwrap();
+    matrix_free_alignment_equals_dense(cfg, train);
+}
+
+fn matrix_free_alignment_equals_dense(mut cfg: TrackConfig, train: Dataset) {
     // tanh: central differences of the gradient would jump across ReLU's kinks.
     cfg.activation = dropout_lab::model::Activation::Tanh;
     let sub = train.first(cfg.train_size).unwrap();
@@ -59,18 +76,24 @@ fn matrix_free_alignment_equals_dense_definitions() {
         assert!(compared.is_none(), "Fig 6 uses the plain Hessian only");
         // Dense H over the block from the f64 reference; dense Σ from samples drawn with the
         // same derived seed.
-        let block = Block { layer: 1 };
         let p64 = common::reference::params_f64(&theta);
         let x64: Vec<f64> = sub.features.iter().map(|&v| v as f64).collect();
         let labels: Vec<usize> = sub.labels.iter().map(|&l| l as usize).collect();
-        let h = common::reference::block_hessian_f64(
-            &p64,
-            &cfg.widths,
-            cfg.model(0.0).activation,
-            &x64,
-            &labels,
-            block.layer,
-        );
+        let act = cfg.model(0.0).activation;
+        let h = match cfg.span {
+            HessianSpan::Block => common::reference::block_hessian_f64(
+                &p64,
+                &cfg.widths,
+                act,
+                &x64,
+                &labels,
+                cfg.block_layer,
+            ),
+            HessianSpan::Full => {
+                common::reference::full_hessian_f64(&p64, &cfg.widths, act, &x64, &labels)
+            }
+        };
+        let d = h.nrows() as f64;
         let noisy = cfg.model(s.drop_rate);
         let seed = cfg
             .seed
@@ -80,7 +103,7 @@ fn matrix_free_alignment_equals_dense_definitions() {
             &theta,
             &noisy.drop_rates,
             &sub,
-            block,
+            cfg.span.span(cfg.block_layer),
             cfg.samples,
             seed,
             &device,
@@ -111,9 +134,16 @@ fn matrix_free_alignment_equals_dense_definitions() {
             "‖H‖² {:?} vs {fr}",
             a.frobenius_sq_h
         );
-        let iso = tr * sigma.trace() / 256.0;
+        let iso = tr * sigma.trace() / d;
+        assert!((a.trace_h_isotropic - iso).abs() <= 4.0 * a.trace_h.std_error * sigma.trace() / d);
+        // The null's exact mean (the chance level a full-span chart draws) from the dense H and Σ,
+        // within the Hutchinson errors propagated to first order.
+        let null = tr * sigma.trace() / (d * h.norm() * sigma.norm());
+        let rel = a.trace_h.std_error / tr.abs() + 0.5 * a.frobenius_sq_h.std_error / fr;
         assert!(
-            (a.trace_h_isotropic - iso).abs() <= 4.0 * a.trace_h.std_error * sigma.trace() / 256.0
+            (a.null_mean() - null).abs() <= 4.0 * rel * null.abs(),
+            "null mean {} vs dense {null}",
+            a.null_mean()
         );
     });
 }
@@ -145,6 +175,34 @@ fn fig6_tracks_every_checkpoint_and_is_reproducible_at_the_end() {
     ))
     .unwrap();
     assert_eq!(r.series, again.series, "same seed, same numbers");
+}
+
+/// Over all parameters the sampled null (which needs H's whole spectrum) is skipped, and the
+/// summary gives its exact mean instead.
+#[test]
+fn cosine_over_all_parameters_reports_the_null_mean_without_a_dense_spectrum() {
+    use dropout_lab::experiments::Preset;
+    let train = block_means(&common::mnist("train"), 4).unwrap();
+    let mut cfg = CosineConfig::demo();
+    cfg.track = tiny(cfg.track);
+    cfg.track.widths = vec![49, 8, 8, 10];
+    cfg.track.span = HessianSpan::Full;
+    cfg.null_repeats = 10;
+    let r = pollster::block_on(run_cosine(
+        &cfg,
+        &common::cpu_inputs(&train, &train),
+        &mut Silent,
+    ))
+    .unwrap();
+    assert!(r.null.is_none());
+    let summary = dropout_lab::experiments::p001_fig3_cosine::Cosine::summary(&r);
+    let last = r.series[0].checkpoints.last().unwrap();
+    assert!(
+        summary.contains("all parameters, D = 562")
+            && summary.contains(&format!("{:.2e}", last.alignment.null_mean())),
+        "{summary}"
+    );
+    assert!(last.alignment.cosine > 3.0 * last.alignment.null_mean());
 }
 
 #[test]

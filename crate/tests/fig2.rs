@@ -188,6 +188,7 @@ fn trajectory_samples_also_run() {
 
 #[test]
 fn s_para_keeps_the_block_every_interval_steps() {
+    use dropout_lab::experiments::hessian_span::HessianSpan;
     use dropout_lab::experiments::noise_run::train_and_sample;
     use dropout_lab::train::Trainer;
     let train = common::mnist("train");
@@ -197,22 +198,28 @@ fn s_para_keeps_the_block_every_interval_steps() {
     cfg.run.para_interval = 3;
     let s = cfg.run.settings[0];
     let sub = train.first(cfg.run.train_size).unwrap();
-    let sampled = pollster::block_on(train_and_sample(
-        &cfg.run,
-        &s,
-        "",
-        &sub,
-        &common::cpu_inputs(&sub, &sub),
-        &mut Silent,
-    ))
-    .unwrap();
+    let sample = |span| {
+        pollster::block_on(train_and_sample(
+            &cfg.run,
+            span,
+            &s,
+            "",
+            &sub,
+            &common::cpu_inputs(&sub, &sub),
+            &mut Silent,
+        ))
+        .unwrap()
+    };
+    let sampled = sample(HessianSpan::Block);
     let para = &sampled.samples[0].1;
     assert_eq!(para.len(), 4);
+    // Over all parameters (Fig 4's span full): the whole θ, in the flatten order.
+    let full = sample(HessianSpan::Full).samples.remove(0).1;
     // The same GD run stepped one step at a time, the block read after the steps past the
     // 5 training steps that are multiples of 3: 6, 9, 12, 15.
     let mut tc = cfg.run.train_config(&s, 12);
     tc.snapshot_every = 0;
-    let want: Vec<Vec<f32>> = pollster::block_on(async {
+    let want: Vec<dropout_lab::model::HostParams> = pollster::block_on(async {
         let mut t = Trainer::new(tc, &sub, &sub, cpu_device(), "cpu", "mnist")
             .await
             .unwrap();
@@ -220,16 +227,19 @@ fn s_para_keeps_the_block_every_interval_steps() {
         for step in 1..=17 {
             t.run(1).await.unwrap();
             if step > 5 && step % 3 == 0 {
-                out.push(t.model().to_host().await.unwrap().layers[1].0.clone());
+                out.push(t.model().to_host().await.unwrap());
             }
         }
         out
     });
     assert_eq!(want.len(), 4);
+    let blocks: Vec<Vec<f32>> = want.iter().map(|p| p.layers[1].0.clone()).collect();
     assert!(
-        para == &want,
+        para == &blocks,
         "S_para samples are not the block at steps 6, 9, 12, 15"
     );
+    let flat: Vec<Vec<f32>> = want.iter().map(|p| p.flatten()).collect();
+    assert!(full == flat, "full S_para samples are not θ at steps 6, 9, 12, 15");
     cfg.run.para_interval = 0;
     assert!(cfg.run.validate().is_err());
 }

@@ -101,6 +101,15 @@ pub struct Alignment {
     pub covariance: CovarianceSummary,
 }
 
+impl Alignment {
+    /// The chance level of the cosine: the exact mean of the null model below (random
+    /// eigenvectors, same spectra), Tr(H)Tr(Σ)/(D‖H‖_F‖Σ‖_F), which needs only traces and norms, so
+    /// it is affordable where H's full spectrum is not.
+    pub fn null_mean(&self) -> f64 {
+        self.trace_h_isotropic / (self.frobenius_sq_h.value.max(0.0).sqrt() * self.covariance.frobenius)
+    }
+}
+
 pub fn combine(
     trace_h_sigma: f64,
     trace_h: Estimate,
@@ -174,13 +183,44 @@ pub fn null_cosine(
     })
 }
 
-/// Var(Proj_v(S)) for each unit vector v (columns of `directions`): vᵀ Σ v from the centred samples.
-pub fn projected_variances(centred: &DMatrix<f64>, directions: &DMatrix<f64>) -> Vec<f64> {
-    let n = centred.nrows() as f64;
-    let proj = centred * directions;
-    (0..proj.ncols())
-        .map(|j| proj.column(j).norm_squared() / (n - 1.0))
-        .collect()
+/// Var(Proj_v(S)) = vᵀΣv for each direction v (length D), streamed from the raw samples: the
+/// projections s·v are centred and squared, so no N x D f64 copy is made (full-parameter noise
+/// at the paper's N = 1000 would be 340 MB).
+pub fn projected_variances_of(samples: &[Vec<f32>], directions: &[Vec<f64>]) -> LabResult<Vec<f64>> {
+    let n = samples.len();
+    if n < 2 {
+        return Err(LabError::Config(format!(
+            "a variance needs at least 2 samples, got {n}"
+        )));
+    }
+    let d = samples[0].len();
+    if let Some(bad) = samples.iter().position(|s| s.len() != d) {
+        return Err(LabError::Config(format!(
+            "noise sample {bad} has {} entries, the first has {d}",
+            samples[bad].len()
+        )));
+    }
+    if directions.iter().any(|v| v.len() != d) {
+        return Err(LabError::Config(format!(
+            "projection directions must have the samples' length {d}"
+        )));
+    }
+    if samples.iter().any(|s| s.iter().any(|v| !v.is_finite())) {
+        return Err(LabError::Numerical(
+            "a noise sample has NaN or infinite entries (has the model diverged?)".into(),
+        ));
+    }
+    Ok(directions
+        .iter()
+        .map(|v| {
+            let proj: Vec<f64> = samples
+                .iter()
+                .map(|s| s.iter().zip(v).map(|(&a, b)| a as f64 * b).sum())
+                .collect();
+            let mean = proj.iter().sum::<f64>() / n as f64;
+            proj.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)
+        })
+        .collect())
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -268,7 +308,11 @@ mod tests {
         let g = centre(&samples).unwrap();
         let sigma = g.transpose() * &g / 24.0;
         let dirs = haar_frame(6, 3, &mut rng);
-        let var = projected_variances(&g, &dirs);
+        let columns: Vec<Vec<f64>> = dirs
+            .column_iter()
+            .map(|c| c.iter().copied().collect())
+            .collect();
+        let var = projected_variances_of(&samples, &columns).unwrap();
         for (j, v) in var.iter().enumerate() {
             let d = dirs.column(j);
             let want = (d.transpose() * &sigma * d)[(0, 0)];

@@ -49,6 +49,12 @@ impl Span {
     }
 }
 
+impl From<Block> for Span {
+    fn from(b: Block) -> Self {
+        Span::Block(b)
+    }
+}
+
 /// Floats one activation tensor of a batched pass may hold; bounds K x rows x width.
 const BATCH_FLOATS: usize = 1 << 23;
 

@@ -1,13 +1,15 @@
-//! Dropout-noise samples restricted to one parameter block (paper 000 Sec. 3.3):
+//! Dropout-noise samples restricted to one parameter block, or over all parameters (paper 000
+//! Sec. 3.3):
 //! S_grad, N full-batch gradients at a frozen θ, each with a fresh dropout mask (Sec. 3.3.2);
 //! S_para (Sec. 3.3.1) comes from training snapshots cut to the same block.
 //! A block is the weight matrix of one layer (default: between the two hidden layers of
 //! 784-50-50-10, D = 2500), flattened row-major as stored ([fan_in, fan_out]).
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::flatness::Profile;
+use super::hessian::Span;
 use crate::backend::read_f32;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
@@ -65,20 +67,24 @@ impl Block {
     }
 }
 
-/// S_grad: `n` gradients of the full-batch training loss w.r.t. the block at θ, each with a fresh
-/// dropout mask at `drop_rates` (one per hidden layer). `on_sample` sees the count so far.
+/// S_grad: `n` gradients of the full-batch training loss w.r.t. the span's parameters at θ (a
+/// block, or all of them in `HostParams::flatten` order), each with a fresh dropout mask at
+/// `drop_rates` (one per hidden layer). `on_sample` sees the count so far.
 pub async fn gradient_samples(
     cfg: &MlpConfig,
     theta: &HostParams,
     drop_rates: &[f32],
     train: &Dataset,
-    block: Block,
+    span: impl Into<Span>,
     n: usize,
     seed: u64,
     device: &Device,
     mut on_sample: impl FnMut(usize),
 ) -> LabResult<Vec<Vec<f32>>> {
-    block.validate(cfg)?;
+    let span = span.into();
+    if let Span::Block(block) = span {
+        block.validate(cfg)?;
+    }
     if drop_rates.len() != cfg.hidden_layers() || drop_rates.iter().any(|p| !(0.0..1.0).contains(p))
     {
         return Err(LabError::Config(
@@ -93,11 +99,28 @@ pub async fn gradient_samples(
     for i in 0..n {
         let masks = device_masks(&mut rng, rows.len(), &cfg.widths[1..], drop_rates, device);
         let (_, grads) = model.loss_and_grads(x.clone(), y.clone(), &masks);
-        let g = grads
-            .into_iter()
-            .nth(block.layer)
-            .expect("validated layer")
-            .0;
+        let g = match span {
+            Span::Block(block) => {
+                let w = grads
+                    .into_iter()
+                    .nth(block.layer)
+                    .expect("validated layer")
+                    .0;
+                let [fi, fo] = w.dims();
+                w.reshape([fi * fo])
+            }
+            // One read-back per sample: the layers' weights and biases joined on the device.
+            Span::All => Tensor::cat(
+                grads
+                    .into_iter()
+                    .flat_map(|(w, b)| {
+                        let [fi, fo] = w.dims();
+                        [w.reshape([fi * fo]), b]
+                    })
+                    .collect(),
+                0,
+            ),
+        };
         samples.push(read_f32(g).await?);
         on_sample(i + 1);
     }

@@ -10,6 +10,7 @@ use super::scatter::PALETTE;
 use crate::error::LabResult;
 use crate::experiments::alignment_track::{HessianOf, TrackSeries};
 use crate::experiments::fig6_alignment::Fig6Result;
+use crate::experiments::hessian_span::HessianSpan;
 use crate::experiments::p001_fig3_cosine::CosineResult;
 
 const GREY: RGBColor = RGBColor(150, 150, 150);
@@ -47,11 +48,13 @@ pub fn draw_fig6<DB: DrawingBackend>(
     } else {
         (lo / 2.0, hi * 2.0)
     };
+    let t = &r.config.track;
+    let caption = format!(
+        "Tr(HΣ) (solid) vs isotropic Tr(HΣ̄) (dashed) · {}",
+        t.span.describe(&t.widths, t.block_layer)
+    );
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Tr(HΣ) (solid) vs isotropic Tr(HΣ̄) (dashed)",
-            ("sans-serif", 14),
-        )
+        .caption(caption, ("sans-serif", 14))
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(56)
@@ -107,8 +110,10 @@ pub fn draw_cosine<DB: DrawingBackend>(
         }
         (HessianOf::Plain, _) => "α = Tr(HΣ)/(‖H‖_F‖Σ‖_F), H = ∇²R_S (dropout off)",
     };
+    let t = &r.config.track;
+    let caption = format!("{caption} · {}", t.span.describe(&t.widths, t.block_layer));
     let mut chart = ChartBuilder::on(&root)
-        .caption(caption, ("sans-serif", 14))
+        .caption(caption, ("sans-serif", 13))
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(44)
@@ -138,6 +143,24 @@ pub fn draw_cosine<DB: DrawingBackend>(
             .legend(move |(x, y)| {
                 Rectangle::new([(x, y - 4), (x + 16, y + 4)], GREY.mix(0.5).filled())
             });
+    }
+    // Over all parameters the sampled null is out of reach; its exact mean per checkpoint is not.
+    if t.span == HessianSpan::Full {
+        for (i, s) in r.series.iter().enumerate() {
+            let chance: Vec<(f64, f64)> = s
+                .checkpoints
+                .iter()
+                .map(|c| (c.epoch as f64, c.alignment.null_mean()))
+                .collect();
+            let drawn = chart
+                .draw_series(DashedLineSeries::new(chance, 3, 3, GREY.stroke_width(2)))
+                .map_err(err)?;
+            if i == 0 {
+                drawn.label("null's exact mean").legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], GREY.stroke_width(2))
+                });
+            }
+        }
     }
     for (i, s) in r.series.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
@@ -272,5 +295,19 @@ mod tests {
         .unwrap();
         assert!(svg2.contains("H = ∇²L_S solid, plain ∇²R_S dashed"));
         assert!(svg2.matches("<polyline").count() > svg.matches("<polyline").count() + 3);
+        assert!(svg.contains("block: layer 1 weights, D = 2500") && !svg.contains("exact mean"));
+        // Over all parameters: no sampled band, the null's exact mean dashed, and the title says so.
+        let mut full = r.clone();
+        full.null = None;
+        full.config.track.span = HessianSpan::Full;
+        let mut svg3 = String::new();
+        draw_cosine(
+            SVGBackend::with_string(&mut svg3, (500, 300)).into_drawing_area(),
+            &full,
+        )
+        .unwrap();
+        assert!(svg3.contains("all parameters, D = 42310"), "{svg3}");
+        assert!(svg3.contains("exact mean") && !svg3.contains("random eigenvectors"));
+        assert!(svg3.matches("<polyline").count() > svg.matches("<polyline").count() + 3);
     }
 }

@@ -7,7 +7,6 @@ use super::curves::draw_err as err;
 use super::scatter::{draw_loglog, setting_label, Axes, ScatterSeries};
 use crate::error::LabResult;
 use crate::experiments::fig4_variance_hessian::Fig4Result;
-use crate::experiments::noise_run::NoiseSource;
 
 pub fn draw_fig4<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
@@ -35,14 +34,15 @@ pub fn draw_fig4<DB: DrawingBackend>(
                 fit: s.fit.as_ref(),
             })
             .collect();
-        let title = match source {
-            NoiseSource::Grad => "S_grad: λ_i(H) vs Var(Proj_v_i(S))",
-            NoiseSource::Para => "S_para: λ_i(H) vs Var(Proj_v_i(S))",
-        };
+        let title = format!(
+            "S_{}: λ_i(H) vs Var(Proj_v_i(S)) · {}",
+            source.name(),
+            r.config.span_label()
+        );
         draw_loglog(
             panel,
             &Axes {
-                title,
+                title: &title,
                 x: "λ_i(H)",
                 y: "Var(Proj_v_i(S))",
                 radius: 2,
@@ -58,7 +58,7 @@ mod tests {
     use super::*;
     use crate::experiments::fig2_variance_flatness::PowerLawFit;
     use crate::experiments::fig4_variance_hessian::{Fig4Config, Fig4Series};
-    use crate::experiments::noise_run::Setting;
+    use crate::experiments::noise_run::{NoiseSource, Setting};
 
     #[test]
     fn draws_positive_eigenvalues_only_with_fits() {
@@ -71,7 +71,8 @@ mod tests {
             final_train_loss: 0.01,
             hessian_eigenvalues: vec![1.0, 0.1, 0.0, -0.01],
             projected_variance: vec![1e-3, 1e-4, 1e-5, 1e-5],
-            asymmetry: 1e-7,
+            asymmetry: Some(1e-7),
+            lanczos: None,
             fit: Some(PowerLawFit {
                 slope,
                 intercept: -3.0,
@@ -98,5 +99,6 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 2 * (2 + 1));
         assert!(svg.contains("slope 1.00") && svg.contains("slope 0.50"));
         assert!(svg.contains("S_grad: λ_i(H)") && svg.contains("S_para: λ_i(H)"));
+        assert!(svg.contains("block: layer 1 weights, D = 2500"), "the title says which H");
     }
 }

@@ -1,5 +1,7 @@
-//! Dataset decoding and preparation: IDX files (MNIST, Fashion-MNIST), subsets, normalisation.
+//! Dataset decoding and preparation: IDX files (MNIST, Fashion-MNIST), CIFAR binary archives,
+//! subsets, normalisation.
 
+pub mod cifar;
 pub mod dataset;
 pub mod idx;
 pub mod resize;

@@ -12,6 +12,11 @@
 //!   from Hutchinson with `probes` Rademacher vectors (standard errors reported);
 //!   ‖Σ‖_F and Tr(Σ) from the N x N Gram matrix (see analysis/alignment.rs).
 //!
+//! Which parameters (`span`, experiments/hessian_span.rs): the block above by default, as both
+//! papers' figures; or every parameter, paper 000 Sec. 3.5's definition, with the same
+//! matrix-free products (Tr(HΣ) from N full-length samples; Tr(H), ‖H‖_F² by Hutchinson over
+//! all D; Σ's summaries from the N x N Gram matrix).
+//!
 //! Which H (`HessianOf`): paper 000 Sec. 6.3 takes the Hessian of the training loss (dropout
 //! off, Fig. 6); paper 001 defines H := ∇²L_S, the Hessian of the expected dropout loss
 //! L_S = E_δ R_S^drop (Sec. 5.2 eq. 17, used in eq. 18). Eq. 7's closed form of L_S holds for the
@@ -23,11 +28,12 @@
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use super::hessian_span::HessianSpan;
 use super::noise_run::Setting;
 use super::Reporter;
 use crate::analysis::alignment::{centre, combine, covariance_summary, trace_h_sigma, Alignment};
 use crate::analysis::expected_hessian::ExpectedHessian;
-use crate::analysis::hessian::{HessianOperator, Span};
+use crate::analysis::hessian::HessianOperator;
 use crate::analysis::noise::{gradient_samples, Block};
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
@@ -59,6 +65,9 @@ pub struct TrackConfig {
     /// With `hessian` = expected, also the alignment with the plain Hessian at each checkpoint.
     #[serde(default)]
     pub compare_plain: bool,
+    /// H and Σ over the block (the papers' figures) or every parameter (their definitions).
+    #[serde(default)]
+    pub span: HessianSpan,
     pub seed: u64,
 }
 
@@ -98,6 +107,7 @@ impl TrackConfig {
             train_with_dropout,
             hessian: HessianOf::Plain,
             compare_plain: false,
+            span: HessianSpan::Block,
             seed: 1,
         }
     }
@@ -195,9 +205,7 @@ pub async fn alignment_at(
     device: &Device,
     salt: u64,
 ) -> LabResult<(Alignment, Option<Alignment>)> {
-    let block = Block {
-        layer: cfg.block_layer,
-    };
+    let span = cfg.span.span(cfg.block_layer);
     let noisy = cfg.model(s.drop_rate);
     // A distinct mask stream per checkpoint, still fixed by the one seed.
     let seed = cfg
@@ -208,7 +216,7 @@ pub async fn alignment_at(
         theta,
         &noisy.drop_rates,
         train,
-        block,
+        span,
         cfg.samples,
         seed,
         device,
@@ -218,9 +226,8 @@ pub async fn alignment_at(
     let g = centre(&samples)?;
     let summary = covariance_summary(&g)?;
     let plain = cfg.model(0.0);
-    let dim = block.dim(&plain);
+    let dim = span.dim(&plain.widths);
     let model = crate::model::Mlp::from_host(&plain, theta, device);
-    let span = Span::Block(block);
     let plain_alignment = async || {
         let mut op = HessianOperator::new(&model, resident, span);
         let t = trace_h_sigma(&mut op, &g).await?;
@@ -341,6 +348,7 @@ impl TrackConfig {
             Field::int("samples", "Gradient samples", 2.0, 1e6),
             Field::int("probes", "Hutchinson probes", 2.0, 1e5),
             Field::seed(),
+            HessianSpan::field(),
         ]
         .into_iter()
         .chain(super::noise_run::block_net_fields())

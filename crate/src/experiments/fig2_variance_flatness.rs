@@ -20,6 +20,7 @@ use crate::analysis::powerlaw::{fit, PowerLaw};
 use crate::error::{LabError, LabResult};
 use crate::train::eval::DeviceData;
 
+use super::hessian_span::HessianSpan;
 use super::noise_run::train_and_sample;
 pub use super::noise_run::{NoiseRun, NoiseSource, Setting};
 
@@ -159,7 +160,7 @@ pub async fn run(
             s.drop_rate,
             s.lr
         );
-        let sampled = train_and_sample(&cfg.run, s, &stage, &train, inputs, reporter).await?;
+        let sampled = train_and_sample(&cfg.run, HessianSpan::Block, s, &stage, &train, inputs, reporter).await?;
         for (source, samples) in sampled.samples {
             let pcs = pca(&samples, cfg.top_k)?;
             let mut flatness: Vec<IntervalFlatness> = Vec::new();

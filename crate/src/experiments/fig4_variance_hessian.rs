@@ -5,19 +5,27 @@
 //! Var(Proj_{v_i}(S)) for S = S_grad and S = S_para; log-log scatter {λ_i(H), Var_i} with a
 //! power-law fit over λ_i > fit_floor · λ_max (smaller eigenvalues are within the f32 rounding
 //! of the products, about 1e-6 λ_max, and are plotted but not fitted).
+//!
+//! `span: full` (Sec. 3.4.2's definition, H over all parameters): the top `top_k` eigenpairs of
+//! the full Hessian by Lanczos on the same exact products, and Var(Proj_{v_i}(S)) along them
+//! from noise samples over every parameter (S_grad: full gradients; S_para: full snapshots).
+//! All D eigenvalues are out of reach there (D = 42310 for 784-50-50-10), so the scatter holds
+//! the k sharpest directions, the ones the paper's claim is about.
 
 use serde::{Deserialize, Serialize};
 
 use super::fig2_variance_flatness::PowerLawFit;
 use super::noise_run::{train_and_sample, NoiseRun, NoiseSource, Setting};
 use super::Reporter;
-use crate::analysis::alignment::{centre, projected_variances};
-use crate::analysis::hessian::{batch_capacity, HessianOperator, Span};
-use crate::analysis::noise::Block;
+use super::hessian_span::HessianSpan;
+use crate::analysis::alignment::projected_variances_of;
+use crate::analysis::hessian::{batch_capacity, HessianOperator};
 use crate::analysis::powerlaw::fit;
 use crate::error::{LabError, LabResult};
 use crate::linalg::dense::symmetric_eigen;
+use crate::linalg::lanczos::{lanczos, LanczosOptions};
 use crate::linalg::operator::to_dense;
+use crate::rng::{stream, Stream};
 use crate::model::Mlp;
 use crate::train::eval::DeviceData;
 
@@ -25,12 +33,36 @@ use crate::train::eval::DeviceData;
 /// would not fit a tab's memory and patience (use the Lanczos top-k instead).
 pub const MAX_DENSE_BLOCK: usize = 4096;
 
+/// Lanczos keeps its whole basis (full reorthogonalisation): about 20 k + 100 vectors of length D.
+pub const MAX_LANCZOS_K: usize = 200;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fig4Config {
     #[serde(flatten)]
     pub run: NoiseRun,
     /// Eigenvalues below fit_floor · λ_max are left out of the fit.
     pub fit_floor: f64,
+    /// The weight block (the paper's figure, default) or every parameter (its definition).
+    #[serde(default)]
+    pub span: HessianSpan,
+    /// Eigenpairs of the full Hessian that Lanczos finds (span full only).
+    #[serde(default = "default_top_k")]
+    pub top_k: usize,
+}
+
+fn default_top_k() -> usize {
+    30
+}
+
+impl Fig4Config {
+    /// Which parameters the result covers, for titles and summaries.
+    pub fn span_label(&self) -> String {
+        let label = self.span.describe(&self.run.widths, self.run.block_layer);
+        match self.span {
+            HessianSpan::Block => label,
+            HessianSpan::Full => format!("{label}, top {} by Lanczos", self.top_k),
+        }
+    }
 }
 
 impl Fig4Config {
@@ -51,6 +83,8 @@ impl Fig4Config {
         Fig4Config {
             run,
             fit_floor: 1e-5,
+            span: HessianSpan::Block,
+            top_k: default_top_k(),
         }
     }
 }
@@ -60,13 +94,34 @@ pub struct Fig4Series {
     pub source: NoiseSource,
     pub setting: Setting,
     pub final_train_loss: f32,
-    /// All D eigenvalues of the block Hessian, descending.
+    /// All D eigenvalues of the block Hessian, or the top k of the full one; descending.
     pub hessian_eigenvalues: Vec<f64>,
     /// Var(Proj_{v_i}(S)) in the same order.
     pub projected_variance: Vec<f64>,
-    /// ‖H - Hᵀ‖_F / ‖H‖_F of the assembled products (f32 rounding; exact H is symmetric).
-    pub asymmetry: f64,
+    /// Block: ‖H - Hᵀ‖_F / ‖H‖_F of the assembled products (f32 rounding; exact H is symmetric).
+    #[serde(default)]
+    pub asymmetry: Option<f64>,
+    /// Full: the largest Lanczos residual ‖Hv - λv‖ relative to λ_max, and whether all k pairs
+    /// met the tolerance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lanczos: Option<LanczosCheck>,
     pub fit: Option<PowerLawFit>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LanczosCheck {
+    pub max_relative_residual: f64,
+    pub iterations: usize,
+    pub converged: bool,
+}
+
+/// The eigenpairs a scatter uses: every pair of the dense block Hessian, or the top k of the full
+/// one; each vector of length D.
+struct Spectrum {
+    values: Vec<f64>,
+    vectors: Vec<Vec<f64>>,
+    asymmetry: Option<f64>,
+    lanczos: Option<LanczosCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,12 +150,20 @@ pub async fn run(
             cfg.fit_floor
         )));
     }
-    let d = Span::Block(Block {
-        layer: cfg.run.block_layer,
-    })
-    .dim(&cfg.run.widths);
-    if d > MAX_DENSE_BLOCK {
-        return Err(LabError::Config(format!("the block has {d} weights; a dense Hessian is limited to {MAX_DENSE_BLOCK} (pick a narrower layer)")));
+    let span = cfg.span.span(cfg.run.block_layer);
+    let d = span.dim(&cfg.run.widths);
+    match cfg.span {
+        HessianSpan::Block if d > MAX_DENSE_BLOCK => {
+            return Err(LabError::Config(format!("the block has {d} weights; a dense Hessian is limited to {MAX_DENSE_BLOCK} (pick a narrower layer, or span full for a Lanczos top-k)")));
+        }
+        HessianSpan::Full if !(1..=MAX_LANCZOS_K).contains(&cfg.top_k) || cfg.top_k > d => {
+            return Err(LabError::Config(format!(
+                "top_k must lie in 1..={} for a Hessian over {d} parameters, got {}",
+                MAX_LANCZOS_K.min(d),
+                cfg.top_k
+            )));
+        }
+        _ => {}
     }
     let train = train.first(cfg.run.train_size)?;
     let resident = DeviceData::upload(&train, &device);
@@ -113,28 +176,50 @@ pub async fn run(
             s.drop_rate,
             s.lr
         );
-        let sampled = train_and_sample(&cfg.run, s, &stage, &train, inputs, reporter).await?;
+        let sampled =
+            train_and_sample(&cfg.run, cfg.span, s, &stage, &train, inputs, reporter).await?;
         let model = Mlp::from_host(&sampled.train_config.model, &sampled.theta, &device);
-        let mut op = HessianOperator::new(
-            &model,
-            &resident,
-            Span::Block(Block {
-                layer: cfg.run.block_layer,
-            }),
-        );
-        let batch = batch_capacity(&cfg.run.widths, &resident);
-        let (h, asymmetry) = to_dense(
-            &mut op,
-            batch,
-            reporter,
-            &format!("{stage}: Hessian columns"),
-        )
-        .await?;
-        let eig = symmetric_eigen(h)?;
-        let floor = cfg.fit_floor * eig.values.first().copied().unwrap_or(0.0);
+        let mut op = HessianOperator::new(&model, &resident, span);
+        let spectrum = match cfg.span {
+            HessianSpan::Block => {
+                let batch = batch_capacity(&cfg.run.widths, &resident);
+                let stage = format!("{stage}: Hessian columns");
+                let (h, asymmetry) = to_dense(&mut op, batch, reporter, &stage).await?;
+                let eig = symmetric_eigen(h)?;
+                Spectrum {
+                    vectors: eig
+                        .vectors
+                        .column_iter()
+                        .map(|c| c.iter().copied().collect())
+                        .collect(),
+                    values: eig.values,
+                    asymmetry: Some(asymmetry),
+                    lanczos: None,
+                }
+            }
+            HessianSpan::Full => {
+                let mut rng = stream(cfg.run.seed, Stream::LanczosStart);
+                let stage = format!("{stage}: Lanczos on the full Hessian");
+                let r = lanczos(&mut op, &LanczosOptions::top(cfg.top_k), &mut rng, reporter, &stage)
+                    .await?;
+                let scale = r.values.first().map_or(1.0, |l| l.abs()).max(f64::MIN_POSITIVE);
+                Spectrum {
+                    lanczos: Some(LanczosCheck {
+                        max_relative_residual: r.residuals.iter().fold(0.0, |a: f64, x| a.max(*x))
+                            / scale,
+                        iterations: r.iterations,
+                        converged: r.converged,
+                    }),
+                    values: r.values,
+                    vectors: r.vectors,
+                    asymmetry: None,
+                }
+            }
+        };
+        let floor = cfg.fit_floor * spectrum.values.first().copied().unwrap_or(0.0);
         for (source, samples) in &sampled.samples {
-            let var = projected_variances(&centre(samples)?, &eig.vectors);
-            let (xs, ys): (Vec<f64>, Vec<f64>) = eig
+            let var = projected_variances_of(samples, &spectrum.vectors)?;
+            let (xs, ys): (Vec<f64>, Vec<f64>) = spectrum
                 .values
                 .iter()
                 .zip(&var)
@@ -145,9 +230,10 @@ pub async fn run(
                 source: *source,
                 setting: *s,
                 final_train_loss: sampled.final_train_loss,
-                hessian_eigenvalues: eig.values.clone(),
+                hessian_eigenvalues: spectrum.values.clone(),
                 projected_variance: var,
-                asymmetry,
+                asymmetry: spectrum.asymmetry,
+                lanczos: spectrum.lanczos,
                 fit: fit(&xs, &ys).map(Into::into),
             });
         }
@@ -179,7 +265,9 @@ impl super::Preset for Fig4 {
                 weights between the hidden layers from exact Hessian-vector products, all its \
                 eigenvalues, and the variance of the noise projected on each eigenvector, on a \
                 log-log scale with a power-law fit. Paper: N = 10000, 1000 samples, the four \
-                settings of Fig 2.",
+                settings of Fig 2. “All parameters” takes H and the noise over every weight \
+                and bias (Sec. 3.4.2's definition): the top k eigenpairs of the full Hessian by \
+                Lanczos.",
         }
     }
     const WEIGHTS: Option<&'static str> = Some(NoiseRun::WEIGHTS);
@@ -210,6 +298,12 @@ impl super::Preset for Fig4 {
             .help("eigenvalues below this fraction of the largest are left out of the fit")
             .advanced(),
         );
+        f.push(HessianSpan::field());
+        f.push(
+            Field::int("top_k", "Eigenpairs (span full)", 1.0, MAX_LANCZOS_K as f64)
+                .help("the full Hessian's sharpest directions found by Lanczos")
+                .advanced(),
+        );
         f
     }
     super::preset::one_chart!(crate::charts::draw_fig4, "variance", "Projected variance vs Hessian eigenvalue", 960 x 440);
@@ -232,14 +326,16 @@ impl super::Preset for Fig4 {
                     row
                 })
         });
-        super::csv_header(&r.crate_version, &r.backend, r.config.run.seed, &[])
+        let span = r.config.span.csv_cells(&r.config.run.widths, r.config.run.block_layer);
+        super::csv_header(&r.crate_version, &r.backend, r.config.run.seed, &span)
             + &super::csv_rows(
                 "source,drop_rate,lr,index,hessian_eigenvalue,projected_variance,fit_slope,fit_r2",
                 rows,
             )
     }
     fn summary(r: &Fig4Result) -> String {
-        super::preset::lines(r.series.iter().map(|s| {
+        let head = format!("H over {}", r.config.span_label());
+        super::preset::lines(std::iter::once(head).chain(r.series.iter().map(|s| {
             let top = s.hessian_eigenvalues.first().copied().unwrap_or(f64::NAN);
             format!(
                 "S_{} · drop {}, lr {}: λ_max(H) {top:.4e}, {}",
@@ -248,6 +344,6 @@ impl super::Preset for Fig4 {
                 s.setting.lr,
                 PowerLawFit::describe(s.fit.as_ref())
             )
-        }))
+        })))
     }
 }

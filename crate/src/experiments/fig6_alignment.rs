@@ -72,7 +72,9 @@ impl super::Preset for Fig6 {
             description: "784-50-50-10 trained by plain full-batch GD (no dropout). Every few \
                 epochs, N gradients with dropout inserted between the hidden layers give Σ over \
                 the 2500 weights between them; Tr(HΣ) from exact Hessian-vector products against \
-                Tr(HΣ̄) = Tr(H)Tr(Σ)/D, Tr(H) by Hutchinson probes. Paper: N = 10000 images.",
+                Tr(HΣ̄) = Tr(H)Tr(Σ)/D, Tr(H) by Hutchinson probes. Paper: N = 10000 images. \
+                “All parameters” takes H and Σ over every weight and bias (Sec. 3.5's \
+                definition, D = 42310) instead of the paper's D = 2500 block.",
         }
     }
     fn demo() -> Fig6Config {
@@ -93,12 +95,22 @@ impl super::Preset for Fig6 {
     super::preset::one_chart!(crate::charts::draw_fig6, "traces", "Tr(HΣ) and Tr(HΣ̄) per epoch", 640 x 440);
     fn csv(r: &Fig6Result) -> String {
         super::alignment_track::track_csv(
-            super::csv_header(&r.crate_version, &r.backend, r.config.track.seed, &[]),
+            super::csv_header(
+                &r.crate_version,
+                &r.backend,
+                r.config.track.seed,
+                &r.config
+                    .track
+                    .span
+                    .csv_cells(&r.config.track.widths, r.config.track.block_layer),
+            ),
             &r.series,
         )
     }
     fn summary(r: &Fig6Result) -> String {
-        super::preset::lines(r.series.iter().map(|s| {
+        let t = &r.config.track;
+        let head = format!("H and Σ over {}", t.span.describe(&t.widths, t.block_layer));
+        super::preset::lines(std::iter::once(head).chain(r.series.iter().map(|s| {
                 let (lo, hi) = super::alignment_track::span(
                     s.checkpoints.iter().map(|c| c.alignment.trace_h_sigma / c.alignment.trace_h_isotropic),
                 );
@@ -107,7 +119,7 @@ impl super::Preset for Fig6 {
                     "drop {}, lr {}: Tr(HΣ)/Tr(HΣ̄) between {lo:.1} and {hi:.1} over {} checkpoints; final loss {last:.4}",
                     s.setting.drop_rate, s.setting.lr, s.checkpoints.len()
                 )
-            })
+            }))
         )
     }
 }

@@ -7,6 +7,7 @@ pub mod fig1a_landscape;
 pub mod fig2_variance_flatness;
 pub mod fig4_variance_hessian;
 pub mod fig6_alignment;
+pub mod hessian_span;
 pub mod momentum_mlp;
 pub mod noise_run;
 pub mod p001_fig3_cosine;

@@ -1,6 +1,6 @@
 //! The training + noise-sampling stage shared by paper 000's Fig. 2 (flatness) and Fig. 4
 //! (Hessian): an FNN trained by full-batch GD on the first N images with dropout after the last
-//! hidden layer, then N noise samples in one weight block at the final θ.
+//! hidden layer, then N noise samples in one weight block (or over every parameter) at the final θ.
 //!
 //! Convention: paper 000 writes p for the KEEP probability (settings p = 0.9, 0.8); here
 //! drop_rate = 1 - p (0.1, 0.2).
@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::hessian_span::HessianSpan;
 use super::Reporter;
 use crate::analysis::noise::{gradient_samples, Block};
 use crate::data::Dataset;
@@ -182,11 +183,12 @@ pub struct Sampled {
     pub samples: Vec<(NoiseSource, Vec<Vec<f32>>)>,
 }
 
-/// Train one setting on `train` (the first N images) and draw its noise samples; `stage`
-/// prefixes progress messages. Imported weights in `inputs` replace the seeded initialisation
-/// (and, with `epochs` 0, the training).
+/// Train one setting on `train` (the first N images) and draw its noise samples over `span`
+/// (the run's block, or every parameter); `stage` prefixes progress messages. Imported weights in
+/// `inputs` replace the seeded initialisation (and, with `epochs` 0, the training).
 pub async fn train_and_sample(
     run: &NoiseRun,
+    span: HessianSpan,
     s: &Setting,
     stage: &str,
     train: &Dataset,
@@ -204,8 +206,11 @@ pub async fn train_and_sample(
     } else {
         0
     };
-    let tc = run.train_config(s, extra);
+    let mut tc = run.train_config(s, extra);
     block.validate(&tc.model)?;
+    if span == HessianSpan::Full {
+        tc.snapshot_layer = None; // snapshots of every parameter, in the flatten order
+    }
     if let Some(p) = start.filter(|p| p.widths != tc.model.widths) {
         return Err(LabError::Weights(format!(
             "the imported weights have widths {:?}, the run {:?}",
@@ -266,7 +271,7 @@ pub async fn train_and_sample(
                     &theta,
                     &tc.model.drop_rates,
                     train,
-                    block,
+                    span.span(run.block_layer),
                     run.samples,
                     run.seed,
                     device,

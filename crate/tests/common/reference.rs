@@ -204,3 +204,36 @@ pub fn block_hessian_f64(
     }
     (&h + h.transpose()) * 0.5
 }
+
+/// The dense Hessian of the mean loss over every parameter, in `HostParams::flatten` order
+/// ([W_0 row-major, b_0, W_1, b_1, …], the lab's full span), by central differences of the f64
+/// gradient above, with no masks; symmetrised. Only for tiny networks: D gradients of D entries.
+#[allow(dead_code)]
+pub fn full_hessian_f64(
+    p: &[Vec<f64>],
+    widths: &[usize],
+    act: Activation,
+    x: &[f64],
+    labels: &[usize],
+) -> nalgebra::DMatrix<f64> {
+    let masks: Vec<Option<Vec<f64>>> = vec![None; widths.len() - 2];
+    let n: usize = p.iter().map(Vec::len).sum();
+    let eps = 1e-5;
+    let grad_at = |q: &[Vec<f64>]| backprop_f64(q, widths, act, x, labels, &masks, &masks).1.concat();
+    let mut h = nalgebra::DMatrix::zeros(n, n);
+    let mut j = 0;
+    for t in 0..p.len() {
+        for e in 0..p[t].len() {
+            let mut q = p.to_vec();
+            q[t][e] += eps;
+            let gp = grad_at(&q);
+            q[t][e] -= 2.0 * eps;
+            let gm = grad_at(&q);
+            for i in 0..n {
+                h[(i, j)] = (gp[i] - gm[i]) / (2.0 * eps);
+            }
+            j += 1;
+        }
+    }
+    (&h + h.transpose()) * 0.5
+}

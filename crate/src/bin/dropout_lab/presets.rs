@@ -235,6 +235,10 @@ fn dataset_name(dir: &Path) -> String {
     let s = dir.display().to_string();
     if s.contains("fashion") {
         "fashion-mnist".into()
+    } else if s.contains("cifar-100") {
+        "cifar-100".into()
+    } else if s.contains("cifar") {
+        "cifar-10".into()
     } else if s.contains("mnist") {
         "mnist".into()
     } else {
