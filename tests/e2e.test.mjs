@@ -2,7 +2,9 @@
 // here), matches the CPU backend, falls back to the CPU without WebGPU, and survives bad files.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { cifar10Archive } from './cifar-archive.mjs';
 import { ARTIFACTS, launch, openLab, openPreset, refused, runPreset, startServer, trainToEnd, zeroStateDict } from './browser.mjs';
 
 // 784-50-50-10, dropout 0.5 after the second hidden layer, 1000 training images.
@@ -206,7 +208,7 @@ test('every bad data file in the sweep gives a message naming it, and an MNIST r
     // 32x32 images load (they are valid IDX); a 784-input model is told why it cannot train on them.
     await page.setInputFiles('input[name="files"]', idxSet({ 0: { buffer: images(12, 32, 32) }, 2: { buffer: images(5, 32, 32) } }));
     await page.waitForSelector('body[data-data="custom"]');
-    assert.match(await page.textContent('#data-info'), /12 train \/ 5 test images of 1024 pixels/);
+    assert.match(await page.textContent('#data-info'), /12 train \/ 5 test images of 1024 values, 10 classes/);
     await page.fill('input[name="train"]', '12');
     await page.fill('input[name="test"]', '5');
     await page.fill('input[name="batch"]', '4');
@@ -222,6 +224,50 @@ test('every bad data file in the sweep gives a message naming it, and an MNIST r
     assert.ok(await page.isHidden('#error'));
     assert.deepEqual(errors, []);
   } finally {
+    await browser.close();
+  }
+});
+
+/// What the build does after a deployer places an archive: list www/data/ in its index.json.
+const listDeployedData = () => new Promise((resolve, reject) => {
+  execFile(process.execPath, [new URL('../scripts/data-index.mjs', import.meta.url).pathname], (e) => (e ? reject(e) : resolve()));
+});
+
+test('CIFAR: an archive picked or deployed under www/data/ loads, trains an MLP, and a broken one leaves the data usable', async () => {
+  const archive = cifar10Archive(20, [['cifar-10-batches-bin/notes.txt', Buffer.from('hello')]]);
+  const deployed = new URL('../www/data/cifar-10-binary.tar.gz', import.meta.url);
+  const browser = await launch({ webgpu: false });
+  try {
+    const form = 'view=train&train=100&test=20&widths=3072-32-10&act=relu&drop=0.5&init=auto&opt=sgd&lr=0.01&mom=0&epochs=1&batch=20&seed=7';
+    const { page, errors } = await openLab(browser, `${url}?${form}&dataset=mnist&backend=cpu`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    assert.equal(await page.$('select[name="dataset"] option[value="cifar-10"]'), null, 'nothing deployed: not offered');
+    await page.selectOption('select[name="dataset"]', 'custom');
+    await page.setInputFiles('input[name="files"]', { name: 'cifar-10-binary.tar.gz', mimeType: 'application/gzip', buffer: archive });
+    await page.waitForSelector('body[data-data="cifar-10"]');
+    assert.match(await page.textContent('#data-info'), /cifar-10: 100 train \/ 20 test images of 3072 values, 10 classes; per-channel mean [\d.]+, [\d.]+, [\d.]+, std /);
+    assert.match(await page.textContent('#notice'), /ignored cifar-10-binary\.tar\.gz: cifar-10-batches-bin\/notes\.txt: not a CIFAR batch file/);
+    const history = await trainToEnd(page);
+    assert.equal(history.dataset, 'cifar-10');
+    assert.equal(history.epochs.length, 2);
+    assert.ok(history.epochs.every((e) => Number.isFinite(e.train_loss)));
+    // A truncated archive: a message naming it, and the CIFAR data stays loaded and usable.
+    await page.setInputFiles('input[name="files"]', { name: 'cifar-10-binary.tar.gz', mimeType: 'application/gzip', buffer: archive.subarray(0, archive.length >> 1) });
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error'), /^data error in cifar-10-binary\.tar\.gz: .*truncated/);
+    assert.match(await page.textContent('#data-info'), /cifar-10: 100 train/);
+    assert.equal((await trainToEnd(page)).epochs.length, 2);
+    errors.length = 0; // the refused file's error is expected
+    // A deployer's archive under www/data/ is offered and loads from a link.
+    await writeFile(deployed, archive);
+    await listDeployedData();
+    await page.goto(`${url}?${form}&dataset=cifar-10&backend=cpu`);
+    await page.waitForSelector('body[data-data="cifar-10"]');
+    assert.equal(await page.inputValue('select[name="dataset"]'), 'cifar-10');
+    assert.deepEqual(errors, []);
+  } finally {
+    await rm(deployed, { force: true });
+    await listDeployedData();
     await browser.close();
   }
 });
@@ -637,6 +683,15 @@ test('the Fig 4, Fig 6 and 001 Fig 3 presets run in the page, draw their charts 
     assert.match(await summary(page), /S_grad · drop 0\.2, lr 0\.1: λ_max\(H\) [\d.e+-]+, slope/);
     assert.ok(await canvasColours(page, 'chart-fig4-variance') > 20);
     assert.equal((await csvLines(page)).length, 2 + 2 * 2500);
+    // Over all parameters (span=full, Sec. 3.4.2's H): the top k of the full Hessian by Lanczos.
+    await page.goto(`${url}?${new URLSearchParams({ view: 'preset', preset: 'fig4', backend: 'cpu', settings: '0.2:0.1', train_size: '100', epochs: '10', samples: '10', sources: 'grad', span: 'full', top_k: '4', seed: '7' })}`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    const full = await runPreset(page, 'fig4', 'cpu');
+    assert.equal(full.series[0].hessian_eigenvalues.length, 4);
+    assert.ok(full.series[0].lanczos.converged, JSON.stringify(full.series[0].lanczos));
+    assert.match(await summary(page), /H over all parameters, D = 42310, top 4 by Lanczos/);
+    assert.match((await csvLines(page))[0], /span=full D=42310/);
+    assert.match(page.url(), /span=full/);
 
     await page.goto(`${url}?${new URLSearchParams({ view: 'preset', preset: 'fig6', backend: 'cpu', settings: '0.1:0.05, 0.2:0.1', train_size: '200', epochs: '20', every: '10', samples: '10', probes: '8', seed: '7' })}`);
     await page.waitForSelector('body[data-data="mnist"]');
@@ -665,6 +720,12 @@ test('the Fig 4, Fig 6 and 001 Fig 3 presets run in the page, draw their charts 
     assert.equal(rows.length, 2 + 3);
     assert.match(rows[0], /null_cosine_mean=/);
     assert.match(page.url(), /null_repeats=5/);
+    // Over all parameters the sampled null is skipped and its exact mean reported.
+    await page.goto(`${url}?${new URLSearchParams({ view: 'preset', preset: 'cosine', backend: 'cpu', settings: '0.2:0.1', train_size: '100', epochs: '10', every: '10', samples: '8', probes: '6', null_repeats: '5', span: 'full', seed: '7' })}`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    const cosFull = await runPreset(page, 'cosine', 'cpu');
+    assert.equal(cosFull.null ?? null, null, "no sampled null over all parameters");
+    assert.match(await summary(page), /H and Σ over all parameters, D = 42310: null's exact mean/);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

@@ -2,6 +2,13 @@
 // the Rust schema instead (see preset-view.js); nothing here is per preset.
 export const PROTOCOL = 2;
 
+// A deployer's CIFAR archive under www/data/ (no registry ships CIFAR): the page offers each one
+// the server has.
+export const CIFAR_ARCHIVES = {
+  'cifar-10': 'data/cifar-10-binary.tar.gz',
+  'cifar-100': 'data/cifar-100-binary.tar.gz',
+};
+
 // The free-training form's fields, by their names in the form and the URL.
 export const TRAIN_FIELDS = ['train', 'test', 'widths', 'act', 'drop', 'init', 'opt', 'lr', 'mom', 'epochs', 'batch', 'seed'];
 

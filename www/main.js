@@ -2,7 +2,7 @@
 // for result files. All computation happens in worker.js; this thread draws charts with the same
 // wasm module (compiled once and shared with the worker) and keeps the state in the URL.
 import * as wasm from './pkg/dropout_lab.js';
-import { PROTOCOL } from './config.js';
+import { CIFAR_ARCHIVES, PROTOCOL } from './config.js';
 import { acceptDrops, sortFiles } from './files.js';
 import { loadGalleryIndex, renderGallery } from './gallery.js';
 import { PresetView } from './preset-view.js';
@@ -184,9 +184,13 @@ const handlers = {
     globals.backend.value = b;
     if (notice) showNotice(notice);
   },
-  data({ info }) {
-    if (info.name === 'custom') replay.loadFiles = pending.loadFiles;
-    $('data-info').textContent = `${info.name}: ${info.train} train / ${info.test} test images of ${info.dim} pixels`;
+  data({ info, fromFiles }) {
+    if (fromFiles) replay.loadFiles = pending.loadFiles;
+    const stats = info.channel_stats
+      ? `; per-channel mean ${info.channel_stats.mean.map((v) => v.toFixed(3)).join(', ')}, std ${info.channel_stats.std.map((v) => v.toFixed(3)).join(', ')}`
+      : '';
+    $('data-info').textContent = `${info.name}: ${info.train} train / ${info.test} test images of ${info.dim} values, ${info.classes} classes${stats}`;
+    if (info.notes?.length) showNotice(info.notes.join('\n'));
     trainView.onData(info);
     document.body.dataset.data = info.name;
     if (state.runWhenData) {
@@ -288,10 +292,22 @@ function startWorker() {
   post({ type: 'init', module: state.module, backend: backend() });
 }
 
+/// Offer each CIFAR archive a deployer placed under www/data/, as the build listed them in
+/// data/index.json; nothing is downloaded until one is chosen.
+async function offerDeployedCifar() {
+  const custom = globals.dataset.querySelector('option[value="custom"]');
+  const index = await fetch('data/index.json').then((r) => (r.ok ? r.json() : {}), () => ({}));
+  for (const name of index.cifar ?? []) {
+    if (CIFAR_ARCHIVES[name]) custom.before(new Option(name.toUpperCase(), name));
+  }
+}
+
 async function main() {
+  await offerDeployedCifar();
   const u = readUrl();
-  if (u.dataset && [...globals.dataset.options].some((o) => o.value === u.dataset)) globals.dataset.value = u.dataset;
-  else if (u.dataset) showNotice(`dataset: "${u.dataset}" is not one of mnist, fashion-mnist, custom (using MNIST)`);
+  const offered = [...globals.dataset.options].map((o) => o.value);
+  if (u.dataset && offered.includes(u.dataset)) globals.dataset.value = u.dataset;
+  else if (u.dataset) showNotice(`dataset: "${u.dataset}" is not one of ${offered.join(', ')} (using MNIST)`);
   if (u.backend && ['webgpu', 'cpu'].includes(u.backend)) globals.backend.value = u.backend;
   else if (u.backend) showNotice(`backend: "${u.backend}" is not webgpu or cpu (using WebGPU where available)`);
   const notice = $('notice').textContent;

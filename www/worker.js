@@ -3,7 +3,7 @@
 // `cancel` message gets through. A panic, a trap (out of memory) or a lost WebGPU device makes
 // this instance unusable: the worker says `crashed` once and the page starts a fresh one.
 import init, { Lab, panicMessage, version } from './pkg/dropout_lab.js';
-import { PROTOCOL } from './config.js';
+import { CIFAR_ARCHIVES, PROTOCOL } from './config.js';
 
 let lab = null;
 let backend = 'cpu';
@@ -22,6 +22,8 @@ const DATASETS = {
   mnist: 'data/mnist',
   'fashion-mnist': 'data/fashion-mnist',
 };
+// What a CIFAR file is called in its distributions, as a file or inside its archive.
+const CIFAR_NAME = /(^|\/)(cifar-10{1,2}-binary\.tar(\.gz)?|data_batch_\d\.bin|test_batch\.bin|train\.bin|test\.bin)$|\.(tar|tgz|tar\.gz)$/i;
 const FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
 // A slice of training steps should take about this long: short enough for a responsive cancel,
 // long enough that progress messages cost nothing.
@@ -100,6 +102,13 @@ async function fetchBytes(url) {
 }
 
 async function loadBundled(name) {
+  if (CIFAR_ARCHIVES[name]) {
+    const path = CIFAR_ARCHIVES[name];
+    const bytes = await fetchBytes(path).catch((e) => {
+      throw new Error(`${name} is not available on this server (${message(e)}): place ${path.split('/').pop()} under www/data/ or load your own copy`);
+    });
+    return reply({ type: 'data', info: lab.loadCifar([path], [bytes]) });
+  }
   const dir = DATASETS[name];
   if (!dir) throw new Error(`unknown dataset ${name}`);
   const files = await Promise.all(FILES.map((f) => fetchBytes(`${dir}/${f}.gz`).catch((e) => {
@@ -108,9 +117,13 @@ async function loadBundled(name) {
   reply({ type: 'data', info: lab.loadIdx(name, FILES.map((f) => `${dir}/${f}.gz`), ...files) });
 }
 
-// Match the user's files to the four roles by the usual MNIST names (raw or .gz).
+// CIFAR (an archive or its .bin files) by name; otherwise match the user's files to the four IDX
+// roles by the usual MNIST names (raw or .gz).
 function loadFiles(files) {
   const names = Object.keys(files);
+  if (names.length && names.some((n) => CIFAR_NAME.test(n))) {
+    return reply({ type: 'data', fromFiles: true, info: lab.loadCifar(names, names.map((n) => new Uint8Array(files[n]))) });
+  }
   const pick = (split, kind) => {
     const found = names.filter((n) => n.includes(split) && n.includes(kind));
     if (found.length !== 1) {
@@ -119,7 +132,7 @@ function loadFiles(files) {
     return found[0];
   };
   const chosen = [pick('train', 'images'), pick('train', 'labels'), pick('t10k', 'images'), pick('t10k', 'labels')];
-  reply({ type: 'data', info: lab.loadIdx('custom', chosen, ...chosen.map((n) => new Uint8Array(files[n]))) });
+  reply({ type: 'data', fromFiles: true, info: lab.loadIdx('custom', chosen, ...chosen.map((n) => new Uint8Array(files[n]))) });
 }
 
 // Every long job starts uncancelled, on the backend the form asks for.

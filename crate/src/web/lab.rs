@@ -6,6 +6,9 @@ use wasm_bindgen::JsCast;
 
 use super::js_err;
 use crate::backend::{cpu_device, webgpu_device, BackendKind};
+use std::borrow::Cow;
+
+use crate::data::cifar::{load_cifar, ChannelStats, Cifar100Labels, CifarSet};
 use crate::data::{Dataset, Normalisation};
 use crate::io::safetensors;
 use crate::model::{HostParams, MlpConfig};
@@ -19,6 +22,9 @@ pub struct Lab {
     backend: BackendKind,
     train: Option<Dataset>,
     test: Option<Dataset>,
+    /// CIFAR stays as bytes (154 MB for CIFAR-10's training set, 4x that as f32); each run
+    /// converts the subset its config asks for (`subsets`). Set instead of `train` / `test`.
+    cifar: Option<(CifarSet, ChannelStats)>,
     dataset_name: String,
     trainer: Option<Trainer>,
     /// Weights imported by the user, used by the next `start` instead of a fresh initialisation.
@@ -34,6 +40,11 @@ struct DataInfo {
     test: usize,
     dim: usize,
     classes: usize,
+    /// What was left aside while reading (unknown archive members), for the page to show.
+    notes: Vec<String>,
+    /// Per-channel normalisation of CIFAR (from its training set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel_stats: Option<ChannelStats>,
 }
 
 #[wasm_bindgen]
@@ -46,6 +57,7 @@ impl Lab {
             backend: BackendKind::Cpu,
             train: None,
             test: None,
+            cifar: None,
             dataset_name: String::new(),
             trainer: None,
             imported: None,
@@ -124,47 +136,127 @@ impl Lab {
             test: test.len(),
             dim: train.dim,
             classes: train.classes,
+            notes: Vec::new(),
+            channel_stats: None,
         };
         self.train = Some(train);
         self.test = Some(test);
+        self.cifar = None;
         self.dataset_name = name;
         serde_wasm_bindgen::to_value(&info).map_err(js_err)
     }
+
+    /// Decode CIFAR-10 or CIFAR-100 from `files` (Uint8Arrays named by `file_names`: the
+    /// .tar.gz, the .tar or the .bin files); replaces the loaded data only when they are good,
+    /// so a bad archive leaves the previous data usable. CIFAR-100 uses its fine labels.
+    #[wasm_bindgen(js_name = loadCifar)]
+    pub fn load_cifar(
+        &mut self,
+        file_names: Vec<String>,
+        files: js_sys::Array,
+    ) -> Result<JsValue, JsError> {
+        if file_names.len() != files.length() as usize {
+            return Err(JsError::new("loadCifar: one name per file is needed"));
+        }
+        let set = {
+            // Copies into wasm memory; freed once the records are decoded.
+            let bytes: Vec<Vec<u8>> = files
+                .iter()
+                .map(|f| f.dyn_into::<js_sys::Uint8Array>().map(|a| a.to_vec()))
+                .collect::<Result<_, _>>()
+                .map_err(|_| JsError::new("loadCifar: every file must be a Uint8Array"))?;
+            let refs: Vec<(&str, &[u8])> = file_names
+                .iter()
+                .zip(&bytes)
+                .map(|(n, b)| (n.as_str(), b.as_slice()))
+                .collect();
+            load_cifar(&refs, None, Cifar100Labels::Fine).map_err(js_err)?
+        };
+        let stats = set.train.channel_stats();
+        let name = match set.kind {
+            crate::data::cifar::CifarKind::Cifar10 => "cifar-10",
+            crate::data::cifar::CifarKind::Cifar100 => "cifar-100",
+        };
+        let info = DataInfo {
+            name: name.into(),
+            train: set.train.len(),
+            test: set.test.len(),
+            dim: set.train.image_len(),
+            classes: set.train.classes,
+            notes: set.notes.clone(),
+            channel_stats: Some(stats.clone()),
+        };
+        self.train = None;
+        self.test = None;
+        self.cifar = Some((set, stats));
+        self.dataset_name = name.into();
+        serde_wasm_bindgen::to_value(&info).map_err(js_err)
+    }
+}
+
+impl Lab {
+    /// The data of a run that reads the first `train_n` / `test_n` examples (all when None):
+    /// the loaded IDX sets as they are, or CIFAR's bytes converted for just that many images.
+    fn subsets(
+        &self,
+        train_n: Option<usize>,
+        test_n: Option<usize>,
+    ) -> Result<(Cow<'_, Dataset>, Cow<'_, Dataset>), JsError> {
+        if let Some((set, stats)) = &self.cifar {
+            // More than the set holds: convert all, and let the run refuse the size by name.
+            let n = |len: usize, want: Option<usize>| want.unwrap_or(len).clamp(1, len);
+            let train = set.train.to_dataset(n(set.train.len(), train_n), Some(stats));
+            let test = set.test.to_dataset(n(set.test.len(), test_n), Some(stats));
+            return Ok((
+                Cow::Owned(train.map_err(js_err)?),
+                Cow::Owned(test.map_err(js_err)?),
+            ));
+        }
+        match (&self.train, &self.test) {
+            (Some(a), Some(b)) => Ok((Cow::Borrowed(a), Cow::Borrowed(b))),
+            _ => Err(JsError::new("no data loaded")),
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Lab {
 
     /// Build a trainer from a `TrainConfig` object and evaluate the initial model.
     pub async fn start(&mut self, config: JsValue) -> Result<JsValue, JsError> {
         self.trainer = None;
         let config: TrainConfig = serde_wasm_bindgen::from_value(config).map_err(js_err)?;
-        let (train, test) = match (&self.train, &self.test) {
-            (Some(a), Some(b)) => (a, b),
-            _ => return Err(JsError::new("no data loaded")),
-        };
         let device = self.current_device()?;
         let backend = self.backend.label();
-        let trainer = match self.imported.take() {
-            Some((model, params)) => {
-                if model != config.model {
-                    let msg = format!(
-                        "imported weights are for {:?}, the form asks for {:?}",
-                        model.widths, config.model.widths
-                    );
-                    self.imported = Some((model, params));
-                    return Err(JsError::new(&msg));
+        let trainer = {
+            let (train, test) = self.subsets(Some(config.train_size), Some(config.test_size))?;
+            match &self.imported {
+                Some((model, params)) => {
+                    if *model != config.model {
+                        return Err(JsError::new(&format!(
+                            "imported weights are for {:?}, the form asks for {:?}",
+                            model.widths, config.model.widths
+                        )));
+                    }
+                    Trainer::with_params(
+                        config,
+                        params.clone(),
+                        &train,
+                        &test,
+                        device,
+                        backend,
+                        &self.dataset_name,
+                    )
+                    .await
                 }
-                Trainer::with_params(
-                    config,
-                    params,
-                    train,
-                    test,
-                    device,
-                    backend,
-                    &self.dataset_name,
-                )
-                .await
+                None => {
+                    Trainer::new(config, &train, &test, device, backend, &self.dataset_name).await
+                }
             }
-            None => Trainer::new(config, train, test, device, backend, &self.dataset_name).await,
-        }
-        .map_err(js_err)?;
+            .map_err(js_err)?
+        };
+        // The imported weights are used up by the run that started from them.
+        self.imported = None;
         let progress = trainer.progress(f32::NAN);
         self.trainer = Some(trainer);
         serde_wasm_bindgen::to_value(&progress).map_err(js_err)
@@ -341,14 +433,13 @@ impl Lab {
         use std::future::Future;
         use std::pin::Pin;
 
-        let (train, test) = match (&self.train, &self.test) {
-            (Some(a), Some(b)) => (a, b),
-            _ => return Err(JsError::new("no data loaded")),
-        };
         let config: serde_json::Value = serde_json::from_str(&config_json).map_err(js_err)?;
+        // Presets name their subset sizes train_size / test_size (those without read all).
+        let size = |key: &str| config.get(key).and_then(|v| v.as_u64()).map(|v| v as usize);
+        let (train, test) = self.subsets(size("train_size"), size("test_size"))?;
         let inputs = Inputs {
-            train,
-            test,
+            train: &train,
+            test: &test,
             dataset: &self.dataset_name,
             device: self.current_device()?,
             backend: self.backend.label(),
