@@ -51,11 +51,17 @@ async function heapCensus(cdp) {
   return census;
 }
 
-/// Heap kinds that belong to the browser, not to the lab: V8's compiled code (it grows as V8
-/// tiers the page's JS and the wasm module up) and the performance timeline's buffered entries
-/// (long animation frames, script timings, paints, layout shifts: each kind is buffered up to the
-/// size its spec sets, 150-200 entries, then no more). Both are bounded; neither holds lab state.
-const BROWSER_OWNED = [/^code:/, /^(object|native):(Performance\w*Timing|PerformanceEntry|LargestContentfulPaint|LayoutShift\w*|TaskAttributionTiming|PerformancePaintTiming)$/];
+/// Heap kinds that belong to the browser, not to the lab, found by the census below: V8's compiled
+/// code (it grows as V8 tiers the page's JS up), the compiled code of the page's wasm module (its
+/// optimising tier replaces functions as they get hot), and the performance timeline's buffered
+/// entries (long animation frames with their script timings, task attributions, layout shifts and
+/// their rectangles, paints: each kind is buffered up to the size its spec sets, 150-200 entries,
+/// then no more). All are bounded; none holds lab state.
+const BROWSER_OWNED = [
+  /^code:/,
+  /^native:system \/ CppGCManaged \(WasmNativeModule\)$/,
+  /^(object|native):(Performance\w*Timing|PerformanceEntry|LargestContentfulPaint|LayoutShift\w*|TaskAttributionTiming|PerformancePaintTiming|blink::ScriptTimingInfo|DOMRectReadOnly)$/,
+];
 const browserOwned = (kind) => BROWSER_OWNED.some((re) => re.test(kind));
 
 /// The heap's bytes split into the lab's (everything else) and the browser's own.

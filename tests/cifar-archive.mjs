@@ -35,7 +35,7 @@ export function cifar10Records(count, salt = 1) {
   for (let i = 0; i < count; i += 1) {
     out[i * record] = (i + salt) % 10;
     for (let p = 1; p < record; p += 1) {
-      x = (x * 1103515245 + 12345) >>> 0;
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
       out[i * record + p] = x >>> 24;
     }
   }

@@ -220,13 +220,28 @@ pub fn load_cifar(
     expected: Option<CifarKind>,
     labels: Cifar100Labels,
 ) -> LabResult<CifarSet> {
+    let streams = files
+        .iter()
+        .map(|(name, bytes)| (name.to_string(), Box::new(*bytes) as Box<dyn Read>))
+        .collect();
+    load_cifar_streams(streams, expected, labels)
+}
+
+/// As `load_cifar`, reading each file as a stream (the page reads its JS buffers in chunks, so
+/// no copy of a whole archive is made).
+pub fn load_cifar_streams<'a>(
+    files: Vec<(String, Box<dyn Read + 'a>)>,
+    expected: Option<CifarKind>,
+    labels: Cifar100Labels,
+) -> LabResult<CifarSet> {
     if files.is_empty() {
         return Err(LabError::data("CIFAR", "no files were given"));
     }
+    let given: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
     let mut members: BTreeMap<String, (String, Vec<u8>)> = BTreeMap::new();
     let mut notes = Vec::new();
-    for (name, bytes) in files {
-        for (member, origin, data) in expand(name, bytes)? {
+    for (name, source) in files {
+        for (member, origin, data) in expand(&name, source)? {
             let base = member.rsplit('/').next().unwrap_or(&member).to_string();
             if base.is_empty() || METADATA.contains(&base.as_str()) {
                 continue;
@@ -256,7 +271,6 @@ pub fn load_cifar(
         (true, false) => CifarKind::Cifar10,
         (false, true) => CifarKind::Cifar100,
         (false, false) => {
-            let given: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
             return Err(LabError::data(
                 &given.join(", "),
                 "no CIFAR batch files found: expected data_batch_1.bin … data_batch_5.bin and \
@@ -307,15 +321,24 @@ pub fn load_cifar(
 
 /// The members of one given file: the entries of a tar (gzipped or not), or the file itself.
 /// Each is `(member name, where it came from for messages, bytes)`.
-fn expand(name: &str, bytes: &[u8]) -> LabResult<Vec<(String, String, Vec<u8>)>> {
-    if bytes.is_empty() {
+fn expand<'a>(
+    name: &str,
+    mut source: Box<dyn Read + 'a>,
+) -> LabResult<Vec<(String, String, Vec<u8>)>> {
+    let mut magic = Vec::with_capacity(2);
+    (&mut source)
+        .take(2)
+        .read_to_end(&mut magic)
+        .map_err(|e| LabError::data(name, format!("could not be read ({e})")))?;
+    if magic.is_empty() {
         return Err(LabError::data(name, "the file is empty (0 bytes)"));
     }
-    let gzipped = bytes.starts_with(&[0x1f, 0x8b]);
-    let mut stream: Box<dyn Read + '_> = if gzipped {
-        Box::new(flate2::read::GzDecoder::new(bytes))
+    let gzipped = magic == [0x1f, 0x8b];
+    let source = Cursor::new(magic).chain(source);
+    let mut stream: Box<dyn Read + 'a> = if gzipped {
+        Box::new(flate2::read::GzDecoder::new(source))
     } else {
-        Box::new(bytes)
+        Box::new(source)
     };
     // A tar's first header block carries "ustar" at offset 257: peek at it without buffering
     // the (possibly decompressed) stream.

@@ -8,7 +8,8 @@ use super::js_err;
 use crate::backend::{cpu_device, webgpu_device, BackendKind};
 use std::borrow::Cow;
 
-use crate::data::cifar::{load_cifar, ChannelStats, Cifar100Labels, CifarSet};
+use super::js_reader::JsReader;
+use crate::data::cifar::{load_cifar_streams, ChannelStats, Cifar100Labels, CifarSet};
 use crate::data::{Dataset, Normalisation};
 use crate::io::safetensors;
 use crate::model::{HostParams, MlpConfig};
@@ -158,20 +159,17 @@ impl Lab {
         if file_names.len() != files.length() as usize {
             return Err(JsError::new("loadCifar: one name per file is needed"));
         }
-        let set = {
-            // Copies into wasm memory; freed once the records are decoded.
-            let bytes: Vec<Vec<u8>> = files
-                .iter()
-                .map(|f| f.dyn_into::<js_sys::Uint8Array>().map(|a| a.to_vec()))
-                .collect::<Result<_, _>>()
-                .map_err(|_| JsError::new("loadCifar: every file must be a Uint8Array"))?;
-            let refs: Vec<(&str, &[u8])> = file_names
-                .iter()
-                .zip(&bytes)
-                .map(|(n, b)| (n.as_str(), b.as_slice()))
-                .collect();
-            load_cifar(&refs, None, Cifar100Labels::Fine).map_err(js_err)?
-        };
+        // Read from the JS buffers in chunks: no copy of a whole archive in wasm memory.
+        let streams: Vec<(String, Box<dyn std::io::Read>)> = file_names
+            .into_iter()
+            .zip(files.iter())
+            .map(|(name, f)| {
+                f.dyn_into::<js_sys::Uint8Array>()
+                    .map(|a| (name, Box::new(JsReader::new(a)) as Box<dyn std::io::Read>))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|_| JsError::new("loadCifar: every file must be a Uint8Array"))?;
+        let set = load_cifar_streams(streams, None, Cifar100Labels::Fine).map_err(js_err)?;
         let stats = set.train.channel_stats();
         let name = match set.kind {
             crate::data::cifar::CifarKind::Cifar10 => "cifar-10",

@@ -4,6 +4,7 @@
 
 mod bench;
 mod charts;
+mod js_reader;
 mod lab;
 mod presets;
 
