@@ -10,7 +10,6 @@
 
 mod common;
 
-use burn::tensor::{Tensor, TensorData};
 use dropout_lab::analysis::hessian::{HessianOperator, Span};
 use dropout_lab::analysis::noise::Block;
 use dropout_lab::backend::cpu_device;
@@ -22,7 +21,7 @@ use dropout_lab::experiments::noise_run::{NoiseSource, Setting};
 use dropout_lab::experiments::Silent;
 use dropout_lab::linalg::dense::symmetric_eigen;
 use dropout_lab::linalg::operator::to_dense;
-use dropout_lab::model::dropout::sample_mask;
+use dropout_lab::model::dropout::{device_masks, sample_mask};
 use dropout_lab::model::loss::cross_entropy;
 use dropout_lab::model::{Activation, Mlp};
 use dropout_lab::rng::{stream, Stream};
@@ -100,16 +99,13 @@ fn top_eigenvalue_is_the_loss_curvature_and_variances_are_projections() {
         let (plus, minus) = (model.axpy(eps, &dir), model.axpy(-eps, &dir));
         let mut proj = Vec::with_capacity(k);
         for _ in 0..k {
-            let masks: Vec<Option<Tensor<2>>> = tc
-                .model
-                .drop_rates
-                .iter()
-                .zip(&tc.model.widths[1..])
-                .map(|(&q, &w)| {
-                    sample_mask(&mut rng, sub.len(), w, q)
-                        .map(|m| Tensor::from_data(TensorData::new(m, [sub.len(), w]), &device))
-                })
-                .collect();
+            let masks = device_masks(
+                &mut rng,
+                sub.len(),
+                &tc.model.widths[1..],
+                &tc.model.drop_rates,
+                &device,
+            );
             let at = |m: &Mlp| cross_entropy(m.forward(x.clone(), &masks), y.clone());
             let (lp, lm) = (at(&plus), at(&minus));
             let lp = read_f32(lp).await.unwrap()[0] as f64;
