@@ -41,6 +41,14 @@ impl CifarKind {
         }
     }
 
+    /// The lab's dataset name (results, URLs, the page's menu).
+    pub fn id(self) -> &'static str {
+        match self {
+            CifarKind::Cifar10 => "cifar-10",
+            CifarKind::Cifar100 => "cifar-100",
+        }
+    }
+
     /// Label bytes, then pixels.
     fn record_len(self) -> usize {
         match self {

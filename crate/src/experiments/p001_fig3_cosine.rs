@@ -26,8 +26,7 @@ use super::hessian_span::HessianSpan;
 use super::Reporter;
 use crate::analysis::alignment::{null_cosine, NullCosine};
 use crate::analysis::expected_hessian::ExpectedHessian;
-use crate::analysis::hessian::{batch_capacity, HessianOperator, Span};
-use crate::analysis::noise::Block;
+use crate::analysis::hessian::{batch_capacity, HessianOperator};
 use crate::error::{LabError, LabResult};
 use crate::linalg::dense::symmetric_eigen;
 use crate::linalg::operator::to_dense;
@@ -98,9 +97,8 @@ pub async fn run(
             let sub = train.first(track_cfg.train_size)?;
             let resident = DeviceData::upload(&sub, &device);
             let model = Mlp::from_host(&track_cfg.model(0.0), &first.theta, &device);
-            let span = Span::Block(Block {
-                layer: track_cfg.block_layer,
-            });
+            // The block: the sampled null runs only there.
+            let span = track_cfg.span.span(track_cfg.block_layer);
             let batch = batch_capacity(&track_cfg.widths, &resident);
             let stage = "null baseline: Hessian columns";
             let (h, _) = match track_cfg.hessian {

@@ -171,10 +171,7 @@ impl Lab {
             .map_err(|_| JsError::new("loadCifar: every file must be a Uint8Array"))?;
         let set = load_cifar_streams(streams, None, Cifar100Labels::Fine).map_err(js_err)?;
         let stats = set.train.channel_stats();
-        let name = match set.kind {
-            crate::data::cifar::CifarKind::Cifar10 => "cifar-10",
-            crate::data::cifar::CifarKind::Cifar100 => "cifar-100",
-        };
+        let name = set.kind.id();
         let info = DataInfo {
             name: name.into(),
             train: set.train.len(),
