@@ -60,14 +60,22 @@ fn cifar10(per_batch: usize) -> Cifar10 {
     };
     for b in 1..=5 {
         let labels: Vec<u8> = (0..per_batch).map(|i| ((b + i) % 10) as u8).collect();
-        let (file, images) = records(&labels.iter().map(|&l| vec![l]).collect::<Vec<_>>(), &mut rng);
-        c.members.push((format!("cifar-10-batches-bin/data_batch_{b}.bin"), file));
+        let (file, images) = records(
+            &labels.iter().map(|&l| vec![l]).collect::<Vec<_>>(),
+            &mut rng,
+        );
+        c.members
+            .push((format!("cifar-10-batches-bin/data_batch_{b}.bin"), file));
         c.train_images.extend(images);
         c.train_labels.extend(labels);
     }
     let labels: Vec<u8> = (0..per_batch).map(|i| (9 - i % 10) as u8).collect();
-    let (file, _) = records(&labels.iter().map(|&l| vec![l]).collect::<Vec<_>>(), &mut rng);
-    c.members.push(("cifar-10-batches-bin/test_batch.bin".into(), file));
+    let (file, _) = records(
+        &labels.iter().map(|&l| vec![l]).collect::<Vec<_>>(),
+        &mut rng,
+    );
+    c.members
+        .push(("cifar-10-batches-bin/test_batch.bin".into(), file));
     c.test_labels = labels;
     c.members.push((
         "cifar-10-batches-bin/batches.meta.txt".into(),
@@ -77,7 +85,10 @@ fn cifar10(per_batch: usize) -> Cifar10 {
 }
 
 fn as_refs(members: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
-    members.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect()
+    members
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect()
 }
 
 #[test]
@@ -87,20 +98,37 @@ fn cifar10_reads_the_same_from_tar_gz_tar_and_loose_files() {
     with_extra.push(("cifar-10-batches-bin/notes.txt", b"hello"));
     let tar = tar_of(&with_extra);
     let tgz = gzip(&tar);
-    let from_tgz = load_cifar(&[("cifar-10-binary.tar.gz", &tgz)], None, Cifar100Labels::Fine).unwrap();
+    let from_tgz = load_cifar(
+        &[("cifar-10-binary.tar.gz", &tgz)],
+        None,
+        Cifar100Labels::Fine,
+    )
+    .unwrap();
     assert_eq!(from_tgz.kind, CifarKind::Cifar10);
     assert_eq!(from_tgz.train.len(), 15);
     assert_eq!(from_tgz.test.len(), 3);
     assert_eq!(from_tgz.train.classes, 10);
-    assert_eq!(from_tgz.train.labels, c.train_labels, "batches joined in order 1..5");
+    assert_eq!(
+        from_tgz.train.labels, c.train_labels,
+        "batches joined in order 1..5"
+    );
     assert_eq!(from_tgz.test.labels, c.test_labels);
     let joined: Vec<u8> = c.train_images.concat();
     assert_eq!(from_tgz.train.pixels, joined);
     // The unknown member is said; the distribution's own metadata is not.
     assert_eq!(from_tgz.notes.len(), 1, "{:?}", from_tgz.notes);
-    assert!(from_tgz.notes[0].contains("notes.txt"), "{:?}", from_tgz.notes);
+    assert!(
+        from_tgz.notes[0].contains("notes.txt"),
+        "{:?}",
+        from_tgz.notes
+    );
 
-    let from_tar = load_cifar(&[("cifar-10-binary.tar", &tar)], Some(CifarKind::Cifar10), Cifar100Labels::Fine).unwrap();
+    let from_tar = load_cifar(
+        &[("cifar-10-binary.tar", &tar)],
+        Some(CifarKind::Cifar10),
+        Cifar100Labels::Fine,
+    )
+    .unwrap();
     assert_eq!(from_tar.train, from_tgz.train);
     assert_eq!(from_tar.test, from_tgz.test);
     // Loose files, in any order, named without their folder.
@@ -126,13 +154,23 @@ fn cifar100_takes_fine_labels_by_default_and_coarse_on_request() {
         ("cifar-100-binary/test.bin", &test),
         ("cifar-100-binary/fine_label_names.txt", b"apple\n"),
     ]));
-    let fine = load_cifar(&[("cifar-100-binary.tar.gz", &tgz)], Some(CifarKind::Cifar100), Cifar100Labels::Fine).unwrap();
+    let fine = load_cifar(
+        &[("cifar-100-binary.tar.gz", &tgz)],
+        Some(CifarKind::Cifar100),
+        Cifar100Labels::Fine,
+    )
+    .unwrap();
     assert_eq!(fine.kind, CifarKind::Cifar100);
     assert_eq!(fine.train.classes, 100);
     assert_eq!(fine.train.labels, vec![99, 98, 97, 96]);
     assert_eq!(fine.train.pixels, images.concat());
     assert_eq!(fine.test.len(), 2);
-    let coarse = load_cifar(&[("cifar-100-binary.tar.gz", &tgz)], None, Cifar100Labels::Coarse).unwrap();
+    let coarse = load_cifar(
+        &[("cifar-100-binary.tar.gz", &tgz)],
+        None,
+        Cifar100Labels::Coarse,
+    )
+    .unwrap();
     assert_eq!(coarse.train.classes, 20);
     assert_eq!(coarse.train.labels, vec![0, 5, 10, 15]);
 }
@@ -147,12 +185,22 @@ fn channel_statistics_and_features_follow_their_definitions() {
         let values: Vec<f64> = c
             .train_images
             .iter()
-            .flat_map(|im| im[ch * 1024..(ch + 1) * 1024].iter().map(|&p| p as f64 / 255.0))
+            .flat_map(|im| {
+                im[ch * 1024..(ch + 1) * 1024]
+                    .iter()
+                    .map(|&p| p as f64 / 255.0)
+            })
             .collect();
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
-        assert!((stats.mean[ch] as f64 - mean).abs() < 1e-6, "channel {ch} mean");
-        assert!((stats.std[ch] as f64 - var.sqrt()).abs() < 1e-6, "channel {ch} std");
+        assert!(
+            (stats.mean[ch] as f64 - mean).abs() < 1e-6,
+            "channel {ch} mean"
+        );
+        assert!(
+            (stats.std[ch] as f64 - var.sqrt()).abs() < 1e-6,
+            "channel {ch} std"
+        );
     }
     let d = set.train.to_dataset(7, Some(&stats)).unwrap();
     assert_eq!((d.len(), d.dim, d.classes), (7, 3072, 10));
@@ -162,7 +210,12 @@ fn channel_statistics_and_features_follow_their_definitions() {
     assert!((d.features[6 * 3072 + 1024 + 3 * 32 + 5] - want).abs() < 1e-6);
     let unit = set.train.to_dataset(1, None).unwrap();
     assert_eq!(unit.features[0], c.train_images[0][0] as f32 / 255.0);
-    assert!(set.train.to_dataset(21, None).unwrap_err().to_string().contains("between 1 and 20"));
+    assert!(set
+        .train
+        .to_dataset(21, None)
+        .unwrap_err()
+        .to_string()
+        .contains("between 1 and 20"));
 }
 
 /// (what is given, the set asked for, words the message must hold).
@@ -184,40 +237,95 @@ fn bad_inputs_are_refused_with_the_file_and_the_problem() {
         }
     };
     // Not gzip, not tar.
-    check(&[("cifar-10-binary.tar.gz", b"this is plainly not an archive at all")], None, &["cifar-10-binary.tar.gz", "not a tar archive"]);
-    check(&[("cifar-10-binary.tar.gz", &gzip(b"gzip of text"))], None, &["does not hold a tar archive"]);
+    check(
+        &[(
+            "cifar-10-binary.tar.gz",
+            b"this is plainly not an archive at all",
+        )],
+        None,
+        &["cifar-10-binary.tar.gz", "not a tar archive"],
+    );
+    check(
+        &[("cifar-10-binary.tar.gz", &gzip(b"gzip of text"))],
+        None,
+        &["does not hold a tar archive"],
+    );
     // A truncated archive: the gzip stream cut in the middle.
-    check(&[("cifar-10-binary.tar.gz", &tgz[..tgz.len() / 2])], None, &["cifar-10-binary.tar.gz", "truncated"]);
+    check(
+        &[("cifar-10-binary.tar.gz", &tgz[..tgz.len() / 2])],
+        None,
+        &["cifar-10-binary.tar.gz", "truncated"],
+    );
     // A truncated tar (the end of the last member missing).
     let tar = tar_of(&refs);
-    check(&[("c.tar", &tar[..tar.len() - 3000])], None, &["c.tar", "truncated"]);
+    check(
+        &[("c.tar", &tar[..tar.len() - 3000])],
+        None,
+        &["c.tar", "truncated"],
+    );
     // A truncated record.
     let mut cut = refs.clone();
     let short = &batch1[..batch1.len() - 100];
     cut[0] = ("data_batch_1.bin", short);
     check(&cut, None, &["data_batch_1.bin", "truncated", "cut-off"]);
     // CIFAR-100 offered as CIFAR-10, by name and by record size.
-    check(&[("train.bin", &c100), ("test.bin", &c100)], Some(CifarKind::Cifar10), &["test.bin", "CIFAR-100", "not CIFAR-10"]);
+    check(
+        &[("train.bin", &c100), ("test.bin", &c100)],
+        Some(CifarKind::Cifar10),
+        &["test.bin", "CIFAR-100", "not CIFAR-10"],
+    );
     let mut renamed = refs.clone();
     renamed[0] = ("data_batch_1.bin", &c100);
-    check(&renamed, None, &["data_batch_1.bin", "3074-byte records", "looks like CIFAR-100"]);
+    check(
+        &renamed,
+        None,
+        &[
+            "data_batch_1.bin",
+            "3074-byte records",
+            "looks like CIFAR-100",
+        ],
+    );
     // And CIFAR-10 offered as CIFAR-100.
-    check(&refs, Some(CifarKind::Cifar100), &["CIFAR-10", "not CIFAR-100"]);
+    check(
+        &refs,
+        Some(CifarKind::Cifar100),
+        &["CIFAR-10", "not CIFAR-100"],
+    );
     // A label out of range.
     let mut bad_label = batch1.clone();
     bad_label[PIXELS + 1] = 10; // the second record's label
     let mut labelled = refs.clone();
     labelled[0] = ("data_batch_1.bin", &bad_label);
-    check(&labelled, None, &["data_batch_1.bin", "record 1", "label 10", "0..=9"]);
+    check(
+        &labelled,
+        None,
+        &["data_batch_1.bin", "record 1", "label 10", "0..=9"],
+    );
     let mut bad_fine = c100.clone();
     bad_fine[1] = 100;
-    check(&[("train.bin", &bad_fine), ("test.bin", &c100)], None, &["train.bin", "fine label 100"]);
+    check(
+        &[("train.bin", &bad_fine), ("test.bin", &c100)],
+        None,
+        &["train.bin", "fine label 100"],
+    );
     // A missing batch file.
-    let missing: Vec<(&str, &[u8])> = refs.iter().filter(|(n, _)| !n.ends_with("data_batch_3.bin")).copied().collect();
+    let missing: Vec<(&str, &[u8])> = refs
+        .iter()
+        .filter(|(n, _)| !n.ends_with("data_batch_3.bin"))
+        .copied()
+        .collect();
     check(&missing, None, &["data_batch_3.bin", "missing"]);
     // Nothing CIFAR at all, an empty file, both sets at once, a member twice.
-    check(&[("t10k-images-idx3-ubyte", &[0, 0, 8, 3])], None, &["t10k-images-idx3-ubyte", "no CIFAR batch files"]);
-    check(&[("test_batch.bin", &[])], None, &["test_batch.bin", "empty"]);
+    check(
+        &[("t10k-images-idx3-ubyte", &[0, 0, 8, 3])],
+        None,
+        &["t10k-images-idx3-ubyte", "no CIFAR batch files"],
+    );
+    check(
+        &[("test_batch.bin", &[])],
+        None,
+        &["test_batch.bin", "empty"],
+    );
     let mut both = refs.clone();
     both.push(("train.bin", &c100));
     check(&both, None, &["both CIFAR-10", "CIFAR-100"]);
@@ -258,7 +366,13 @@ fn the_cli_trains_on_a_cifar_archive_and_refuses_a_broken_one() {
     let out = dir.join("history.json");
     let train = |data: &std::path::Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_dropout-lab"))
-            .args(["train", "--config", config_path.to_str().unwrap(), "--out", out.to_str().unwrap()])
+            .args([
+                "train",
+                "--config",
+                config_path.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
             .args(["--data", data.to_str().unwrap()])
             .output()
             .unwrap()
@@ -267,16 +381,26 @@ fn the_cli_trains_on_a_cifar_archive_and_refuses_a_broken_one() {
         let ran = train(data);
         let stderr = String::from_utf8_lossy(&ran.stderr);
         assert!(ran.status.success(), "{stderr}");
-        assert!(stderr.contains("CIFAR-10: 15 training and 3 test images, 10 classes"), "{stderr}");
+        assert!(
+            stderr.contains("CIFAR-10: 15 training and 3 test images, 10 classes"),
+            "{stderr}"
+        );
         let history: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-        assert_eq!(history["epochs"].as_array().map(Vec::len), Some(2), "epochs 0 and 1: {history}");
+        assert_eq!(
+            history["epochs"].as_array().map(Vec::len),
+            Some(2),
+            "epochs 0 and 1: {history}"
+        );
     }
     std::fs::write(&archive, &tgz[..tgz.len() / 3]).unwrap();
     let ran = train(&archive);
     let stderr = String::from_utf8_lossy(&ran.stderr);
     assert!(!ran.status.success());
-    assert!(stderr.contains("cifar-10-binary.tar.gz") && stderr.contains("truncated"), "{stderr}");
+    assert!(
+        stderr.contains("cifar-10-binary.tar.gz") && stderr.contains("truncated"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -239,7 +239,10 @@ fn s_para_keeps_the_block_every_interval_steps() {
         "S_para samples are not the block at steps 6, 9, 12, 15"
     );
     let flat: Vec<Vec<f32>> = want.iter().map(|p| p.flatten()).collect();
-    assert!(full == flat, "full S_para samples are not θ at steps 6, 9, 12, 15");
+    assert!(
+        full == flat,
+        "full S_para samples are not θ at steps 6, 9, 12, 15"
+    );
     cfg.run.para_interval = 0;
     assert!(cfg.run.validate().is_err());
 }

@@ -15,8 +15,8 @@ use dropout_lab::analysis::noise::Block;
 use dropout_lab::backend::cpu_device;
 use dropout_lab::backend::read_f32;
 use dropout_lab::data::resize::block_means;
-use dropout_lab::experiments::hessian_span::HessianSpan;
 use dropout_lab::experiments::fig4_variance_hessian::{run, Fig4Config};
+use dropout_lab::experiments::hessian_span::HessianSpan;
 use dropout_lab::experiments::noise_run::{NoiseSource, Setting};
 use dropout_lab::experiments::Silent;
 use dropout_lab::linalg::dense::symmetric_eigen;
@@ -153,7 +153,10 @@ fn full_span_top_eigenpairs_are_the_dense_hessians_and_variances_are_projections
     assert_eq!(s.hessian_eigenvalues.len(), 4);
     assert_eq!(s.projected_variance.len(), 4);
     let check = s.lanczos.expect("span full reports its Lanczos residuals");
-    assert!(check.converged && check.max_relative_residual < 1e-5, "{check:?}");
+    assert!(
+        check.converged && check.max_relative_residual < 1e-5,
+        "{check:?}"
+    );
     assert!(s.asymmetry.is_none(), "no dense matrix is assembled");
 
     let tc = cfg.run.train_config(&cfg.run.settings[0], 0);

@@ -106,7 +106,8 @@ impl Alignment {
     /// eigenvectors, same spectra), Tr(H)Tr(Σ)/(D‖H‖_F‖Σ‖_F), which needs only traces and norms, so
     /// it is affordable where H's full spectrum is not.
     pub fn null_mean(&self) -> f64 {
-        self.trace_h_isotropic / (self.frobenius_sq_h.value.max(0.0).sqrt() * self.covariance.frobenius)
+        self.trace_h_isotropic
+            / (self.frobenius_sq_h.value.max(0.0).sqrt() * self.covariance.frobenius)
     }
 }
 
@@ -186,7 +187,10 @@ pub fn null_cosine(
 /// Var(Proj_v(S)) = vᵀΣv for each direction v (length D), streamed from the raw samples: the
 /// projections s·v are centred and squared, so no N x D f64 copy is made (full-parameter noise
 /// at the paper's N = 1000 would be 340 MB).
-pub fn projected_variances_of(samples: &[Vec<f32>], directions: &[Vec<f64>]) -> LabResult<Vec<f64>> {
+pub fn projected_variances_of(
+    samples: &[Vec<f32>],
+    directions: &[Vec<f64>],
+) -> LabResult<Vec<f64>> {
     let n = samples.len();
     if n < 2 {
         return Err(LabError::Config(format!(

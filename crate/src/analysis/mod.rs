@@ -10,6 +10,7 @@ pub mod flatness;
 pub mod hessian;
 pub mod kfac;
 pub mod landscape;
+pub mod net_hessian;
 pub mod noise;
 pub mod powerlaw;
 pub mod rank_agreement;

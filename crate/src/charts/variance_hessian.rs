@@ -99,6 +99,9 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 2 * (2 + 1));
         assert!(svg.contains("slope 1.00") && svg.contains("slope 0.50"));
         assert!(svg.contains("S_grad: λ_i(H)") && svg.contains("S_para: λ_i(H)"));
-        assert!(svg.contains("block: layer 1 weights, D = 2500"), "the title says which H");
+        assert!(
+            svg.contains("block: layer 1 weights, D = 2500"),
+            "the title says which H"
+        );
     }
 }

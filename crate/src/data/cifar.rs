@@ -480,7 +480,11 @@ fn decode_records(
                 if r[at] as usize >= *n {
                     return Err(LabError::data(
                         origin,
-                        format!("record {i}: {which} {} is out of range 0..={}", r[at], n - 1),
+                        format!(
+                            "record {i}: {which} {} is out of range 0..={}",
+                            r[at],
+                            n - 1
+                        ),
                     ));
                 }
             }

@@ -160,7 +160,16 @@ pub async fn run(
             s.drop_rate,
             s.lr
         );
-        let sampled = train_and_sample(&cfg.run, HessianSpan::Block, s, &stage, &train, inputs, reporter).await?;
+        let sampled = train_and_sample(
+            &cfg.run,
+            HessianSpan::Block,
+            s,
+            &stage,
+            &train,
+            inputs,
+            reporter,
+        )
+        .await?;
         for (source, samples) in sampled.samples {
             let pcs = pca(&samples, cfg.top_k)?;
             let mut flatness: Vec<IntervalFlatness> = Vec::new();

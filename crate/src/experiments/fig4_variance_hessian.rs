@@ -15,9 +15,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::fig2_variance_flatness::PowerLawFit;
+use super::hessian_span::HessianSpan;
 use super::noise_run::{train_and_sample, NoiseRun, NoiseSource, Setting};
 use super::Reporter;
-use super::hessian_span::HessianSpan;
 use crate::analysis::alignment::projected_variances_of;
 use crate::analysis::hessian::{batch_capacity, HessianOperator};
 use crate::analysis::powerlaw::fit;
@@ -25,8 +25,8 @@ use crate::error::{LabError, LabResult};
 use crate::linalg::dense::symmetric_eigen;
 use crate::linalg::lanczos::{lanczos, LanczosOptions};
 use crate::linalg::operator::to_dense;
-use crate::rng::{stream, Stream};
 use crate::model::Mlp;
+use crate::rng::{stream, Stream};
 use crate::train::eval::DeviceData;
 
 /// Blocks larger than this are refused: the dense matrix and its O(D³) eigendecomposition
@@ -200,9 +200,19 @@ pub async fn run(
             HessianSpan::Full => {
                 let mut rng = stream(cfg.run.seed, Stream::LanczosStart);
                 let stage = format!("{stage}: Lanczos on the full Hessian");
-                let r = lanczos(&mut op, &LanczosOptions::top(cfg.top_k), &mut rng, reporter, &stage)
-                    .await?;
-                let scale = r.values.first().map_or(1.0, |l| l.abs()).max(f64::MIN_POSITIVE);
+                let r = lanczos(
+                    &mut op,
+                    &LanczosOptions::top(cfg.top_k),
+                    &mut rng,
+                    reporter,
+                    &stage,
+                )
+                .await?;
+                let scale = r
+                    .values
+                    .first()
+                    .map_or(1.0, |l| l.abs())
+                    .max(f64::MIN_POSITIVE);
                 Spectrum {
                     lanczos: Some(LanczosCheck {
                         max_relative_residual: r.residuals.iter().fold(0.0, |a: f64, x| a.max(*x))
@@ -326,7 +336,10 @@ impl super::Preset for Fig4 {
                     row
                 })
         });
-        let span = r.config.span.csv_cells(&r.config.run.widths, r.config.run.block_layer);
+        let span = r
+            .config
+            .span
+            .csv_cells(&r.config.run.widths, r.config.run.block_layer);
         super::csv_header(&r.crate_version, &r.backend, r.config.run.seed, &span)
             + &super::csv_rows(
                 "source,drop_rate,lr,index,hessian_eigenvalue,projected_variance,fit_slope,fit_r2",

@@ -84,7 +84,10 @@ pub async fn run(
     } = inputs;
     let mut track_cfg = cfg.track.clone();
     track_cfg.train_with_dropout = true; // 001 trains with dropout
-    let d = track_cfg.span.span(track_cfg.block_layer).dim(&track_cfg.widths);
+    let d = track_cfg
+        .span
+        .span(track_cfg.block_layer)
+        .dim(&track_cfg.widths);
     let sampled_null = cfg.null_repeats > 0 && track_cfg.span == HessianSpan::Block;
     if sampled_null && d > super::fig4_variance_hessian::MAX_DENSE_BLOCK {
         return Err(LabError::Config(format!("the null baseline needs all {d} Hessian eigenvalues; set null_repeats to 0 or pick a smaller block")));

@@ -6,6 +6,7 @@ pub mod host;
 pub mod init;
 pub mod loss;
 pub mod mlp;
+pub mod net;
 
 pub use config::{Activation, InitScheme, MlpConfig};
 pub use dropout::DropoutMode;

@@ -200,7 +200,9 @@ impl Lab {
         if let Some((set, stats)) = &self.cifar {
             // More than the set holds: convert all, and let the run refuse the size by name.
             let n = |len: usize, want: Option<usize>| want.unwrap_or(len).clamp(1, len);
-            let train = set.train.to_dataset(n(set.train.len(), train_n), Some(stats));
+            let train = set
+                .train
+                .to_dataset(n(set.train.len(), train_n), Some(stats));
             let test = set.test.to_dataset(n(set.test.len(), test_n), Some(stats));
             return Ok((
                 Cow::Owned(train.map_err(js_err)?),
@@ -216,7 +218,6 @@ impl Lab {
 
 #[wasm_bindgen]
 impl Lab {
-
     /// Build a trainer from a `TrainConfig` object and evaluate the initial model.
     pub async fn start(&mut self, config: JsValue) -> Result<JsValue, JsError> {
         self.trainer = None;

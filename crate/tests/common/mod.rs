@@ -27,6 +27,7 @@ pub fn mnist(split: &str) -> Dataset {
     .unwrap()
 }
 
+pub mod net_reference;
 pub mod reference;
 
 /// A safetensors file of f32 tensors (name, shape, values) without metadata, as

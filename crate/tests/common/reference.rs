@@ -219,7 +219,11 @@ pub fn full_hessian_f64(
     let masks: Vec<Option<Vec<f64>>> = vec![None; widths.len() - 2];
     let n: usize = p.iter().map(Vec::len).sum();
     let eps = 1e-5;
-    let grad_at = |q: &[Vec<f64>]| backprop_f64(q, widths, act, x, labels, &masks, &masks).1.concat();
+    let grad_at = |q: &[Vec<f64>]| {
+        backprop_f64(q, widths, act, x, labels, &masks, &masks)
+            .1
+            .concat()
+    };
     let mut h = nalgebra::DMatrix::zeros(n, n);
     let mut j = 0;
     for t in 0..p.len() {

@@ -64,7 +64,10 @@ fn cifar_files(path: &Path) -> Result<Option<Vec<PathBuf>>, String> {
         let dir = path.join(sub);
         if dir.is_dir() {
             return Ok(Some(
-                list(&dir)?.into_iter().filter(|p| is_cifar_name(p)).collect(),
+                list(&dir)?
+                    .into_iter()
+                    .filter(|p| is_cifar_name(p))
+                    .collect(),
             ));
         }
     }
@@ -101,7 +104,10 @@ pub fn splits(path: &Path) -> Result<(Dataset, Dataset), String> {
         );
         let train = set.train.to_dataset(set.train.len(), Some(&stats));
         let test = set.test.to_dataset(set.test.len(), Some(&stats));
-        return Ok((train.map_err(|e| e.to_string())?, test.map_err(|e| e.to_string())?));
+        return Ok((
+            train.map_err(|e| e.to_string())?,
+            test.map_err(|e| e.to_string())?,
+        ));
     }
     let dir = path;
     let files = [

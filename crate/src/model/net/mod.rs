@@ -1,0 +1,15 @@
+//! Networks of layers (convolutional nets, ResNets, MLPs written as layers) as plain tensors,
+//! with host-side seeded initialisation, a forward pass that carries tangents for exact
+//! second order, and the papers' named architectures.
+
+pub mod arch;
+pub mod forward;
+pub mod grads;
+pub mod masks;
+pub mod params;
+pub mod spec;
+
+pub use arch::{Arch, ArchConfig};
+pub use forward::{BnMode, Net, Pass};
+pub use params::{NetParams, RunningStats};
+pub use spec::{DropoutSite, Layer, NetSpec, ParamSpec, Role, Shortcut};
