@@ -9,21 +9,26 @@ const steps = Number(process.env.BENCH_STEPS ?? 20);
 // The browser's Hessian benchmark: 10000 rows (the paper's) take half an hour on SwiftShader.
 const hessianRows = Number(process.env.BENCH_HESSIAN_ROWS ?? 1000);
 const nativeRows = Number(process.env.BENCH_NATIVE_HESSIAN_ROWS ?? 10000);
+// Conv-net training steps per backend (ResNet-20 at batch 128 takes seconds per step on a CPU).
+const convSteps = Number(process.env.BENCH_CONV_STEPS ?? 3);
 const cli = process.env.DROPOUT_LAB_CLI;
 
 let native = null;
+let nativeConv = null;
 if (cli && existsSync(cli)) {
   console.error(`native Hessian benchmark (${nativeRows} rows)…`);
   native = JSON.parse(execFileSync(cli, ['bench-hessian', '--rows', String(nativeRows), '--k', '20']).toString());
+  console.error(`native conv-net training benchmark (${convSteps} steps each)…`);
+  nativeConv = JSON.parse(execFileSync(cli, ['bench-conv', '--steps', String(convSteps)]).toString());
 }
 const { server, url } = await startServer();
 const browser = await launch({ webgpu: true });
 try {
   const page = await browser.newPage();
-  await page.goto(`${url}bench.html?steps=${steps}&hessian_rows=${hessianRows}`);
+  await page.goto(`${url}bench.html?steps=${steps}&hessian_rows=${hessianRows}&conv_steps=${convSteps}`);
   await page.waitForFunction(() => window.benchResults, null, { timeout: 0 });
   const results = await page.evaluate(() => window.benchResults);
-  console.log(JSON.stringify({ date: new Date().toISOString(), steps, ...results, native: { hessian: native } }, null, 2));
+  console.log(JSON.stringify({ date: new Date().toISOString(), steps, ...results, native: { hessian: native, conv_training: nativeConv } }, null, 2));
   if (results.error) process.exitCode = 1;
 } finally {
   await browser.close();

@@ -252,7 +252,7 @@ onmessage = ({ data }) => {
 };
 
 // `npm run bench`: the hot loops only, on each available backend (see crate/src/web/bench.rs).
-async function bench({ steps, hessianRows }) {
+async function bench({ steps, hessianRows, convSteps }) {
   const results = { crate_version: version(), user_agent: navigator.userAgent, backends: {} };
   for (const b of webgpuUsable ? ['webgpu', 'cpu'] : ['cpu']) {
     await lab.setBackend(b);
@@ -260,6 +260,9 @@ async function bench({ steps, hessianRows }) {
     for (const widths of [[784, 50, 50, 10], [784, 1024, 1024, 10]]) {
       r.training.push(await lab.benchTraining(Uint32Array.from(widths), 128, steps));
     }
+    // Conv nets at batch 128 (LeNet-5, ConvNet-Quick, ResNet-20: perf::CONV_BENCH).
+    r.conv_training = [];
+    for (let i = 0; i < 3 && convSteps > 0; i++) r.conv_training.push(await lab.benchConvTraining(i, 128, convSteps));
     if (b === 'webgpu') r.matmul = await lab.benchMatmul(1024, 8);
     if (hessianRows > 0) r.hessian = await lab.benchHessian(hessianRows, 20);
     results.backends[b] = r;

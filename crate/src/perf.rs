@@ -97,3 +97,71 @@ pub async fn hessian(
         dense_eig_ms: t3 - t2,
     })
 }
+
+#[derive(Debug, Serialize)]
+pub struct ConvTrainingBench {
+    pub arch: String,
+    pub width: f64,
+    pub input: [usize; 3],
+    pub parameters: usize,
+    pub batch: usize,
+    pub steps: usize,
+    pub ms_per_step: f64,
+    pub samples_per_s: f64,
+}
+
+/// Training throughput of a named conv net: momentum SGD with dropout 0.5 at the architecture's
+/// sites on random images of `input` (the data does not change a step's cost). Two warm-up steps
+/// compile kernels and are not timed. `now` is a millisecond clock.
+pub async fn conv_training(
+    device: Device,
+    arch: crate::model::net::Arch,
+    width: f64,
+    input: [usize; 3],
+    batch: usize,
+    steps: usize,
+    now: fn() -> f64,
+) -> LabResult<ConvTrainingBench> {
+    use crate::model::net::ArchConfig;
+    use crate::train::{NetTrainConfig, NetTrainer};
+    let dim: usize = input.iter().product();
+    let rows = batch * (steps + 2);
+    let mut rng = stream(0, Stream::Directions);
+    let data = Dataset {
+        features: (0..rows * dim).map(|_| rng.random::<f32>()).collect(),
+        labels: (0..rows).map(|i| (i % 10) as u8).collect(),
+        dim,
+        classes: 10,
+    };
+    let mut a = ArchConfig::new(arch);
+    a.width = width;
+    a.drop_rate = 0.5;
+    let mut c = NetTrainConfig::new(a);
+    c.train_size = rows;
+    c.test_size = batch;
+    c.batch_size = batch;
+    let parameters = c.spec(dim, 10)?.param_count()?;
+    let mut trainer = NetTrainer::new(c, &data, &data, device).await?;
+    trainer.run(2).await?;
+    let t0 = now();
+    trainer.run(steps).await?;
+    let ms = (now() - t0) / steps as f64;
+    Ok(ConvTrainingBench {
+        arch: arch.id().to_string(),
+        width,
+        input,
+        parameters,
+        batch,
+        steps,
+        ms_per_step: ms,
+        samples_per_s: batch as f64 * 1000.0 / ms,
+    })
+}
+
+/// The conv nets `npm run bench` measures: LeNet-5 on 1x28x28, ConvNet-Quick and ResNet-20 on
+/// 3x32x32 (issue 13's list), each at full width.
+pub const CONV_BENCH: [(crate::model::net::Arch, [usize; 3]); 3] = [
+    (crate::model::net::Arch::Lenet5, [1, 28, 28]),
+    (crate::model::net::Arch::ConvnetQuick, [3, 32, 32]),
+    (crate::model::net::Arch::Resnet20, [3, 32, 32]),
+];

@@ -28,6 +28,8 @@ pub enum Stream {
     HessianMasks = 11,
     /// Starting vectors of Lanczos runs on a full-parameter Hessian.
     LanczosStart = 12,
+    /// Crops and flips of data augmentation.
+    Augment = 13,
 }
 
 pub fn stream(seed: u64, purpose: Stream) -> ChaCha8Rng {

@@ -405,3 +405,166 @@ async fn noise_injection_training_on_webgpu_matches_cpu() {
         }
     }
 }
+
+/// Conv nets on WebGPU: one training pass (BatchNorm on batch statistics, dropout masks) through
+/// every layer type gives the CPU's loss and gradients, exact HVPs through them (BatchNorm in
+/// evaluation mode) the CPU's products, and a few ResNet-20 training steps the CPU's weights.
+/// The f64 oracles of tests/net_hessian.rs vouch for the CPU side.
+#[wasm_bindgen_test]
+async fn conv_nets_on_webgpu_match_cpu() {
+    use burn::tensor::{Tensor, TensorData};
+    use dropout_lab::analysis::net_hessian::{net_hvp, NetSpan};
+    use dropout_lab::backend::read_f32;
+    use dropout_lab::model::net::masks::{sample_site_masks, upload_site_masks};
+    use dropout_lab::model::net::{
+        Arch, ArchConfig, BnMode, Layer, Net, NetParams, NetSpec, Shortcut,
+    };
+    use dropout_lab::train::eval::DeviceData;
+    use dropout_lab::train::{NetTrainConfig, NetTrainer};
+    let gpu = webgpu_device().await.expect("WebGPU adapter");
+    let conv = |out, kernel, stride, padding| Layer::Conv {
+        out,
+        kernel,
+        stride,
+        padding,
+        bias: true,
+    };
+    let spec = NetSpec {
+        input: [1, 8, 8],
+        classes: 10,
+        layers: vec![
+            Layer::Pad { pixels: 1 },
+            conv(4, 3, 1, 1),
+            Layer::BatchNorm,
+            Layer::Relu,
+            Layer::MaxPool {
+                kernel: 3,
+                stride: 2,
+                ceil: true,
+            },
+            Layer::Residual {
+                out: 6,
+                stride: 2,
+                shortcut: Shortcut::A,
+                drop_rate: 0.2,
+                channelwise: true,
+            },
+            Layer::Residual {
+                out: 8,
+                stride: 1,
+                shortcut: Shortcut::B,
+                drop_rate: 0.0,
+                channelwise: false,
+            },
+            Layer::AvgPool {
+                kernel: 2,
+                stride: 2,
+                ceil: true,
+            },
+            conv(8, 1, 1, 0),
+            Layer::Tanh,
+            Layer::GlobalAvgPool,
+            Layer::Flatten,
+            Layer::Dropout {
+                rate: 0.3,
+                channelwise: false,
+            },
+            Layer::Dense { out: 10 },
+        ],
+    };
+    let data = blobs(64, 6);
+    let params = NetParams::init(&spec, &mut stream(3, Stream::Init)).unwrap();
+    let sites = spec.dropout_sites().unwrap();
+    let masks = sample_site_masks(&mut stream(3, Stream::DropoutMasks), 64, &sites);
+    let d = NetSpan::All.dim(&Net::from_host(&params, &cpu_device()).unwrap());
+    let mut rng = stream(4, Stream::Directions);
+    let vs: Vec<Vec<f64>> = (0..2)
+        .map(|_| (0..d).map(|_| rng.random_range(-1.0..1.0)).collect())
+        .collect();
+    let mut grads = Vec::new();
+    let mut hvps = Vec::new();
+    for device in [cpu_device(), gpu.clone()] {
+        let net = Net::from_host(&params, &device).unwrap();
+        let x = Tensor::<2>::from_data(TensorData::new(data.features.clone(), [64, 64]), &device);
+        let mut y = vec![0.0f32; 640];
+        data.labels
+            .iter()
+            .enumerate()
+            .for_each(|(r, &l)| y[r * 10 + l as usize] = 1.0);
+        let y = Tensor::<2>::from_data(TensorData::new(y, [64, 10]), &device);
+        let m = upload_site_masks(&masks, 64, &sites, &device);
+        let lg = net.loss_and_grads(x, y, &m, BnMode::Train).unwrap();
+        let mut flat = read_f32(lg.loss).await.unwrap();
+        for g in lg.grads {
+            flat.extend(read_f32(g).await.unwrap());
+        }
+        grads.push(flat);
+        let dev = DeviceData::upload(&data, &device);
+        hvps.push(
+            net_hvp(&net, &dev, &masks, NetSpan::All, &vs)
+                .await
+                .unwrap(),
+        );
+    }
+    let scale = grads[0].iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    for (i, (c, g)) in grads[0].iter().zip(&grads[1]).enumerate() {
+        assert!(
+            (c - g).abs() <= 1e-4 * scale,
+            "gradient [{i}]: cpu {c} webgpu {g}"
+        );
+    }
+    for (c, g) in hvps[0].iter().zip(&hvps[1]) {
+        let scale = c.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        let err = c
+            .iter()
+            .zip(g)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            err <= 1e-4 * scale,
+            "Hv: max |gpu - cpu| {err:e} of {scale:e}"
+        );
+    }
+
+    // ResNet-20 at width 1/8 on 3x32x32 images: 2 momentum-SGD steps with dropout, weight decay
+    // and augmentation.
+    let mut rng = stream(5, Stream::Directions);
+    let images = Dataset {
+        features: (0..32 * 3072)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect(),
+        labels: (0..32).map(|i| (i % 10) as u8).collect(),
+        dim: 3072,
+        classes: 10,
+    };
+    let mut arch = ArchConfig::new(Arch::Resnet20);
+    arch.width = 0.125;
+    arch.drop_rate = 0.2;
+    let mut c = NetTrainConfig::new(arch);
+    c.train_size = 32;
+    c.test_size = 16;
+    c.batch_size = 16;
+    c.epochs = 1;
+    c.lr = 0.05;
+    c.weight_decay = 1e-4;
+    c.augment = true;
+    let mut finals = Vec::new();
+    for device in [cpu_device(), gpu.clone()] {
+        let mut t = NetTrainer::new(c.clone(), &images, &images, device)
+            .await
+            .unwrap();
+        t.run(10).await.unwrap();
+        assert!(t.is_done());
+        finals.push(t.net().to_host().await.unwrap());
+    }
+    for (a, b) in finals[0].params.iter().zip(&finals[1].params) {
+        let scale = a.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let err = a
+            .iter()
+            .zip(b)
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(
+            err <= 1e-4 * scale.max(1.0),
+            "ResNet-20 weights: {err:e} of {scale:e}"
+        );
+    }
+}

@@ -404,3 +404,66 @@ fn the_cli_trains_on_a_cifar_archive_and_refuses_a_broken_one() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The CLI trains a conv net (a NetTrainConfig, told apart by its `arch`) on a CIFAR archive and
+/// writes weights in PyTorch's state_dict layout that load back into the same network; an
+/// unknown architecture is refused by name.
+#[test]
+fn the_cli_trains_a_conv_net_on_cifar_and_writes_state_dict_weights() {
+    use dropout_lab::io::net_safetensors;
+    use dropout_lab::model::net::{Arch, ArchConfig};
+    use dropout_lab::train::NetTrainConfig;
+    let dir = std::env::temp_dir().join(format!("dropout-lab-cifar-net-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = cifar10(3);
+    let archive = dir.join("cifar-10-binary.tar.gz");
+    std::fs::write(&archive, gzip(&tar_of(&as_refs(&c.members)))).unwrap();
+    let mut arch = ArchConfig::new(Arch::ConvnetQuick);
+    arch.width = 0.25;
+    arch.drop_rate = 0.5;
+    let mut config = NetTrainConfig::new(arch);
+    config.train_size = 15;
+    config.test_size = 3;
+    config.batch_size = 5;
+    let config_path = dir.join("net.json");
+    let weights = dir.join("net.safetensors");
+    let out = dir.join("net-history.json");
+    let run = |config: &serde_json::Value| {
+        std::fs::write(&config_path, config.to_string()).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_dropout-lab"))
+            .args(["train", "--config", config_path.to_str().unwrap()])
+            .args(["--out", out.to_str().unwrap()])
+            .args(["--weights", weights.to_str().unwrap()])
+            .args(["--data", archive.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let json = serde_json::to_value(&config).unwrap();
+    let ran = run(&json);
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert!(ran.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("convnet-quick") && stderr.contains("step 3/3"),
+        "{stderr}"
+    );
+    let history: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(
+        history["epochs"].as_array().map(Vec::len),
+        Some(2),
+        "{history}"
+    );
+    let bytes = std::fs::read(&weights).unwrap();
+    let spec = config.spec(3072, 10).unwrap();
+    let params = net_safetensors::import(&bytes, &spec).unwrap();
+    assert_eq!(params.params[0].len(), 8 * 3 * 5 * 5);
+
+    let mut bad = json.clone();
+    bad["arch"]["arch"] = "resnet50".into();
+    let ran = run(&bad);
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert!(!ran.status.success());
+    assert!(stderr.contains("resnet50"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,6 +1,8 @@
 //! Conv nets against an f64 forward written in the tests (`common::net_reference`): logits,
 //! gradients with BatchNorm in training mode, running statistics, and exact Hessian-vector
 //! products against a dense Hessian from second differences of the f64 loss.
+// Native only: the wasm build runs tests/browser.rs.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Dataset decoding and preparation: IDX files (MNIST, Fashion-MNIST), CIFAR binary archives,
 //! subsets, normalisation.
 
+pub mod augment;
 pub mod cifar;
 pub mod dataset;
 pub mod idx;

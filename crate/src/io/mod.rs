@@ -1,4 +1,5 @@
 //! Files that leave or enter the lab.
 
+pub mod net_safetensors;
 pub mod pytorch;
 pub mod safetensors;

@@ -84,7 +84,7 @@ impl LrSchedule {
         }
     }
 
-    fn validate(&self) -> LabResult<()> {
+    pub(crate) fn validate(&self) -> LabResult<()> {
         if !(self.gamma.is_finite() && self.gamma > 0.0 && self.gamma <= 1.0) {
             return Err(LabError::Config(format!(
                 "the schedule's factor gamma {} must be in (0, 1]",

@@ -377,6 +377,32 @@ impl Lab {
         serde_wasm_bindgen::to_value(&r).map_err(js_err)
     }
 
+    /// Conv-net training throughput on the current backend: entry `i` of `perf::CONV_BENCH` at
+    /// full width (see `perf::conv_training`).
+    #[wasm_bindgen(js_name = benchConvTraining)]
+    pub async fn bench_conv_training(
+        &self,
+        i: usize,
+        batch: usize,
+        steps: usize,
+    ) -> Result<JsValue, JsError> {
+        let (arch, input) = *crate::perf::CONV_BENCH
+            .get(i)
+            .ok_or_else(|| JsError::new("no such conv benchmark"))?;
+        let r = crate::perf::conv_training(
+            self.current_device()?,
+            arch,
+            1.0,
+            input,
+            batch,
+            steps,
+            js_sys::Date::now,
+        )
+        .await
+        .map_err(js_err)?;
+        serde_wasm_bindgen::to_value(&r).map_err(js_err)
+    }
+
     /// Plain matmul GFLOP/s on the current backend.
     #[wasm_bindgen(js_name = benchMatmul)]
     pub async fn bench_matmul(&self, n: usize, reps: usize) -> Result<JsValue, JsError> {

@@ -83,3 +83,25 @@ pub async fn trained_params(
     }
     t.model().to_host().await.unwrap()
 }
+
+/// Genuine Fashion-MNIST from Debian's `dataset-fashion-mnist` (installed by scripts/setup.sh).
+pub fn fashion(split: &str) -> Dataset {
+    let dir = "/usr/share/datasets/fashion-mnist/";
+    let (images, labels) = match split {
+        "train" => ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+        _ => ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+    };
+    let read = |n: &str| {
+        std::fs::read(format!("{dir}{n}")).unwrap_or_else(|e| {
+            panic!("{dir}{n}: {e}; install Debian's dataset-fashion-mnist (scripts/setup.sh)")
+        })
+    };
+    Dataset::from_idx(
+        images,
+        &read(images),
+        labels,
+        &read(labels),
+        Normalisation::Unit,
+    )
+    .unwrap()
+}

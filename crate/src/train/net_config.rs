@@ -1,0 +1,149 @@
+//! How a network of layers is trained: architecture, optimiser (with weight decay and a step
+//! schedule), batches, augmentation, seed.
+
+use serde::{Deserialize, Serialize};
+
+use super::config::{LrSchedule, OptimizerKind, ScheduleUnit};
+use super::optim::Hyper;
+use crate::data::augment::image_shape;
+use crate::error::{LabError, LabResult};
+use crate::model::net::{ArchConfig, NetSpec};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetTrainConfig {
+    pub arch: ArchConfig,
+    /// The first `train_size` training examples (and `test_size` test examples) are used.
+    pub train_size: usize,
+    pub test_size: usize,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    pub momentum: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// PyTorch's `weight_decay` (L2 added to the gradient), on every parameter.
+    pub weight_decay: f64,
+    pub schedule: LrSchedule,
+    pub epochs: usize,
+    /// Rows per step; for full-batch GD, rows per chunk of the accumulated gradient (BatchNorm
+    /// then normalises each chunk with its own statistics, as PyTorch does when a full-batch
+    /// gradient is accumulated over mini-batches).
+    pub batch_size: usize,
+    pub seed: u64,
+    /// Paper 004's ResNet augmentation: 4-pixel pad, random crop, horizontal flip (seeded).
+    pub augment: bool,
+}
+
+impl NetTrainConfig {
+    /// Sensible defaults for an architecture: SGD with momentum 0.9, lr 0.01, batch 100, no
+    /// weight decay, constant rate.
+    pub fn new(arch: ArchConfig) -> Self {
+        NetTrainConfig {
+            arch,
+            train_size: 5000,
+            test_size: 1000,
+            optimizer: OptimizerKind::Momentum,
+            lr: 0.01,
+            momentum: 0.9,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            schedule: LrSchedule::default(),
+            epochs: 1,
+            batch_size: 100,
+            seed: 1,
+            augment: false,
+        }
+    }
+
+    /// The network for data of `dim` features per example and `classes` classes.
+    pub fn spec(&self, dim: usize, classes: usize) -> LabResult<NetSpec> {
+        let shape = image_shape(dim).ok_or_else(|| {
+            LabError::Config(format!(
+                "{dim} features are not a square grey or RGB image: conv nets need images"
+            ))
+        })?;
+        self.arch.build(shape, classes)
+    }
+
+    pub fn validate(
+        &self,
+        train_len: usize,
+        test_len: usize,
+        dim: usize,
+        classes: usize,
+    ) -> LabResult<NetSpec> {
+        let spec = self.spec(dim, classes)?;
+        if self.train_size == 0 || self.train_size > train_len {
+            return Err(LabError::Config(format!(
+                "train_size {} must be in 1..={train_len}",
+                self.train_size
+            )));
+        }
+        if self.test_size == 0 || self.test_size > test_len {
+            return Err(LabError::Config(format!(
+                "test_size {} must be in 1..={test_len}",
+                self.test_size
+            )));
+        }
+        if self.batch_size == 0 {
+            return Err(LabError::Config("batch_size must be positive".into()));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(LabError::Config(format!("lr {} must be positive", self.lr)));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(LabError::Config(format!(
+                "weight_decay {} must be ≥ 0",
+                self.weight_decay
+            )));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(LabError::Config(format!(
+                "momentum {} must be in [0, 1)",
+                self.momentum
+            )));
+        }
+        if self.epochs == 0 {
+            return Err(LabError::Config("epochs must be positive".into()));
+        }
+        self.schedule.validate()?;
+        Ok(spec)
+    }
+
+    pub fn hyper(&self) -> Hyper {
+        Hyper {
+            kind: self.optimizer,
+            lr: self.lr,
+            momentum: self.momentum,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+        }
+    }
+
+    /// Optimiser steps per epoch: one for GD, else one per (possibly short last) batch.
+    pub fn steps_per_epoch(&self) -> usize {
+        if self.optimizer == OptimizerKind::Gd {
+            1
+        } else {
+            self.train_size.div_ceil(self.batch_size)
+        }
+    }
+
+    pub fn total_steps(&self) -> usize {
+        self.steps_per_epoch() * self.epochs
+    }
+
+    /// The learning rate of step `step` (0-based) under the schedule.
+    pub fn lr_at(&self, step: usize) -> f64 {
+        let t = match self.schedule.unit {
+            ScheduleUnit::Steps => step,
+            ScheduleUnit::Epochs => step / self.steps_per_epoch(),
+        };
+        let passed = self.schedule.milestones.iter().filter(|&&m| m <= t).count();
+        self.lr * self.schedule.gamma.powi(passed as i32)
+    }
+}
