@@ -1089,3 +1089,45 @@ test('the 004 modes and 003 split presets give the same results on WebGPU as on 
     await browser.close();
   }
 });
+
+test('conv nets train in the page: LeNet-5 on WebGPU equals the CPU, ResNet-20 pads grey images and says so', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const form = 'view=train&dataset=mnist&train=200&test=100&widths=lenet5*0.25&act=relu&drop=0.5&init=auto&opt=momentum&lr=0.01&mom=0.9&wd=0.0005&epochs=1&batch=50&seed=3';
+    const { page, errors } = await openLab(browser, `${url}?${form}&backend=webgpu`);
+    await page.waitForSelector('body[data-data="mnist"]');
+    assert.match(await page.textContent('#backend-badge'), /webgpu/);
+    const gpu = await trainToEnd(page);
+    assert.equal(gpu.config.arch.arch, 'lenet5');
+    assert.equal(gpu.config.arch.width, 0.25);
+    assert.equal(gpu.config.weight_decay, 0.0005);
+    assert.equal(gpu.epochs.length, 2);
+    assert.match(page.url(), /widths=lenet5\*0\.25/);
+    assert.match(page.url(), /wd=0\.0005/);
+    await page.selectOption('select[name="backend"]', 'cpu');
+    const cpu = await trainToEnd(page);
+    assert.equal(cpu.backend, 'cpu');
+    const rel = (a, b) => Math.abs(a - b) / Math.abs(b);
+    for (const [g, c] of gpu.epochs.map((e, i) => [e, cpu.epochs[i]])) {
+      assert.ok(rel(g.train_loss, c.train_loss) < 1e-3, `epoch ${g.epoch}: webgpu ${g.train_loss} vs cpu ${c.train_loss}`);
+    }
+    assert.ok(cpu.epochs[1].train_loss < cpu.epochs[0].train_loss, 'four steps lower the loss');
+    // ResNet-20 at 1/8 width on the CPU: 28x28 grey images are padded to 32x32, said in a notice.
+    await page.fill('input[name="widths"]', 'resnet20*0.125');
+    await page.fill('input[name="drop"]', '0.2');
+    await page.fill('input[name="train"]', '64');
+    await page.fill('input[name="batch"]', '32');
+    const res = await trainToEnd(page);
+    assert.equal(res.config.arch.arch, 'resnet20');
+    assert.ok(res.epochs.every((e) => Number.isFinite(e.test_loss)));
+    assert.match(await page.textContent('#notice'), /resnet20 was built for 32x32 images: the 28x28 grey images are zero-padded by 2 pixels/);
+    // A width multiplier out of range is refused by the form with its rule.
+    await page.fill('input[name="widths"]', 'resnet20*9');
+    await page.click('#train-button');
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error'), /width multiplier .* \(0, 8\]/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

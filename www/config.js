@@ -10,7 +10,9 @@ export const CIFAR_ARCHIVES = {
 };
 
 // The free-training form's fields, by their names in the form and the URL.
-export const TRAIN_FIELDS = ['train', 'test', 'widths', 'act', 'drop', 'init', 'opt', 'lr', 'mom', 'epochs', 'batch', 'seed'];
+export const TRAIN_FIELDS = ['train', 'test', 'widths', 'act', 'drop', 'init', 'opt', 'lr', 'mom', 'wd', 'epochs', 'batch', 'seed'];
+// The named conv nets (crate/src/model/net/arch.rs); the Widths field takes one, optionally *width.
+export const ARCHS = ['lenet5', 'convnet-quick', 'vgg9', 'vgg11', 'resnet20'];
 
 // The numeric fields' rules: one place for the Train button and for links.
 const NUMBERS = {
@@ -18,6 +20,7 @@ const NUMBERS = {
   test: { integer: true, min: 1 },
   lr: { min: 1e-12, max: 100 },
   mom: { min: 0, max: 0.999 },
+  wd: { min: 0, max: 1 },
   epochs: { integer: true, min: 1, max: 100000 },
   batch: { integer: true, min: 1 },
   seed: { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER },
@@ -33,6 +36,16 @@ function number(form, name) {
     throw new Error(`${labelOf(form, name)}: "${raw}" must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`);
   }
   return value;
+}
+
+/// The conv net the Widths field names ({ arch, width }), or null for MLP widths.
+export function archOf(form) {
+  const text = form.elements.widths.value.trim();
+  const m = text.match(/^([a-z0-9-]+)(?:\*(.+))?$/);
+  if (!m || !ARCHS.includes(m[1])) return null;
+  const width = m[2] === undefined ? 1 : Number(m[2]);
+  if (!(width > 0 && width <= 8)) throw new Error(`Widths: the width multiplier in "${text}" must be a number in (0, 8]`);
+  return { arch: m[1], width };
 }
 
 function widthsOf(form) {
@@ -66,8 +79,8 @@ export function setTrainField(form, name, text, fallback) {
     try {
       if (input.value !== text) throw new Error(`${labelOf(form, name)}: "${text}" is not a number`);
       if (name in NUMBERS) number(form, name);
-      if (name === 'widths') widthsOf(form);
-      if (name === 'drop') dropsOf(form, widthsOf(form).length - 2);
+      if (name === 'widths' && !archOf(form)) widthsOf(form);
+      if (name === 'drop') dropsOf(form, archOf(form) ? 1 : widthsOf(form).length - 2);
     } catch (e) {
       problem = e.message;
     }
@@ -77,6 +90,27 @@ export function setTrainField(form, name, text, fallback) {
 }
 
 export function formToConfig(form) {
+  const arch = archOf(form);
+  if (arch) {
+    const [dropRate] = dropsOf(form, 1);
+    return {
+      arch: { ...arch, drop_rate: dropRate, channelwise: false, shortcut: 'a' },
+      train_size: number(form, 'train'),
+      test_size: number(form, 'test'),
+      optimizer: form.elements.opt.value,
+      lr: number(form, 'lr'),
+      momentum: number(form, 'mom'),
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weight_decay: number(form, 'wd'),
+      schedule: { milestones: [], gamma: 0.1, unit: 'steps' },
+      epochs: number(form, 'epochs'),
+      batch_size: number(form, 'batch'),
+      seed: number(form, 'seed'),
+      augment: false,
+    };
+  }
   const widths = widthsOf(form);
   const drops = dropsOf(form, widths.length - 2);
   const act = form.elements.act.value;
@@ -91,6 +125,7 @@ export function formToConfig(form) {
     beta1: 0.9,
     beta2: 0.999,
     eps: 1e-8,
+    weight_decay: number(form, 'wd'),
     epochs: number(form, 'epochs'),
     batch_size: number(form, 'batch'),
     seed: number(form, 'seed'),

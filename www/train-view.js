@@ -1,4 +1,4 @@
-// The free-training view: the form -> TrainConfig, loss and accuracy charts while it trains,
+// The free-training view: the form -> TrainConfig (or NetTrainConfig for a conv net), loss and accuracy charts while it trains,
 // history and weights export, and weights import (the lab's own or a plain PyTorch state_dict).
 import { TRAIN_FIELDS, formToConfig, setTrainField } from './config.js';
 import { download, importWeightsFrom } from './files.js';
@@ -61,6 +61,13 @@ export class TrainView {
       this.ctx.showError(e.message);
       return;
     }
+    if (config.arch) {
+      const side = Math.round(Math.sqrt(this.dataDim ?? 0));
+      const native = config.arch.arch === 'lenet5' ? 28 : 32;
+      if (side * side === this.dataDim && side < native) {
+        this.ctx.showNotice(`${config.arch.arch} was built for ${native}x${native} images: the ${side}x${side} grey images are zero-padded by ${(native - side) / 2} pixels on each side.`);
+      }
+    }
     this.ctx.onChange();
     this.ctx.setRunning(true);
     this.etaFrom = null;
@@ -68,6 +75,7 @@ export class TrainView {
   }
 
   onData(info) {
+    this.dataDim = info.dim;
     this.form.train.max = info.train;
     this.form.test.max = info.test;
   }

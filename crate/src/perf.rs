@@ -141,7 +141,7 @@ pub async fn conv_training(
     c.test_size = batch;
     c.batch_size = batch;
     let parameters = c.spec(dim, 10)?.param_count()?;
-    let mut trainer = NetTrainer::new(c, &data, &data, device).await?;
+    let mut trainer = NetTrainer::new(c, &data, &data, device, "bench", "random").await?;
     trainer.run(2).await?;
     let t0 = now();
     trainer.run(steps).await?;

@@ -549,7 +549,7 @@ async fn conv_nets_on_webgpu_match_cpu() {
     c.augment = true;
     let mut finals = Vec::new();
     for device in [cpu_device(), gpu.clone()] {
-        let mut t = NetTrainer::new(c.clone(), &images, &images, device)
+        let mut t = NetTrainer::new(c.clone(), &images, &images, device, "test", "random")
             .await
             .unwrap();
         t.run(10).await.unwrap();

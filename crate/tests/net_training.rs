@@ -16,7 +16,7 @@ fn train(config: NetTrainConfig, fashion: bool) -> NetTrainer {
         (common::mnist("train"), common::mnist("test"))
     };
     pollster::block_on(async {
-        let mut t = NetTrainer::new(config, &train, &test, cpu_device())
+        let mut t = NetTrainer::new(config, &train, &test, cpu_device(), "cpu", "mnist")
             .await
             .unwrap();
         while !t.is_done() {
@@ -91,7 +91,9 @@ fn same_seed_same_network_and_divergence_is_reported() {
     c.lr = 1e6;
     let (tr, te) = (common::mnist("train"), common::mnist("test"));
     let err = pollster::block_on(async {
-        let mut t = NetTrainer::new(c, &tr, &te, cpu_device()).await.unwrap();
+        let mut t = NetTrainer::new(c, &tr, &te, cpu_device(), "cpu", "mnist")
+            .await
+            .unwrap();
         loop {
             match t.run(10).await {
                 Err(e) => return e,

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use super::batch::{epoch_order, gather};
 use super::config::OptimizerKind;
 use super::eval::DeviceData;
-use super::history::EpochRecord;
+use super::history::{EpochRecord, History};
 use super::net_config::NetTrainConfig;
 use super::optim::{update, Slot};
 use super::trainer::Progress;
@@ -36,7 +36,7 @@ pub struct NetTrainer {
     augment_rng: ChaCha8Rng,
     order: Vec<usize>,
     step: usize,
-    epochs: Vec<EpochRecord>,
+    history: History,
 }
 
 impl NetTrainer {
@@ -46,10 +46,12 @@ impl NetTrainer {
         train: &Dataset,
         test: &Dataset,
         device: Device,
+        backend: &str,
+        dataset: &str,
     ) -> LabResult<Self> {
         let spec = config.validate(train.len(), test.len(), train.dim, train.classes)?;
         let params = NetParams::init(&spec, &mut stream(config.seed, Stream::Init))?;
-        Self::with_params(config, params, train, test, device).await
+        Self::with_params(config, params, train, test, device, backend, dataset).await
     }
 
     /// As `new`, from given parameters (imported weights); they must be the configured network.
@@ -59,6 +61,8 @@ impl NetTrainer {
         train: &Dataset,
         test: &Dataset,
         device: Device,
+        backend: &str,
+        dataset: &str,
     ) -> LabResult<Self> {
         let spec = config.validate(train.len(), test.len(), train.dim, train.classes)?;
         if params.spec != spec {
@@ -79,7 +83,7 @@ impl NetTrainer {
             test_dev: DeviceData::upload(&test, &device),
             order: Vec::new(),
             step: 0,
-            epochs: Vec::new(),
+            history: History::for_net(&config, backend, dataset),
             config,
             device,
             net,
@@ -99,7 +103,12 @@ impl NetTrainer {
 
     /// Evaluations so far: at initialisation and after every epoch.
     pub fn epochs(&self) -> &[EpochRecord] {
-        &self.epochs
+        &self.history.epochs
+    }
+
+    /// The run's record (config, backend, dataset, evaluations), as the MLP trainer keeps it.
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     pub fn train_data(&self) -> &DeviceData {
@@ -214,7 +223,7 @@ impl NetTrainer {
     async fn record_epoch(&mut self) -> LabResult<()> {
         let (train_loss, train_accuracy) = evaluate_net(&self.net, &self.train_dev).await?;
         let (test_loss, test_accuracy) = evaluate_net(&self.net, &self.test_dev).await?;
-        self.epochs.push(EpochRecord {
+        self.history.epochs.push(EpochRecord {
             epoch: self.step / self.config.steps_per_epoch(),
             step: self.step,
             train_loss,

@@ -49,7 +49,7 @@ pub fn train(argv: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// A conv net's run: progress on stderr, the epochs' evaluations as JSON, weights as safetensors
+/// A conv net's run: progress on stderr, the history JSON (as for an MLP), weights as safetensors
 /// in PyTorch's state_dict layout.
 fn train_net(args: &Args, config: NetTrainConfig) -> Result<(), String> {
     let dir = data::data_dir(args.value("--data")?);
@@ -65,8 +65,15 @@ fn train_net(args: &Args, config: NetTrainConfig) -> Result<(), String> {
         spec.param_count().map_err(|e| e.to_string())?,
         config.arch.arch.source()
     );
-    let mut trainer = pollster::block_on(NetTrainer::new(config, &train, &test, device))
-        .map_err(|e| e.to_string())?;
+    let mut trainer = pollster::block_on(NetTrainer::new(
+        config,
+        &train,
+        &test,
+        device,
+        backend,
+        &dir.display().to_string(),
+    ))
+    .map_err(|e| e.to_string())?;
     while !trainer.is_done() {
         let p = pollster::block_on(trainer.run(20)).map_err(|e| e.to_string())?;
         eprintln!(
@@ -74,14 +81,7 @@ fn train_net(args: &Args, config: NetTrainConfig) -> Result<(), String> {
             p.step, p.total_steps, p.epoch, p.epochs, p.recent_loss
         );
     }
-    let out = serde_json::json!({
-        "config": trainer.config(),
-        "backend": backend,
-        "dataset": dir.display().to_string(),
-        "crate_version": dropout_lab::CRATE_VERSION,
-        "epochs": trainer.epochs(),
-    });
-    let text = serde_json::to_string_pretty(&out).expect("serialises");
+    let text = trainer.history().to_json();
     match args.value("--out")? {
         Some(path) => std::fs::write(path, text).map_err(|e| format!("{path}: {e}"))?,
         None => println!("{text}"),
