@@ -8,11 +8,13 @@ mod common;
 
 use burn::tensor::Tensor;
 use common::net_reference::{cross_entropy, RefBn, Reference};
-use dropout_lab::analysis::net_hessian::{net_hvp, NetSpan};
+use dropout_lab::analysis::net_hessian::{net_hvp, NetHessianOperator, NetSpan};
 use dropout_lab::backend::{cpu_device, read_f32};
 use dropout_lab::data::Dataset;
+use dropout_lab::linalg::lanczos::{lanczos, LanczosOptions};
 use dropout_lab::model::net::masks::{sample_site_masks, upload_site_masks};
 use dropout_lab::model::net::{BnMode, Layer, Net, NetParams, NetSpec, Role, Shortcut};
+use dropout_lab::progress::Silent;
 use dropout_lab::rng::{stream, Stream};
 use dropout_lab::train::eval::DeviceData;
 use rand::Rng;
@@ -315,6 +317,33 @@ fn conv_pool_dense_hvp_equals_dense_f64_hessian() {
     let net = Net::from_host(&p, &cpu_device()).unwrap();
     let dev = DeviceData::upload(&d, &cpu_device());
     compare_hessians("conv+pool+dense", &lab_hessian(&net, &dev, &[]), &want);
+
+    // Lanczos runs on the conv net's operator unchanged: its top eigenvalues are the dense
+    // oracle's.
+    let d = want.len();
+    let dense = nalgebra::DMatrix::from_fn(d, d, |i, j| want[i][j]);
+    let mut oracle: Vec<f64> = dense
+        .symmetric_eigen()
+        .eigenvalues
+        .iter()
+        .copied()
+        .collect();
+    oracle.sort_by(|a, b| b.partial_cmp(a).unwrap());
+    let mut op = NetHessianOperator::new(&net, &dev, NetSpan::All);
+    let r = pollster::block_on(lanczos(
+        &mut op,
+        &LanczosOptions::top(3),
+        &mut rng(11),
+        &mut Silent,
+        "",
+    ))
+    .unwrap();
+    for (k, (got, want)) in r.values.iter().zip(&oracle).enumerate() {
+        assert!(
+            (got - want).abs() <= 1e-4 * oracle[0].abs(),
+            "λ_{k}: Lanczos {got} vs dense {want}"
+        );
+    }
 }
 
 #[test]

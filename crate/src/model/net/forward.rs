@@ -266,7 +266,7 @@ impl Cursor<'_> {
                     let [n, c, hi, wi] = t.dims();
                     let [_, _, ho, wo] = z.dims();
                     t.reshape([n, c, hi * wi])
-                        .gather(2, idx.reshape([n, c, ho * wo]).add_scalar(0).clamp_max(0))
+                        .gather(2, idx.reshape([n, c, ho * wo]))
                         .reshape([n, c, ho, wo])
                 });
                 (z, t)
@@ -371,10 +371,7 @@ impl Cursor<'_> {
         let scale = channel(gamma) * inv.clone();
         let mut dz = t.map(|t| t * scale.clone());
         if let Some(dg) = dgamma {
-            dz = add(
-                dz,
-                Some(centred.clone() * inv * channel(dg).mul_scalar(0.5)),
-            );
+            dz = add(dz, Some(centred.clone() * inv * channel(dg)));
         }
         if let Some(db) = dbeta {
             dz = add(dz, Some(channel(db)));

@@ -8,6 +8,7 @@ pub mod grads;
 pub mod masks;
 pub mod params;
 pub mod spec;
+pub mod torch;
 
 pub use arch::{Arch, ArchConfig};
 pub use forward::{BnMode, Net, Pass};
