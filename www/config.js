@@ -51,7 +51,7 @@ export function archOf(form) {
 function widthsOf(form) {
   const widths = form.elements.widths.value.split('-').map((w) => Number(w.trim()));
   if (widths.length < 2 || widths.some((w) => !Number.isInteger(w) || w < 1)) {
-    throw new Error(`Widths: "${form.elements.widths.value}" must look like 784-50-50-10`);
+    throw new Error(`Widths: "${form.elements.widths.value}" must look like 784-50-50-10 or name a conv net (${ARCHS.join(', ')}, optionally *width)`);
   }
   return widths;
 }
