@@ -1117,10 +1117,28 @@ test('conv nets train in the page: LeNet-5 on WebGPU equals the CPU, ResNet-20 p
     await page.fill('input[name="drop"]', '0.2');
     await page.fill('input[name="train"]', '64');
     await page.fill('input[name="batch"]', '32');
+    await page.fill('input[name="epochs"]', '2');
+    await page.fill('input[name="sched"]', '1');
+    await page.selectOption('select[name="aug"]', 'on');
     const res = await trainToEnd(page);
     assert.equal(res.config.arch.arch, 'resnet20');
+    assert.equal(res.config.augment, true);
+    assert.deepEqual(res.config.schedule, { milestones: [1], gamma: 0.1, unit: 'epochs' });
+    assert.match(page.url(), /sched=1/);
+    assert.match(page.url(), /aug=on/);
     assert.ok(res.epochs.every((e) => Number.isFinite(e.test_loss)));
     assert.match(await page.textContent('#notice'), /resnet20 was built for 32x32 images: the 28x28 grey images are zero-padded by 2 pixels/);
+    // Augmentation is refused for an MLP, and a schedule that does not increase for anything.
+    await page.fill('input[name="widths"]', '784-50-10');
+    await page.fill('input[name="drop"]', '0.5');
+    await page.click('#train-button');
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error'), /Augmentation: crops and flips are for conv nets/);
+    await page.selectOption('select[name="aug"]', 'off');
+    await page.fill('input[name="sched"]', '3,2');
+    await page.click('#train-button');
+    assert.match(await page.textContent('#error'), /must be increasing whole epochs/);
+    await page.fill('input[name="sched"]', '');
     // A width multiplier out of range is refused by the form with its rule.
     await page.fill('input[name="widths"]', 'resnet20*9');
     await page.click('#train-button');

@@ -10,7 +10,7 @@ export const CIFAR_ARCHIVES = {
 };
 
 // The free-training form's fields, by their names in the form and the URL.
-export const TRAIN_FIELDS = ['train', 'test', 'widths', 'act', 'drop', 'init', 'opt', 'lr', 'mom', 'wd', 'epochs', 'batch', 'seed'];
+export const TRAIN_FIELDS = ['train', 'test', 'widths', 'act', 'drop', 'init', 'opt', 'lr', 'mom', 'wd', 'sched', 'epochs', 'batch', 'seed', 'aug'];
 // The named conv nets (crate/src/model/net/arch.rs); the Widths field takes one, optionally *width.
 export const ARCHS = ['lenet5', 'convnet-quick', 'vgg9', 'vgg11', 'resnet20'];
 
@@ -48,6 +48,16 @@ export function archOf(form) {
   return { arch: m[1], width };
 }
 
+/// The step schedule of the "divide by 10 at epochs" field (PyTorch's MultiStepLR).
+function scheduleOf(form) {
+  const text = form.elements.sched.value.trim();
+  const milestones = text === '' ? [] : text.split(',').map((m) => Number(m.trim()));
+  if (milestones.some((m) => !Number.isInteger(m) || m < 1) || milestones.some((m, i) => i > 0 && m <= milestones[i - 1])) {
+    throw new Error(`Divide the rate by 10 at epochs: "${text}" must be increasing whole epochs such as 150,225,275`);
+  }
+  return { milestones, gamma: 0.1, unit: 'epochs' };
+}
+
 function widthsOf(form) {
   const widths = form.elements.widths.value.split('-').map((w) => Number(w.trim()));
   if (widths.length < 2 || widths.some((w) => !Number.isInteger(w) || w < 1)) {
@@ -80,6 +90,7 @@ export function setTrainField(form, name, text, fallback) {
       if (input.value !== text) throw new Error(`${labelOf(form, name)}: "${text}" is not a number`);
       if (name in NUMBERS) number(form, name);
       if (name === 'widths' && !archOf(form)) widthsOf(form);
+      if (name === 'sched') scheduleOf(form);
       if (name === 'drop') dropsOf(form, archOf(form) ? 1 : widthsOf(form).length - 2);
     } catch (e) {
       problem = e.message;
@@ -104,13 +115,14 @@ export function formToConfig(form) {
       beta2: 0.999,
       eps: 1e-8,
       weight_decay: number(form, 'wd'),
-      schedule: { milestones: [], gamma: 0.1, unit: 'steps' },
+      schedule: scheduleOf(form),
       epochs: number(form, 'epochs'),
       batch_size: number(form, 'batch'),
       seed: number(form, 'seed'),
-      augment: false,
+      augment: form.elements.aug.value === 'on',
     };
   }
+  if (form.elements.aug.value === 'on') throw new Error('Augmentation: crops and flips are for conv nets on images; an MLP trains without them');
   const widths = widthsOf(form);
   const drops = dropsOf(form, widths.length - 2);
   const act = form.elements.act.value;
@@ -126,6 +138,7 @@ export function formToConfig(form) {
     beta2: 0.999,
     eps: 1e-8,
     weight_decay: number(form, 'wd'),
+    schedule: scheduleOf(form),
     epochs: number(form, 'epochs'),
     batch_size: number(form, 'batch'),
     seed: number(form, 'seed'),

@@ -84,6 +84,17 @@ impl LrSchedule {
         }
     }
 
+    /// The rate of step `step` (0-based) from the initial rate `lr`, with `steps_per_epoch`
+    /// steps in an epoch (for milestones counted in epochs).
+    pub fn rate(&self, lr: f64, step: usize, steps_per_epoch: usize) -> f64 {
+        let t = match self.unit {
+            ScheduleUnit::Steps => step,
+            ScheduleUnit::Epochs => step / steps_per_epoch.max(1),
+        };
+        let passed = self.milestones.iter().filter(|&&m| m <= t).count();
+        lr * self.gamma.powi(passed as i32)
+    }
+
     pub(crate) fn validate(&self) -> LabResult<()> {
         if !(self.gamma.is_finite() && self.gamma > 0.0 && self.gamma <= 1.0) {
             return Err(LabError::Config(format!(
@@ -315,12 +326,7 @@ impl TrainConfig {
 
     /// The learning rate of step `step` (0-based) under the schedule.
     pub fn lr_at(&self, step: usize) -> f64 {
-        let t = match self.schedule.unit {
-            ScheduleUnit::Steps => step,
-            ScheduleUnit::Epochs => step / self.steps_per_epoch(),
-        };
-        let passed = self.schedule.milestones.iter().filter(|&&m| m <= t).count();
-        self.lr * self.schedule.gamma.powi(passed as i32)
+        self.schedule.rate(self.lr, step, self.steps_per_epoch())
     }
 }
 

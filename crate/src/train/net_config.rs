@@ -3,11 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{LrSchedule, OptimizerKind, ScheduleUnit};
+use super::config::{LrSchedule, OptimizerKind};
 use super::optim::Hyper;
 use crate::data::augment::image_shape;
 use crate::error::{LabError, LabResult};
-use crate::model::net::{ArchConfig, NetSpec};
+use crate::model::dropout::DropoutMode;
+use crate::model::net::{ArchConfig, Layer, NetSpec};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NetTrainConfig {
@@ -32,6 +33,9 @@ pub struct NetTrainConfig {
     pub seed: u64,
     /// Paper 004's ResNet augmentation: 4-pixel pad, random crop, horizontal flip (seeded).
     pub augment: bool,
+    /// Paper 004's dropout modes at every site (standard when absent).
+    #[serde(default)]
+    pub dropout_mode: DropoutMode,
 }
 
 impl NetTrainConfig {
@@ -54,6 +58,7 @@ impl NetTrainConfig {
             batch_size: 100,
             seed: 1,
             augment: false,
+            dropout_mode: DropoutMode::Standard,
         }
     }
 
@@ -109,6 +114,28 @@ impl NetTrainConfig {
             return Err(LabError::Config("epochs must be positive".into()));
         }
         self.schedule.validate()?;
+        self.dropout_mode.validate()?;
+        if self.dropout_mode != DropoutMode::Standard {
+            // A split mask acts through the next layer's weights (eq. 5-6): refuse up front a
+            // site that is not directly before a convolution or dense layer.
+            for site in spec.dropout_sites()? {
+                if let Layer::Dropout { .. } = spec.layers[site.layer] {
+                    match spec.layers.get(site.layer + 1) {
+                        Some(Layer::Conv { .. } | Layer::Dense { .. }) => {}
+                        next => {
+                            return Err(LabError::Config(format!(
+                                "dropout mode {:?} acts through the layer after each dropout, \
+                                 which must be a convolution or dense layer; after layer {} \
+                                 comes {}",
+                                self.dropout_mode,
+                                site.layer,
+                                next.map_or("nothing".into(), Layer::label)
+                            )))
+                        }
+                    }
+                }
+            }
+        }
         Ok(spec)
     }
 
@@ -139,11 +166,45 @@ impl NetTrainConfig {
 
     /// The learning rate of step `step` (0-based) under the schedule.
     pub fn lr_at(&self, step: usize) -> f64 {
-        let t = match self.schedule.unit {
-            ScheduleUnit::Steps => step,
-            ScheduleUnit::Epochs => step / self.steps_per_epoch(),
-        };
-        let passed = self.schedule.milestones.iter().filter(|&&m| m <= t).count();
-        self.lr * self.schedule.gamma.powi(passed as i32)
+        self.schedule.rate(self.lr, step, self.steps_per_epoch())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::net::Arch;
+    use crate::train::ScheduleUnit;
+
+    #[test]
+    fn steps_schedule_and_refusals() {
+        let mut c = NetTrainConfig::new(ArchConfig::new(Arch::Lenet5));
+        c.train_size = 250;
+        c.test_size = 100;
+        c.batch_size = 100;
+        c.epochs = 4;
+        assert_eq!(
+            c.steps_per_epoch(),
+            3,
+            "the last batch of an epoch may be short"
+        );
+        c.schedule = LrSchedule::divide_at(vec![2], 10.0, ScheduleUnit::Epochs);
+        assert_eq!(c.lr_at(5), 0.01);
+        assert!((c.lr_at(6) - 0.001).abs() < 1e-15);
+        c.optimizer = OptimizerKind::Gd;
+        assert_eq!(c.total_steps(), 4, "GD: one step per epoch");
+        assert!(c.validate(1000, 100, 784, 10).is_ok());
+        let msg = |c: &NetTrainConfig| c.validate(1000, 100, 784, 10).unwrap_err().to_string();
+        let mut bad = c.clone();
+        bad.train_size = 2000;
+        assert!(msg(&bad).contains("train_size"));
+        let mut bad = c.clone();
+        bad.weight_decay = -1.0;
+        assert!(msg(&bad).contains("weight_decay"));
+        assert!(c
+            .validate(1000, 100, 10, 10)
+            .unwrap_err()
+            .to_string()
+            .contains("not a square grey or RGB image"));
     }
 }

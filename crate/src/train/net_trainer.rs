@@ -18,7 +18,7 @@ use crate::data::augment::pad_crop_flip;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::model::loss::per_sample_cross_entropy;
-use crate::model::net::masks::device_site_masks;
+use crate::model::net::masks::device_mode_site_masks;
 use crate::model::net::{BnMode, DropoutSite, Net, NetParams};
 use crate::rng::{stream, Stream};
 
@@ -191,8 +191,14 @@ impl NetTrainer {
             let x = Tensor::<2>::from_data(TensorData::new(x, [n, self.train.dim]), &self.device);
             let y =
                 Tensor::<2>::from_data(TensorData::new(y, [n, self.train.classes]), &self.device);
-            let masks = device_site_masks(&mut self.masks_rng, n, &self.sites, &self.device);
-            let lg = self.net.loss_and_grads(x, y, &masks, BnMode::Train)?;
+            let masks = device_mode_site_masks(
+                self.config.dropout_mode,
+                &mut self.masks_rng,
+                n,
+                &self.sites,
+                &self.device,
+            );
+            let lg = self.net.loss_and_grads_modes(x, y, masks, BnMode::Train)?;
             self.net.update_running(lg.batch_stats);
             // The step's loss is the mean over all its rows: weight each chunk by its share.
             let w = n as f64 / total;

@@ -29,6 +29,21 @@ pub enum BnMode {
     Eval,
 }
 
+/// A dropout site's masks for one pass (paper 004's modes, `model::dropout::DropoutMode`).
+#[derive(Debug, Clone)]
+pub enum SiteMask {
+    None,
+    /// m_f = m_b: the activations are multiplied, autodiff does the rest.
+    Same(Tensor<4>),
+    /// m_f ≠ m_b (None = all ones): the next layer, which must be a convolution or dense layer,
+    /// computes op(h ⊙ m_b) + (op(h ⊙ m_f) − op(h ⊙ m_b)).detach(), whose value is op(h ⊙ m_f)
+    /// and whose gradients are those of op(h ⊙ m_b): paper 004 eq. 5-6 with m_b in place of ε.
+    Split {
+        forward: Option<Tensor<4>>,
+        backward: Option<Tensor<4>>,
+    },
+}
+
 /// A network on a device: parameters as flat vectors (state_dict order), reshaped per layer.
 #[derive(Debug, Clone)]
 pub struct Net {
@@ -118,6 +133,32 @@ impl Net {
         masks: &[Option<Tensor<4>>],
         mode: BnMode,
     ) -> LabResult<Pass> {
+        let masks: Vec<SiteMask> = masks
+            .iter()
+            .map(|m| m.clone().map_or(SiteMask::None, SiteMask::Same))
+            .collect();
+        self.pass(params, x, direction, masks, mode)
+    }
+
+    /// As `run` without a direction, each site's masks under a dropout mode.
+    pub fn run_modes(
+        &self,
+        params: &[Tensor<1>],
+        x: Tensor<2>,
+        masks: Vec<SiteMask>,
+        mode: BnMode,
+    ) -> LabResult<Pass> {
+        self.pass(params, x, None, masks, mode)
+    }
+
+    fn pass(
+        &self,
+        params: &[Tensor<1>],
+        x: Tensor<2>,
+        direction: Option<&[Option<Tensor<1>>]>,
+        masks: Vec<SiteMask>,
+        mode: BnMode,
+    ) -> LabResult<Pass> {
         if mode == BnMode::Train && direction.is_some() && self.spec.has_batch_norm() {
             return Err(LabError::Config(
                 "second order through BatchNorm is taken in evaluation mode (running \
@@ -135,11 +176,23 @@ impl Net {
             bn: 0,
             site: 0,
             stats: Vec::new(),
+            split: None,
         };
         let mut h = self.images(x);
         let mut t: Option<Tensor<4>> = None;
-        for layer in &self.spec.layers {
+        for (i, layer) in self.spec.layers.iter().enumerate() {
+            if cursor.split.is_some() && !matches!(layer, Layer::Conv { .. } | Layer::Dense { .. })
+            {
+                return Err(split_error(i, layer));
+            }
             (h, t) = cursor.layer(layer, h, t)?;
+        }
+        if cursor.split.is_some() {
+            return Err(LabError::Config(
+                "a dropout mode other than standard needs a convolution or dense layer after \
+                 the dropout; the network ends with the dropout"
+                    .into(),
+            ));
         }
         let n = h.dims()[0];
         let flat = |a: Tensor<4>| a.reshape([n, self.spec.classes]);
@@ -183,12 +236,22 @@ struct Cursor<'a> {
     net: &'a Net,
     params: &'a [Tensor<1>],
     direction: Option<&'a [Option<Tensor<1>>]>,
-    masks: &'a [Option<Tensor<4>>],
+    masks: Vec<SiteMask>,
     mode: BnMode,
     param: usize,
     bn: usize,
     site: usize,
     stats: Vec<(Tensor<1>, Tensor<1>, usize)>,
+    /// A split site's (forward view h ⊙ m_f, backward view h ⊙ m_b), for the next layer.
+    split: Option<(Tensor<4>, Tensor<4>)>,
+}
+
+fn split_error(i: usize, layer: &Layer) -> LabError {
+    LabError::Config(format!(
+        "a dropout mode other than standard acts through the layer after the dropout, which \
+         must be a convolution or dense layer; layer {i} is {}",
+        layer.label()
+    ))
 }
 
 type Act = (Tensor<4>, Option<Tensor<4>>);
@@ -240,6 +303,7 @@ impl Cursor<'_> {
                 let w = w.reshape([out, fan_in]).transpose();
                 let flat = |a: Tensor<4>| a.reshape([n, fan_in]);
                 let map = |a: Tensor<2>| a.reshape([n, out, 1, 1]);
+                let split = self.split.take();
                 let x = flat(h);
                 let mut dz = t.map(|t| map(flat(t).matmul(w.clone())));
                 if let Some(dw) = dw {
@@ -251,7 +315,14 @@ impl Cursor<'_> {
                 if let Some(db) = db {
                     dz = add(dz, Some(channel(db)));
                 }
-                (map(x.matmul(w) + b.unsqueeze_dim(0)), dz)
+                let z = match split {
+                    None => x.matmul(w),
+                    Some((f, b_view)) => {
+                        let zb = flat(b_view).matmul(w.clone());
+                        zb.clone() + (flat(f).matmul(w) - zb).detach()
+                    }
+                };
+                (map(z + b.unsqueeze_dim(0)), dz)
             }
             Layer::MaxPool {
                 kernel,
@@ -298,7 +369,7 @@ impl Cursor<'_> {
                 let f = |a: Tensor<4>| a.reshape([n, c * hh * ww, 1, 1]);
                 (f(h), t.map(f))
             }
-            Layer::Dropout { rate, .. } => self.dropout(rate, h, t),
+            Layer::Dropout { rate, .. } => self.dropout(rate, h, t)?,
             Layer::Residual {
                 out,
                 stride,
@@ -337,7 +408,19 @@ impl Cursor<'_> {
         if let Some(db) = db {
             dz = add(dz, Some(channel(db)));
         }
-        (conv2d(h, w, b, opts), dz)
+        let z = match self.split.take() {
+            None => conv2d(h, w, b, opts),
+            Some((f, b_view)) => {
+                let zb = conv2d(b_view, w.clone(), None, opts.clone());
+                let zf = conv2d(f, w, None, opts);
+                let z = zb.clone() + (zf - zb).detach();
+                match b {
+                    Some(b) => z + channel(b),
+                    None => z,
+                }
+            }
+        };
+        (z, dz)
     }
 
     fn batch_norm(&mut self, h: Tensor<4>, t: Option<Tensor<4>>) -> LabResult<Act> {
@@ -379,16 +462,30 @@ impl Cursor<'_> {
         Ok((centred * scale + channel(beta), dz))
     }
 
-    fn dropout(&mut self, rate: f32, h: Tensor<4>, t: Option<Tensor<4>>) -> Act {
+    fn dropout(&mut self, rate: f32, h: Tensor<4>, t: Option<Tensor<4>>) -> LabResult<Act> {
         if rate <= 0.0 {
-            return (h, t);
+            return Ok((h, t));
         }
         let i = self.site;
         self.site += 1;
-        match self.masks.get(i) {
-            Some(Some(m)) => (h * m.clone(), t.map(|t| t * m.clone())),
-            _ => (h, t),
-        }
+        Ok(match self.masks.get(i) {
+            Some(SiteMask::Same(m)) => (h * m.clone(), t.map(|t| t * m.clone())),
+            Some(SiteMask::Split { forward, backward }) => {
+                if t.is_some() {
+                    return Err(LabError::Config(
+                        "tangents (second order) take fixed masks, not a dropout mode".into(),
+                    ));
+                }
+                let view = |m: &Option<Tensor<4>>| match m {
+                    Some(m) => h.clone() * m.clone(),
+                    None => h.clone(),
+                };
+                let (f, b) = (view(forward), view(backward));
+                self.split = Some((f.clone(), b));
+                (f, None)
+            }
+            Some(SiteMask::None) | None => (h, t),
+        })
     }
 
     fn residual(
@@ -404,7 +501,7 @@ impl Cursor<'_> {
         let (h, dh) = self.conv(x.clone(), t.clone(), stride, 1, false);
         let (h, dh) = self.batch_norm(h, dh)?;
         let (h, dh) = relu(h, dh);
-        let (h, dh) = self.dropout(drop_rate, h, dh);
+        let (h, dh) = self.dropout(drop_rate, h, dh)?;
         let (h, dh) = self.conv(h, dh, 1, 1, false);
         let (h, dh) = self.batch_norm(h, dh)?;
         let (s, ds) = if stride == 1 && out == c_in {

@@ -2,7 +2,7 @@
 
 use burn::tensor::Tensor;
 
-use super::forward::{BnMode, Net, Pass};
+use super::forward::{BnMode, Net, Pass, SiteMask};
 use crate::error::LabResult;
 use crate::model::loss::cross_entropy;
 
@@ -25,6 +25,20 @@ impl Net {
     ) -> LabResult<LossGrads> {
         self.grads_of(|net, params| {
             let pass = net.run(params, x, None, masks, mode)?;
+            Ok((cross_entropy(pass.logits.clone(), y), pass))
+        })
+    }
+
+    /// As `loss_and_grads`, with the gradient rule of each site's dropout mode.
+    pub fn loss_and_grads_modes(
+        &self,
+        x: Tensor<2>,
+        y: Tensor<2>,
+        masks: Vec<SiteMask>,
+        mode: BnMode,
+    ) -> LabResult<LossGrads> {
+        self.grads_of(|net, params| {
+            let pass = net.run_modes(params, x, masks, mode)?;
             Ok((cross_entropy(pass.logits.clone(), y), pass))
         })
     }

@@ -4,8 +4,9 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 
+use super::forward::SiteMask;
 use super::spec::DropoutSite;
-use crate::model::dropout::sample_mask;
+use crate::model::dropout::{sample_mask, DropoutMode};
 
 /// Host masks, one per site: [rows, c, h, w] (or [rows, c, 1, 1] channel-wise), row-major.
 pub fn sample_site_masks(
@@ -45,4 +46,30 @@ pub fn device_site_masks(
     device: &Device,
 ) -> Vec<Option<Tensor<4>>> {
     upload_site_masks(&sample_site_masks(rng, rows, sites), rows, sites, device)
+}
+
+/// Each site's masks under a dropout mode (paper 004; `DropoutMode::host_masks`), on the device.
+/// The standard mode draws exactly what `device_site_masks` draws.
+pub fn device_mode_site_masks(
+    mode: DropoutMode,
+    rng: &mut impl Rng,
+    rows: usize,
+    sites: &[DropoutSite],
+    device: &Device,
+) -> Vec<SiteMask> {
+    sites
+        .iter()
+        .map(|s| {
+            let [c, h, w] = s.mask_shape;
+            let up = |m: Vec<f32>| Tensor::from_data(TensorData::new(m, [rows, c, h, w]), device);
+            match (mode, mode.host_masks(rng, rows, c * h * w, s.rate)) {
+                (_, (None, None)) => SiteMask::None,
+                (DropoutMode::Standard, (Some(m), _)) => SiteMask::Same(up(m)),
+                (_, (f, b)) => SiteMask::Split {
+                    forward: f.map(up),
+                    backward: b.map(up),
+                },
+            }
+        })
+        .collect()
 }
