@@ -100,35 +100,9 @@ export function setTrainField(form, name, text, fallback) {
   return problem && `${problem} (using ${fallback})`;
 }
 
-export function formToConfig(form) {
-  const arch = archOf(form);
-  if (arch) {
-    const [dropRate] = dropsOf(form, 1);
-    return {
-      arch: { ...arch, drop_rate: dropRate, channelwise: false, shortcut: 'a' },
-      train_size: number(form, 'train'),
-      test_size: number(form, 'test'),
-      optimizer: form.elements.opt.value,
-      lr: number(form, 'lr'),
-      momentum: number(form, 'mom'),
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
-      weight_decay: number(form, 'wd'),
-      schedule: scheduleOf(form),
-      epochs: number(form, 'epochs'),
-      batch_size: number(form, 'batch'),
-      seed: number(form, 'seed'),
-      augment: form.elements.aug.value === 'on',
-    };
-  }
-  if (form.elements.aug.value === 'on') throw new Error('Augmentation: crops and flips are for conv nets on images; an MLP trains without them');
-  const widths = widthsOf(form);
-  const drops = dropsOf(form, widths.length - 2);
-  const act = form.elements.act.value;
-  const init = form.elements.init.value === 'auto' ? (act === 'relu' ? 'he' : 'xavier') : form.elements.init.value;
+/// The settings an MLP's TrainConfig and a conv net's NetTrainConfig share.
+function optimisation(form) {
   return {
-    model: { widths, activation: act, drop_rates: drops, init },
     train_size: number(form, 'train'),
     test_size: number(form, 'test'),
     optimizer: form.elements.opt.value,
@@ -142,6 +116,27 @@ export function formToConfig(form) {
     epochs: number(form, 'epochs'),
     batch_size: number(form, 'batch'),
     seed: number(form, 'seed'),
+  };
+}
+
+export function formToConfig(form) {
+  const arch = archOf(form);
+  if (arch) {
+    const [dropRate] = dropsOf(form, 1);
+    return {
+      arch: { ...arch, drop_rate: dropRate, channelwise: false, shortcut: 'a' },
+      ...optimisation(form),
+      augment: form.elements.aug.value === 'on',
+    };
+  }
+  if (form.elements.aug.value === 'on') throw new Error('Augmentation: crops and flips are for conv nets on images; an MLP trains without them');
+  const widths = widthsOf(form);
+  const drops = dropsOf(form, widths.length - 2);
+  const act = form.elements.act.value;
+  const init = form.elements.init.value === 'auto' ? (act === 'relu' ? 'he' : 'xavier') : form.elements.init.value;
+  return {
+    model: { widths, activation: act, drop_rates: drops, init },
+    ...optimisation(form),
     eval_every: 1,
     record_steps: false,
     snapshot_every: 0,

@@ -74,6 +74,26 @@ impl Default for LrSchedule {
     }
 }
 
+/// Both subsets take at least one and at most every image of their split.
+pub(crate) fn check_subsets(
+    train_size: usize,
+    test_size: usize,
+    train_available: usize,
+    test_available: usize,
+) -> LabResult<()> {
+    if train_size == 0 || train_size > train_available {
+        return Err(LabError::Config(format!(
+            "train subset {train_size} must be between 1 and the {train_available} training images"
+        )));
+    }
+    if test_size == 0 || test_size > test_available {
+        return Err(LabError::Config(format!(
+            "test subset {test_size} must be between 1 and the {test_available} test images"
+        )));
+    }
+    Ok(())
+}
+
 impl LrSchedule {
     /// Divide by `factor` at each of `milestones` (the papers' "divided by 10 at ...").
     pub fn divide_at(milestones: Vec<usize>, factor: f64, unit: ScheduleUnit) -> Self {
@@ -226,18 +246,12 @@ impl TrainConfig {
         classes: usize,
     ) -> LabResult<()> {
         self.model.validate(input_dim, classes)?;
-        if self.train_size == 0 || self.train_size > train_available {
-            return Err(LabError::Config(format!(
-                "train subset {} must be between 1 and the {train_available} training images",
-                self.train_size
-            )));
-        }
-        if self.test_size == 0 || self.test_size > test_available {
-            return Err(LabError::Config(format!(
-                "test subset {} must be between 1 and the {test_available} test images",
-                self.test_size
-            )));
-        }
+        check_subsets(
+            self.train_size,
+            self.test_size,
+            train_available,
+            test_available,
+        )?;
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 100.0) {
             return Err(LabError::Config(format!(
                 "learning rate {} must be in (0, 100]",

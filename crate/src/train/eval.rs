@@ -35,24 +35,28 @@ impl DeviceData {
 
 /// (mean cross-entropy, accuracy). One read-back for the whole set.
 pub async fn evaluate(model: &Mlp, data: &DeviceData) -> LabResult<(f32, f32)> {
-    let mut loss_sum: Option<Tensor<1>> = None;
-    let mut correct: Option<Tensor<1>> = None;
+    evaluate_logits(data, |x| Ok(model.forward(x, &[]))).await
+}
+
+/// (mean cross-entropy, accuracy) of the logits `logits(x)` gives for each chunk of `data`.
+pub async fn evaluate_logits(
+    data: &DeviceData,
+    logits: impl Fn(Tensor<2>) -> LabResult<Tensor<2>>,
+) -> LabResult<(f32, f32)> {
+    let mut sums: Option<Tensor<1>> = None;
     for (x, y) in &data.chunks {
-        let logits = model.forward(x.clone(), &[]);
+        let logits = logits(x.clone())?;
         let l = per_sample_cross_entropy(logits.clone(), y.clone()).sum();
         // Correct when the logit of the true class is the largest (ties have measure zero).
         let true_logit = (logits.clone() * y.clone()).sum_dim(1);
         let hit = true_logit.greater_equal(logits.max_dim(1)).float().sum();
-        loss_sum = Some(match loss_sum {
-            Some(s) => s + l,
-            None => l,
-        });
-        correct = Some(match correct {
-            Some(s) => s + hit,
-            None => hit,
+        let both = Tensor::cat(vec![l, hit], 0);
+        sums = Some(match sums {
+            Some(s) => s + both,
+            None => both,
         });
     }
-    let both = Tensor::cat(vec![loss_sum.unwrap(), correct.unwrap()], 0);
-    let v = read_f32(both).await?;
+    let sums = sums.ok_or_else(|| crate::error::LabError::Config("no data to evaluate".into()))?;
+    let v = read_f32(sums).await?;
     Ok((v[0] / data.len as f32, v[1] / data.len as f32))
 }

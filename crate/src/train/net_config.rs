@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{LrSchedule, OptimizerKind};
+use super::config::{check_subsets, LrSchedule, OptimizerKind};
 use super::optim::Hyper;
 use crate::data::augment::image_shape;
 use crate::error::{LabError, LabResult};
@@ -80,18 +80,7 @@ impl NetTrainConfig {
         classes: usize,
     ) -> LabResult<NetSpec> {
         let spec = self.spec(dim, classes)?;
-        if self.train_size == 0 || self.train_size > train_len {
-            return Err(LabError::Config(format!(
-                "train_size {} must be in 1..={train_len}",
-                self.train_size
-            )));
-        }
-        if self.test_size == 0 || self.test_size > test_len {
-            return Err(LabError::Config(format!(
-                "test_size {} must be in 1..={test_len}",
-                self.test_size
-            )));
-        }
+        check_subsets(self.train_size, self.test_size, train_len, test_len)?;
         if self.batch_size == 0 {
             return Err(LabError::Config("batch_size must be positive".into()));
         }
@@ -197,7 +186,7 @@ mod tests {
         let msg = |c: &NetTrainConfig| c.validate(1000, 100, 784, 10).unwrap_err().to_string();
         let mut bad = c.clone();
         bad.train_size = 2000;
-        assert!(msg(&bad).contains("train_size"));
+        assert!(msg(&bad).contains("train subset 2000"));
         let mut bad = c.clone();
         bad.weight_decay = -1.0;
         assert!(msg(&bad).contains("weight_decay"));

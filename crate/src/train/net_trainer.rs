@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::batch::{epoch_order, gather};
 use super::config::OptimizerKind;
-use super::eval::DeviceData;
+use super::eval::{evaluate_logits, DeviceData};
 use super::history::{EpochRecord, History};
 use super::net_config::NetTrainConfig;
 use super::optim::{update, Slot};
@@ -17,7 +17,6 @@ use crate::backend::read_f32;
 use crate::data::augment::pad_crop_flip;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::loss::per_sample_cross_entropy;
 use crate::model::net::masks::device_mode_site_masks;
 use crate::model::net::{BnMode, DropoutSite, Net, NetParams};
 use crate::rng::{stream, Stream};
@@ -243,18 +242,5 @@ impl NetTrainer {
 
 /// (mean cross-entropy, accuracy) in evaluation mode (running statistics, no dropout).
 pub async fn evaluate_net(net: &Net, data: &DeviceData) -> LabResult<(f32, f32)> {
-    let mut sums: Option<Tensor<1>> = None;
-    for (x, y) in &data.chunks {
-        let logits = net.logits(x.clone())?;
-        let l = per_sample_cross_entropy(logits.clone(), y.clone()).sum();
-        let true_logit = (logits.clone() * y.clone()).sum_dim(1);
-        let hit = true_logit.greater_equal(logits.max_dim(1)).float().sum();
-        let both = Tensor::cat(vec![l, hit], 0);
-        sums = Some(match sums {
-            Some(s) => s + both,
-            None => both,
-        });
-    }
-    let v = read_f32(sums.expect("data has a chunk")).await?;
-    Ok((v[0] / data.len as f32, v[1] / data.len as f32))
+    evaluate_logits(data, |x| net.logits(x)).await
 }

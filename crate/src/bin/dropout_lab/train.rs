@@ -1,7 +1,8 @@
 //! `train` (one plain training run from a TrainConfig, or a NetTrainConfig for a conv net) and
 //! `bench-hessian`.
 
-use dropout_lab::train::{NetTrainConfig, NetTrainer, TrainConfig, Trainer};
+use dropout_lab::train::{NetTrainConfig, NetTrainer, Progress, TrainConfig, Trainer};
+use dropout_lab::LabResult;
 
 use super::args::Args;
 use super::data;
@@ -28,18 +29,8 @@ pub fn train(argv: &[String]) -> Result<(), String> {
         config, &train, &test, device, backend, &dataset,
     ))
     .map_err(|e| e.to_string())?;
-    while !trainer.is_done() {
-        let p = pollster::block_on(trainer.run(50)).map_err(|e| e.to_string())?;
-        eprintln!(
-            "step {}/{} epoch {}/{} loss {:.4}",
-            p.step, p.total_steps, p.epoch, p.epochs, p.recent_loss
-        );
-    }
-    let history = trainer.history().to_json();
-    match args.value("--out")? {
-        Some(path) => std::fs::write(path, history).map_err(|e| format!("{path}: {e}"))?,
-        None => println!("{history}"),
-    }
+    run_to_end(|| pollster::block_on(trainer.run(50)))?;
+    write_history(&args, trainer.history().to_json())?;
     if let Some(path) = args.value("--weights")? {
         let params = pollster::block_on(trainer.model().to_host()).map_err(|e| e.to_string())?;
         let bytes = dropout_lab::io::safetensors::export(&trainer.config().model, &params)
@@ -47,6 +38,31 @@ pub fn train(argv: &[String]) -> Result<(), String> {
         std::fs::write(path, bytes).map_err(|e| format!("{path}: {e}"))?;
     }
     Ok(())
+}
+
+/// Slices of training until the run is done, with progress on stderr.
+fn run_to_end(mut slice: impl FnMut() -> LabResult<Progress>) -> Result<(), String> {
+    loop {
+        let p = slice().map_err(|e| e.to_string())?;
+        eprintln!(
+            "step {}/{} epoch {}/{} loss {:.4}",
+            p.step, p.total_steps, p.epoch, p.epochs, p.recent_loss
+        );
+        if p.done {
+            return Ok(());
+        }
+    }
+}
+
+/// The history JSON to `--out`, or stdout.
+fn write_history(args: &Args, json: String) -> Result<(), String> {
+    match args.value("--out")? {
+        Some(path) => std::fs::write(path, json).map_err(|e| format!("{path}: {e}")),
+        None => {
+            println!("{json}");
+            Ok(())
+        }
+    }
 }
 
 /// A conv net's run: progress on stderr, the history JSON (as for an MLP), weights as safetensors
@@ -74,18 +90,8 @@ fn train_net(args: &Args, config: NetTrainConfig) -> Result<(), String> {
         &dir.display().to_string(),
     ))
     .map_err(|e| e.to_string())?;
-    while !trainer.is_done() {
-        let p = pollster::block_on(trainer.run(20)).map_err(|e| e.to_string())?;
-        eprintln!(
-            "step {}/{} epoch {}/{} loss {:.4}",
-            p.step, p.total_steps, p.epoch, p.epochs, p.recent_loss
-        );
-    }
-    let text = trainer.history().to_json();
-    match args.value("--out")? {
-        Some(path) => std::fs::write(path, text).map_err(|e| format!("{path}: {e}"))?,
-        None => println!("{text}"),
-    }
+    run_to_end(|| pollster::block_on(trainer.run(20)))?;
+    write_history(args, trainer.history().to_json())?;
     if let Some(path) = args.value("--weights")? {
         let params = pollster::block_on(trainer.net().to_host()).map_err(|e| e.to_string())?;
         let bytes = dropout_lab::io::net_safetensors::export(&params, Some(&trainer.config().arch))
