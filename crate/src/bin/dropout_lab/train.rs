@@ -101,21 +101,23 @@ fn train_net(args: &Args, config: NetTrainConfig) -> Result<(), String> {
     Ok(())
 }
 
+/// Milliseconds since the first call: the benchmarks' clock (`perf` takes a plain fn).
+fn now_ms() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+        * 1000.0
+}
+
 /// `bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]`: the Hessian benchmark natively, JSON.
 pub fn bench_hessian(argv: &[String]) -> Result<(), String> {
     let args = Args(argv);
     let rows: usize = args.parsed("--rows", 10000)?;
     let k: usize = args.parsed("--k", 20)?;
     let (device, _) = data::device(args.value("--backend")?)?;
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    fn now() -> f64 {
-        START
-            .get_or_init(std::time::Instant::now)
-            .elapsed()
-            .as_secs_f64()
-            * 1000.0
-    }
-    let r = pollster::block_on(dropout_lab::perf::hessian(device, rows, k, now))
+    let r = pollster::block_on(dropout_lab::perf::hessian(device, rows, k, now_ms))
         .map_err(|e| e.to_string())?;
     println!("{}", serde_json::to_string(&r).expect("serialises"));
     Ok(())
@@ -128,14 +130,6 @@ pub fn bench_conv(argv: &[String]) -> Result<(), String> {
     let steps: usize = args.parsed("--steps", 3)?;
     let batch: usize = args.parsed("--batch", 128)?;
     let (device, _) = data::device(args.value("--backend")?)?;
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    fn now() -> f64 {
-        START
-            .get_or_init(std::time::Instant::now)
-            .elapsed()
-            .as_secs_f64()
-            * 1000.0
-    }
     let mut out = Vec::new();
     for (arch, input) in dropout_lab::perf::CONV_BENCH {
         out.push(
@@ -146,7 +140,7 @@ pub fn bench_conv(argv: &[String]) -> Result<(), String> {
                 input,
                 batch,
                 steps,
-                now,
+                now_ms,
             ))
             .map_err(|e| e.to_string())?,
         );
