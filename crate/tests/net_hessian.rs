@@ -7,83 +7,16 @@
 mod common;
 
 use burn::tensor::Tensor;
+use common::net_fixtures::{data, f64s, params, per_example, rng, rows};
 use common::net_reference::{cross_entropy, RefBn, Reference};
 use dropout_lab::analysis::net_hessian::{net_hvp, NetHessianOperator, NetSpan};
 use dropout_lab::backend::{cpu_device, read_f32};
 use dropout_lab::data::Dataset;
 use dropout_lab::linalg::lanczos::{lanczos, LanczosOptions};
 use dropout_lab::model::net::masks::{sample_site_masks, upload_site_masks};
-use dropout_lab::model::net::{BnMode, Layer, Net, NetParams, NetSpec, Role, Shortcut};
+use dropout_lab::model::net::{BnMode, Layer, Net, NetParams, NetSpec, Shortcut};
 use dropout_lab::progress::Silent;
-use dropout_lab::rng::{stream, Stream};
 use dropout_lab::train::eval::DeviceData;
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
-
-fn rng(seed: u64) -> ChaCha8Rng {
-    stream(seed, Stream::Directions)
-}
-
-/// `n` random examples of the spec's input shape, labels cycling through the classes.
-fn data(spec: &NetSpec, n: usize, seed: u64) -> Dataset {
-    let dim: usize = spec.input.iter().product();
-    let mut r = rng(seed);
-    Dataset {
-        features: (0..n * dim).map(|_| r.random::<f32>()).collect(),
-        labels: (0..n).map(|i| (i % spec.classes) as u8).collect(),
-        dim,
-        classes: spec.classes,
-    }
-}
-
-/// He-initialised parameters with non-trivial biases and BatchNorm affine terms and running
-/// statistics, so every path of the tangent pass carries weight.
-fn params(spec: &NetSpec, seed: u64) -> NetParams {
-    let mut p = NetParams::init(spec, &mut stream(seed, Stream::Init)).unwrap();
-    let mut r = rng(seed + 100);
-    let normal = Normal::new(0.0, 0.2).unwrap();
-    for (s, v) in spec.params().unwrap().iter().zip(&mut p.params) {
-        match s.role {
-            Role::Bias | Role::Shift => {
-                v.iter_mut().for_each(|x| *x = normal.sample(&mut r) as f32)
-            }
-            Role::Scale => v.iter_mut().for_each(|x| *x = 0.6 + r.random::<f32>()),
-            Role::Weight { .. } => {}
-        }
-    }
-    for stats in &mut p.running {
-        stats
-            .mean
-            .iter_mut()
-            .for_each(|x| *x = normal.sample(&mut r) as f32);
-        stats
-            .var
-            .iter_mut()
-            .for_each(|x| *x = 0.5 + 1.5 * r.random::<f32>());
-    }
-    p
-}
-
-fn f64s(v: &[f32]) -> Vec<f64> {
-    v.iter().map(|&a| a as f64).collect()
-}
-
-/// The features of each example as f64 rows.
-fn rows(d: &Dataset) -> Vec<Vec<f64>> {
-    d.features.chunks(d.dim).map(f64s).collect()
-}
-
-/// Per site, per example, the mask values (host masks are [rows, site size] row-major).
-fn per_example(masks: &[Option<Vec<f32>>], n: usize) -> Vec<Vec<Vec<f64>>> {
-    masks
-        .iter()
-        .map(|m| {
-            let m = m.as_ref().unwrap();
-            m.chunks(m.len() / n).map(f64s).collect()
-        })
-        .collect()
-}
 
 struct Oracle<'a> {
     spec: &'a NetSpec,

@@ -134,7 +134,7 @@ pub async fn net_hvp(
 }
 
 /// The rows [row0, row0 + rows) of each site's host mask, on the device.
-fn slice_masks(
+pub(crate) fn slice_masks(
     masks: &[Option<Vec<f32>>],
     sites: &[crate::model::net::DropoutSite],
     row0: usize,

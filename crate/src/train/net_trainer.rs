@@ -11,13 +11,14 @@ use super::config::OptimizerKind;
 use super::eval::{evaluate_logits, DeviceData};
 use super::history::{EpochRecord, History};
 use super::net_config::NetTrainConfig;
+use super::noise_step::{net_with_weight_noise, NoiseInjection};
 use super::optim::{update, Slot};
 use super::trainer::Progress;
 use crate::backend::read_f32;
 use crate::data::augment::pad_crop_flip;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::net::masks::device_mode_site_masks;
+use crate::model::net::masks::{device_gaussian_site_masks, device_mode_site_masks};
 use crate::model::net::{BnMode, DropoutSite, Net, NetParams};
 use crate::rng::{stream, Stream};
 
@@ -179,6 +180,15 @@ impl NetTrainer {
             self.order[within * b..((within + 1) * b).min(self.order.len())].to_vec()
         };
         let total = rows.len() as f64;
+        // Weight noise: the step's gradient is taken at W + σ z, one z for the whole step.
+        let at = match self.config.noise {
+            Some(NoiseInjection::WeightNoise { std }) => {
+                let mut noisy = self.net.clone();
+                noisy.params = net_with_weight_noise(&self.net, &mut self.masks_rng, std);
+                Some(noisy)
+            }
+            _ => None,
+        };
         let mut grads: Option<Vec<Tensor<1>>> = None;
         let mut loss: Option<Tensor<1>> = None;
         for chunk in rows.chunks(self.config.batch_size) {
@@ -190,14 +200,24 @@ impl NetTrainer {
             let x = Tensor::<2>::from_data(TensorData::new(x, [n, self.train.dim]), &self.device);
             let y =
                 Tensor::<2>::from_data(TensorData::new(y, [n, self.train.classes]), &self.device);
-            let masks = device_mode_site_masks(
-                self.config.dropout_mode,
-                &mut self.masks_rng,
-                n,
-                &self.sites,
-                &self.device,
-            );
-            let lg = self.net.loss_and_grads_modes(x, y, masks, BnMode::Train)?;
+            let masks = match self.config.noise {
+                Some(NoiseInjection::GaussianDropout) => {
+                    device_gaussian_site_masks(&mut self.masks_rng, n, &self.sites, &self.device)
+                }
+                _ => device_mode_site_masks(
+                    self.config.dropout_mode,
+                    &mut self.masks_rng,
+                    n,
+                    &self.sites,
+                    &self.device,
+                ),
+            };
+            let lg = at.as_ref().unwrap_or(&self.net).loss_and_grads_modes(
+                x,
+                y,
+                masks,
+                BnMode::Train,
+            )?;
             self.net.update_running(lg.batch_stats);
             // The step's loss is the mean over all its rows: weight each chunk by its share.
             let w = n as f64 / total;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{LabError, LabResult};
 use crate::model::dropout::{sample_gaussian_mask, LayerMask};
 use crate::model::loss::cross_entropy;
+use crate::model::net::{Net, Role};
 use crate::model::{Activation, Mlp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -162,4 +163,23 @@ pub fn with_weight_noise(model: &Mlp, rng: &mut impl Rng, std: f64) -> Mlp {
         layer.weight = layer.weight.clone() + z.mul_scalar(std);
     }
     noisy
+}
+
+/// A network's parameters with σ z added to every convolution and dense weight (biases and
+/// BatchNorm's parameters untouched, as the MLP's weight matrices only).
+pub fn net_with_weight_noise(net: &Net, rng: &mut impl Rng, std: f64) -> Vec<Tensor<1>> {
+    net.params
+        .iter()
+        .zip(&net.param_specs)
+        .map(|(p, s)| match s.role {
+            Role::Weight { .. } => {
+                let z = Tensor::from_data(
+                    TensorData::new(normal(rng, s.len()), [s.len()]),
+                    &p.device(),
+                );
+                p.clone() + z.mul_scalar(std)
+            }
+            _ => p.clone(),
+        })
+        .collect()
 }

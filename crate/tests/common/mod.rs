@@ -27,6 +27,7 @@ pub fn mnist(split: &str) -> Dataset {
     .unwrap()
 }
 
+pub mod net_fixtures;
 pub mod net_reference;
 pub mod reference;
 

@@ -65,6 +65,33 @@ pub struct Pass {
     /// Per BatchNorm in training mode: the batch mean and biased variance, detached, and the
     /// number of values each channel averaged (for PyTorch's unbiased running variance).
     pub batch_stats: Vec<(Tensor<1>, Tensor<1>, usize)>,
+    /// Per convolution / dense layer, in order, when the pass was asked for them.
+    pub taps: Vec<Tap>,
+}
+
+/// A convolution or dense layer's input and geometry as one pass saw them (a dense layer is a
+/// 1x1 convolution of its flattened input), for the Kronecker factors of `analysis::kfc`.
+#[derive(Debug, Clone)]
+pub struct Tap {
+    /// The weight's index in `Net::param_specs`.
+    pub param: usize,
+    /// The layer's input, detached: [n, c, h, w] (dense: [n, fan_in, 1, 1]).
+    pub input: Tensor<4>,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    /// The pre-activation's shape [n, out, h', w'].
+    pub out: [usize; 4],
+}
+
+/// What a pass records and adds beyond the plain forward.
+#[derive(Default)]
+struct Extras<'a> {
+    /// Record each weight layer's `Tap`.
+    taps: bool,
+    /// Added to each weight layer's pre-activation in order (zero autodiff leaves, whose
+    /// gradients are then ∂loss/∂z per example and position).
+    probes: Option<&'a [Tensor<4>]>,
 }
 
 impl Net {
@@ -137,7 +164,25 @@ impl Net {
             .iter()
             .map(|m| m.clone().map_or(SiteMask::None, SiteMask::Same))
             .collect();
-        self.pass(params, x, direction, masks, mode)
+        self.pass(params, x, direction, masks, mode, Extras::default())
+    }
+
+    /// As `run` without a direction, recording every convolution / dense layer's input and
+    /// adding `probes` (one per such layer, shaped as its pre-activation) to the pre-activations.
+    pub fn run_tapped(
+        &self,
+        params: &[Tensor<1>],
+        x: Tensor<2>,
+        masks: &[Option<Tensor<4>>],
+        mode: BnMode,
+        probes: Option<&[Tensor<4>]>,
+    ) -> LabResult<Pass> {
+        let masks = masks
+            .iter()
+            .map(|m| m.clone().map_or(SiteMask::None, SiteMask::Same))
+            .collect();
+        let extras = Extras { taps: true, probes };
+        self.pass(params, x, None, masks, mode, extras)
     }
 
     /// As `run` without a direction, each site's masks under a dropout mode.
@@ -148,7 +193,7 @@ impl Net {
         masks: Vec<SiteMask>,
         mode: BnMode,
     ) -> LabResult<Pass> {
-        self.pass(params, x, None, masks, mode)
+        self.pass(params, x, None, masks, mode, Extras::default())
     }
 
     fn pass(
@@ -158,6 +203,7 @@ impl Net {
         direction: Option<&[Option<Tensor<1>>]>,
         masks: Vec<SiteMask>,
         mode: BnMode,
+        extras: Extras,
     ) -> LabResult<Pass> {
         if mode == BnMode::Train && direction.is_some() && self.spec.has_batch_norm() {
             return Err(LabError::Config(
@@ -177,6 +223,8 @@ impl Net {
             site: 0,
             stats: Vec::new(),
             split: None,
+            extras,
+            taps: Vec::new(),
         };
         let mut h = self.images(x);
         let mut t: Option<Tensor<4>> = None;
@@ -200,6 +248,7 @@ impl Net {
             logits: flat(h),
             tangent: t.map(flat),
             batch_stats: cursor.stats,
+            taps: cursor.taps,
         })
     }
 
@@ -244,6 +293,8 @@ struct Cursor<'a> {
     stats: Vec<(Tensor<1>, Tensor<1>, usize)>,
     /// A split site's (forward view h ⊙ m_f, backward view h ⊙ m_b), for the next layer.
     split: Option<(Tensor<4>, Tensor<4>)>,
+    extras: Extras<'a>,
+    taps: Vec<Tap>,
 }
 
 fn split_error(i: usize, layer: &Layer) -> LabError {
@@ -296,6 +347,7 @@ impl Cursor<'_> {
                 ..
             } => self.conv(h, t, stride, padding, bias),
             Layer::Dense { out } => {
+                let param = self.param;
                 let (w, dw, _) = self.take();
                 let (b, db, _) = self.take();
                 let n = h.dims()[0];
@@ -304,6 +356,7 @@ impl Cursor<'_> {
                 let flat = |a: Tensor<4>| a.reshape([n, fan_in]);
                 let map = |a: Tensor<2>| a.reshape([n, out, 1, 1]);
                 let split = self.split.take();
+                let x_map = h.clone().reshape([n, fan_in, 1, 1]);
                 let x = flat(h);
                 let mut dz = t.map(|t| map(flat(t).matmul(w.clone())));
                 if let Some(dw) = dw {
@@ -322,7 +375,9 @@ impl Cursor<'_> {
                         zb.clone() + (flat(f).matmul(w) - zb).detach()
                     }
                 };
-                (map(z + b.unsqueeze_dim(0)), dz)
+                let n_out = [n, out, 1, 1];
+                self.tap(param, || x_map.clone(), 1, 1, 0, n_out);
+                (self.probe(map(z + b.unsqueeze_dim(0))), dz)
             }
             Layer::MaxPool {
                 kernel,
@@ -388,6 +443,7 @@ impl Cursor<'_> {
         padding: usize,
         bias: bool,
     ) -> Act {
+        let param = self.param;
         let (w, dw, shape) = self.take();
         let shape: [usize; 4] = [shape[0], shape[1], shape[2], shape[3]];
         let (b, db) = if bias {
@@ -408,6 +464,7 @@ impl Cursor<'_> {
         if let Some(db) = db {
             dz = add(dz, Some(channel(db)));
         }
+        let input = h.clone();
         let z = match self.split.take() {
             None => conv2d(h, w, b, opts),
             Some((f, b_view)) => {
@@ -420,7 +477,38 @@ impl Cursor<'_> {
                 }
             }
         };
-        (z, dz)
+        self.tap(param, || input, shape[2], stride, padding, z.dims());
+        (self.probe(z), dz)
+    }
+
+    fn tap(
+        &mut self,
+        param: usize,
+        input: impl FnOnce() -> Tensor<4>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        out: [usize; 4],
+    ) {
+        if self.extras.taps {
+            self.taps.push(Tap {
+                param,
+                input: input().detach(),
+                kernel,
+                stride,
+                padding,
+                out,
+            });
+        }
+    }
+
+    /// The pre-activation plus this layer's probe, if the pass has probes.
+    fn probe(&self, z: Tensor<4>) -> Tensor<4> {
+        match self.extras.probes {
+            // `taps` has just recorded this layer, so its index is the count minus one.
+            Some(p) => z + p[self.taps.len() - 1].clone(),
+            None => z,
+        }
     }
 
     fn batch_norm(&mut self, h: Tensor<4>, t: Option<Tensor<4>>) -> LabResult<Act> {

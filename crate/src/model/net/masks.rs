@@ -6,7 +6,7 @@ use rand::Rng;
 
 use super::forward::SiteMask;
 use super::spec::DropoutSite;
-use crate::model::dropout::{sample_mask, DropoutMode};
+use crate::model::dropout::{sample_gaussian_mask, sample_mask, DropoutMode};
 
 /// Host masks, one per site: [rows, c, h, w] (or [rows, c, 1, 1] channel-wise), row-major.
 pub fn sample_site_masks(
@@ -69,6 +69,29 @@ pub fn device_mode_site_masks(
                     forward: f.map(up),
                     backward: b.map(up),
                 },
+            }
+        })
+        .collect()
+}
+
+/// Gaussian dropout's multipliers 1 + ε, ε ~ N(0, q/(1−q)), at each site's rate (paper 002
+/// Sec. 5.3), on the device.
+pub fn device_gaussian_site_masks(
+    rng: &mut impl Rng,
+    rows: usize,
+    sites: &[DropoutSite],
+    device: &Device,
+) -> Vec<SiteMask> {
+    sites
+        .iter()
+        .map(|s| {
+            let [c, h, w] = s.mask_shape;
+            match sample_gaussian_mask(rng, rows, c * h * w, s.rate) {
+                None => SiteMask::None,
+                Some(m) => SiteMask::Same(Tensor::from_data(
+                    TensorData::new(m, [rows, c, h, w]),
+                    device,
+                )),
             }
         })
         .collect()

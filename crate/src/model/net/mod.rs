@@ -11,6 +11,6 @@ pub mod spec;
 pub mod torch;
 
 pub use arch::{Arch, ArchConfig};
-pub use forward::{BnMode, Net, Pass, SiteMask};
+pub use forward::{BnMode, Net, Pass, SiteMask, Tap};
 pub use params::{NetParams, RunningStats};
 pub use spec::{DropoutSite, Layer, NetSpec, ParamSpec, Role, Shortcut};
