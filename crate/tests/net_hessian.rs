@@ -7,90 +7,16 @@
 mod common;
 
 use burn::tensor::Tensor;
-use common::net_fixtures::{data, f64s, params, per_example, rng, rows};
-use common::net_reference::{cross_entropy, RefBn, Reference};
+use common::net_fixtures::{data, f64s, params, rng};
+use common::net_oracle::oracle_for;
+use common::net_reference::{RefBn, Reference};
 use dropout_lab::analysis::net_hessian::{net_hvp, NetHessianOperator, NetSpan};
 use dropout_lab::backend::{cpu_device, read_f32};
-use dropout_lab::data::Dataset;
 use dropout_lab::linalg::lanczos::{lanczos, LanczosOptions};
 use dropout_lab::model::net::masks::{sample_site_masks, upload_site_masks};
-use dropout_lab::model::net::{BnMode, Layer, Net, NetParams, NetSpec, Shortcut};
+use dropout_lab::model::net::{BnMode, Layer, Net, NetSpec, Shortcut};
 use dropout_lab::progress::Silent;
 use dropout_lab::train::eval::DeviceData;
-
-struct Oracle<'a> {
-    spec: &'a NetSpec,
-    running: Vec<(Vec<f64>, Vec<f64>)>,
-    xs: Vec<Vec<f64>>,
-    labels: Vec<usize>,
-    masks: Vec<Vec<Vec<f64>>>,
-    train_bn: bool,
-}
-
-impl Oracle<'_> {
-    fn loss(&self, theta: &[Vec<f64>]) -> (f64, f64) {
-        let r = Reference {
-            spec: self.spec,
-            params: theta,
-            bn: if self.train_bn {
-                RefBn::Train
-            } else {
-                RefBn::Eval(&self.running)
-            },
-            masks: &self.masks,
-        };
-        let (z, margin) = r.logits(&self.xs);
-        (cross_entropy(&z, &self.labels), margin)
-    }
-
-    /// θ as one flat vector and back.
-    fn split(&self, flat: &[f64], like: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        let mut o = 0;
-        like.iter()
-            .map(|p| {
-                o += p.len();
-                flat[o - p.len()..o].to_vec()
-            })
-            .collect()
-    }
-
-    /// Dense Hessian of the f64 loss by second central differences, step h.
-    fn hessian(&self, theta: &[Vec<f64>], h: f64) -> Vec<Vec<f64>> {
-        let flat: Vec<f64> = theta.concat();
-        let d = flat.len();
-        let at = |i: usize, si: f64, j: usize, sj: f64| {
-            let mut t = flat.clone();
-            t[i] += si * h;
-            t[j] += sj * h;
-            self.loss(&self.split(&t, theta)).0
-        };
-        let mut hm = vec![vec![0.0; d]; d];
-        for i in 0..d {
-            for j in i..d {
-                let v = (at(i, 1.0, j, 1.0) - at(i, 1.0, j, -1.0) - at(i, -1.0, j, 1.0)
-                    + at(i, -1.0, j, -1.0))
-                    / (4.0 * h * h);
-                hm[i][j] = v;
-                hm[j][i] = v;
-            }
-        }
-        hm
-    }
-
-    fn gradient(&self, theta: &[Vec<f64>], h: f64) -> Vec<f64> {
-        let flat: Vec<f64> = theta.concat();
-        (0..flat.len())
-            .map(|i| {
-                let mut a = flat.clone();
-                let mut b = flat.clone();
-                a[i] += h;
-                b[i] -= h;
-                (self.loss(&self.split(&a, theta)).0 - self.loss(&self.split(&b, theta)).0)
-                    / (2.0 * h)
-            })
-            .collect()
-    }
-}
 
 /// The lab's Hessian over every parameter, one column per unit direction.
 fn lab_hessian(net: &Net, dev: &DeviceData, masks: &[Option<Vec<f32>>]) -> Vec<Vec<f64>> {
@@ -131,26 +57,6 @@ fn compare_hessians(label: &str, lab: &[Vec<f64>], oracle: &[Vec<f64>]) {
         worst.2,
         worst.0
     );
-}
-
-fn oracle_for<'a>(
-    spec: &'a NetSpec,
-    p: &NetParams,
-    d: &Dataset,
-    masks: &[Option<Vec<f32>>],
-) -> Oracle<'a> {
-    Oracle {
-        spec,
-        running: p
-            .running
-            .iter()
-            .map(|r| (f64s(&r.mean), f64s(&r.var)))
-            .collect(),
-        xs: rows(d),
-        labels: d.labels.iter().map(|&l| l as usize).collect(),
-        masks: per_example(masks, d.len()),
-        train_bn: false,
-    }
 }
 
 #[test]

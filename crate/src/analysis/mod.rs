@@ -13,6 +13,7 @@ pub mod kfc;
 pub mod landscape;
 pub mod net_hessian;
 pub mod net_landscape;
+pub mod net_noise;
 pub mod noise;
 pub mod powerlaw;
 pub mod rank_agreement;

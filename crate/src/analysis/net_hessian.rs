@@ -31,11 +31,31 @@ impl NetSpan {
         }
     }
 
-    fn covers(&self, i: usize) -> bool {
+    pub fn covers(&self, i: usize) -> bool {
         match *self {
             NetSpan::All => true,
             NetSpan::Param(j) => i == j,
         }
+    }
+
+    /// A flat vector over the span as one device vector per parameter (None outside the span).
+    pub fn split(&self, net: &Net, v: &[f64]) -> Vec<Option<Tensor<1>>> {
+        let device = net.device();
+        let mut offset = 0;
+        net.param_specs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                self.covers(i).then(|| {
+                    let part: Vec<f32> = v[offset..offset + p.len()]
+                        .iter()
+                        .map(|&a| a as f32)
+                        .collect();
+                    offset += p.len();
+                    Tensor::from_data(TensorData::new(part, [p.len()]), &device)
+                })
+            })
+            .collect()
     }
 }
 
@@ -78,23 +98,7 @@ pub async fn net_hvp(
     let device = net.device();
     let mut products = Vec::with_capacity(directions.len());
     for v in directions {
-        // The direction's components per parameter tensor (None outside the span).
-        let mut offset = 0;
-        let dir: Vec<Option<Tensor<1>>> = net
-            .param_specs
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                span.covers(i).then(|| {
-                    let part: Vec<f32> = v[offset..offset + p.len()]
-                        .iter()
-                        .map(|&a| a as f32)
-                        .collect();
-                    offset += p.len();
-                    Tensor::from_data(TensorData::new(part, [p.len()]), &device)
-                })
-            })
-            .collect();
+        let dir = span.split(net, v);
         let mut total: Option<Tensor<1>> = None;
         let mut row0 = 0;
         for (x, y) in &data.chunks {

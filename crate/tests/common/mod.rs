@@ -28,6 +28,7 @@ pub fn mnist(split: &str) -> Dataset {
 }
 
 pub mod net_fixtures;
+pub mod net_oracle;
 pub mod net_reference;
 pub mod reference;
 
