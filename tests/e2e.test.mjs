@@ -1120,8 +1120,18 @@ test('conv nets train in the page: LeNet-5 on WebGPU equals the CPU, ResNet-20 p
     await page.fill('input[name="epochs"]', '2');
     await page.fill('input[name="sched"]', '1');
     await page.selectOption('select[name="aug"]', 'on');
+    // Channel-wise dropout, option B shortcuts and paper 004's backward-only mode.
+    await page.selectOption('select[name="chan"]', 'channel');
+    await page.selectOption('select[name="short"]', 'b');
+    await page.selectOption('select[name="mode"]', 'backward_only');
     const res = await trainToEnd(page);
     assert.equal(res.config.arch.arch, 'resnet20');
+    assert.equal(res.config.arch.channelwise, true);
+    assert.equal(res.config.arch.shortcut, 'b');
+    assert.deepEqual(res.config.dropout_mode, { kind: 'backward_only' });
+    assert.match(page.url(), /chan=channel/);
+    assert.match(page.url(), /short=b/);
+    assert.match(page.url(), /mode=backward_only/);
     assert.equal(res.config.augment, true);
     assert.deepEqual(res.config.schedule, { milestones: [1], gamma: 0.1, unit: 'epochs' });
     assert.match(page.url(), /sched=1/);
@@ -1135,6 +1145,12 @@ test('conv nets train in the page: LeNet-5 on WebGPU equals the CPU, ResNet-20 p
     await page.waitForSelector('#error:not([hidden])');
     assert.match(await page.textContent('#error'), /Augmentation: crops and flips are for conv nets/);
     await page.selectOption('select[name="aug"]', 'off');
+    await page.click('#train-button');
+    assert.match(await page.textContent('#error'), /Conv-net dropout: channel-wise masks drop whole feature maps/);
+    await page.selectOption('select[name="chan"]', 'element');
+    await page.click('#train-button');
+    assert.match(await page.textContent('#error'), /ResNet shortcut: option B/);
+    await page.selectOption('select[name="short"]', 'a');
     await page.fill('input[name="sched"]', '3,2');
     await page.click('#train-button');
     assert.match(await page.textContent('#error'), /must be increasing whole epochs/);

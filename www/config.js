@@ -10,7 +10,7 @@ export const CIFAR_ARCHIVES = {
 };
 
 // The free-training form's fields, by their names in the form and the URL.
-export const TRAIN_FIELDS = ['train', 'test', 'widths', 'act', 'drop', 'init', 'opt', 'lr', 'mom', 'wd', 'sched', 'epochs', 'batch', 'seed', 'aug'];
+export const TRAIN_FIELDS = ['train', 'test', 'widths', 'act', 'drop', 'mode', 'chan', 'short', 'init', 'opt', 'lr', 'mom', 'wd', 'sched', 'epochs', 'batch', 'seed', 'aug'];
 // The named conv nets (crate/src/model/net/arch.rs); the Widths field takes one, optionally *width.
 export const ARCHS = ['lenet5', 'convnet-quick', 'vgg9', 'vgg11', 'resnet20'];
 
@@ -100,9 +100,16 @@ export function setTrainField(form, name, text, fallback) {
   return problem && `${problem} (using ${fallback})`;
 }
 
+/// Paper 004's dropout mode (`model::dropout::DropoutMode`); Table 3's augmented ratio is 1e-4.
+function modeOf(form) {
+  const kind = form.elements.mode.value;
+  return kind === 'augmented' ? { kind, backward_rate: 1e-4 } : { kind };
+}
+
 /// The settings an MLP's TrainConfig and a conv net's NetTrainConfig share.
 function optimisation(form) {
   return {
+    dropout_mode: modeOf(form),
     train_size: number(form, 'train'),
     test_size: number(form, 'test'),
     optimizer: form.elements.opt.value,
@@ -124,12 +131,14 @@ export function formToConfig(form) {
   if (arch) {
     const [dropRate] = dropsOf(form, 1);
     return {
-      arch: { ...arch, drop_rate: dropRate, channelwise: false, shortcut: 'a' },
+      arch: { ...arch, drop_rate: dropRate, channelwise: form.elements.chan.value === 'channel', shortcut: form.elements.short.value },
       ...optimisation(form),
       augment: form.elements.aug.value === 'on',
     };
   }
   if (form.elements.aug.value === 'on') throw new Error('Augmentation: crops and flips are for conv nets on images; an MLP trains without them');
+  if (form.elements.chan.value === 'channel') throw new Error('Conv-net dropout: channel-wise masks drop whole feature maps of a conv net; an MLP has none (choose element-wise)');
+  if (form.elements.short.value === 'b') throw new Error('ResNet shortcut: option B is the projection of a residual block; an MLP has none (choose A)');
   const widths = widthsOf(form);
   const drops = dropsOf(form, widths.length - 2);
   const act = form.elements.act.value;

@@ -6,6 +6,7 @@ use plotters::prelude::*;
 use super::curves::{draw_err as err, finish};
 use crate::error::LabResult;
 use crate::experiments::fig1a_landscape::Fig1aResult;
+use crate::experiments::p000_fig1b_vgg::Fig1bResult;
 
 const WITHOUT: RGBColor = RGBColor(31, 119, 180);
 const WITH: RGBColor = RGBColor(214, 39, 40);
@@ -15,20 +16,75 @@ pub fn draw_fig1a<DB: DrawingBackend>(
     r: &Fig1aResult,
 ) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
-    let (a0, a1) = (
-        r.alphas.first().copied().unwrap_or(-1.0),
-        r.alphas.last().copied().unwrap_or(1.0),
-    );
-    let y_max = r
+    let curves: Vec<DirectionCurve> = r
         .curves
         .iter()
-        .flat_map(|c| c.train.iter().chain(&c.test))
+        .map(|c| (c.dropout, &c.train[..], &c.test[..]))
+        .collect();
+    draw_direction_curves(
+        &root,
+        "loss along filter-normalised directions",
+        "loss",
+        &r.alphas,
+        &curves,
+    )
+}
+
+/// Paper 000 Fig. 1(b): loss (left) and accuracy (right) along the directions.
+pub fn draw_fig1b<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    r: &Fig1bResult,
+) -> LabResult<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let (left, right) = root.split_horizontally(root.dim_in_pixel().0 / 2);
+    let loss: Vec<DirectionCurve> = r
+        .curves
+        .iter()
+        .map(|c| (c.dropout, &c.train_loss[..], &c.test_loss[..]))
+        .collect();
+    draw_direction_curves(
+        &left,
+        "loss along filter-normalised directions",
+        "loss",
+        &r.alphas,
+        &loss,
+    )?;
+    let accuracy: Vec<DirectionCurve> = r
+        .curves
+        .iter()
+        .map(|c| (c.dropout, &c.train_accuracy[..], &c.test_accuracy[..]))
+        .collect();
+    draw_direction_curves(
+        &right,
+        "accuracy along the same directions",
+        "accuracy",
+        &r.alphas,
+        &accuracy,
+    )
+}
+
+/// One curve pair along a direction: (trained with dropout, train values, test values).
+pub type DirectionCurve<'a> = (bool, &'a [f32], &'a [f32]);
+
+/// Values along directions against α, with and without dropout (colour), train (thick) and
+/// test (thin), one line per direction; the y axis from 0 to the largest finite value.
+pub fn draw_direction_curves<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    caption: &str,
+    y_desc: &str,
+    alphas: &[f64],
+    curves: &[DirectionCurve],
+) -> LabResult<()> {
+    let (a0, a1) = (
+        alphas.first().copied().unwrap_or(-1.0),
+        alphas.last().copied().unwrap_or(1.0),
+    );
+    let y_max = curves
+        .iter()
+        .flat_map(|c| c.1.iter().chain(c.2))
         .fold(0.0f32, |m, &v| if v.is_finite() { m.max(v) } else { m });
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "loss along filter-normalised directions",
-            ("sans-serif", 15),
-        )
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 15))
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(44)
@@ -37,7 +93,7 @@ pub fn draw_fig1a<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc("α")
-        .y_desc("loss")
+        .y_desc(y_desc)
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
@@ -50,11 +106,11 @@ pub fn draw_fig1a<DB: DrawingBackend>(
         };
         for (split, width) in [("train", 2), ("test", 1)] {
             let mut labelled = false;
-            for c in r.curves.iter().filter(|c| c.dropout == dropout) {
-                let ys = if split == "train" { &c.train } else { &c.test };
+            for &(_, train, test) in curves.iter().filter(|c| c.0 == dropout) {
+                let ys = if split == "train" { train } else { test };
                 let series = chart
                     .draw_series(LineSeries::new(
-                        r.alphas.iter().zip(ys).map(|(&a, &l)| (a, l as f64)),
+                        alphas.iter().zip(ys).map(|(&a, &l)| (a, l as f64)),
                         colour.stroke_width(width),
                     ))
                     .map_err(err)?;
@@ -69,7 +125,7 @@ pub fn draw_fig1a<DB: DrawingBackend>(
             }
         }
     }
-    finish(&mut chart, &root, SeriesLabelPosition::UpperMiddle)
+    finish(&mut chart, area, SeriesLabelPosition::UpperMiddle)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod fig6_alignment;
 pub mod hessian_span;
 pub mod momentum_mlp;
 pub mod noise_run;
+pub mod p000_fig1b_vgg;
 pub mod p001_fig3_cosine;
 pub mod p001_sme_dynamics;
 pub mod p001_sme_order;
@@ -34,7 +35,7 @@ pub use preset::{
 pub use schema::Field;
 
 use crate::error::{LabError, LabResult};
-use crate::train::Trainer;
+use crate::train::{NetTrainer, Trainer};
 
 /// Run a trainer to its end in slices of `slice` steps, reporting "{stage}: training" after each;
 /// a reporter that answers false cancels the run.
@@ -54,4 +55,41 @@ pub async fn train_to_end(
         }
     }
     Ok(())
+}
+
+/// `train_to_end` for a conv net.
+pub async fn train_net_to_end(
+    trainer: &mut NetTrainer,
+    slice: usize,
+    stage: &str,
+    reporter: &mut impl Reporter,
+) -> LabResult<()> {
+    while !trainer.is_done() {
+        let p = trainer.run(slice).await?;
+        if !reporter
+            .report(&format!("{stage}: training"), p.step, p.total_steps)
+            .await
+        {
+            return Err(LabError::Cancelled);
+        }
+    }
+    Ok(())
+}
+
+/// A sentence for a result run on other data than its paper's (`paper`: the data set's name,
+/// recognised by its shape: `dim` features, `classes` classes), or None on the paper's data.
+pub fn not_the_papers_data(
+    inputs: &Inputs<'_>,
+    paper: &str,
+    dim: usize,
+    classes: usize,
+) -> Option<String> {
+    let (d, c) = (inputs.train.dim, inputs.train.classes);
+    (d != dim || c != classes).then(|| {
+        format!(
+            "data: {} ({c} classes, {d} features per image), not the paper's {paper}: load \
+             {paper} for the paper's setting",
+            inputs.dataset
+        )
+    })
 }

@@ -5,6 +5,7 @@ use super::fig1a_landscape::Fig1a;
 use super::fig2_variance_flatness::Fig2;
 use super::fig4_variance_hessian::Fig4;
 use super::fig6_alignment::Fig6;
+use super::p000_fig1b_vgg::Fig1b;
 use super::p001_fig3_cosine::Cosine;
 use super::p001_sme_order::SmeOrder;
 use super::p001_sme_paths::{SmeLoss, SmeTest};
@@ -40,8 +41,8 @@ macro_rules! registry {
 }
 
 registry!(
-    Fig1a, Fig2, Fig4, Fig6, Cosine, SmeLoss, SmeOrder, SmeTest, Volume, VolumeRate, Complexity,
-    Noise, Modes, Split
+    Fig1a, Fig1b, Fig2, Fig4, Fig6, Cosine, SmeLoss, SmeOrder, SmeTest, Volume, VolumeRate,
+    Complexity, Noise, Modes, Split
 );
 
 struct Entry;

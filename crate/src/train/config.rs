@@ -34,7 +34,7 @@ fn default_beta2() -> f64 {
 fn default_eps() -> f64 {
     1e-8
 }
-fn default_eval_every() -> usize {
+pub(super) fn default_eval_every() -> usize {
     1
 }
 fn default_gamma() -> f64 {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{check_subsets, DropoutSplit, LrSchedule, OptimizerKind};
+use super::config::{check_subsets, default_eval_every, DropoutSplit, LrSchedule, OptimizerKind};
 use super::noise_step::NoiseInjection;
 use super::optim::Hyper;
 use crate::data::augment::image_shape;
@@ -34,6 +34,13 @@ pub struct NetTrainConfig {
     pub seed: u64,
     /// Paper 004's ResNet augmentation: 4-pixel pad, random crop, horizontal flip (seeded).
     pub augment: bool,
+    /// Every step takes the whole training subset (accumulated over chunks of `batch_size`
+    /// rows) whatever the optimiser: paper 000's "GD with Nesterov momentum". Implied by `gd`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full_batch: bool,
+    /// Evaluate train/test loss and accuracy every this many epochs (and after the last).
+    #[serde(default = "default_eval_every", skip_serializing_if = "is_one")]
+    pub eval_every: usize,
     /// Paper 004's dropout modes at every site (standard when absent).
     #[serde(default)]
     pub dropout_mode: DropoutMode,
@@ -45,6 +52,10 @@ pub struct NetTrainConfig {
     /// so a config written for an MLP is never silently trained as plain dropout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropout_split: Option<DropoutSplit>,
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 impl NetTrainConfig {
@@ -67,6 +78,8 @@ impl NetTrainConfig {
             batch_size: 100,
             seed: 1,
             augment: false,
+            full_batch: false,
+            eval_every: 1,
             dropout_mode: DropoutMode::Standard,
             noise: None,
             dropout_split: None,
@@ -112,6 +125,9 @@ impl NetTrainConfig {
         }
         if self.epochs == 0 {
             return Err(LabError::Config("epochs must be positive".into()));
+        }
+        if self.eval_every == 0 {
+            return Err(LabError::Config("eval_every must be at least 1".into()));
         }
         self.schedule.validate()?;
         self.dropout_mode.validate()?;
@@ -185,8 +201,13 @@ impl NetTrainConfig {
     }
 
     /// Optimiser steps per epoch: one for GD, else one per (possibly short last) batch.
+    /// Whether each step takes the whole training subset.
+    pub fn is_full_batch(&self) -> bool {
+        self.full_batch || self.optimizer == OptimizerKind::Gd
+    }
+
     pub fn steps_per_epoch(&self) -> usize {
-        if self.optimizer == OptimizerKind::Gd {
+        if self.is_full_batch() {
             1
         } else {
             self.train_size.div_ceil(self.batch_size)

@@ -7,7 +7,6 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
 use super::batch::{epoch_order, gather};
-use super::config::OptimizerKind;
 use super::eval::{evaluate_logits, DeviceData};
 use super::history::{EpochRecord, History};
 use super::net_config::NetTrainConfig;
@@ -134,7 +133,10 @@ impl NetTrainer {
             self.step += 1;
             if self.step % per_epoch == 0 {
                 sum += self.check_losses(&mut losses).await?;
-                self.record_epoch().await?;
+                let epoch = self.step / per_epoch;
+                if epoch % self.config.eval_every == 0 || self.is_done() {
+                    self.record_epoch().await?;
+                }
             }
         }
         sum += self.check_losses(&mut losses).await?;
@@ -173,7 +175,7 @@ impl NetTrainer {
         if within == 0 {
             self.order = epoch_order(self.train.len(), &mut self.order_rng);
         }
-        let rows: Vec<usize> = if self.config.optimizer == OptimizerKind::Gd {
+        let rows: Vec<usize> = if self.config.is_full_batch() {
             self.order.clone()
         } else {
             let b = self.config.batch_size;

@@ -62,9 +62,9 @@ impl Arch {
             Arch::Vgg9 => {
                 "The VGG-9 of Li et al. 2018 (loss-landscape, cifar10/models/vgg.py) used by paper \
                  000 Fig 1(b): 3x3 conv-BN-ReLU 64, 64, max pool, 128, 128, max pool, 256, 256, \
-                 256, max pool, Linear(256·4·4, 256)-BN-ReLU, Linear(256, classes). Paper 000 does \
-                 not say where its dropout sits; the lab drops the input of the classifier (the \
-                 output of the fully connected ReLU)."
+                 256, max pool, Linear(256·4·4, 256)-BN-ReLU, Linear(256, classes). Paper 000 \
+                 Fig 1(b)'s caption: dropout layers after the pooling layers (its rate 0.8 is a \
+                 keep probability, Sec. 2: drop rate 0.2)."
             }
             Arch::Vgg11 => {
                 "Paper 002 Table 5: conv 64, max pool, conv 128, max pool, conv 256, dropout, conv \
@@ -203,7 +203,7 @@ impl ArchConfig {
             Arch::Vgg9 => {
                 for item in [64, 64, 0, 128, 128, 0, 256, 256, 256, 0] {
                     if item == 0 {
-                        layers.push(max_pool(2, 2, true));
+                        layers.extend([max_pool(2, 2, true), drop(p, self.channelwise)]);
                     } else {
                         layers.extend([conv(c(item), 3, 1, true), Layer::BatchNorm, Layer::Relu]);
                     }
@@ -213,7 +213,6 @@ impl ArchConfig {
                     Layer::Dense { out: c(256) },
                     Layer::BatchNorm,
                     Layer::Relu,
-                    drop(p, false),
                     Layer::Dense { out: classes },
                 ]);
             }

@@ -146,7 +146,7 @@ mod tests {
         }
         let vgg9 = ArchConfig::new(Arch::Vgg9).build([3, 32, 32], 10).unwrap();
         let src = torch_module(&vgg9).unwrap();
-        assert!(src.contains("nn.Linear(4096, 256),  # 25"), "{src}");
-        assert!(src.contains("nn.BatchNorm1d(256),  # 26"), "{src}");
+        assert!(src.contains("nn.Linear(4096, 256),  # 28"), "{src}");
+        assert!(src.contains("nn.BatchNorm1d(256),  # 29"), "{src}");
     }
 }

@@ -1,0 +1,331 @@
+//! Paper 000 Fig. 1(b): VGG-9 on the first 2048 CIFAR-10 training images, trained by GD with
+//! Nesterov momentum (lr 0.1 divided by 10 at epochs 150, 225 and 275 of 300, Sec. 4), with and
+//! without dropout after the pooling layers (the caption's "dropout rate 0.8" is a keep
+//! probability, Sec. 2, so the drop rate is 0.2); then loss and accuracy on train and test along
+//! filter-normalised random directions (Li et al. 2018, `analysis::net_landscape`). The paper's
+//! test accuracies: 60.6% with, 59.2% without dropout. The demo keeps the schedule's shape at a
+//! fraction of the epochs, images and width.
+
+use serde::{Deserialize, Serialize};
+
+use super::Reporter;
+use crate::analysis::landscape::grid;
+use crate::analysis::net_landscape::{net_curve, net_filter_normalised_direction};
+use crate::error::{LabError, LabResult};
+use crate::model::net::{Arch, ArchConfig};
+use crate::rng::{stream, Stream};
+use crate::train::eval::DeviceData;
+use crate::train::{LrSchedule, NetTrainConfig, NetTrainer, OptimizerKind, ScheduleUnit};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fig1bConfig {
+    pub train_size: usize,
+    pub test_size: usize,
+    /// VGG-9's width multiplier (1 = Li et al.'s channels).
+    pub width: f64,
+    /// The dropout network's drop rate after each pooling layer; the other network has none.
+    pub drop_rate: f32,
+    pub lr: f64,
+    /// Nesterov momentum of the full-batch steps.
+    pub momentum: f64,
+    pub epochs: usize,
+    /// Epochs after which the rate is divided by 10.
+    pub milestones: Vec<usize>,
+    /// Rows per chunk of the full-batch gradient (BatchNorm normalises each chunk by itself).
+    pub batch_size: usize,
+    pub seed: u64,
+    pub directions: usize,
+    pub alpha_min: f64,
+    pub alpha_max: f64,
+    pub points: usize,
+}
+
+impl Fig1bConfig {
+    pub fn demo() -> Self {
+        Fig1bConfig {
+            train_size: 256,
+            test_size: 500,
+            width: 0.25,
+            drop_rate: 0.2,
+            lr: 0.1,
+            momentum: 0.9,
+            epochs: 30,
+            milestones: vec![15, 22, 27],
+            batch_size: 256,
+            seed: 1,
+            directions: 1,
+            alpha_min: -1.0,
+            alpha_max: 1.0,
+            points: 17,
+        }
+    }
+
+    pub fn paper() -> Self {
+        Fig1bConfig {
+            train_size: 2048,
+            test_size: 10000,
+            width: 1.0,
+            epochs: 300,
+            milestones: vec![150, 225, 275],
+            batch_size: 256,
+            directions: 2,
+            points: 51,
+            ..Fig1bConfig::demo()
+        }
+    }
+
+    pub fn train_config(&self, dropout: bool) -> NetTrainConfig {
+        let mut arch = ArchConfig::new(Arch::Vgg9);
+        arch.width = self.width;
+        arch.drop_rate = if dropout { self.drop_rate } else { 0.0 };
+        let mut c = NetTrainConfig::new(arch);
+        c.train_size = self.train_size;
+        c.test_size = self.test_size;
+        c.optimizer = OptimizerKind::Nesterov;
+        c.full_batch = true;
+        c.lr = self.lr;
+        c.momentum = self.momentum;
+        c.schedule = LrSchedule {
+            milestones: self.milestones.clone(),
+            gamma: 0.1,
+            unit: ScheduleUnit::Epochs,
+        };
+        c.epochs = self.epochs;
+        c.batch_size = self.batch_size;
+        c.seed = self.seed;
+        // Only the trained networks are studied: evaluate after the last epoch.
+        c.eval_every = self.epochs;
+        c
+    }
+
+    pub fn validate(&self) -> LabResult<()> {
+        if self.directions == 0 || self.points < 2 || !(self.alpha_min < self.alpha_max) {
+            return Err(LabError::Config(
+                "Fig 1b needs at least one direction, two points and alpha_min < alpha_max".into(),
+            ));
+        }
+        if !(self.drop_rate > 0.0 && self.drop_rate < 1.0) {
+            return Err(LabError::Config(format!(
+                "the dropout network's drop rate {} must be in (0, 1)",
+                self.drop_rate
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Loss and accuracy along one direction (index `direction`), train and test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetCurve {
+    pub dropout: bool,
+    pub direction: usize,
+    pub train_loss: Vec<f32>,
+    pub test_loss: Vec<f32>,
+    pub train_accuracy: Vec<f32>,
+    pub test_accuracy: Vec<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetSummary {
+    pub dropout: bool,
+    pub train_loss: f32,
+    pub train_accuracy: f32,
+    pub test_loss: f32,
+    pub test_accuracy: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fig1bResult {
+    pub config: Fig1bConfig,
+    pub backend: String,
+    pub crate_version: String,
+    pub dataset: String,
+    /// Set when the run is not on the paper's data (CIFAR-10).
+    #[serde(default)]
+    pub data_note: Option<String>,
+    pub alphas: Vec<f64>,
+    pub models: Vec<NetSummary>,
+    pub curves: Vec<NetCurve>,
+}
+
+pub async fn run(
+    cfg: &Fig1bConfig,
+    inputs: &super::Inputs<'_>,
+    reporter: &mut impl Reporter,
+) -> LabResult<Fig1bResult> {
+    cfg.validate()?;
+    let super::Inputs {
+        train,
+        test,
+        device,
+        backend,
+        dataset,
+        ..
+    } = inputs;
+    let alphas = grid(cfg.alpha_min, cfg.alpha_max, cfg.points);
+    let (mut models, mut curves) = (Vec::new(), Vec::new());
+    for dropout in [false, true] {
+        let name = if dropout {
+            "with dropout"
+        } else {
+            "without dropout"
+        };
+        let mut trainer = NetTrainer::new(
+            cfg.train_config(dropout),
+            train,
+            test,
+            device.clone(),
+            backend,
+            dataset,
+        )
+        .await?;
+        super::train_net_to_end(&mut trainer, 5, name, reporter).await?;
+        let last = trainer
+            .epochs()
+            .last()
+            .expect("evaluated at the end")
+            .clone();
+        models.push(NetSummary {
+            dropout,
+            train_loss: last.train_loss,
+            train_accuracy: last.train_accuracy,
+            test_loss: last.test_loss,
+            test_accuracy: last.test_accuracy,
+        });
+        let theta = trainer.net().to_host().await?;
+        let (train_dev, test_dev): (&DeviceData, &DeviceData) =
+            (trainer.train_data(), trainer.test_data());
+        // The same random draws for both networks, each normalised to its own θ.
+        let mut rng = stream(cfg.seed, Stream::Directions);
+        for k in 0..cfg.directions {
+            let d = net_filter_normalised_direction(&theta, &mut rng)?;
+            let on_train = net_curve(&theta, &d, &alphas, train_dev, device).await?;
+            let on_test = net_curve(&theta, &d, &alphas, test_dev, device).await?;
+            curves.push(NetCurve {
+                dropout,
+                direction: k,
+                train_loss: on_train.iter().map(|p| p.0).collect(),
+                train_accuracy: on_train.iter().map(|p| p.1).collect(),
+                test_loss: on_test.iter().map(|p| p.0).collect(),
+                test_accuracy: on_test.iter().map(|p| p.1).collect(),
+            });
+            if !reporter
+                .report(&format!("{name}: landscape"), k + 1, cfg.directions)
+                .await
+            {
+                return Err(LabError::Cancelled);
+            }
+        }
+    }
+    Ok(Fig1bResult {
+        config: cfg.clone(),
+        backend: backend.to_string(),
+        crate_version: crate::CRATE_VERSION.to_string(),
+        dataset: dataset.to_string(),
+        data_note: super::not_the_papers_data(inputs, "CIFAR-10", 3072, 10),
+        alphas,
+        models,
+        curves,
+    })
+}
+
+/// The gallery's Fig 1(b) card.
+pub struct Fig1b;
+
+impl super::Preset for Fig1b {
+    type Config = Fig1bConfig;
+    type Result = Fig1bResult;
+
+    fn info() -> super::Info {
+        super::Info {
+            id: "fig1b",
+            paper: "000",
+            figure: "Fig. 1(b)",
+            title: "Dropout finds flatter minima: VGG-9",
+            claim: "A VGG-9 trained with dropout sits in a flatter minimum and generalises better \
+                    (paper: 60.6% vs 59.2% test accuracy).",
+            reference: "paper 000, Sec. 4-5 and Fig. 1(b); filter-normalised directions of Li et \
+                        al. 2018",
+            description: "Two VGG-9 networks from the same initialisation and seed, trained by \
+                full-batch GD with Nesterov momentum on the first training images with the \
+                paper's step schedule, without and with dropout after the pooling layers (the \
+                paper's rate 0.8 is a keep probability: drop rate 0.2); then loss and accuracy \
+                along filter-normalised random directions on train and test data. The paper \
+                trains on CIFAR-10: load it for the paper's data (MNIST / Fashion-MNIST are \
+                padded to 32x32 and are not the paper's data).",
+        }
+    }
+    fn demo() -> Fig1bConfig {
+        Fig1bConfig::demo()
+    }
+    fn paper() -> Fig1bConfig {
+        Fig1bConfig::paper()
+    }
+    fn validate(c: &Fig1bConfig) -> LabResult<()> {
+        c.validate()?;
+        c.train_config(true).arch.build([3, 32, 32], 10).map(|_| ())
+    }
+    fn fields() -> Vec<super::Field> {
+        use super::schema::{Field, Range};
+        vec![
+            Field::int("train_size", "Train images (first N)", 1.0, 1e7),
+            Field::int("test_size", "Test images", 1.0, 1e7),
+            Field::float("width", "Width multiplier", Range::left_open(0.0, 8.0))
+                .help("1 = Li et al.'s VGG-9 (2.8M parameters)"),
+            Field::float("drop_rate", "Drop rate", Range::open(0.0, 1.0))
+                .help("after each pooling layer of the dropout network"),
+            Field::float("lr", "Learning rate", Range::left_open(0.0, 100.0)),
+            Field::float("momentum", "Nesterov momentum", Range::right_open(0.0, 1.0)),
+            Field::int("epochs", "Epochs", 1.0, 1e6),
+            Field::ints(
+                "milestones",
+                "Divide the rate by 10 at epochs",
+                Range::closed(1.0, 1e6),
+                ',',
+            )
+            .help("the paper: 150, 225, 275 of 300; empty = constant rate"),
+            Field::int("batch_size", "Rows per gradient chunk", 1.0, 1e7).advanced(),
+            Field::seed(),
+            Field::int("directions", "Directions", 1.0, 100.0),
+            Field::float("alpha_min", "α from", Range::closed(-1000.0, 1000.0)).advanced(),
+            Field::float("alpha_max", "α to", Range::closed(-1000.0, 1000.0)).advanced(),
+            Field::int("points", "Points on each curve", 2.0, 10000.0).advanced(),
+        ]
+    }
+    super::preset::one_chart!(crate::charts::draw_fig1b, "landscape", "Loss and accuracy along random directions", 1200 x 440);
+    fn csv(r: &Fig1bResult) -> String {
+        let rows = r.curves.iter().flat_map(|c| {
+            r.alphas.iter().enumerate().map(move |(i, a)| {
+                vec![
+                    c.dropout.to_string(),
+                    c.direction.to_string(),
+                    a.to_string(),
+                    c.train_loss[i].to_string(),
+                    c.test_loss[i].to_string(),
+                    c.train_accuracy[i].to_string(),
+                    c.test_accuracy[i].to_string(),
+                ]
+            })
+        });
+        super::csv_header(&r.crate_version, &r.backend, r.config.seed, &[])
+            + &super::csv_rows(
+                "dropout,direction,alpha,train_loss,test_loss,train_accuracy,test_accuracy",
+                rows,
+            )
+    }
+    fn summary(r: &Fig1bResult) -> String {
+        let note = r.data_note.iter().cloned();
+        super::preset::lines(note.chain(r.models.iter().map(|m| {
+            format!(
+                "{} dropout: train loss {:.4} ({:.1}%), test loss {:.4}, test accuracy {:.2}% \
+                 (paper: {})",
+                if m.dropout { "with" } else { "without" },
+                m.train_loss,
+                100.0 * m.train_accuracy,
+                m.test_loss,
+                100.0 * m.test_accuracy,
+                if m.dropout { "60.6%" } else { "59.2%" }
+            )
+        })))
+    }
+}
