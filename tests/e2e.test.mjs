@@ -643,6 +643,32 @@ test('the Fig 1a preset gives the same landscapes on WebGPU as on the CPU', asyn
   }
 });
 
+test('the Fig 1b preset (VGG-9) runs on WebGPU and the CPU with the same landscapes, and says MNIST is not the paper\'s data', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const fields = { train_size: '32', test_size: '32', width: '0.0625', epochs: '2', milestones: '1', directions: '1', points: '5', seed: '3' };
+    const { page, errors } = await openPreset(browser, url, 'fig1b', fields, { backend: 'webgpu' });
+    const gpu = await runPreset(page, 'fig1b', 'webgpu');
+    assert.equal(gpu.backend, 'webgpu');
+    assert.deepEqual(gpu.config.milestones, [1]);
+    assert.equal(gpu.config.width, 0.0625);
+    assert.deepEqual(gpu.models.map((m) => m.dropout), [false, true]);
+    assert.ok((await canvasColours(page, 'chart-fig1b-landscape')) > 20);
+    assert.match(await summary(page), /not the paper's CIFAR-10/);
+    assert.match(await summary(page), /with dropout: train loss .* \(paper: 60\.6%\)/);
+    assert.equal((await csvLines(page)).length, 2 + 2 * 5);
+    const cpu = await runPreset(page, 'fig1b', 'cpu');
+    gpu.curves.forEach((g, k) => {
+      const c = cpu.curves[k];
+      g.train_loss.forEach((v, i) => assert.ok(Math.abs(v - c.train_loss[i]) / c.train_loss[i] < 1e-3, `curve ${k} α ${gpu.alphas[i]}: ${v} vs ${c.train_loss[i]}`));
+      assert.equal(g.test_accuracy.length, 5);
+    });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('the Fig 2 preset gives the same spectra and flatness on WebGPU as on the CPU', async () => {
   const browser = await launch({ webgpu: true });
   try {

@@ -49,7 +49,10 @@ fn lenet5_learns_mnist() {
     let last = t.epochs().last().unwrap();
     eprintln!("LeNet-5: {:#?}", t.epochs());
     // Epoch 0 and the last: evaluation only at the ends.
-    assert_eq!(t.epochs().iter().map(|e| e.epoch).collect::<Vec<_>>(), vec![0, 15]);
+    assert_eq!(
+        t.epochs().iter().map(|e| e.epoch).collect::<Vec<_>>(),
+        vec![0, 15]
+    );
     assert!(last.test_accuracy > 0.97, "{last:?}");
 }
 

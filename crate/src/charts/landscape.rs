@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use super::curves::{draw_err as err, finish};
+use super::curves::{draw_err as err, legend};
 use crate::error::LabResult;
 use crate::experiments::fig1a_landscape::Fig1aResult;
 use crate::experiments::p000_fig1b_vgg::Fig1bResult;
@@ -27,7 +27,8 @@ pub fn draw_fig1a<DB: DrawingBackend>(
         "loss",
         &r.alphas,
         &curves,
-    )
+    )?;
+    root.present().map_err(err)
 }
 
 /// Paper 000 Fig. 1(b): loss (left) and accuracy (right) along the directions.
@@ -60,7 +61,8 @@ pub fn draw_fig1b<DB: DrawingBackend>(
         "accuracy",
         &r.alphas,
         &accuracy,
-    )
+    )?;
+    root.present().map_err(err)
 }
 
 /// One curve pair along a direction: (trained with dropout, train values, test values).
@@ -125,7 +127,7 @@ pub fn draw_direction_curves<DB: DrawingBackend>(
             }
         }
     }
-    finish(&mut chart, area, SeriesLabelPosition::UpperMiddle)
+    legend(&mut chart, SeriesLabelPosition::UpperMiddle)
 }
 
 #[cfg(test)]
