@@ -1116,6 +1116,35 @@ test('the 004 modes and 003 split presets give the same results on WebGPU as on 
   }
 });
 
+test('paper 004 Tables 1-3 on ConvNet-Quick, ResNet-20 and LeNet run in the page on WebGPU and the CPU alike', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const fields = { rates: '0.3', modes: 'standard,backward', seeds: '1', 'net.train_size': '32', 'net.test_size': '32', 'net.arch.width': '0.125', 'net.epochs': '1', 'net.batch_size': '16', 'net.schedule.milestones': '1' };
+    for (const id of ['modes-convnet', 'modes-resnet', 'modes-lenet']) {
+      const { page, errors } = await openPreset(browser, url, id, fields, { backend: 'webgpu' });
+      const gpu = await runPreset(page, id, 'webgpu');
+      assert.equal(gpu.cells.length, 2, id);
+      assert.deepEqual(gpu.config.modes, [{ kind: 'standard' }, { kind: 'backward_only' }]);
+      assert.equal(gpu.config.net.arch.width, 0.125);
+      assert.ok((await canvasColours(page, `chart-${id}-table`)) > 5, id);
+      const text = await summary(page);
+      if (id === 'modes-lenet') assert.doesNotMatch(text, /not the paper's/);
+      else assert.match(text, /not the paper's CIFAR-10/);
+      assert.match(text, /backward/);
+      const cpu = await runPreset(page, id, 'cpu');
+      [gpu.plain, ...gpu.cells].forEach((g, k) => {
+        const c = [cpu.plain, ...cpu.cells][k];
+        const rel = Math.abs(g.test_loss.mean - c.test_loss.mean) / c.test_loss.mean;
+        assert.ok(rel < 1e-3, `${id} cell ${k}: webgpu ${g.test_loss.mean} vs cpu ${c.test_loss.mean}`);
+      });
+      assert.deepEqual(errors, [], id);
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
 test('conv nets train in the page: LeNet-5 on WebGPU equals the CPU, ResNet-20 pads grey images and says so', async () => {
   const browser = await launch({ webgpu: true });
   try {

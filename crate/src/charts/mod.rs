@@ -21,7 +21,7 @@ pub use complexity_table::draw_complexity_table;
 pub use curves::{draw_history, Metric};
 pub use explicit_implicit::draw_explicit_implicit;
 pub use landscape::{draw_fig1a, draw_fig1b};
-pub use modes_table::draw_modes_table;
+pub use modes_table::{draw_modes_table, draw_modes_view};
 pub use noise_fig4::draw_noise_fig4;
 pub use scatter::draw_fig2;
 pub use sme_order::draw_sme_order;

@@ -6,12 +6,20 @@ use plotters::prelude::*;
 use super::curves::{draw_err as err, finish, padded_range};
 use super::scatter::PALETTE;
 use crate::error::LabResult;
-use crate::experiments::p004_table1_modes::{mode_label, ModesTableResult};
+use crate::experiments::p004_table1_modes::{mode_label, ModesTableResult, TableView};
 use crate::experiments::seeded_runs::Spread;
 
 pub fn draw_modes_table<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     r: &ModesTableResult,
+) -> LabResult<()> {
+    draw_modes_view(root, &r.view())
+}
+
+/// The chart of any modes table (an MLP's or a conv net's).
+pub fn draw_modes_view<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    r: &TableView,
 ) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
     let rates = r.cells.iter().map(|c| c.rate as f64);
@@ -24,7 +32,7 @@ pub fn draw_modes_table<DB: DrawingBackend>(
     let (y_lo, y_hi) = padded_range(
         r.cells
             .iter()
-            .chain([&r.plain])
+            .chain([r.plain])
             .filter_map(|c| c.test_accuracy)
             .flat_map(|a| [a.mean - a.std, a.mean + a.std]),
         (0.0, 1.0),
@@ -33,7 +41,7 @@ pub fn draw_modes_table<DB: DrawingBackend>(
         .caption(
             format!(
                 "test accuracy by dropout mode ({}, mean ± sd over {} seeds)",
-                r.dataset, r.config.seeds
+                r.dataset, r.seeds
             ),
             ("sans-serif", 14),
         )

@@ -21,6 +21,7 @@ pub mod p002_fig3_volume_rate;
 pub mod p002_fig4_noise;
 pub mod p002_trained_net;
 pub mod p003_explicit_implicit;
+pub mod p004_net_modes;
 pub mod p004_table1_modes;
 pub mod preset;
 pub mod registry;

@@ -92,6 +92,47 @@ pub struct ModesTableResult {
     pub cells: Vec<Cell>,
 }
 
+/// What a modes table's summary, CSV and chart read, however its networks were trained.
+pub struct TableView<'a> {
+    pub dataset: &'a str,
+    pub backend: &'a str,
+    pub crate_version: &'a str,
+    pub seeds: usize,
+    pub seed: u64,
+    pub modes: &'a [DropoutMode],
+    pub plain: &'a Cell,
+    pub cells: &'a [Cell],
+}
+
+impl ModesTableResult {
+    pub fn view(&self) -> TableView<'_> {
+        TableView {
+            dataset: &self.dataset,
+            backend: &self.backend,
+            crate_version: &self.crate_version,
+            seeds: self.config.seeds,
+            seed: self.config.seed,
+            modes: &self.config.modes,
+            plain: &self.plain,
+            cells: &self.cells,
+        }
+    }
+}
+
+/// The table's shape: at least one mode, rate and seed, rates in (0, 1), each mode valid.
+pub fn validate_table(modes: &[DropoutMode], rates: &[f32], seeds: usize) -> LabResult<()> {
+    if seeds == 0
+        || modes.is_empty()
+        || rates.is_empty()
+        || rates.iter().any(|r| !(*r > 0.0 && *r < 1.0))
+    {
+        return Err(LabError::Config(
+            "the modes table needs at least one mode and one seed, and drop rates in (0, 1)".into(),
+        ));
+    }
+    modes.iter().try_for_each(|m| m.validate())
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     cfg: &ModesTableConfig,
@@ -106,19 +147,12 @@ pub async fn run(
         backend,
         ..
     } = inputs;
-    if cfg.seeds == 0
-        || cfg.modes.is_empty()
-        || cfg.rates.is_empty()
-        || cfg.rates.iter().any(|r| !(*r > 0.0 && *r < 1.0))
-        || cfg.net.hidden_layers() == 0
-    {
+    if cfg.net.hidden_layers() == 0 {
         return Err(LabError::Config(
-            "the modes table needs a hidden layer, at least one mode and one seed, and drop rates in (0, 1)".into(),
+            "the modes table needs an MLP with a hidden layer".into(),
         ));
     }
-    for m in &cfg.modes {
-        m.validate()?;
-    }
+    validate_table(&cfg.modes, &cfg.rates, cfg.seeds)?;
     let total = 1 + cfg.modes.len() * cfg.rates.len();
     let mut run_cell = async |mode: DropoutMode, rate: f32, index: usize| -> LabResult<Cell> {
         let stage = format!("run {index}/{total}: {} at drop {rate}", mode_label(mode));
@@ -208,7 +242,8 @@ impl super::Preset for Modes {
                 test accuracy as mean ± sd over the seeds. Forward: masks in the forward pass \
                 only; backward: a clean forward pass, masks in the backward pass; augmented: \
                 standard forward, backward mask times an extra mask at the given rate (the \
-                paper: 0.0001). The paper's tables are LeNet and conv nets; these run on an MLP.",
+                paper: 0.0001). The paper's tables are LeNet and conv nets; this one runs an MLP \
+                (the conv-net tables: modes-convnet, modes-resnet, modes-lenet).",
         }
     }
     fn demo() -> ModesTableConfig {
@@ -240,74 +275,84 @@ impl super::Preset for Modes {
     }
     super::preset::one_chart!(crate::charts::draw_modes_table, "table", "Test accuracy per mode and drop rate", 720 x 440);
     fn csv(r: &ModesTableResult) -> String {
-        let rows = std::iter::once(&r.plain).chain(&r.cells).flat_map(|c| {
-            c.accuracies.iter().enumerate().map(move |(k, a)| {
-                vec![
-                    if c.rate == 0.0 {
-                        "plain".to_string()
-                    } else {
-                        mode_label(c.mode)
-                    },
-                    c.rate.to_string(),
-                    (r.config.seed + k as u64).to_string(),
-                    a.map_or("diverged".into(), |a| a.to_string()),
-                    super::opt(c.test_accuracy.map(|s| s.mean)),
-                    super::opt(c.test_accuracy.map(|s| s.std)),
-                    super::opt(c.test_loss.map(|s| s.mean)),
-                ]
-            })
-        });
-        super::csv_header(
-            &r.crate_version,
-            &r.backend,
-            r.config.seed,
-            &[("dataset", r.dataset.clone())],
-        ) + &super::csv_rows(
-            "mode,drop_rate,seed,test_accuracy,mean_test_accuracy,sd_test_accuracy,mean_test_loss",
-            rows,
-        )
+        table_csv(&r.view())
     }
     fn summary(r: &ModesTableResult) -> String {
-        let fmt = |c: &Cell| {
-            let s = c.test_accuracy.map_or("diverged".into(), |s| {
-                format!("{s}{}", if c.diverged > 0 { "*" } else { "" })
-            });
-            format!("{s:>16}")
-        };
-        let mut rates: Vec<f32> = Vec::new();
-        for c in &r.cells {
-            if !rates.contains(&c.rate) {
-                rates.push(c.rate);
-            }
-        }
-        let mut lines = vec![
-            format!(
-                "{}, test accuracy over {} seed(s); plain {}",
-                r.dataset,
-                r.config.seeds,
-                fmt(&r.plain).trim()
-            ),
-            format!(
-                "{:<22}{}",
-                "mode \\ drop",
-                rates.iter().map(|x| format!("{x:>16}")).collect::<String>()
-            ),
-        ];
-        for m in &r.config.modes {
-            let row: String = rates
-                .iter()
-                .map(|x| {
-                    r.cells
-                        .iter()
-                        .find(|c| c.rate == *x && c.mode == *m)
-                        .map_or(format!("{:>16}", "-"), fmt)
-                })
-                .collect();
-            lines.push(format!("{:<22}{row}", mode_label(*m)));
-        }
-        if r.cells.iter().any(|c| c.diverged > 0) {
-            lines.push("* some seeds diverged (NaN/Inf loss) and are left out of the mean".into());
-        }
-        lines.join("\n")
+        table_summary(&r.view())
     }
+}
+
+/// One row per cell and seed.
+pub fn table_csv(r: &TableView) -> String {
+    let rows = std::iter::once(r.plain).chain(r.cells).flat_map(|c| {
+        c.accuracies.iter().enumerate().map(move |(k, a)| {
+            vec![
+                if c.rate == 0.0 {
+                    "plain".to_string()
+                } else {
+                    mode_label(c.mode)
+                },
+                c.rate.to_string(),
+                (r.seed + k as u64).to_string(),
+                a.map_or("diverged".into(), |a| a.to_string()),
+                super::opt(c.test_accuracy.map(|s| s.mean)),
+                super::opt(c.test_accuracy.map(|s| s.std)),
+                super::opt(c.test_loss.map(|s| s.mean)),
+            ]
+        })
+    });
+    super::csv_header(
+        r.crate_version,
+        r.backend,
+        r.seed,
+        &[("dataset", r.dataset.to_string())],
+    ) + &super::csv_rows(
+        "mode,drop_rate,seed,test_accuracy,mean_test_accuracy,sd_test_accuracy,mean_test_loss",
+        rows,
+    )
+}
+
+/// The table as the paper prints it: modes down, drop rates across, mean ± sd over the seeds.
+pub fn table_summary(r: &TableView) -> String {
+    let fmt = |c: &Cell| {
+        let s = c.test_accuracy.map_or("diverged".into(), |s| {
+            format!("{s}{}", if c.diverged > 0 { "*" } else { "" })
+        });
+        format!("{s:>16}")
+    };
+    let mut rates: Vec<f32> = Vec::new();
+    for c in r.cells {
+        if !rates.contains(&c.rate) {
+            rates.push(c.rate);
+        }
+    }
+    let mut lines = vec![
+        format!(
+            "{}, test accuracy over {} seed(s); plain {}",
+            r.dataset,
+            r.seeds,
+            fmt(r.plain).trim()
+        ),
+        format!(
+            "{:<22}{}",
+            "mode \\ drop",
+            rates.iter().map(|x| format!("{x:>16}")).collect::<String>()
+        ),
+    ];
+    for m in r.modes {
+        let row: String = rates
+            .iter()
+            .map(|x| {
+                r.cells
+                    .iter()
+                    .find(|c| c.rate == *x && c.mode == *m)
+                    .map_or(format!("{:>16}", "-"), fmt)
+            })
+            .collect();
+        lines.push(format!("{:<22}{row}", mode_label(*m)));
+    }
+    if r.cells.iter().any(|c| c.diverged > 0) {
+        lines.push("* some seeds diverged (NaN/Inf loss) and are left out of the mean".into());
+    }
+    lines.join("\n")
 }

@@ -14,6 +14,7 @@ use super::p002_fig2_volume::Volume;
 use super::p002_fig3_volume_rate::VolumeRate;
 use super::p002_fig4_noise::Noise;
 use super::p003_explicit_implicit::Split;
+use super::p004_net_modes::{NetModes, Table1, Table2, Table3};
 use super::p004_table1_modes::Modes;
 use super::preset::{catalogue_entry, CatalogueEntry, Preset, Visitor};
 use crate::error::{LabError, LabResult};
@@ -41,8 +42,24 @@ macro_rules! registry {
 }
 
 registry!(
-    Fig1a, Fig1b, Fig2, Fig4, Fig6, Cosine, SmeLoss, SmeOrder, SmeTest, Volume, VolumeRate,
-    Complexity, Noise, Modes, Split
+    Fig1a,
+    Fig1b,
+    Fig2,
+    Fig4,
+    Fig6,
+    Cosine,
+    SmeLoss,
+    SmeOrder,
+    SmeTest,
+    Volume,
+    VolumeRate,
+    Complexity,
+    Noise,
+    Modes,
+    NetModes<Table1>,
+    NetModes<Table2>,
+    NetModes<Table3>,
+    Split
 );
 
 struct Entry;
