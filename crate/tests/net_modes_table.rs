@@ -83,7 +83,10 @@ fn a_cells_accuracy_is_the_reference_accuracy_of_the_network_its_config_trains()
         let want = hits as f64 / sub.len() as f64;
         // The lab's accuracy is an f32 fraction of the 40 images.
         let got = cell.test_accuracy.unwrap();
-        assert!((got.mean - want).abs() < 1e-6, "{mode:?} at {rate}: {got:?} vs {want}");
+        assert!(
+            (got.mean - want).abs() < 1e-6,
+            "{mode:?} at {rate}: {got:?} vs {want}"
+        );
         assert_eq!(got.std, 0.0);
         assert_eq!(cell.accuracies.len(), 1);
     }

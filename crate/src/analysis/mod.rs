@@ -14,6 +14,7 @@ pub mod landscape;
 pub mod net_hessian;
 pub mod net_landscape;
 pub mod net_noise;
+pub mod net_weight_sampling;
 pub mod noise;
 pub mod powerlaw;
 pub mod rank_agreement;

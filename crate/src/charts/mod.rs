@@ -28,4 +28,4 @@ pub use sme_order::draw_sme_order;
 pub use sme_paths::{draw_sme_loss, draw_sme_test};
 pub use variance_hessian::draw_fig4;
 pub use volume::draw_volume;
-pub use volume_rate::draw_volume_rate;
+pub use volume_rate::{draw_vgg_volume, draw_volume_rate};

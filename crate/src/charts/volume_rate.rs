@@ -7,34 +7,89 @@ use super::curves::{draw_err as err, legend, padded_range};
 use super::scatter::PALETTE;
 use crate::error::LabResult;
 use crate::experiments::p002_fig3_volume_rate::VolumeRateResult;
+use crate::experiments::p002_vgg_volume::VggVolumeResult;
 
 pub fn draw_volume_rate<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     r: &VolumeRateResult,
 ) -> LabResult<()> {
-    root.fill(&WHITE).map_err(err)?;
-    let panels = root.split_evenly((1, 2));
-    let x_max = r
+    let per_weight = |ls: &[crate::analysis::kfac::LayerVolume]| {
+        ls.iter()
+            .map(|l| l.log_volume / (l.fan_in * l.fan_out) as f64)
+            .collect::<Vec<_>>()
+    };
+    let points: Vec<RateSeries> = r
         .points
         .iter()
-        .map(|p| p.drop_rate as f64)
+        .map(|p| RateSeries {
+            drop_rate: p.drop_rate as f64,
+            solid: per_weight(&p.layers),
+            dashed: p.mask_free_layers.as_deref().map(per_weight),
+            loss_gap: p.loss_gap as f64,
+        })
+        .collect();
+    draw_rate_panels(
+        root,
+        "log vol / D per layer (dashed: mask-free K-FAC)",
+        &points,
+    )
+}
+
+/// Paper 002 Table 1 / Fig. 3 on VGG-11: Laplace (solid) and sampling (dashed) log volume per
+/// weight of each layer, and the loss gap, against the drop rate.
+pub fn draw_vgg_volume<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    r: &VggVolumeResult,
+) -> LabResult<()> {
+    let points: Vec<RateSeries> = r
+        .points
+        .iter()
+        .map(|p| RateSeries {
+            drop_rate: p.drop_rate as f64,
+            solid: p.laplace_per_weight(),
+            dashed: p.sampling.as_ref().map(|_| p.sampling_per_weight()),
+            loss_gap: p.loss_gap as f64,
+        })
+        .collect();
+    draw_rate_panels(
+        root,
+        "log vol / D per layer: Laplace (solid), sampling (dashed)",
+        &points,
+    )
+}
+
+/// One drop rate's per-layer values (solid lines; dashed: a second estimate) and loss gap.
+pub struct RateSeries {
+    pub drop_rate: f64,
+    pub solid: Vec<f64>,
+    pub dashed: Option<Vec<f64>>,
+    pub loss_gap: f64,
+}
+
+/// Per-layer values against the drop rate (left) and the generalisation gap (right).
+pub fn draw_rate_panels<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    caption: &str,
+    points: &[RateSeries],
+) -> LabResult<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let panels = root.split_evenly((1, 2));
+    let x_max = points
+        .iter()
+        .map(|p| p.drop_rate)
         .fold(0.0, f64::max)
         .max(0.05)
         * 1.05;
-    let per_weight =
-        |l: &crate::analysis::kfac::LayerVolume| l.log_volume / (l.fan_in * l.fan_out) as f64;
     let (lo, hi) = padded_range(
-        r.points
+        points
             .iter()
-            .flat_map(|p| p.layers.iter().chain(p.mask_free_layers.iter().flatten()))
-            .map(per_weight),
+            .flat_map(|p| p.solid.iter().chain(p.dashed.iter().flatten()))
+            .copied()
+            .filter(|v| v.is_finite()),
         (0.0, 1.0),
     );
     let mut left = ChartBuilder::on(&panels[0])
-        .caption(
-            "log vol / D per layer (dashed: mask-free K-FAC)",
-            ("sans-serif", 14),
-        )
+        .caption(caption, ("sans-serif", 14))
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(56)
@@ -44,13 +99,12 @@ pub fn draw_volume_rate<DB: DrawingBackend>(
         .x_desc("drop rate")
         .draw()
         .map_err(err)?;
-    let layers = r.points.first().map_or(0, |p| p.layers.len());
+    let layers = points.first().map_or(0, |p| p.solid.len());
     for l in 0..layers {
         let colour = PALETTE[l % PALETTE.len()];
-        let pts: Vec<(f64, f64)> = r
-            .points
+        let pts: Vec<(f64, f64)> = points
             .iter()
-            .map(|p| (p.drop_rate as f64, per_weight(&p.layers[l])))
+            .filter_map(|p| Some((p.drop_rate, *p.solid.get(l)?)))
             .collect();
         left.draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
             .map_err(err)?
@@ -60,21 +114,15 @@ pub fn draw_volume_rate<DB: DrawingBackend>(
             });
         left.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
             .map_err(err)?;
-        let free: Vec<(f64, f64)> = r
-            .points
+        let dashed: Vec<(f64, f64)> = points
             .iter()
-            .filter_map(|p| {
-                Some((
-                    p.drop_rate as f64,
-                    per_weight(p.mask_free_layers.as_ref()?.get(l)?),
-                ))
-            })
+            .filter_map(|p| Some((p.drop_rate, *p.dashed.as_ref()?.get(l)?)))
             .collect();
-        left.draw_series(DashedLineSeries::new(free, 6, 4, colour.stroke_width(2)))
+        left.draw_series(DashedLineSeries::new(dashed, 6, 4, colour.stroke_width(2)))
             .map_err(err)?;
     }
     legend(&mut left, SeriesLabelPosition::LowerRight)?;
-    let (lo, hi) = padded_range(r.points.iter().map(|p| p.loss_gap as f64), (0.0, 1.0));
+    let (lo, hi) = padded_range(points.iter().map(|p| p.loss_gap), (0.0, 1.0));
     let mut right = ChartBuilder::on(&panels[1])
         .caption("generalisation gap (test - train loss)", ("sans-serif", 14))
         .margin(8)
@@ -87,11 +135,7 @@ pub fn draw_volume_rate<DB: DrawingBackend>(
         .x_desc("drop rate")
         .draw()
         .map_err(err)?;
-    let pts: Vec<(f64, f64)> = r
-        .points
-        .iter()
-        .map(|p| (p.drop_rate as f64, p.loss_gap as f64))
-        .collect();
+    let pts: Vec<(f64, f64)> = points.iter().map(|p| (p.drop_rate, p.loss_gap)).collect();
     right
         .draw_series(LineSeries::new(pts.clone(), BLACK.stroke_width(2)))
         .map_err(err)?;

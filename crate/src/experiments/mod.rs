@@ -20,6 +20,7 @@ pub mod p002_fig2_volume;
 pub mod p002_fig3_volume_rate;
 pub mod p002_fig4_noise;
 pub mod p002_trained_net;
+pub mod p002_vgg_volume;
 pub mod p003_explicit_implicit;
 pub mod p004_net_modes;
 pub mod p004_table1_modes;

@@ -13,6 +13,7 @@ use super::p002_complexity_table::Complexity;
 use super::p002_fig2_volume::Volume;
 use super::p002_fig3_volume_rate::VolumeRate;
 use super::p002_fig4_noise::Noise;
+use super::p002_vgg_volume::VggVolume;
 use super::p003_explicit_implicit::Split;
 use super::p004_net_modes::{NetModes, Table1, Table2, Table3};
 use super::p004_table1_modes::Modes;
@@ -53,6 +54,7 @@ registry!(
     SmeTest,
     Volume,
     VolumeRate,
+    VggVolume,
     Complexity,
     Noise,
     Modes,
