@@ -1145,6 +1145,32 @@ test('paper 004 Tables 1-3 on ConvNet-Quick, ResNet-20 and LeNet run in the page
   }
 });
 
+test('paper 002 Table 1 / Fig 3 on VGG-11 runs in the page with both volume estimators, on WebGPU as on the CPU', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const fields = { drop_rates: '0,0.3', 'net.train_size': '32', 'net.test_size': '32', 'net.arch.width': '0.0625', 'net.epochs': '1', 'net.batch_size': '16', 'net.schedule.milestones': '1', kfc_rows: '16', mask_draws: '1', 'sampling.iterations': '4', 'sampling.block': '2', 'sampling.epsilon': '1000', 'sampling.chain': 'false' };
+    const { page, errors } = await openPreset(browser, url, 'volume-vgg', fields, { backend: 'webgpu' });
+    const gpu = await runPreset(page, 'volume-vgg', 'webgpu');
+    assert.deepEqual(gpu.points.map((p) => p.drop_rate), [0, 0.3]);
+    for (const p of gpu.points) {
+      assert.equal(p.laplace.length, 10, 'eight convolutions and two dense layers');
+      assert.equal(p.sampling.layers.length, 10);
+      assert.ok(p.laplace.every((l) => Number.isFinite(l.log_volume) && l.log_volume < 0));
+    }
+    assert.ok((await canvasColours(page, 'chart-volume-vgg-volume')) > 10);
+    assert.match(await summary(page), /drop 0\.3: log vol \/ weight, mean over layers: Laplace -?[0-9.]+, sampling/);
+    assert.match(await summary(page), /not the paper's CIFAR-10/);
+    const cpu = await runPreset(page, 'volume-vgg', 'cpu');
+    gpu.points.forEach((g, k) => g.laplace.forEach((l, i) => {
+      const c = cpu.points[k].laplace[i].log_volume;
+      assert.ok(Math.abs(l.log_volume - c) <= 1e-2 * Math.abs(c), `drop ${g.drop_rate} layer ${i}: webgpu ${l.log_volume} vs cpu ${c}`);
+    }));
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('conv nets train in the page: LeNet-5 on WebGPU equals the CPU, ResNet-20 pads grey images and says so', async () => {
   const browser = await launch({ webgpu: true });
   try {

@@ -6,7 +6,8 @@ use plotters::prelude::*;
 use super::curves::{draw_err as err, legend};
 use crate::error::LabResult;
 use crate::experiments::fig1a_landscape::Fig1aResult;
-use crate::experiments::p000_fig1b_vgg::Fig1bResult;
+use crate::experiments::p000_fig1b_vgg::{Fig1bResult, NetCurve};
+use crate::experiments::p000_fig1c_resnet::Fig1cResult;
 
 const WITHOUT: RGBColor = RGBColor(31, 119, 180);
 const WITH: RGBColor = RGBColor(214, 39, 40);
@@ -36,10 +37,25 @@ pub fn draw_fig1b<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     r: &Fig1bResult,
 ) -> LabResult<()> {
+    draw_net_landscape(root, &r.alphas, &r.curves)
+}
+
+/// Paper 000 Fig. 1(c), drawn as Fig. 1(b).
+pub fn draw_fig1c<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    r: &Fig1cResult,
+) -> LabResult<()> {
+    draw_net_landscape(root, &r.alphas, &r.curves)
+}
+
+fn draw_net_landscape<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    alphas: &[f64],
+    curves: &[NetCurve],
+) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
     let (left, right) = root.split_horizontally(root.dim_in_pixel().0 / 2);
-    let loss: Vec<DirectionCurve> = r
-        .curves
+    let loss: Vec<DirectionCurve> = curves
         .iter()
         .map(|c| (c.dropout, &c.train_loss[..], &c.test_loss[..]))
         .collect();
@@ -47,11 +63,10 @@ pub fn draw_fig1b<DB: DrawingBackend>(
         &left,
         "loss along filter-normalised directions",
         "loss",
-        &r.alphas,
+        alphas,
         &loss,
     )?;
-    let accuracy: Vec<DirectionCurve> = r
-        .curves
+    let accuracy: Vec<DirectionCurve> = curves
         .iter()
         .map(|c| (c.dropout, &c.train_accuracy[..], &c.test_accuracy[..]))
         .collect();
@@ -59,7 +74,7 @@ pub fn draw_fig1b<DB: DrawingBackend>(
         &right,
         "accuracy along the same directions",
         "accuracy",
-        &r.alphas,
+        alphas,
         &accuracy,
     )?;
     root.present().map_err(err)

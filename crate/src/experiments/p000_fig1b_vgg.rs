@@ -154,15 +154,39 @@ pub async fn run(
     reporter: &mut impl Reporter,
 ) -> LabResult<Fig1bResult> {
     cfg.validate()?;
-    let super::Inputs {
-        train,
-        test,
-        device,
-        backend,
-        dataset,
-        ..
-    } = inputs;
     let alphas = grid(cfg.alpha_min, cfg.alpha_max, cfg.points);
+    let (models, curves) = landscape_pair(
+        |dropout| cfg.train_config(dropout),
+        cfg.directions,
+        cfg.seed,
+        &alphas,
+        inputs,
+        reporter,
+    )
+    .await?;
+    Ok(Fig1bResult {
+        config: cfg.clone(),
+        backend: inputs.backend.to_string(),
+        crate_version: crate::CRATE_VERSION.to_string(),
+        dataset: inputs.dataset.to_string(),
+        data_note: super::not_the_papers_data(inputs, "CIFAR-10", 3072, 10),
+        alphas,
+        models,
+        curves,
+    })
+}
+
+/// Two conv nets from one initialisation, trained without and with dropout, then loss and
+/// accuracy along `directions` filter-normalised directions (the same draws for both) at
+/// `alphas`, on the networks' train and test subsets.
+pub async fn landscape_pair(
+    config: impl Fn(bool) -> NetTrainConfig,
+    directions: usize,
+    seed: u64,
+    alphas: &[f64],
+    inputs: &super::Inputs<'_>,
+    reporter: &mut impl Reporter,
+) -> LabResult<(Vec<NetSummary>, Vec<NetCurve>)> {
     let (mut models, mut curves) = (Vec::new(), Vec::new());
     for dropout in [false, true] {
         let name = if dropout {
@@ -171,12 +195,12 @@ pub async fn run(
             "without dropout"
         };
         let mut trainer = NetTrainer::new(
-            cfg.train_config(dropout),
-            train,
-            test,
-            device.clone(),
-            backend,
-            dataset,
+            config(dropout),
+            inputs.train,
+            inputs.test,
+            inputs.device.clone(),
+            inputs.backend,
+            inputs.dataset,
         )
         .await?;
         super::train_net_to_end(&mut trainer, 5, name, reporter).await?;
@@ -196,11 +220,11 @@ pub async fn run(
         let (train_dev, test_dev): (&DeviceData, &DeviceData) =
             (trainer.train_data(), trainer.test_data());
         // The same random draws for both networks, each normalised to its own θ.
-        let mut rng = stream(cfg.seed, Stream::Directions);
-        for k in 0..cfg.directions {
+        let mut rng = stream(seed, Stream::Directions);
+        for k in 0..directions {
             let d = net_filter_normalised_direction(&theta, &mut rng)?;
-            let on_train = net_curve(&theta, &d, &alphas, train_dev, device).await?;
-            let on_test = net_curve(&theta, &d, &alphas, test_dev, device).await?;
+            let on_train = net_curve(&theta, &d, alphas, train_dev, &inputs.device).await?;
+            let on_test = net_curve(&theta, &d, alphas, test_dev, &inputs.device).await?;
             curves.push(NetCurve {
                 dropout,
                 direction: k,
@@ -210,23 +234,14 @@ pub async fn run(
                 test_accuracy: on_test.iter().map(|p| p.1).collect(),
             });
             if !reporter
-                .report(&format!("{name}: landscape"), k + 1, cfg.directions)
+                .report(&format!("{name}: landscape"), k + 1, directions)
                 .await
             {
                 return Err(LabError::Cancelled);
             }
         }
     }
-    Ok(Fig1bResult {
-        config: cfg.clone(),
-        backend: backend.to_string(),
-        crate_version: crate::CRATE_VERSION.to_string(),
-        dataset: dataset.to_string(),
-        data_note: super::not_the_papers_data(inputs, "CIFAR-10", 3072, 10),
-        alphas,
-        models,
-        curves,
-    })
+    Ok((models, curves))
 }
 
 /// The gallery's Fig 1(b) card.
@@ -294,38 +309,49 @@ impl super::Preset for Fig1b {
     }
     super::preset::one_chart!(crate::charts::draw_fig1b, "landscape", "Loss and accuracy along random directions", 1200 x 440);
     fn csv(r: &Fig1bResult) -> String {
-        let rows = r.curves.iter().flat_map(|c| {
-            r.alphas.iter().enumerate().map(move |(i, a)| {
-                vec![
-                    c.dropout.to_string(),
-                    c.direction.to_string(),
-                    a.to_string(),
-                    c.train_loss[i].to_string(),
-                    c.test_loss[i].to_string(),
-                    c.train_accuracy[i].to_string(),
-                    c.test_accuracy[i].to_string(),
-                ]
-            })
-        });
         super::csv_header(&r.crate_version, &r.backend, r.config.seed, &[])
-            + &super::csv_rows(
-                "dropout,direction,alpha,train_loss,test_loss,train_accuracy,test_accuracy",
-                rows,
-            )
+            + &curves_csv(&r.alphas, &r.curves)
     }
     fn summary(r: &Fig1bResult) -> String {
-        let note = r.data_note.iter().cloned();
-        super::preset::lines(note.chain(r.models.iter().map(|m| {
-            format!(
-                "{} dropout: train loss {:.4} ({:.1}%), test loss {:.4}, test accuracy {:.2}% \
-                 (paper: {})",
-                if m.dropout { "with" } else { "without" },
-                m.train_loss,
-                100.0 * m.train_accuracy,
-                m.test_loss,
-                100.0 * m.test_accuracy,
-                if m.dropout { "60.6%" } else { "59.2%" }
-            )
-        })))
+        models_summary(r.data_note.as_deref(), &r.models, ("60.6%", "59.2%"))
     }
+}
+
+/// One CSV row per curve point.
+pub fn curves_csv(alphas: &[f64], curves: &[NetCurve]) -> String {
+    let rows = curves.iter().flat_map(|c| {
+        alphas.iter().enumerate().map(move |(i, a)| {
+            vec![
+                c.dropout.to_string(),
+                c.direction.to_string(),
+                a.to_string(),
+                c.train_loss[i].to_string(),
+                c.test_loss[i].to_string(),
+                c.train_accuracy[i].to_string(),
+                c.test_accuracy[i].to_string(),
+            ]
+        })
+    });
+    super::csv_rows(
+        "dropout,direction,alpha,train_loss,test_loss,train_accuracy,test_accuracy",
+        rows,
+    )
+}
+
+/// The data note, then each network's losses and accuracies beside the paper's test accuracy
+/// (`paper`: with dropout, without).
+pub fn models_summary(note: Option<&str>, models: &[NetSummary], paper: (&str, &str)) -> String {
+    let note = note.map(str::to_string);
+    super::preset::lines(note.into_iter().chain(models.iter().map(|m| {
+        format!(
+            "{} dropout: train loss {:.4} ({:.1}%), test loss {:.4}, test accuracy {:.2}% \
+             (paper: {})",
+            if m.dropout { "with" } else { "without" },
+            m.train_loss,
+            100.0 * m.train_accuracy,
+            m.test_loss,
+            100.0 * m.test_accuracy,
+            if m.dropout { paper.0 } else { paper.1 }
+        )
+    })))
 }

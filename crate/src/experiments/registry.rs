@@ -6,6 +6,7 @@ use super::fig2_variance_flatness::Fig2;
 use super::fig4_variance_hessian::Fig4;
 use super::fig6_alignment::Fig6;
 use super::p000_fig1b_vgg::Fig1b;
+use super::p000_fig1c_resnet::Fig1c;
 use super::p001_fig3_cosine::Cosine;
 use super::p001_sme_order::SmeOrder;
 use super::p001_sme_paths::{SmeLoss, SmeTest};
@@ -45,6 +46,7 @@ macro_rules! registry {
 registry!(
     Fig1a,
     Fig1b,
+    Fig1c,
     Fig2,
     Fig4,
     Fig6,

@@ -106,6 +106,29 @@ pub struct ArchConfig {
     pub channelwise: bool,
     /// The residual shortcut where the shape changes (ResNet only).
     pub shortcut: Shortcut,
+    /// Where the dropout sites are: the architecture's paper (default), or paper 000's ResNet-20
+    /// of Fig 1(c), 3 and 5, "dropout layers after the convolutional layers".
+    #[serde(default, skip_serializing_if = "Placement::is_paper")]
+    pub placement: Placement,
+}
+
+/// Where an architecture's dropout layers sit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Placement {
+    /// The sites of the paper the architecture comes from (`Arch::source`).
+    #[default]
+    Paper,
+    /// ResNet-20 only: after the stem's Conv-BN-ReLU, between the two Conv-BN-ReLU of every
+    /// block and after every block's output (its second convolution, added to the shortcut):
+    /// a site after each convolution unit, paper 000 Sec. 4 / Fig 1(c).
+    AfterConvs,
+}
+
+impl Placement {
+    fn is_paper(&self) -> bool {
+        *self == Placement::Paper
+    }
 }
 
 impl ArchConfig {
@@ -116,6 +139,7 @@ impl ArchConfig {
             drop_rate: 0.0,
             channelwise: false,
             shortcut: Shortcut::A,
+            placement: Placement::Paper,
         }
     }
 
@@ -131,6 +155,13 @@ impl ArchConfig {
             return Err(LabError::Config(format!(
                 "drop_rate {} must be in [0, 1)",
                 self.drop_rate
+            )));
+        }
+        if self.placement == Placement::AfterConvs && self.arch != Arch::Resnet20 {
+            return Err(LabError::Config(format!(
+                "the after-convolutions placement is paper 000's ResNet-20; {} keeps its paper's \
+                 dropout sites",
+                self.arch.id()
             )));
         }
         let [_, h, w] = input;
@@ -241,7 +272,11 @@ impl ArchConfig {
                 ]);
             }
             Arch::Resnet20 => {
+                let after = self.placement == Placement::AfterConvs;
                 layers.extend([conv(c(16), 3, 1, false), Layer::BatchNorm, Layer::Relu]);
+                if after {
+                    layers.push(drop(p, self.channelwise));
+                }
                 for (stage, channels) in [16, 32, 64].into_iter().enumerate() {
                     for block in 0..3 {
                         layers.push(Layer::Residual {
@@ -251,6 +286,9 @@ impl ArchConfig {
                             drop_rate: p,
                             channelwise: self.channelwise,
                         });
+                        if after {
+                            layers.push(drop(p, self.channelwise));
+                        }
                     }
                 }
                 layers.extend([
@@ -377,6 +415,36 @@ mod tests {
         assert_eq!(vgg11.len(), 5);
         assert!((vgg11[4].rate - 0.1).abs() < 1e-6);
         assert!(with(Arch::Vgg9, 0.0).is_empty());
+        // Paper 000 Fig 1(b): after each of VGG-9's three pooling layers.
+        let vgg9 = ArchConfig {
+            drop_rate: 0.2,
+            ..ArchConfig::new(Arch::Vgg9)
+        }
+        .build([3, 32, 32], 10)
+        .unwrap();
+        let sites = vgg9.dropout_sites().unwrap();
+        assert_eq!(sites.len(), 3);
+        assert!(sites
+            .iter()
+            .all(|s| matches!(vgg9.layers[s.layer - 1], Layer::MaxPool { .. })));
+        // Paper 000 Fig 1(c): after the stem and inside and after each of the nine blocks.
+        let mut after = ArchConfig::new(Arch::Resnet20);
+        (after.drop_rate, after.placement) = (0.2, Placement::AfterConvs);
+        assert_eq!(
+            after
+                .build([3, 32, 32], 100)
+                .unwrap()
+                .dropout_sites()
+                .unwrap()
+                .len(),
+            19
+        );
+        after.arch = Arch::Vgg11;
+        assert!(after
+            .build([3, 32, 32], 10)
+            .unwrap_err()
+            .to_string()
+            .contains("paper 000's ResNet-20"));
         assert_eq!(Arch::parse("resnet20").unwrap(), Arch::Resnet20);
         assert!(Arch::parse("resnet50")
             .unwrap_err()

@@ -10,7 +10,7 @@ pub mod params;
 pub mod spec;
 pub mod torch;
 
-pub use arch::{Arch, ArchConfig};
+pub use arch::{Arch, ArchConfig, Placement};
 pub use forward::{BnMode, Net, Pass, SiteMask, Tap};
 pub use params::{NetParams, RunningStats};
 pub use spec::{DropoutSite, Layer, NetSpec, ParamSpec, Role, Shortcut};

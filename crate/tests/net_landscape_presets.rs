@@ -1,15 +1,19 @@
-//! Fig 1b (paper 000, VGG-9) at tiny scale: a curve point is the loss and accuracy of θ + α d with
-//! d drawn in the test from Li et al.'s per-filter definition and the loss from the f64 reference
-//! forward (`common::net_reference`; no lab code on the oracle side but the trainer that made θ).
+//! Fig 1b (paper 000, VGG-9) and Fig 1c (ResNet-20 with BatchNorm and dropout after every
+//! convolution unit) at tiny scale: a curve point is the loss and accuracy of θ + α d with d drawn
+//! in the test from Li et al.'s per-filter definition and the loss from the f64 reference forward
+//! (`common::net_reference`; no lab code on the oracle side but the trainer that made θ).
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
 use common::net_reference::{cross_entropy, RefBn, Reference};
 use dropout_lab::backend::cpu_device;
-use dropout_lab::experiments::p000_fig1b_vgg::{run, Fig1bConfig};
+use dropout_lab::data::Dataset;
+use dropout_lab::experiments::p000_fig1b_vgg::{run, Fig1bConfig, NetCurve};
+use dropout_lab::experiments::p000_fig1c_resnet::Fig1cConfig;
 use dropout_lab::experiments::Silent;
 use dropout_lab::rng::{stream, Stream};
+use dropout_lab::train::NetTrainConfig;
 use dropout_lab::train::NetTrainer;
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -32,31 +36,69 @@ fn curve_points_are_the_reference_loss_and_accuracy_of_perturbed_vgg9() {
         .as_deref()
         .unwrap()
         .contains("not the paper's CIFAR-10"));
+    check_points(
+        cfg.train_config(true),
+        cfg.seed,
+        &r.alphas,
+        &r.curves,
+        &train,
+        &test,
+    );
+}
+
+#[test]
+fn fig1c_points_are_the_reference_loss_of_perturbed_resnet20_with_batchnorm() {
+    use dropout_lab::experiments::p000_fig1c_resnet::run;
+    let (train, test) = (common::mnist("train"), common::mnist("test"));
+    let mut cfg = Fig1cConfig::demo();
+    (cfg.train_size, cfg.test_size, cfg.width, cfg.epochs) = (16, 16, 0.125, 2);
+    cfg.batch_size = 8;
+    cfg.points = 5;
+    let r = pollster::block_on(run(&cfg, &common::cpu_inputs(&train, &test), &mut Silent)).unwrap();
+    assert!(r
+        .data_note
+        .as_deref()
+        .unwrap()
+        .contains("not the paper's CIFAR-100"));
+    check_points(
+        cfg.train_config(true),
+        cfg.seed,
+        &r.alphas,
+        &r.curves,
+        &train,
+        &test,
+    );
+}
+
+/// Retrain the dropout network of `config`, draw Li et al.'s direction here and compare every
+/// point of its first curve with the reference loss and accuracy on the training subset.
+fn check_points(
+    config: NetTrainConfig,
+    seed: u64,
+    alphas: &[f64],
+    curves: &[NetCurve],
+    train: &Dataset,
+    test: &Dataset,
+) {
+    let (train_size, epochs) = (config.train_size, config.epochs);
     pollster::block_on(async {
-        let mut t = NetTrainer::new(
-            cfg.train_config(true),
-            &train,
-            &test,
-            cpu_device(),
-            "cpu",
-            "mnist",
-        )
-        .await
-        .unwrap();
+        let mut t = NetTrainer::new(config, train, test, cpu_device(), "cpu", "mnist")
+            .await
+            .unwrap();
         while !t.is_done() {
             t.run(10).await.unwrap();
         }
         // Full-batch steps with the evaluation only at the ends.
         assert_eq!(
             t.epochs().iter().map(|e| e.step).collect::<Vec<_>>(),
-            vec![0, 3]
+            vec![0, epochs]
         );
         let host = t.net().to_host().await.unwrap();
         let specs = host.spec.params().unwrap();
         // Li et al.'s direction: Gaussian per tensor of ≥ 2 dimensions (f32 draws from the
         // directions stream in state_dict order), each output channel's slice rescaled to the
         // norm of θ's; vectors (biases, BatchNorm) 0.
-        let mut rng = stream(cfg.seed, Stream::Directions);
+        let mut rng = stream(seed, Stream::Directions);
         let d: Vec<Vec<f64>> = specs
             .iter()
             .zip(&host.params)
@@ -89,15 +131,15 @@ fn curve_points_are_the_reference_loss_and_accuracy_of_perturbed_vgg9() {
                 )
             })
             .collect();
-        let sub = train.first(cfg.train_size).unwrap();
+        let sub = train.first(train_size).unwrap();
         let xs: Vec<Vec<f64>> = sub
             .features
             .chunks(sub.dim)
             .map(|r| r.iter().map(|&v| v as f64).collect())
             .collect();
         let labels: Vec<usize> = sub.labels.iter().map(|&l| l as usize).collect();
-        let with = r.curves.iter().find(|c| c.dropout).unwrap();
-        for (i, &alpha) in r.alphas.iter().enumerate() {
+        let with = curves.iter().find(|c| c.dropout).unwrap();
+        for (i, &alpha) in alphas.iter().enumerate() {
             let theta: Vec<Vec<f64>> = host
                 .params
                 .iter()
