@@ -643,7 +643,7 @@ test('the Fig 1a preset gives the same landscapes on WebGPU as on the CPU', asyn
   }
 });
 
-test('the Fig 1b preset (VGG-9) runs on WebGPU and the CPU with the same landscapes, and says MNIST is not the paper\'s data', async () => {
+test('the Fig 1b (VGG-9) and Fig 1c (ResNet-20) presets run on WebGPU and the CPU with the same landscapes, and say MNIST is not the paper\'s data', async () => {
   const browser = await launch({ webgpu: true });
   try {
     const fields = { train_size: '32', test_size: '32', width: '0.0625', epochs: '2', milestones: '1', directions: '1', points: '5', seed: '3' };
@@ -664,6 +664,19 @@ test('the Fig 1b preset (VGG-9) runs on WebGPU and the CPU with the same landsca
       assert.equal(g.test_accuracy.length, 5);
     });
     assert.deepEqual(errors, []);
+    // Fig 1c: ResNet-20 with BatchNorm and dropout after every convolution unit, GD.
+    const fields1c = { train_size: '16', test_size: '16', width: '0.125', epochs: '2', batch_size: '8', directions: '1', points: '5', seed: '3' };
+    const c1 = await openPreset(browser, url, 'fig1c', fields1c, { backend: 'webgpu' });
+    const gpu1c = await runPreset(c1.page, 'fig1c', 'webgpu');
+    assert.match(await summary(c1.page), /not the paper's CIFAR-100/);
+    assert.match(await summary(c1.page), /with dropout: .*\(paper: 54\.7%\)/);
+    assert.ok((await canvasColours(c1.page, 'chart-fig1c-landscape')) > 20);
+    const cpu1c = await runPreset(c1.page, 'fig1c', 'cpu');
+    gpu1c.curves.forEach((g, k) => g.train_loss.forEach((v, i) => {
+      const c = cpu1c.curves[k].train_loss[i];
+      assert.ok(Math.abs(v - c) / c < 1e-3, `fig1c curve ${k} α ${gpu1c.alphas[i]}: ${v} vs ${c}`);
+    }));
+    assert.deepEqual(c1.errors, []);
   } finally {
     await browser.close();
   }
@@ -1178,6 +1191,9 @@ test('conv nets train in the page: LeNet-5 on WebGPU equals the CPU, ResNet-20 p
     const { page, errors } = await openLab(browser, `${url}?${form}&backend=webgpu`);
     await page.waitForSelector('body[data-data="mnist"]');
     assert.match(await page.textContent('#backend-badge'), /webgpu/);
+    // The Widths field offers the named architectures beside MLP widths.
+    const offered = await page.$$eval('#archs option', (os) => os.map((o) => o.value.split('*')[0]));
+    for (const a of ['lenet5', 'convnet-quick', 'vgg9', 'vgg11', 'resnet20', '784-50-50-10']) assert.ok(offered.includes(a), a);
     const gpu = await trainToEnd(page);
     assert.equal(gpu.config.arch.arch, 'lenet5');
     assert.equal(gpu.config.arch.width, 0.25);

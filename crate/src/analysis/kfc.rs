@@ -26,7 +26,7 @@ use nalgebra::DMatrix;
 use rand::Rng;
 
 use super::kfac::{damped, LayerVolume, MaskNoise};
-use super::net_hessian::slice_masks;
+use super::net_hessian::{sites_for, slice_masks};
 use super::volume::kronecker_log_volume;
 use crate::backend::read_f32;
 use crate::error::{LabError, LabResult};
@@ -118,14 +118,7 @@ pub async fn kfc_factors_masked(
     data: &DeviceData,
     masks: &[Option<Vec<f32>>],
 ) -> LabResult<Vec<KfcLayer>> {
-    let sites = net.spec.dropout_sites()?;
-    if !masks.is_empty() && masks.len() != sites.len() {
-        return Err(LabError::Config(format!(
-            "{} masks for {} dropout sites",
-            masks.len(),
-            sites.len()
-        )));
-    }
+    let sites = sites_for(net, masks)?;
     if data.len == 0 {
         return Err(LabError::Config(
             "KFC factors need at least one example".into(),

@@ -84,14 +84,7 @@ pub async fn net_hvp(
             directions[bad].len()
         )));
     }
-    let sites = net.spec.dropout_sites()?;
-    if !masks.is_empty() && masks.len() != sites.len() {
-        return Err(LabError::Config(format!(
-            "{} masks for {} dropout sites",
-            masks.len(),
-            sites.len()
-        )));
-    }
+    let sites = sites_for(net, masks)?;
     if directions.is_empty() {
         return Ok(Vec::new());
     }
@@ -135,6 +128,22 @@ pub async fn net_hvp(
         .chunks(dim)
         .map(|r| r.iter().map(|&a| a as f64).collect())
         .collect())
+}
+
+/// The network's dropout sites, checked against host masks (one per site, or none at all).
+pub(crate) fn sites_for(
+    net: &Net,
+    masks: &[Option<Vec<f32>>],
+) -> LabResult<Vec<crate::model::net::DropoutSite>> {
+    let sites = net.spec.dropout_sites()?;
+    if !masks.is_empty() && masks.len() != sites.len() {
+        return Err(LabError::Config(format!(
+            "{} masks for {} dropout sites",
+            masks.len(),
+            sites.len()
+        )));
+    }
+    Ok(sites)
 }
 
 /// The rows [row0, row0 + rows) of each site's host mask, on the device.

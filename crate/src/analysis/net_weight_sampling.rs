@@ -34,16 +34,7 @@ pub async fn net_sample_volumes(
     backend: &str,
     reporter: &mut impl Reporter,
 ) -> LabResult<SamplingResult> {
-    if !(opts.noise_std >= 0.0 && opts.noise_std.is_finite())
-        || !(opts.epsilon > 0.0)
-        || !(opts.lr >= 0.0 && opts.lr <= 100.0)
-        || opts.iterations == 0
-        || opts.block == 0
-    {
-        return Err(LabError::Config(format!(
-            "the sampling method needs σ_U ≥ 0, ε > 0, 0 ≤ lr ≤ 100, iterations ≥ 1 and a block ≥ 1, got {opts:?}"
-        )));
-    }
+    opts.validate()?;
     let specs = theta.spec.params()?;
     let weights: Vec<usize> = specs
         .iter()

@@ -59,6 +59,22 @@ impl Default for SamplingOptions {
     }
 }
 
+impl SamplingOptions {
+    pub fn validate(&self) -> LabResult<()> {
+        if !(self.noise_std >= 0.0 && self.noise_std.is_finite())
+            || !(self.epsilon > 0.0)
+            || !(self.lr >= 0.0 && self.lr <= 100.0)
+            || self.iterations == 0
+            || self.block == 0
+        {
+            return Err(LabError::Config(format!(
+                "the sampling method needs σ_U ≥ 0, ε > 0, 0 ≤ lr ≤ 100, iterations ≥ 1 and a block ≥ 1, got {self:?}"
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerSampleVolume {
     pub layer: usize,
@@ -100,16 +116,7 @@ pub async fn sample_volumes(
     backend: &str,
     reporter: &mut impl Reporter,
 ) -> LabResult<SamplingResult> {
-    if !(opts.noise_std >= 0.0 && opts.noise_std.is_finite())
-        || !(opts.epsilon > 0.0)
-        || !(opts.lr >= 0.0 && opts.lr <= 100.0)
-        || opts.iterations == 0
-        || opts.block == 0
-    {
-        return Err(LabError::Config(format!(
-            "the sampling method needs σ_U ≥ 0, ε > 0, 0 ≤ lr ≤ 100, iterations ≥ 1 and a block ≥ 1, got {opts:?}"
-        )));
-    }
+    opts.validate()?;
     let data = DeviceData::upload(train, device);
     let base_loss = evaluate(&Mlp::from_host(cfg, theta, device), &data)
         .await?

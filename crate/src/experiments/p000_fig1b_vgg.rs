@@ -99,19 +99,35 @@ impl Fig1bConfig {
     }
 
     pub fn validate(&self) -> LabResult<()> {
-        if self.directions == 0 || self.points < 2 || !(self.alpha_min < self.alpha_max) {
-            return Err(LabError::Config(
-                "Fig 1b needs at least one direction, two points and alpha_min < alpha_max".into(),
-            ));
-        }
-        if !(self.drop_rate > 0.0 && self.drop_rate < 1.0) {
-            return Err(LabError::Config(format!(
-                "the dropout network's drop rate {} must be in (0, 1)",
-                self.drop_rate
-            )));
-        }
-        Ok(())
+        check_landscape(
+            "Fig 1b",
+            self.directions,
+            self.points,
+            (self.alpha_min, self.alpha_max),
+            self.drop_rate,
+        )
     }
+}
+
+/// A landscape pair's settings: directions, points, an α interval and a drop rate in (0, 1).
+pub fn check_landscape(
+    figure: &str,
+    directions: usize,
+    points: usize,
+    (alpha_min, alpha_max): (f64, f64),
+    drop_rate: f32,
+) -> LabResult<()> {
+    if directions == 0 || points < 2 || !(alpha_min < alpha_max) {
+        return Err(LabError::Config(format!(
+            "{figure} needs at least one direction, two points and alpha_min < alpha_max"
+        )));
+    }
+    if !(drop_rate > 0.0 && drop_rate < 1.0) {
+        return Err(LabError::Config(format!(
+            "the dropout network's drop rate {drop_rate} must be in (0, 1)"
+        )));
+    }
+    Ok(())
 }
 
 /// Loss and accuracy along one direction (index `direction`), train and test.
@@ -203,7 +219,7 @@ pub async fn landscape_pair(
             inputs.dataset,
         )
         .await?;
-        super::train_net_to_end(&mut trainer, 5, name, reporter).await?;
+        super::train_to_end(&mut trainer, 5, name, reporter).await?;
         let last = trainer
             .epochs()
             .last()

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::p000_fig1b_vgg::{landscape_pair, NetCurve, NetSummary};
 use super::Reporter;
 use crate::analysis::landscape::grid;
-use crate::error::{LabError, LabResult};
+use crate::error::LabResult;
 use crate::model::net::{Arch, ArchConfig, Placement};
 use crate::train::{NetTrainConfig, OptimizerKind};
 
@@ -83,18 +83,13 @@ impl Fig1cConfig {
     }
 
     pub fn validate(&self) -> LabResult<()> {
-        if self.directions == 0 || self.points < 2 || !(self.alpha_min < self.alpha_max) {
-            return Err(LabError::Config(
-                "Fig 1c needs at least one direction, two points and alpha_min < alpha_max".into(),
-            ));
-        }
-        if !(self.drop_rate > 0.0 && self.drop_rate < 1.0) {
-            return Err(LabError::Config(format!(
-                "the dropout network's drop rate {} must be in (0, 1)",
-                self.drop_rate
-            )));
-        }
-        Ok(())
+        super::p000_fig1b_vgg::check_landscape(
+            "Fig 1c",
+            self.directions,
+            self.points,
+            (self.alpha_min, self.alpha_max),
+            self.drop_rate,
+        )
     }
 }
 

@@ -162,7 +162,7 @@ pub async fn run(
             inputs.dataset,
         )
         .await?;
-        super::train_net_to_end(&mut t, 10, &name, reporter).await?;
+        super::train_to_end(&mut t, 10, &name, reporter).await?;
         let last = t.epochs().last().expect("evaluated at the end").clone();
         let theta = t.net().to_host().await?;
         let rows = inputs.train.first(cfg.kfc_rows.min(inputs.train.len()))?;
@@ -287,31 +287,15 @@ impl super::Preset for VggVolume {
     }
     fn fields() -> Vec<super::Field> {
         use super::schema::{Field, Range};
-        vec![
-            Field::floats("drop_rates", "Drop rates", Range::right_open(0.0, 1.0), 1)
-                .help("the paper's Fig. 3: 0, 0.15, 0.3, 0.45"),
-            Field::int("net.train_size", "Train images (first N)", 1.0, 1e7),
-            Field::int("net.test_size", "Test images", 1.0, 1e7),
-            Field::float(
-                "net.arch.width",
-                "Width multiplier",
-                Range::left_open(0.0, 8.0),
-            )
-            .help("1 = the paper's VGG-11 (9.5M parameters)"),
-            Field::bool("net.arch.channelwise", "Channel-wise dropout").advanced(),
-            Field::float("net.lr", "Learning rate", Range::left_open(0.0, 100.0)),
-            Field::float("net.momentum", "Momentum", Range::right_open(0.0, 1.0)).advanced(),
-            Field::float("net.weight_decay", "Weight decay", Range::closed(0.0, 1.0))
-                .help("the paper's Table 1: 0")
-                .advanced(),
-            Field::int("net.epochs", "Epochs", 1.0, 1e6),
-            Field::int("net.batch_size", "Batch size", 1.0, 1e7),
-            Field::ints(
-                "net.schedule.milestones",
-                "Divide the rate by 10 at epochs",
-                Range::closed(1.0, 1e6),
-                ',',
-            ),
+        let mut fields =
+            vec![
+                Field::floats("drop_rates", "Drop rates", Range::right_open(0.0, 1.0), 1)
+                    .help("the paper's Fig. 3: 0, 0.15, 0.3, 0.45"),
+            ];
+        fields.extend(super::p004_net_modes::net_fields(
+            "Divide the rate by 10 at epochs",
+        ));
+        fields.extend([
             Field::int("net.seed", "Seed", 0.0, 9007199254740991.0)
                 .help("drives every random draw: same seed and backend, same numbers"),
             Field::int("kfc_rows", "Images in the Kronecker factors", 1.0, 1e7).advanced(),
@@ -335,7 +319,8 @@ impl super::Preset for VggVolume {
             Field::int("sampling.batch_size", "Sampling batch size", 1.0, 1e7).advanced(),
             Field::bool("sampling.chain", "Accumulate the noise (Algorithm 1)").advanced(),
             Field::int("sampling.block", "Weights per correlation block", 1.0, 1e5).advanced(),
-        ]
+        ]);
+        fields
     }
     super::preset::one_chart!(crate::charts::draw_vgg_volume, "volume", "log vol per weight and loss gap against the drop rate", 1200 x 460);
     fn csv(r: &VggVolumeResult) -> String {

@@ -141,7 +141,7 @@ async fn run_cell(
             inputs.dataset,
         )
         .await?;
-        match super::train_net_to_end(&mut t, 20, &stage, reporter).await {
+        match super::train_to_end(&mut t, 20, &stage, reporter).await {
             Ok(()) => {
                 let last = t.epochs().last().expect("evaluated at the end");
                 accuracies.push(last.test_accuracy as f64);
@@ -161,6 +161,35 @@ async fn run_cell(
         diverged: cfg.seeds - accuracies.len(),
         accuracies: per_seed,
     })
+}
+
+/// The form fields of a preset's `net` (a `NetTrainConfig`) that every conv-net preset shares;
+/// `schedule` labels the milestones in the unit the preset uses.
+pub fn net_fields(schedule: &'static str) -> Vec<super::Field> {
+    use super::schema::{Field, Range};
+    vec![
+        Field::int("net.train_size", "Train images (first N)", 1.0, 1e7),
+        Field::int("net.test_size", "Test images", 1.0, 1e7),
+        Field::float(
+            "net.arch.width",
+            "Width multiplier",
+            Range::left_open(0.0, 8.0),
+        )
+        .help("1 = the paper's network"),
+        Field::float("net.lr", "Learning rate", Range::left_open(0.0, 100.0)),
+        Field::int("net.epochs", "Epochs", 1.0, 1e6),
+        Field::int("net.batch_size", "Batch size", 1.0, 1e7),
+        Field::ints(
+            "net.schedule.milestones",
+            schedule,
+            Range::closed(1.0, 1e9),
+            ',',
+        )
+        .help("empty = constant rate"),
+        Field::float("net.momentum", "Momentum", Range::right_open(0.0, 1.0)).advanced(),
+        Field::float("net.weight_decay", "Weight decay", Range::closed(0.0, 1.0)).advanced(),
+        Field::bool("net.arch.channelwise", "Channel-wise dropout").advanced(),
+    ]
 }
 
 /// One of paper 004's tables: its card, data, demo and paper settings.
@@ -408,34 +437,18 @@ impl<T: Table> super::Preset for NetModes<T> {
     }
     fn fields() -> Vec<super::Field> {
         use super::schema::{Field, Range};
-        vec![
+        let mut fields = vec![
             Field::floats("rates", "Drop rates", Range::open(0.0, 1.0), 1),
             Field::modes("modes", "Modes").help("standard, forward, backward, augmented:RATE"),
             Field::int("seeds", "Seeds per cell", 1.0, 100.0),
             Field::seed(),
-            Field::int("net.train_size", "Train images (first N)", 1.0, 1e7),
-            Field::int("net.test_size", "Test images", 1.0, 1e7),
-            Field::float(
-                "net.arch.width",
-                "Width multiplier",
-                Range::left_open(0.0, 8.0),
-            ),
-            Field::float("net.lr", "Learning rate", Range::left_open(0.0, 100.0)),
-            Field::int("net.epochs", "Epochs", 1.0, 1e6),
-            Field::int("net.batch_size", "Batch size", 1.0, 1e7),
-            Field::ints(
-                "net.schedule.milestones",
-                "Divide the rate by 10 at iterations",
-                Range::closed(1.0, 1e9),
-                ',',
-            )
-            .help("empty = constant rate"),
+        ];
+        fields.extend(net_fields("Divide the rate by 10 at iterations"));
+        fields.extend([
             Field::optimizer("net.optimizer").advanced(),
-            Field::float("net.momentum", "Momentum", Range::right_open(0.0, 1.0)).advanced(),
-            Field::float("net.weight_decay", "Weight decay", Range::closed(0.0, 1.0)).advanced(),
             Field::bool("net.augment", "Pad-crop-flip augmentation").advanced(),
-            Field::bool("net.arch.channelwise", "Channel-wise dropout").advanced(),
-        ]
+        ]);
+        fields
     }
     async fn run(
         config: &NetModesConfig,
