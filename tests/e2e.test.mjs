@@ -440,7 +440,7 @@ test('the page opens on the gallery: every figure has a card that opens its form
     const { page, errors } = await openLab(browser, url);
     assert.equal(await page.getAttribute('body', 'data-view'), 'gallery');
     const catalogue = await page.evaluate(() => window.dropoutLab.catalogue);
-    assert.equal(catalogue.length, 14);
+    assert.equal(catalogue.length, 20);
     const cards = await page.$$eval('#gallery .card', (cs) => cs.map((c) => c.dataset.preset));
     assert.deepEqual(cards, [...catalogue.map((e) => e.id), 'train']);
     await page.screenshot({ path: `${ARTIFACTS}e2e-gallery.png`, fullPage: true });
