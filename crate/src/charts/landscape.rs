@@ -6,8 +6,7 @@ use plotters::prelude::*;
 use super::curves::{draw_err as err, legend};
 use crate::error::LabResult;
 use crate::experiments::fig1a_landscape::Fig1aResult;
-use crate::experiments::p000_fig1b_vgg::{Fig1bResult, NetCurve};
-use crate::experiments::p000_fig1c_resnet::Fig1cResult;
+use crate::experiments::p000_fig1b_vgg::{LandscapeResult, NetCurve};
 
 const WITHOUT: RGBColor = RGBColor(31, 119, 180);
 const WITH: RGBColor = RGBColor(214, 39, 40);
@@ -32,18 +31,10 @@ pub fn draw_fig1a<DB: DrawingBackend>(
     root.present().map_err(err)
 }
 
-/// Paper 000 Fig. 1(b): loss (left) and accuracy (right) along the directions.
-pub fn draw_fig1b<DB: DrawingBackend>(
+/// Paper 000 Fig. 1(b) and 1(c): loss (left) and accuracy (right) along the directions.
+pub fn draw_net_landscape_of<DB: DrawingBackend, C>(
     root: DrawingArea<DB, plotters::coord::Shift>,
-    r: &Fig1bResult,
-) -> LabResult<()> {
-    draw_net_landscape(root, &r.alphas, &r.curves)
-}
-
-/// Paper 000 Fig. 1(c), drawn as Fig. 1(b).
-pub fn draw_fig1c<DB: DrawingBackend>(
-    root: DrawingArea<DB, plotters::coord::Shift>,
-    r: &Fig1cResult,
+    r: &LandscapeResult<C>,
 ) -> LabResult<()> {
     draw_net_landscape(root, &r.alphas, &r.curves)
 }

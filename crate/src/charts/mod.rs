@@ -20,7 +20,7 @@ pub use alignment::{draw_cosine, draw_fig6};
 pub use complexity_table::draw_complexity_table;
 pub use curves::{draw_history, Metric};
 pub use explicit_implicit::draw_explicit_implicit;
-pub use landscape::{draw_fig1a, draw_fig1b, draw_fig1c};
+pub use landscape::{draw_fig1a, draw_net_landscape_of};
 pub use modes_table::{draw_modes_table, draw_modes_view};
 pub use noise_fig4::draw_noise_fig4;
 pub use scatter::draw_fig2;

@@ -84,20 +84,34 @@ pub async fn train_to_end(
     Ok(())
 }
 
-/// A sentence for a result run on other data than its paper's (`paper`: the data set's name,
-/// recognised by its shape: `dim` features, `classes` classes), or None on the paper's data.
-pub fn not_the_papers_data(
-    inputs: &Inputs<'_>,
-    paper: &str,
-    dim: usize,
-    classes: usize,
-) -> Option<String> {
+/// The data a figure was measured on in its paper: its name and shape.
+pub struct PaperData {
+    pub name: &'static str,
+    pub dim: usize,
+    pub classes: usize,
+}
+
+pub const CIFAR10: PaperData = PaperData {
+    name: "CIFAR-10",
+    dim: 3072,
+    classes: 10,
+};
+
+pub const CIFAR100: PaperData = PaperData {
+    name: "CIFAR-100",
+    dim: 3072,
+    classes: 100,
+};
+
+/// A sentence for a result run on other data than its paper's (recognised by the shape: features
+/// per example and classes), or None on the paper's data.
+pub fn not_the_papers_data(inputs: &Inputs<'_>, paper: &PaperData) -> Option<String> {
     let (d, c) = (inputs.train.dim, inputs.train.classes);
-    (d != dim || c != classes).then(|| {
+    (d != paper.dim || c != paper.classes).then(|| {
         format!(
-            "data: {} ({c} classes, {d} features per image), not the paper's {paper}: load \
-             {paper} for the paper's setting",
-            inputs.dataset
+            "data: {} ({c} classes, {d} features per image), not the paper's {}: load {} for \
+             the paper's setting",
+            inputs.dataset, paper.name, paper.name
         )
     })
 }

@@ -150,13 +150,15 @@ pub struct NetSummary {
     pub test_accuracy: f32,
 }
 
+/// A landscape figure's result (Fig 1b, Fig 1c): its config, the two networks' final numbers
+/// and the curves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Fig1bResult {
-    pub config: Fig1bConfig,
+pub struct LandscapeResult<C> {
+    pub config: C,
     pub backend: String,
     pub crate_version: String,
     pub dataset: String,
-    /// Set when the run is not on the paper's data (CIFAR-10).
+    /// Set when the run is not on the paper's data.
     #[serde(default)]
     pub data_note: Option<String>,
     pub alphas: Vec<f64>,
@@ -164,28 +166,51 @@ pub struct Fig1bResult {
     pub curves: Vec<NetCurve>,
 }
 
+pub type Fig1bResult = LandscapeResult<Fig1bConfig>;
+
 pub async fn run(
     cfg: &Fig1bConfig,
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<Fig1bResult> {
     cfg.validate()?;
-    let alphas = grid(cfg.alpha_min, cfg.alpha_max, cfg.points);
-    let (models, curves) = landscape_pair(
-        |dropout| cfg.train_config(dropout),
+    let range = (cfg.alpha_min, cfg.alpha_max, cfg.points);
+    let paper = super::CIFAR10;
+    landscape_run(
+        cfg.clone(),
+        |d| cfg.train_config(d),
         cfg.directions,
         cfg.seed,
-        &alphas,
+        range,
+        &paper,
         inputs,
         reporter,
     )
-    .await?;
-    Ok(Fig1bResult {
-        config: cfg.clone(),
+    .await
+}
+
+/// Train the pair (`landscape_pair`) and wrap the curves at `points` α in [from, to] with the
+/// run's provenance and a note when the data is not `paper`'s.
+#[allow(clippy::too_many_arguments)]
+pub async fn landscape_run<C>(
+    config: C,
+    train_config: impl Fn(bool) -> NetTrainConfig,
+    directions: usize,
+    seed: u64,
+    (from, to, points): (f64, f64, usize),
+    paper: &super::PaperData,
+    inputs: &super::Inputs<'_>,
+    reporter: &mut impl Reporter,
+) -> LabResult<LandscapeResult<C>> {
+    let alphas = grid(from, to, points);
+    let (models, curves) =
+        landscape_pair(train_config, directions, seed, &alphas, inputs, reporter).await?;
+    Ok(LandscapeResult {
+        config,
         backend: inputs.backend.to_string(),
         crate_version: crate::CRATE_VERSION.to_string(),
         dataset: inputs.dataset.to_string(),
-        data_note: super::not_the_papers_data(inputs, "CIFAR-10", 3072, 10),
+        data_note: super::not_the_papers_data(inputs, paper),
         alphas,
         models,
         curves,
@@ -323,7 +348,7 @@ impl super::Preset for Fig1b {
             Field::int("points", "Points on each curve", 2.0, 10000.0).advanced(),
         ]
     }
-    super::preset::one_chart!(crate::charts::draw_fig1b, "landscape", "Loss and accuracy along random directions", 1200 x 440);
+    super::preset::one_chart!(crate::charts::draw_net_landscape_of, "landscape", "Loss and accuracy along random directions", 1200 x 440);
     fn csv(r: &Fig1bResult) -> String {
         super::csv_header(&r.crate_version, &r.backend, r.config.seed, &[])
             + &curves_csv(&r.alphas, &r.curves)

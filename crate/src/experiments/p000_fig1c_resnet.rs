@@ -7,9 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::p000_fig1b_vgg::{landscape_pair, NetCurve, NetSummary};
+use super::p000_fig1b_vgg::{landscape_run, LandscapeResult};
 use super::Reporter;
-use crate::analysis::landscape::grid;
 use crate::error::LabResult;
 use crate::model::net::{Arch, ArchConfig, Placement};
 use crate::train::{NetTrainConfig, OptimizerKind};
@@ -93,18 +92,7 @@ impl Fig1cConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Fig1cResult {
-    pub config: Fig1cConfig,
-    pub backend: String,
-    pub crate_version: String,
-    pub dataset: String,
-    #[serde(default)]
-    pub data_note: Option<String>,
-    pub alphas: Vec<f64>,
-    pub models: Vec<NetSummary>,
-    pub curves: Vec<NetCurve>,
-}
+pub type Fig1cResult = LandscapeResult<Fig1cConfig>;
 
 pub async fn run(
     cfg: &Fig1cConfig,
@@ -112,26 +100,19 @@ pub async fn run(
     reporter: &mut impl Reporter,
 ) -> LabResult<Fig1cResult> {
     cfg.validate()?;
-    let alphas = grid(cfg.alpha_min, cfg.alpha_max, cfg.points);
-    let (models, curves) = landscape_pair(
-        |dropout| cfg.train_config(dropout),
+    let range = (cfg.alpha_min, cfg.alpha_max, cfg.points);
+    let paper = super::CIFAR100;
+    landscape_run(
+        cfg.clone(),
+        |d| cfg.train_config(d),
         cfg.directions,
         cfg.seed,
-        &alphas,
+        range,
+        &paper,
         inputs,
         reporter,
     )
-    .await?;
-    Ok(Fig1cResult {
-        config: cfg.clone(),
-        backend: inputs.backend.to_string(),
-        crate_version: crate::CRATE_VERSION.to_string(),
-        dataset: inputs.dataset.to_string(),
-        data_note: super::not_the_papers_data(inputs, "CIFAR-100", 3072, 100),
-        alphas,
-        models,
-        curves,
-    })
+    .await
 }
 
 /// The gallery's Fig 1(c) card.
@@ -192,7 +173,7 @@ impl super::Preset for Fig1c {
             Field::int("points", "Points on each curve", 2.0, 10000.0).advanced(),
         ]
     }
-    super::preset::one_chart!(crate::charts::draw_fig1c, "landscape", "Loss and accuracy along random directions", 1200 x 440);
+    super::preset::one_chart!(crate::charts::draw_net_landscape_of, "landscape", "Loss and accuracy along random directions", 1200 x 440);
     fn csv(r: &Fig1cResult) -> String {
         super::csv_header(&r.crate_version, &r.backend, r.config.seed, &[])
             + &super::p000_fig1b_vgg::curves_csv(&r.alphas, &r.curves)

@@ -210,7 +210,7 @@ pub async fn run(
         backend: inputs.backend.to_string(),
         crate_version: crate::CRATE_VERSION.to_string(),
         dataset: inputs.dataset.to_string(),
-        data_note: super::not_the_papers_data(inputs, "CIFAR-10", 3072, 10),
+        data_note: super::not_the_papers_data(inputs, &super::CIFAR10),
         points,
     })
 }

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::p004_table1_modes::{validate_table, Cell, TableView};
 use super::seeded_runs::Spread;
-use super::Reporter;
+use super::{PaperData, Reporter};
 use crate::error::{LabError, LabResult};
 use crate::model::net::{Arch, ArchConfig};
 use crate::model::DropoutMode;
@@ -80,13 +80,6 @@ impl NetModesResult {
     }
 }
 
-/// The data a table was measured on: its name and shape.
-pub struct PaperData {
-    pub name: &'static str,
-    pub dim: usize,
-    pub classes: usize,
-}
-
 pub async fn run(
     cfg: &NetModesConfig,
     data: &PaperData,
@@ -108,7 +101,7 @@ pub async fn run(
         backend: inputs.backend.to_string(),
         crate_version: crate::CRATE_VERSION.to_string(),
         dataset: inputs.dataset.to_string(),
-        data_note: super::not_the_papers_data(inputs, data.name, data.dim, data.classes),
+        data_note: super::not_the_papers_data(inputs, data),
         plain,
         cells,
     })
@@ -254,11 +247,7 @@ impl Table for Table1 {
             half width, 1000 images, 100 iterations at lr 0.01. Without CIFAR-10 it runs on the \
             loaded MNIST / Fashion-MNIST padded to 32x32 (said in the result).",
     };
-    const DATA: PaperData = PaperData {
-        name: "CIFAR-10",
-        dim: 3072,
-        classes: 10,
-    };
+    const DATA: PaperData = super::CIFAR10;
     fn demo() -> NetModesConfig {
         let mut n = net(Arch::ConvnetQuick, 0.5, 0.0);
         (n.train_size, n.test_size, n.batch_size, n.epochs) = (1000, 1000, 100, 10);
@@ -308,11 +297,7 @@ impl Table for Table2 {
             CIFAR-10 it runs on the loaded MNIST / Fashion-MNIST padded to 32x32 (said in the \
             result).",
     };
-    const DATA: PaperData = PaperData {
-        name: "CIFAR-10",
-        dim: 3072,
-        classes: 10,
-    };
+    const DATA: PaperData = super::CIFAR10;
     fn demo() -> NetModesConfig {
         let mut n = net(Arch::Resnet20, 0.25, 0.0);
         (n.train_size, n.test_size, n.batch_size, n.epochs) = (1000, 1000, 128, 8);
