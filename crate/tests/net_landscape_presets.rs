@@ -39,6 +39,7 @@ fn curve_points_are_the_reference_loss_and_accuracy_of_perturbed_vgg9() {
     check_points(
         cfg.train_config(true),
         cfg.seed,
+        false,
         &r.alphas,
         &r.curves,
         &train,
@@ -63,6 +64,26 @@ fn fig1c_points_are_the_reference_loss_of_perturbed_resnet20_with_batchnorm() {
     check_points(
         cfg.train_config(true),
         cfg.seed,
+        cfg.recalibrate_bn,
+        &r.alphas,
+        &r.curves,
+        &train,
+        &test,
+    );
+}
+
+#[test]
+fn fig1c_with_recalibrated_batch_norm_measures_the_dropout_free_statistics() {
+    use dropout_lab::experiments::p000_fig1c_resnet::run;
+    let (train, test) = (common::mnist("train"), common::mnist("test"));
+    let mut cfg = Fig1cConfig::demo();
+    (cfg.train_size, cfg.test_size, cfg.width, cfg.epochs) = (16, 16, 0.125, 2);
+    (cfg.batch_size, cfg.points, cfg.recalibrate_bn) = (16, 5, true);
+    let r = pollster::block_on(run(&cfg, &common::cpu_inputs(&train, &test), &mut Silent)).unwrap();
+    check_points(
+        cfg.train_config(true),
+        cfg.seed,
+        true,
         &r.alphas,
         &r.curves,
         &train,
@@ -75,6 +96,7 @@ fn fig1c_points_are_the_reference_loss_of_perturbed_resnet20_with_batchnorm() {
 fn check_points(
     config: NetTrainConfig,
     seed: u64,
+    recalibrated: bool,
     alphas: &[f64],
     curves: &[NetCurve],
     train: &Dataset,
@@ -121,7 +143,7 @@ fn check_points(
                     .collect()
             })
             .collect();
-        let running: Vec<(Vec<f64>, Vec<f64>)> = host
+        let mut running: Vec<(Vec<f64>, Vec<f64>)> = host
             .running
             .iter()
             .map(|r| {
@@ -138,6 +160,24 @@ fn check_points(
             .map(|r| r.iter().map(|&v| v as f64).collect())
             .collect();
         let labels: Vec<usize> = sub.labels.iter().map(|&l| l as usize).collect();
+        if recalibrated {
+            // One chunk: the statistics are the dropout-free training-mode pass's, stored
+            // unbiased (the reference collects them).
+            let theta: Vec<Vec<f64>> = host
+                .params
+                .iter()
+                .map(|w| w.iter().map(|&a| a as f64).collect())
+                .collect();
+            let collected = std::cell::RefCell::new(Vec::new());
+            Reference {
+                spec: &host.spec,
+                params: &theta,
+                bn: RefBn::Collect(&collected),
+                masks: &[],
+            }
+            .logits(&xs);
+            running = collected.into_inner();
+        }
         let with = curves.iter().find(|c| c.dropout).unwrap();
         for (i, &alpha) in alphas.iter().enumerate() {
             let theta: Vec<Vec<f64>> = host
@@ -177,6 +217,12 @@ fn check_points(
         }
         // α = 0 is the trained network's own evaluation.
         let own = t.epochs().last().unwrap();
-        assert!((with.train_loss[2] - own.train_loss).abs() < 1e-5);
+        assert_eq!(
+            (with.train_loss[2] - own.train_loss).abs() < 1e-5,
+            !recalibrated,
+            "recalibration changes the loss at θ ({} vs {})",
+            with.train_loss[2],
+            own.train_loss
+        );
     });
 }

@@ -5,7 +5,9 @@ use plotters::prelude::*;
 
 use super::curves::{draw_err as err, legend};
 use crate::error::LabResult;
-use crate::experiments::fig2_variance_flatness::{Fig2Result, NoiseSource, PowerLawFit, Setting};
+use crate::experiments::fig2_variance_flatness::{
+    Fig2Result, NoiseSource, PowerLawFit, Setting, SettingResult,
+};
 
 pub(crate) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -36,15 +38,22 @@ pub fn draw_fig2<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     r: &Fig2Result,
 ) -> LabResult<()> {
+    draw_flatness_panels(root, &r.config.run.sources, &r.settings)
+}
+
+/// The λ(Σ)-vs-F_v panels of any network's series (Fig. 2's MLP, Fig. 3's ResNet-20).
+pub fn draw_flatness_panels<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    sources: &[NoiseSource],
+    settings: &[SettingResult],
+) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
-    let sources = &r.config.run.sources;
     for (panel, &source) in root
         .split_evenly((1, sources.len().max(1)))
         .into_iter()
         .zip(sources)
     {
-        let fits: Vec<_> = r
-            .settings
+        let fits: Vec<_> = settings
             .iter()
             .filter(|s| s.source == source)
             .map(|s| (s, s.paper_fit()))
@@ -154,7 +163,7 @@ pub fn draw_loglog<DB: DrawingBackend>(
 mod tests {
     use super::*;
     use crate::analysis::flatness::IntervalFlatness;
-    use crate::experiments::fig2_variance_flatness::{Fig2Config, SettingResult};
+    use crate::experiments::fig2_variance_flatness::Fig2Config;
 
     #[test]
     fn draws_every_point_and_each_fit() {

@@ -6,21 +6,36 @@ use plotters::prelude::*;
 use super::curves::draw_err as err;
 use super::scatter::{draw_loglog, setting_label, Axes, ScatterSeries};
 use crate::error::LabResult;
-use crate::experiments::fig4_variance_hessian::Fig4Result;
+use crate::experiments::fig4_variance_hessian::{Fig4Result, Fig4Series};
+use crate::experiments::noise_run::NoiseSource;
 
 pub fn draw_fig4<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     r: &Fig4Result,
 ) -> LabResult<()> {
+    draw_variance_panels(
+        root,
+        &r.config.run.sources,
+        &r.series,
+        &r.config.span_label(),
+    )
+}
+
+/// The Var(Proj_v(S))-vs-λ(H) panels of any network's series (Fig. 4's MLP, Fig. 5's
+/// ResNet-20); `span` says which Hessian, for the titles.
+pub fn draw_variance_panels<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    sources: &[NoiseSource],
+    series: &[Fig4Series],
+    span: &str,
+) -> LabResult<()> {
     root.fill(&WHITE).map_err(err)?;
-    let sources = &r.config.run.sources;
     for (panel, &source) in root
         .split_evenly((1, sources.len().max(1)))
         .into_iter()
         .zip(sources)
     {
-        let series: Vec<ScatterSeries> = r
-            .series
+        let series: Vec<ScatterSeries> = series
             .iter()
             .filter(|s| s.source == source)
             .map(|s| ScatterSeries {
@@ -34,11 +49,7 @@ pub fn draw_fig4<DB: DrawingBackend>(
                 fit: s.fit.as_ref(),
             })
             .collect();
-        let title = format!(
-            "S_{}: λ_i(H) vs Var(Proj_v_i(S)) · {}",
-            source.name(),
-            r.config.span_label()
-        );
+        let title = format!("S_{}: λ_i(H) vs Var(Proj_v_i(S)) · {span}", source.name(),);
         draw_loglog(
             panel,
             &Axes {
@@ -57,8 +68,8 @@ pub fn draw_fig4<DB: DrawingBackend>(
 mod tests {
     use super::*;
     use crate::experiments::fig2_variance_flatness::PowerLawFit;
-    use crate::experiments::fig4_variance_hessian::{Fig4Config, Fig4Series};
-    use crate::experiments::noise_run::{NoiseSource, Setting};
+    use crate::experiments::fig4_variance_hessian::Fig4Config;
+    use crate::experiments::noise_run::Setting;
 
     #[test]
     fn draws_positive_eigenvalues_only_with_fits() {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Reporter;
 use crate::analysis::covariance::pca;
-use crate::analysis::flatness::{interval_flatness, FlatnessOptions, IntervalFlatness};
+use crate::analysis::flatness::{interval_flatness, FlatnessOptions, IntervalFlatness, Profile};
 use crate::analysis::noise::{Block, BlockProfile};
 use crate::analysis::powerlaw::{fit, PowerLaw};
 use crate::error::{LabError, LabResult};
@@ -171,45 +171,34 @@ pub async fn run(
         )
         .await?;
         for (source, samples) in sampled.samples {
-            let pcs = pca(&samples, cfg.top_k)?;
-            let mut flatness: Vec<IntervalFlatness> = Vec::new();
-            for (i, v) in pcs.eigenvectors.iter().enumerate() {
-                let mut profile = BlockProfile::new(
+            let profile = |v: &[f64]| {
+                Ok(BlockProfile::new(
                     &sampled.train_config.model,
                     &sampled.theta,
                     block,
                     v,
                     &resident,
                     &device,
-                );
-                flatness.push(interval_flatness(&mut profile, &cfg.flatness).await?);
-                if !reporter
-                    .report(
-                        &format!("{stage}: {source:?} flatness"),
-                        i + 1,
-                        pcs.eigenvectors.len(),
-                    )
-                    .await
-                {
-                    return Err(LabError::Cancelled);
-                }
-            }
-            let (lambda, width): (Vec<f64>, Vec<f64>) = pcs
-                .eigenvalues
-                .iter()
-                .zip(&flatness)
-                .filter_map(|(&l, f)| f.width.map(|w| (l, w)))
-                .unzip();
-            results.push(SettingResult {
+                ))
+            };
+            let series = Series {
                 source,
                 setting: *s,
                 final_train_loss: sampled.final_train_loss,
-                no_crossing: flatness.iter().filter(|f| f.width.is_none()).count(),
-                eigenvalues: pcs.eigenvalues,
-                flatness,
-                fit_variance_on_flatness: fit(&width, &lambda).map(Into::into),
-                fit_flatness_on_variance: fit(&lambda, &width).map(Into::into),
-            });
+            };
+            let stage = format!("{stage}: {source:?} flatness");
+            results.push(
+                flatness_series(
+                    series,
+                    &samples,
+                    cfg.top_k,
+                    &cfg.flatness,
+                    profile,
+                    &stage,
+                    reporter,
+                )
+                .await?,
+            );
         }
     }
     Ok(Fig2Result {
@@ -217,6 +206,52 @@ pub async fn run(
         backend: backend.to_string(),
         crate_version: crate::CRATE_VERSION.to_string(),
         settings: results,
+    })
+}
+
+/// Which noise a scatter series describes: its source, training setting and where training ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Series {
+    pub source: NoiseSource,
+    pub setting: Setting,
+    pub final_train_loss: f32,
+}
+
+/// One series of Fig. 2 (MLP) or Fig. 3 (ResNet-20): the PCA of the noise `samples`, the
+/// interval flatness F_v along each of the top `top_k` eigen-directions (the loss profile along v
+/// from `profile(v)`), and both power-law fits.
+pub async fn flatness_series<P: Profile>(
+    series: Series,
+    samples: &[Vec<f32>],
+    top_k: usize,
+    options: &FlatnessOptions,
+    mut profile: impl FnMut(&[f64]) -> LabResult<P>,
+    stage: &str,
+    reporter: &mut impl Reporter,
+) -> LabResult<SettingResult> {
+    let pcs = pca(samples, top_k)?;
+    let mut flatness: Vec<IntervalFlatness> = Vec::new();
+    for (i, v) in pcs.eigenvectors.iter().enumerate() {
+        flatness.push(interval_flatness(&mut profile(v)?, options).await?);
+        if !reporter.report(stage, i + 1, pcs.eigenvectors.len()).await {
+            return Err(LabError::Cancelled);
+        }
+    }
+    let (lambda, width): (Vec<f64>, Vec<f64>) = pcs
+        .eigenvalues
+        .iter()
+        .zip(&flatness)
+        .filter_map(|(&l, f)| f.width.map(|w| (l, w)))
+        .unzip();
+    Ok(SettingResult {
+        source: series.source,
+        setting: series.setting,
+        final_train_loss: series.final_train_loss,
+        no_crossing: flatness.iter().filter(|f| f.width.is_none()).count(),
+        eigenvalues: pcs.eigenvalues,
+        flatness,
+        fit_variance_on_flatness: fit(&width, &lambda).map(Into::into),
+        fit_flatness_on_variance: fit(&lambda, &width).map(Into::into),
     })
 }
 

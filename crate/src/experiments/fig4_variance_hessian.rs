@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fig2_variance_flatness::PowerLawFit;
+use super::fig2_variance_flatness::{PowerLawFit, Series};
 use super::hessian_span::HessianSpan;
 use super::noise_run::{train_and_sample, NoiseRun, NoiseSource, Setting};
 use super::Reporter;
@@ -25,6 +25,7 @@ use crate::error::{LabError, LabResult};
 use crate::linalg::dense::symmetric_eigen;
 use crate::linalg::lanczos::{lanczos, LanczosOptions};
 use crate::linalg::operator::to_dense;
+use crate::linalg::LinearOperator;
 use crate::model::Mlp;
 use crate::rng::{stream, Stream};
 use crate::train::eval::DeviceData;
@@ -116,12 +117,63 @@ pub struct LanczosCheck {
 }
 
 /// The eigenpairs a scatter uses: every pair of the dense block Hessian, or the top k of the full
-/// one; each vector of length D.
-struct Spectrum {
-    values: Vec<f64>,
-    vectors: Vec<Vec<f64>>,
-    asymmetry: Option<f64>,
-    lanczos: Option<LanczosCheck>,
+/// one; each vector of length D, eigenvalues descending.
+pub struct Spectrum {
+    pub values: Vec<f64>,
+    pub vectors: Vec<Vec<f64>>,
+    pub asymmetry: Option<f64>,
+    pub lanczos: Option<LanczosCheck>,
+}
+
+/// Every eigenpair of the operator's dense matrix (one product per unit vector, `batch` at a
+/// time), with the asymmetry of the assembled products.
+pub async fn dense_spectrum(
+    op: &mut impl LinearOperator,
+    batch: usize,
+    reporter: &mut impl Reporter,
+    stage: &str,
+) -> LabResult<Spectrum> {
+    let (h, asymmetry) = to_dense(op, batch, reporter, stage).await?;
+    let eig = symmetric_eigen(h)?;
+    Ok(Spectrum {
+        vectors: eig
+            .vectors
+            .column_iter()
+            .map(|c| c.iter().copied().collect())
+            .collect(),
+        values: eig.values,
+        asymmetry: Some(asymmetry),
+        lanczos: None,
+    })
+}
+
+/// One series of Fig. 4 (MLP) or Fig. 5 (ResNet-20): Var(Proj_{v_i}(S)) along every eigenvector
+/// of the spectrum, and the power law of the variance on λ over λ_i > fit_floor · λ_max.
+pub fn variance_series(
+    of: Series,
+    samples: &[Vec<f32>],
+    spectrum: &Spectrum,
+    fit_floor: f64,
+) -> LabResult<Fig4Series> {
+    let floor = fit_floor * spectrum.values.first().copied().unwrap_or(0.0);
+    let var = projected_variances_of(samples, &spectrum.vectors)?;
+    let (xs, ys): (Vec<f64>, Vec<f64>) = spectrum
+        .values
+        .iter()
+        .zip(&var)
+        .filter(|(l, _)| **l > floor)
+        .map(|(l, v)| (*l, *v))
+        .unzip();
+    Ok(Fig4Series {
+        source: of.source,
+        setting: of.setting,
+        final_train_loss: of.final_train_loss,
+        hessian_eigenvalues: spectrum.values.clone(),
+        projected_variance: var,
+        asymmetry: spectrum.asymmetry,
+        lanczos: spectrum.lanczos,
+        fit: fit(&xs, &ys).map(Into::into),
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,18 +236,7 @@ pub async fn run(
             HessianSpan::Block => {
                 let batch = batch_capacity(&cfg.run.widths, &resident);
                 let stage = format!("{stage}: Hessian columns");
-                let (h, asymmetry) = to_dense(&mut op, batch, reporter, &stage).await?;
-                let eig = symmetric_eigen(h)?;
-                Spectrum {
-                    vectors: eig
-                        .vectors
-                        .column_iter()
-                        .map(|c| c.iter().copied().collect())
-                        .collect(),
-                    values: eig.values,
-                    asymmetry: Some(asymmetry),
-                    lanczos: None,
-                }
+                dense_spectrum(&mut op, batch, reporter, &stage).await?
             }
             HessianSpan::Full => {
                 let mut rng = stream(cfg.run.seed, Stream::LanczosStart);
@@ -226,26 +267,13 @@ pub async fn run(
                 }
             }
         };
-        let floor = cfg.fit_floor * spectrum.values.first().copied().unwrap_or(0.0);
         for (source, samples) in &sampled.samples {
-            let var = projected_variances_of(samples, &spectrum.vectors)?;
-            let (xs, ys): (Vec<f64>, Vec<f64>) = spectrum
-                .values
-                .iter()
-                .zip(&var)
-                .filter(|(l, _)| **l > floor)
-                .map(|(l, v)| (*l, *v))
-                .unzip();
-            series.push(Fig4Series {
+            let of = Series {
                 source: *source,
                 setting: *s,
                 final_train_loss: sampled.final_train_loss,
-                hessian_eigenvalues: spectrum.values.clone(),
-                projected_variance: var,
-                asymmetry: spectrum.asymmetry,
-                lanczos: spectrum.lanczos,
-                fit: fit(&xs, &ys).map(Into::into),
-            });
+            };
+            series.push(variance_series(of, samples, &spectrum, cfg.fit_floor)?);
         }
     }
     Ok(Fig4Result {

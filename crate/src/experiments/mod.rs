@@ -12,6 +12,7 @@ pub mod momentum_mlp;
 pub mod noise_run;
 pub mod p000_fig1b_vgg;
 pub mod p000_fig1c_resnet;
+pub mod p000_resnet_noise;
 pub mod p001_fig3_cosine;
 pub mod p001_sme_dynamics;
 pub mod p001_sme_order;

@@ -14,7 +14,9 @@ use crate::analysis::net_landscape::{net_curve, net_filter_normalised_direction}
 use crate::error::{LabError, LabResult};
 use crate::model::net::{Arch, ArchConfig};
 use crate::rng::{stream, Stream};
+use crate::train::bn_recalibration::recalibrate_batch_norm;
 use crate::train::eval::DeviceData;
+use crate::train::net_trainer::evaluate_net;
 use crate::train::{LrSchedule, NetTrainConfig, NetTrainer, OptimizerKind, ScheduleUnit};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,6 +183,7 @@ pub async fn run(
         |d| cfg.train_config(d),
         cfg.directions,
         cfg.seed,
+        false,
         range,
         &paper,
         inputs,
@@ -197,14 +200,23 @@ pub async fn landscape_run<C>(
     train_config: impl Fn(bool) -> NetTrainConfig,
     directions: usize,
     seed: u64,
+    recalibrate_bn: bool,
     (from, to, points): (f64, f64, usize),
     paper: &super::PaperData,
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<LandscapeResult<C>> {
     let alphas = grid(from, to, points);
-    let (models, curves) =
-        landscape_pair(train_config, directions, seed, &alphas, inputs, reporter).await?;
+    let (models, curves) = landscape_pair(
+        train_config,
+        directions,
+        seed,
+        recalibrate_bn,
+        &alphas,
+        inputs,
+        reporter,
+    )
+    .await?;
     Ok(LandscapeResult {
         config,
         backend: inputs.backend.to_string(),
@@ -219,11 +231,13 @@ pub async fn landscape_run<C>(
 
 /// Two conv nets from one initialisation, trained without and with dropout, then loss and
 /// accuracy along `directions` filter-normalised directions (the same draws for both) at
-/// `alphas`, on the networks' train and test subsets.
+/// `alphas`, on the networks' train and test subsets; with `recalibrate_bn`, each network's
+/// BatchNorm statistics are first recomputed without dropout (`train::bn_recalibration`).
 pub async fn landscape_pair(
     config: impl Fn(bool) -> NetTrainConfig,
     directions: usize,
     seed: u64,
+    recalibrate_bn: bool,
     alphas: &[f64],
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
@@ -245,21 +259,22 @@ pub async fn landscape_pair(
         )
         .await?;
         super::train_to_end(&mut trainer, 5, name, reporter).await?;
-        let last = trainer
-            .epochs()
-            .last()
-            .expect("evaluated at the end")
-            .clone();
-        models.push(NetSummary {
-            dropout,
-            train_loss: last.train_loss,
-            train_accuracy: last.train_accuracy,
-            test_loss: last.test_loss,
-            test_accuracy: last.test_accuracy,
-        });
-        let theta = trainer.net().to_host().await?;
         let (train_dev, test_dev): (&DeviceData, &DeviceData) =
             (trainer.train_data(), trainer.test_data());
+        let mut net = trainer.net().clone();
+        if recalibrate_bn {
+            recalibrate_batch_norm(&mut net, train_dev)?;
+        }
+        let (train_loss, train_accuracy) = evaluate_net(&net, train_dev).await?;
+        let (test_loss, test_accuracy) = evaluate_net(&net, test_dev).await?;
+        models.push(NetSummary {
+            dropout,
+            train_loss,
+            train_accuracy,
+            test_loss,
+            test_accuracy,
+        });
+        let theta = net.to_host().await?;
         // The same random draws for both networks, each normalised to its own θ.
         let mut rng = stream(seed, Stream::Directions);
         for k in 0..directions {

@@ -29,6 +29,10 @@ pub struct Fig1cConfig {
     pub alpha_min: f64,
     pub alpha_max: f64,
     pub points: usize,
+    /// Recompute BatchNorm's statistics without dropout before the landscapes (not in the
+    /// paper; `train::bn_recalibration` says why it matters here).
+    #[serde(default)]
+    pub recalibrate_bn: bool,
 }
 
 impl Fig1cConfig {
@@ -46,6 +50,7 @@ impl Fig1cConfig {
             alpha_min: -1.0,
             alpha_max: 1.0,
             points: 17,
+            recalibrate_bn: false,
         }
     }
 
@@ -107,6 +112,7 @@ pub async fn run(
         |d| cfg.train_config(d),
         cfg.directions,
         cfg.seed,
+        cfg.recalibrate_bn,
         range,
         &paper,
         inputs,
@@ -171,6 +177,12 @@ impl super::Preset for Fig1c {
             Field::float("alpha_min", "α from", Range::closed(-1000.0, 1000.0)).advanced(),
             Field::float("alpha_max", "α to", Range::closed(-1000.0, 1000.0)).advanced(),
             Field::int("points", "Points on each curve", 2.0, 10000.0).advanced(),
+            Field::bool(
+                "recalibrate_bn",
+                "Recompute BatchNorm statistics without dropout",
+            )
+            .help("not in the paper: dropout before BatchNorm shifts the variance")
+            .advanced(),
         ]
     }
     super::preset::one_chart!(crate::charts::draw_net_landscape_of, "landscape", "Loss and accuracy along random directions", 1200 x 440);

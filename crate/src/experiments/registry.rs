@@ -7,6 +7,7 @@ use super::fig4_variance_hessian::Fig4;
 use super::fig6_alignment::Fig6;
 use super::p000_fig1b_vgg::Fig1b;
 use super::p000_fig1c_resnet::Fig1c;
+use super::p000_resnet_noise::ResnetNoise;
 use super::p001_fig3_cosine::Cosine;
 use super::p001_sme_order::SmeOrder;
 use super::p001_sme_paths::{SmeLoss, SmeTest};
@@ -49,6 +50,7 @@ registry!(
     Fig1c,
     Fig2,
     Fig4,
+    ResnetNoise,
     Fig6,
     Cosine,
     SmeLoss,

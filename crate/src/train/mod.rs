@@ -1,6 +1,7 @@
 //! Training: optimisers, the loop, evaluation and the recorded history.
 
 pub mod batch;
+pub mod bn_recalibration;
 pub mod budget;
 pub mod config;
 pub mod eval;

@@ -39,6 +39,9 @@ pub enum RefBn<'a> {
     Eval(&'a [(Vec<f64>, Vec<f64>)]),
     /// Batch statistics over all examples (biased variance).
     Train,
+    /// As `Train`, and each BatchNorm's batch mean and unbiased variance (n/(n - 1) times the
+    /// biased one, as PyTorch stores running statistics) pushed here in order.
+    Collect(&'a std::cell::RefCell<Vec<(Vec<f64>, Vec<f64>)>>),
 }
 
 pub struct Reference<'a> {
@@ -324,17 +327,24 @@ impl Reference<'_> {
         let (c, hw) = (acts[0].c, acts[0].h * acts[0].w);
         let (mean, var): (Vec<f64>, Vec<f64>) = match self.bn {
             RefBn::Eval(stats) => stats[i].clone(),
-            RefBn::Train => (0..c)
-                .map(|ch| {
-                    let vals: Vec<f64> = acts
-                        .iter()
-                        .flat_map(|a| a.v[ch * hw..(ch + 1) * hw].to_vec())
-                        .collect();
-                    let m = vals.iter().sum::<f64>() / vals.len() as f64;
-                    let v = vals.iter().map(|x| (x - m).powi(2)).sum::<f64>() / vals.len() as f64;
-                    (m, v)
-                })
-                .unzip(),
+            RefBn::Train | RefBn::Collect(_) => {
+                let (mean, (var, unbiased)): (Vec<f64>, (Vec<f64>, Vec<f64>)) = (0..c)
+                    .map(|ch| {
+                        let vals: Vec<f64> = acts
+                            .iter()
+                            .flat_map(|a| a.v[ch * hw..(ch + 1) * hw].to_vec())
+                            .collect();
+                        let n = vals.len() as f64;
+                        let m = vals.iter().sum::<f64>() / n;
+                        let ss = vals.iter().map(|x| (x - m).powi(2)).sum::<f64>();
+                        (m, (ss / n, ss / (n - 1.0)))
+                    })
+                    .unzip();
+                if let RefBn::Collect(out) = self.bn {
+                    out.borrow_mut().push((mean.clone(), unbiased));
+                }
+                (mean, var)
+            }
         };
         acts.into_iter()
             .map(|mut a| {

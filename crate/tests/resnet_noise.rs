@@ -1,0 +1,341 @@
+//! Paper 000 Figs. 3 and 5 on ResNet-20 (`noise-resnet`) at tiny scale, against oracles built
+//! here from the f64 reference forward (`common::net_reference`): every eigenvalue of Fig 5's
+//! block Hessian from a dense Hessian by second differences of the reference loss; Fig 3's first
+//! interval flatness from a PCA (f64, nalgebra) of the S_para trajectory retraced step by step and
+//! a fine scan of the reference loss along it; and BatchNorm recalibration against the
+//! reference normalising with the dropout-free batch statistics.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::net_reference::{cross_entropy, RefBn, Reference};
+use dropout_lab::backend::cpu_device;
+use dropout_lab::experiments::noise_run::{NoiseSource, Setting};
+use dropout_lab::experiments::p000_resnet_noise::{run, ResnetNoiseConfig};
+use dropout_lab::experiments::Silent;
+use dropout_lab::model::net::NetParams;
+use dropout_lab::train::bn_recalibration::recalibrate_batch_norm;
+use dropout_lab::train::eval::DeviceData;
+use dropout_lab::train::NetTrainer;
+use nalgebra::{DMatrix, SymmetricEigen};
+
+fn tiny() -> ResnetNoiseConfig {
+    let mut c = ResnetNoiseConfig::demo();
+    (c.train_size, c.batch_size, c.width) = (4, 4, 0.125);
+    (c.epochs, c.samples, c.top_k) = (3, 4, 2);
+    c.settings = vec![Setting {
+        drop_rate: 0.2,
+        lr: 0.1,
+    }];
+    c.flatness.tolerance = 1e-7;
+    // The oracle reads the running statistics training left.
+    c.recalibrate_bn = false;
+    c
+}
+
+fn f64s(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&a| a as f64).collect()
+}
+
+/// The reference's evaluation-mode loss of `host` with the block (parameter `block`) replaced.
+struct BlockLoss<'a> {
+    host: &'a NetParams,
+    theta: Vec<Vec<f64>>,
+    running: Vec<(Vec<f64>, Vec<f64>)>,
+    xs: Vec<Vec<f64>>,
+    labels: Vec<usize>,
+    block: usize,
+}
+
+impl BlockLoss<'_> {
+    fn at(&self, w: &[f64]) -> f64 {
+        let mut theta = self.theta.clone();
+        theta[self.block] = w.to_vec();
+        let (z, _) = Reference {
+            spec: &self.host.spec,
+            params: &theta,
+            bn: RefBn::Eval(&self.running),
+            masks: &[],
+        }
+        .logits(&self.xs);
+        cross_entropy(&z, &self.labels)
+    }
+}
+
+#[test]
+fn fig5_and_fig3_numbers_are_the_reference_hessian_and_a_fine_scan() {
+    let train = common::mnist("train").first(4).unwrap();
+    let cfg = tiny();
+    let r =
+        pollster::block_on(run(&cfg, &common::cpu_inputs(&train, &train), &mut Silent)).unwrap();
+    assert_eq!(
+        r.block.shape,
+        vec![2, 2, 3, 3],
+        "stage 1's last conv at width 1/8"
+    );
+    assert!(r.data_note.as_deref().unwrap().contains("CIFAR-100"));
+    assert_eq!((r.flatness.len(), r.hessian.len()), (2, 2));
+
+    // Retrace the run: the trainer to `epochs`, then the S_para snapshots one step apart.
+    let (host, para, block) = pollster::block_on(async {
+        let mut t = NetTrainer::new(
+            cfg.train_config(&cfg.settings[0]),
+            &train,
+            &train,
+            cpu_device(),
+            "cpu",
+            "mnist",
+        )
+        .await
+        .unwrap();
+        t.run(cfg.epochs).await.unwrap();
+        let block = t
+            .net()
+            .param_specs
+            .iter()
+            .position(|p| p.name == r.block.name)
+            .unwrap();
+        let mut para = Vec::new();
+        for _ in 0..cfg.samples {
+            t.run(1).await.unwrap();
+            para.push(t.net().to_host().await.unwrap().params[block].clone());
+        }
+        assert!(t.is_done());
+        (t.net().to_host().await.unwrap(), para, block)
+    });
+    let loss = BlockLoss {
+        host: &host,
+        theta: host.params.iter().map(|p| f64s(p)).collect(),
+        running: host
+            .running
+            .iter()
+            .map(|s| (f64s(&s.mean), f64s(&s.var)))
+            .collect(),
+        xs: train.features.chunks(train.dim).map(f64s).collect(),
+        labels: train.labels.iter().map(|&l| l as usize).collect(),
+        block,
+    };
+    let w0 = loss.theta[block].clone();
+    let d = w0.len();
+
+    // Fig 5's oracle. After the block W every operation is piecewise linear (ReLU, BatchNorm in
+    // evaluation mode, additions, average pooling, the dense layer) and W enters once, so within
+    // the current ReLU pattern the logits are affine in W and the block Hessian is exactly the
+    // Gauss-Newton form (1/n) Σ_i J_iᵀ (diag p_i − p_i p_iᵀ) J_i. J_i = ∂z_i/∂W by central
+    // differences of the reference logits (step 1e-6: no second differences across ReLU kinks,
+    // which a 36 x 36 Hessian by differences of the loss would straddle among ~10⁵ units).
+    let h = 1e-6;
+    let logits = |w: &[f64]| {
+        let mut theta = loss.theta.clone();
+        theta[block] = w.to_vec();
+        Reference {
+            spec: &host.spec,
+            params: &theta,
+            bn: RefBn::Eval(&loss.running),
+            masks: &[],
+        }
+        .logits(&loss.xs)
+        .0
+    };
+    let z0 = logits(&w0);
+    let (rows, classes) = (z0.len(), z0[0].len());
+    // jac[j][i][k] = ∂z_ik/∂w_j
+    let jac: Vec<Vec<Vec<f64>>> = (0..d)
+        .map(|j| {
+            let (mut a, mut b) = (w0.clone(), w0.clone());
+            a[j] += h;
+            b[j] -= h;
+            let (za, zb) = (logits(&a), logits(&b));
+            za.iter()
+                .zip(&zb)
+                .map(|(ra, rb)| {
+                    ra.iter()
+                        .zip(rb)
+                        .map(|(x, y)| (x - y) / (2.0 * h))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    let mut hm = DMatrix::<f64>::zeros(d, d);
+    for (i, z) in z0.iter().enumerate() {
+        let top = z.iter().fold(f64::MIN, |a, &b| a.max(b));
+        let e: Vec<f64> = z.iter().map(|v| (v - top).exp()).collect();
+        let p: Vec<f64> = e.iter().map(|v| v / e.iter().sum::<f64>()).collect();
+        for a in 0..d {
+            for b in 0..d {
+                let (ja, jb) = (&jac[a][i], &jac[b][i]);
+                let diag: f64 = (0..classes).map(|k| p[k] * ja[k] * jb[k]).sum();
+                let pa: f64 = (0..classes).map(|k| p[k] * ja[k]).sum();
+                let pb: f64 = (0..classes).map(|k| p[k] * jb[k]).sum();
+                hm[(a, b)] += (diag - pa * pb) / rows as f64;
+            }
+        }
+    }
+    let mut oracle: Vec<f64> = SymmetricEigen::new(hm)
+        .eigenvalues
+        .iter()
+        .copied()
+        .collect();
+    oracle.sort_by(|a, b| b.total_cmp(a));
+    let scale = oracle.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+    assert!(scale > 1e-2, "a vacuous Hessian ({scale})");
+    for s in &r.hessian {
+        assert_eq!(s.hessian_eigenvalues.len(), d);
+        for (i, (lab, want)) in s.hessian_eigenvalues.iter().zip(&oracle).enumerate() {
+            assert!(
+                (lab - want).abs() <= 1e-4 * scale,
+                "λ_{i}(H): lab {lab:.6e}, reference {want:.6e} (max |λ| {scale:.3e})"
+            );
+        }
+    }
+
+    // Fig 3: the S_para series' first direction. The snapshots are the lab's own f32 values
+    // (same seed, same backend), the PCA is done here in f64.
+    let n = para.len();
+    let mut x = DMatrix::<f64>::from_fn(n, d, |i, j| para[i][j] as f64);
+    for j in 0..d {
+        let m = x.column(j).mean();
+        x.column_mut(j).add_scalar_mut(-m);
+    }
+    let cov = x.transpose() * &x / (n as f64 - 1.0);
+    let eig = SymmetricEigen::new(cov);
+    let top = (0..d)
+        .max_by(|&a, &b| eig.eigenvalues[a].total_cmp(&eig.eigenvalues[b]))
+        .unwrap();
+    let v: Vec<f64> = eig.eigenvectors.column(top).iter().copied().collect();
+    let series = r
+        .flatness
+        .iter()
+        .find(|s| s.source == NoiseSource::Para)
+        .unwrap();
+    let lambda = eig.eigenvalues[top];
+    assert!(
+        (series.eigenvalues[0] - lambda).abs() <= 1e-6 * lambda,
+        "λ_1(Σ): lab {}, reference {lambda}",
+        series.eigenvalues[0]
+    );
+    let f = series.flatness[0];
+    let width = f.width.expect("both crossings within the range");
+    // Scan each side in steps of width/2000 for the first point at or above twice the loss.
+    let loss0 = loss.at(&w0);
+    assert!(
+        (f.loss0 - loss0).abs() <= 1e-5 * loss0,
+        "L(θ0): {} vs {loss0}",
+        f.loss0
+    );
+    let step = width / 2000.0;
+    let crossing = |sign: f64| {
+        (1..=6000)
+            .map(|k| k as f64 * step)
+            .find(|&t| {
+                let w: Vec<f64> = w0.iter().zip(&v).map(|(a, b)| a + sign * t * b).collect();
+                loss.at(&w) >= 2.0 * loss0
+            })
+            .expect("a crossing within three times the lab's width")
+    };
+    let scanned = crossing(1.0) + crossing(-1.0);
+    assert!(
+        (scanned - width).abs() <= 2.0 * step,
+        "F_v1: lab {width}, fine scan {scanned} (step {step})"
+    );
+}
+
+#[test]
+fn recalibrated_batch_norm_normalises_with_the_dropout_free_batch_statistics() {
+    let train = common::mnist("train").first(8).unwrap();
+    let mut cfg = tiny();
+    cfg.train_size = 8;
+    cfg.batch_size = 8;
+    cfg.settings[0].drop_rate = 0.5;
+    let (before, after, host) = pollster::block_on(async {
+        let mut t = NetTrainer::new(
+            cfg.train_config(&cfg.settings[0]),
+            &train,
+            &train,
+            cpu_device(),
+            "cpu",
+            "mnist",
+        )
+        .await
+        .unwrap();
+        t.run(3).await.unwrap();
+        let data = DeviceData::upload(&train, &cpu_device());
+        let mut net = t.net().clone();
+        let before = net.to_host().await.unwrap();
+        recalibrate_batch_norm(&mut net, &data).unwrap();
+        let logits = net.logits(data.chunks[0].0.clone()).unwrap();
+        let after = dropout_lab::backend::read_f32(logits.flatten::<1>(0, 1))
+            .await
+            .unwrap();
+        (before, after, net.to_host().await.unwrap())
+    });
+    assert_eq!(
+        host.params, before.params,
+        "recalibration leaves the weights"
+    );
+    let theta: Vec<Vec<f64>> = host.params.iter().map(|p| f64s(p)).collect();
+    let xs: Vec<Vec<f64>> = train.features.chunks(train.dim).map(f64s).collect();
+    let logits = |bn| {
+        Reference {
+            spec: &host.spec,
+            params: &theta,
+            bn,
+            masks: &[],
+        }
+        .logits(&xs)
+        .0
+        .concat()
+    };
+    // The reference's dropout-free training-mode pass, its batch statistics stored as PyTorch
+    // stores running ones; evaluation mode with them is what recalibration must give.
+    let collected = std::cell::RefCell::new(Vec::new());
+    logits(RefBn::Collect(&collected));
+    let stats = collected.borrow().clone();
+    assert_eq!(stats.len(), host.running.len());
+    let want = logits(RefBn::Eval(&stats));
+    let scale = want.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+    let worst = after
+        .iter()
+        .zip(&want)
+        .fold(0.0f64, |a, (x, y)| a.max((*x as f64 - y).abs()));
+    assert!(
+        worst <= 1e-4 * scale,
+        "recalibrated logits off by {worst:.3e} (max |z| {scale:.3e})"
+    );
+    // Training's own statistics (gathered under masks) give other logits: the check bites.
+    let running: Vec<(Vec<f64>, Vec<f64>)> = before
+        .running
+        .iter()
+        .map(|s| (f64s(&s.mean), f64s(&s.var)))
+        .collect();
+    let stale = logits(RefBn::Eval(&running));
+    let gap = stale
+        .iter()
+        .zip(&want)
+        .fold(0.0f64, |a, (x, y)| a.max((x - y).abs()));
+    assert!(
+        gap > 1e-2 * scale,
+        "the statistics did not change ({gap:.3e})"
+    );
+}
+
+#[test]
+fn bad_configs_are_refused_with_a_reason() {
+    let train = common::mnist("train").first(4).unwrap();
+    let inputs = common::cpu_inputs(&train, &train);
+    let refused = |c: ResnetNoiseConfig| {
+        pollster::block_on(run(&c, &inputs, &mut Silent))
+            .unwrap_err()
+            .to_string()
+    };
+    let mut c = tiny();
+    c.block = 40;
+    assert!(refused(c).contains("convolution weight 40 does not exist"));
+    let mut c = tiny();
+    c.width = 2.0; // stage 1's convolutions: 32·32·9 weights
+    assert!(refused(c).contains("dense Hessian is limited"));
+    let mut c = tiny();
+    c.settings[0].drop_rate = 0.0;
+    assert!(refused(c).contains("leaves none"));
+}
