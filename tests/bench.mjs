@@ -12,6 +12,8 @@ const nativeRows = Number(process.env.BENCH_NATIVE_HESSIAN_ROWS ?? 10000);
 // Conv-net training steps per backend (ResNet-20 at batch 128 takes seconds per step on a CPU).
 const convSteps = Number(process.env.BENCH_CONV_STEPS ?? 3);
 const cli = process.env.DROPOUT_LAB_CLI;
+// BENCH_BACKENDS=cpu: the wasm CPU backend only (WebGPU disabled in the browser).
+const webgpu = (process.env.BENCH_BACKENDS ?? 'webgpu,cpu').split(',').includes('webgpu');
 
 let native = null;
 let nativeConv = null;
@@ -22,7 +24,7 @@ if (cli && existsSync(cli)) {
   nativeConv = JSON.parse(execFileSync(cli, ['bench-conv', '--steps', String(convSteps)]).toString());
 }
 const { server, url } = await startServer();
-const browser = await launch({ webgpu: true });
+const browser = await launch({ webgpu });
 try {
   const page = await browser.newPage();
   await page.goto(`${url}bench.html?steps=${steps}&hessian_rows=${hessianRows}&conv_steps=${convSteps}`);

@@ -372,6 +372,42 @@ test('the page recovers from a panic in the middle of training on the user\'s ow
   }
 });
 
+test('the default backend is auto: never a software-fallback adapter, otherwise the faster of a timed warm step, said with the times', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    // SwiftShader is a fallback adapter: auto takes the CPU without timing and says why.
+    const { page, errors } = await openLab(browser, `${url}?view=gallery`);
+    assert.equal(await page.inputValue('select[name="backend"]'), 'auto');
+    assert.match(await page.textContent('#backend-badge'), /backend: cpu \(auto\)/);
+    assert.match(await page.textContent('#notice'), /auto: the CPU backend, because the WebGPU adapter \(.+\) is a software fallback/);
+    assert.deepEqual(errors, []);
+    await page.close();
+    // The timing path (the test hook times the fallback adapter as if it were a GPU): the
+    // faster backend of the measured pair is chosen, and an MLP training job times its own
+    // network first.
+    const form = 'view=train&dataset=mnist&train=200&test=100&widths=784-32-10&act=relu&drop=0.5&init=auto&opt=sgd&lr=0.1&epochs=1&batch=50&seed=3';
+    const timed = await openLab(browser, `${url}?${form}&auto-probe=fallback`);
+    await timed.page.waitForSelector('body[data-data="mnist"]');
+    const parse = (text, probe) => {
+      const m = text.match(new RegExp(`auto: the (CPU|WebGPU) backend, because a warm training step of ${probe} took ([0-9.]+) ms on WebGPU and ([0-9.]+) ms on the CPU`));
+      assert.ok(m, `the notice gives both times for ${probe}: ${text}`);
+      const [gpu, cpu] = [Number(m[2]), Number(m[3])];
+      assert.ok(gpu > 0 && cpu > 0);
+      assert.equal(m[1], gpu < cpu ? 'WebGPU' : 'CPU', 'the faster one');
+      return gpu < cpu ? 'webgpu' : 'cpu';
+    };
+    const chosen = parse(await timed.page.textContent('#notice'), '784-256-256-10 at batch 128');
+    assert.match(await timed.page.textContent('#backend-badge'), new RegExp(`backend: ${chosen} \\(auto\\)`));
+    const history = await trainToEnd(timed.page);
+    const own = parse(await timed.page.textContent('#notice'), '784-32-10 at batch 50');
+    assert.equal(history.backend, own, 'the run is recorded on the backend auto chose');
+    assert.equal(await timed.page.inputValue('select[name="backend"]'), 'auto', 'the choice stays auto');
+    assert.deepEqual(timed.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('the page recovers from a lost WebGPU device in the middle of a preset, and the rerun succeeds on a fresh device', async () => {
   const browser = await launch({ webgpu: true });
   try {
@@ -440,7 +476,7 @@ test('the page opens on the gallery: every figure has a card that opens its form
     const { page, errors } = await openLab(browser, url);
     assert.equal(await page.getAttribute('body', 'data-view'), 'gallery');
     const catalogue = await page.evaluate(() => window.dropoutLab.catalogue);
-    assert.equal(catalogue.length, 20);
+    assert.equal(catalogue.length, 21);
     const cards = await page.$$eval('#gallery .card', (cs) => cs.map((c) => c.dataset.preset));
     assert.deepEqual(cards, [...catalogue.map((e) => e.id), 'train']);
     await page.screenshot({ path: `${ARTIFACTS}e2e-gallery.png`, fullPage: true });
@@ -507,7 +543,7 @@ test('a link restores every preset\'s fields; bad and hostile fields are listed 
     await page.goto(`${url}?view=preset&preset=fig99&backend=quantum`);
     await page.waitForSelector('body[data-view="gallery"]');
     assert.match(await page.textContent('#notice'), /preset: "fig99" is not a figure of this lab/);
-    assert.match(await page.textContent('#notice'), /backend: "quantum" is not webgpu or cpu/);
+    assert.match(await page.textContent('#notice'), /backend: "quantum" is not auto, webgpu or cpu/);
     // The free-training view checks its link the same way: every bad field listed, defaults kept.
     const trainLink = new URLSearchParams({ view: 'train', backend: 'cpu', train: 'NaN', lr: '-1', epochs: '1e99', batch: 'abc', widths: hostile, opt: 'quantum', drop: '2', act: 'sigmoid', seed: '0.5', foo: '1' });
     await page.goto(`${url}?${trainLink}`);
@@ -677,6 +713,35 @@ test('the Fig 1b (VGG-9) and Fig 1c (ResNet-20) presets run on WebGPU and the CP
       assert.ok(Math.abs(v - c) / c < 1e-3, `fig1c curve ${k} α ${gpu1c.alphas[i]}: ${v} vs ${c}`);
     }));
     assert.deepEqual(c1.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('paper 000 Figs 3 and 5 on ResNet-20 run in the page, both charts drawn, the block Hessian on WebGPU as on the CPU', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const fields = { settings: '0.2:0.1', train_size: '8', width: '0.125', epochs: '2', samples: '4', top_k: '2', sources: 'grad, para', batch_size: '8', seed: '3' };
+    const { page, errors } = await openPreset(browser, url, 'noise-resnet', fields, { backend: 'webgpu' });
+    const gpu = await runPreset(page, 'noise-resnet', 'webgpu');
+    assert.deepEqual(gpu.block.shape, [2, 2, 3, 3]);
+    assert.equal(gpu.config.recalibrate_bn, true);
+    assert.deepEqual(gpu.hessian.map((s) => s.source), ['grad', 'para']);
+    assert.ok(gpu.hessian.every((s) => s.hessian_eigenvalues.length === 36));
+    assert.ok(gpu.flatness.every((s) => s.eigenvalues.length === 2));
+    assert.ok((await canvasColours(page, 'chart-noise-resnet-flatness')) > 5);
+    assert.ok((await canvasColours(page, 'chart-noise-resnet-variance')) > 5);
+    assert.match(await summary(page), /not the paper's CIFAR-100/);
+    assert.match(await summary(page), /Fig 5 · S_grad · drop 0\.2, lr 0\.1: λ_max\(H\)/);
+    assert.equal((await csvLines(page)).length, 2 + 2 * 2 + 2 * 36);
+    const cpu = await runPreset(page, 'noise-resnet', 'cpu');
+    const top = cpu.hessian[0].hessian_eigenvalues[0];
+    assert.ok(top > 0);
+    gpu.hessian[0].hessian_eigenvalues.forEach((l, i) => {
+      const c = cpu.hessian[0].hessian_eigenvalues[i];
+      assert.ok(Math.abs(l - c) <= 1e-2 * top, `λ_${i}(H): webgpu ${l} vs cpu ${c}`);
+    });
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }

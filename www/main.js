@@ -46,8 +46,13 @@ const post = (msg) => {
   state.worker.postMessage({ v: PROTOCOL, ...msg });
 };
 const backend = () => globals.backend.value;
+// Test hook (tests/e2e.test.mjs): `auto-probe=fallback` makes "auto" time a software-fallback
+// adapter too. Read before the page rewrites its URL.
+const PROBE_FALLBACK = new URLSearchParams(location.search).get('auto-probe') === 'fallback';
+// The backend jobs run on: the choice, or what "auto" chose (the worker says so when ready).
+const activeBackend = () => (backend() === 'auto' ? state.active ?? 'cpu' : backend());
 
-const ctx = { wasm, post, showError, showNotice, setRunning, backend, onChange: () => saveUrl() };
+const ctx = { wasm, post, showError, showNotice, setRunning, backend, activeBackend, onChange: () => saveUrl() };
 let presetView;
 let trainView;
 
@@ -79,7 +84,7 @@ function route(search = location.search, { push = false } = {}) {
   $('gallery-view').hidden = view !== 'gallery';
   $('preset-view').hidden = view !== 'preset';
   $('train-view').hidden = view !== 'train';
-  if (view === 'gallery') renderGallery($('gallery'), state.catalogue, state.gallery, backend(), openExample);
+  if (view === 'gallery') renderGallery($('gallery'), state.catalogue, state.gallery, activeBackend(), openExample);
   if (view === 'preset') {
     presetView.open(u.preset, { fields: u.fields, scale: u.scale });
     if (problems.length) showNotice([problems.join('\n'), $('notice').textContent].filter(Boolean).join('\n'));
@@ -170,18 +175,20 @@ globals.addEventListener('change', (event) => {
 });
 
 const handlers = {
-  ready({ backend: b, notice }) {
-    $('backend-badge').textContent = `backend: ${b}`;
-    if (b !== 'webgpu') globals.backend.value = 'cpu';
+  ready({ backend: b, auto, notice }) {
+    state.active = b;
+    $('backend-badge').textContent = `backend: ${b}${auto ? ' (auto)' : ''}`;
+    if (!auto && b !== 'webgpu') globals.backend.value = 'cpu';
     if (notice) showNotice([notice, $('notice').textContent].filter(Boolean).join('\n'));
     document.body.dataset.ready = 'true';
     loadData({ keepMessages: state.recovering });
     if (state.recovering && replay.importWeights) post(replay.importWeights);
     state.recovering = false;
   },
-  backend({ backend: b, notice }) {
-    $('backend-badge').textContent = `backend: ${b}`;
-    globals.backend.value = b;
+  backend({ backend: b, auto, notice }) {
+    state.active = b;
+    $('backend-badge').textContent = `backend: ${b}${auto ? ' (auto)' : ''}`;
+    if (!auto) globals.backend.value = b;
     if (notice) showNotice(notice);
   },
   data({ info, fromFiles }) {
@@ -289,7 +296,7 @@ function startWorker() {
   };
   worker.onmessageerror = () => recover('a message from it could not be read');
   state.worker = worker;
-  post({ type: 'init', module: state.module, backend: backend() });
+  post({ type: 'init', module: state.module, backend: backend(), probeFallback: PROBE_FALLBACK });
 }
 
 /// Offer each CIFAR archive a deployer placed under www/data/, as the build listed them in
@@ -308,8 +315,8 @@ async function main() {
   const offered = [...globals.dataset.options].map((o) => o.value);
   if (u.dataset && offered.includes(u.dataset)) globals.dataset.value = u.dataset;
   else if (u.dataset) showNotice(`dataset: "${u.dataset}" is not one of ${offered.join(', ')} (using MNIST)`);
-  if (u.backend && ['webgpu', 'cpu'].includes(u.backend)) globals.backend.value = u.backend;
-  else if (u.backend) showNotice(`backend: "${u.backend}" is not webgpu or cpu (using WebGPU where available)`);
+  if (u.backend && ['auto', 'webgpu', 'cpu'].includes(u.backend)) globals.backend.value = u.backend;
+  else if (u.backend) showNotice(`backend: "${u.backend}" is not auto, webgpu or cpu (using auto: the faster backend here)`);
   const notice = $('notice').textContent;
   // Compile once; the worker gets the compiled module instead of downloading it again.
   const module = await WebAssembly.compileStreaming(fetch(new URL('./pkg/dropout_lab_bg.wasm', import.meta.url)));

@@ -16,7 +16,7 @@ const hash = (text) => [...text].reduce((h, c) => (Math.imul(h, 31) + c.charCode
 const timeKey = (id, backend, config) => `dropout-lab:seconds:${id}:${backend}${config ? `:${hash(config)}` : ''}`;
 
 export class PresetView {
-  /// ctx: { catalogue, wasm, post, showError, showNotice, setRunning, backend(), onChange(), gallery }
+  /// ctx: { catalogue, wasm, post, showError, showNotice, setRunning, backend(), activeBackend(), onChange(), gallery }
   constructor(ctx) {
     this.ctx = ctx;
     this.entry = null;
@@ -164,7 +164,7 @@ export class PresetView {
     const fields = this.fields();
     const demo = this.entry.fields.every((f) => fields[f.key] === f.demo) && this.scale === 'demo';
     const config = JSON.stringify(checked.config);
-    this.started = { time: performance.now(), backend: this.ctx.backend(), id: this.id, demo, config };
+    this.started = { time: performance.now(), backend: this.ctx.activeBackend(), id: this.id, demo, config };
     $('preset-progress-text').textContent = 'starting…';
     const useWeights = Boolean(this.entry.weights) && $('preset-use-weights').checked;
     this.ctx.post({ type: 'preset', name: this.id, config: JSON.stringify(checked.config), backend: this.ctx.backend(), useWeights });

@@ -8,6 +8,14 @@ import { CIFAR_ARCHIVES, PROTOCOL } from './config.js';
 let lab = null;
 let backend = 'cpu';
 let webgpuUsable = false;
+// The adapter is a software rasteriser (SwiftShader, WARP, llvmpipe): "auto" never picks it.
+let fallbackAdapter = null;
+// "auto": the backend each probe chose, by probe, decided once per worker.
+const autoChoices = new Map();
+// Test hook (tests/e2e.test.mjs): time the probe even on a fallback adapter.
+let probeFallback = false;
+// The backend the page was last told about.
+let backendShown = null;
 let cancelRequested = false;
 let queue = Promise.resolve();
 let initialised = false;
@@ -70,6 +78,10 @@ async function detectWebGpu() {
   try {
     const adapter = await navigator.gpu.requestAdapter();
     if (!adapter) return 'No WebGPU adapter is available: training runs on the CPU backend (slower).';
+    const info = adapter.info ?? {};
+    if (info.isFallbackAdapter ?? adapter.isFallbackAdapter) {
+      fallbackAdapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unnamed';
+    }
     // wgpu asks for the adapter's own limits; models with a larger buffer are refused up front.
     lab.setWebGpuLimits(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize);
   } catch (e) {
@@ -78,8 +90,13 @@ async function detectWebGpu() {
   return null;
 }
 
-async function selectBackend(wanted) {
+async function selectBackend(wanted, probe = AUTO_PROBE) {
   let notice = null;
+  if (wanted === 'auto') {
+    const choice = await chooseAuto(probe);
+    backend = await lab.setBackend(choice.backend);
+    return { backend, auto: true, notice: choice.fresh ? choice.why : null };
+  }
   if (wanted === 'webgpu' && webgpuUsable) {
     try {
       backend = await lab.setBackend('webgpu');
@@ -93,6 +110,44 @@ async function selectBackend(wanted) {
   }
   backend = await lab.setBackend('cpu');
   return { backend, notice };
+}
+
+// What "auto" times when a job names no MLP of its own: a small dense network's SGD step with
+// dropout at batch 128, the lab's commonest workload.
+const AUTO_PROBE = { widths: [784, 256, 256, 10], batch: 128 };
+const ms = (x) => (x < 10 ? x.toFixed(2) : x.toFixed(0));
+
+/// The backend "auto" runs `probe` on: the CPU without a usable or with a software-fallback
+/// WebGPU adapter; otherwise whichever ran a warm training step of `probe` faster (timed once
+/// per probe and worker). `why` says which and why, with the measured times.
+async function chooseAuto(probe) {
+  const key = `${probe.widths.join('-')}@${probe.batch}`;
+  const known = autoChoices.get(key);
+  if (known) return { ...known, fresh: false };
+  let choice;
+  if (!webgpuUsable) {
+    choice = { backend: 'cpu', why: 'auto: the CPU backend (no usable WebGPU adapter here)' };
+  } else if (fallbackAdapter && !probeFallback) {
+    choice = { backend: 'cpu', why: `auto: the CPU backend, because the WebGPU adapter (${fallbackAdapter}) is a software fallback, which is slower than the CPU backend` };
+  } else {
+    const times = {};
+    try {
+      for (const b of ['webgpu', 'cpu']) {
+        await lab.setBackend(b);
+        times[b] = (await lab.benchTraining(Uint32Array.from(probe.widths), probe.batch, 2)).ms_per_step;
+      }
+    } catch (e) {
+      webgpuUsable = false;
+      times.failed = message(e);
+    }
+    const gpu = !times.failed && times.webgpu < times.cpu;
+    const measured = times.failed
+      ? `WebGPU failed while timing (${times.failed})`
+      : `a warm training step of ${key.replace('@', ' at batch ')} took ${ms(times.webgpu)} ms on WebGPU and ${ms(times.cpu)} ms on the CPU${fallbackAdapter ? ` (WebGPU adapter ${fallbackAdapter}, a software fallback)` : ''}`;
+    choice = { backend: gpu ? 'webgpu' : 'cpu', why: `auto: the ${gpu ? 'WebGPU' : 'CPU'} backend, because ${measured}`, times };
+  }
+  autoChoices.set(key, choice);
+  return { ...choice, fresh: true };
 }
 
 async function fetchBytes(url) {
@@ -136,13 +191,24 @@ function loadFiles(files) {
 }
 
 // Every long job starts uncancelled, on the backend the form asks for.
-async function beginJob(wantedBackend) {
+// "auto" times the job's own network when it is an MLP, the standard probe otherwise.
+async function beginJob(wantedBackend, probe = AUTO_PROBE) {
   cancelRequested = false;
-  if (wantedBackend !== backend) reply({ type: 'backend', ...(await selectBackend(wantedBackend)) });
+  if (wantedBackend === 'auto' || wantedBackend !== backend) {
+    const selected = await selectBackend(wantedBackend, probe);
+    if (selected.notice || !selected.auto || selected.backend !== backendShown) reply({ type: 'backend', ...selected });
+    backendShown = selected.backend;
+  }
+}
+
+function probeOf(config) {
+  const c = typeof config === 'string' ? JSON.parse(config) : config;
+  const widths = c?.model?.widths;
+  return Array.isArray(widths) ? { widths, batch: Math.min(Math.max(1, c.batch_size | 0), 1024) } : AUTO_PROBE;
 }
 
 async function train(config, wantedBackend) {
-  await beginJob(wantedBackend);
+  await beginJob(wantedBackend, probeOf(config));
   let progress = await lab.start(config);
   reply({ type: 'progress', progress, history: lab.historyJson() });
   let steps = 1;
@@ -194,8 +260,11 @@ async function handle(msg) {
       lab = new Lab();
       const missing = await detectWebGpu();
       webgpuUsable = missing === null;
+      probeFallback = Boolean(msg.probeFallback);
       const selected = await selectBackend(msg.backend);
-      return reply({ type: 'ready', backend: selected.backend, notice: missing ?? selected.notice });
+      backendShown = selected.backend;
+      const notice = missing ?? selected.notice;
+      return reply({ type: 'ready', backend: selected.backend, auto: selected.auto, notice });
     }
     case 'load':
       return loadBundled(msg.dataset);
