@@ -10,6 +10,8 @@ let backend = 'cpu';
 let webgpuUsable = false;
 // The adapter is a software rasteriser (SwiftShader, WARP, llvmpipe): "auto" never picks it.
 let fallbackAdapter = null;
+// What the adapter says of itself (GPUAdapterInfo), for the benchmark's JSON.
+let adapterInfo = null;
 // "auto": the backend each probe chose, by probe, decided once per worker.
 const autoChoices = new Map();
 // Test hook (tests/e2e.test.mjs): time the probe even on a fallback adapter.
@@ -79,6 +81,8 @@ async function detectWebGpu() {
     const adapter = await navigator.gpu.requestAdapter();
     if (!adapter) return 'No WebGPU adapter is available: training runs on the CPU backend (slower).';
     const info = adapter.info ?? {};
+    adapterInfo = Object.fromEntries(['vendor', 'architecture', 'device', 'description', 'subgroupMinSize', 'subgroupMaxSize', 'isFallbackAdapter']
+      .map((k) => [k, info[k] ?? (k === 'isFallbackAdapter' ? adapter.isFallbackAdapter : undefined)]));
     if (info.isFallbackAdapter ?? adapter.isFallbackAdapter) {
       fallbackAdapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unnamed';
     }
@@ -322,7 +326,7 @@ onmessage = ({ data }) => {
 
 // `npm run bench`: the hot loops only, on each available backend (see crate/src/web/bench.rs).
 async function bench({ steps, hessianRows, convSteps }) {
-  const results = { crate_version: version(), user_agent: navigator.userAgent, backends: {} };
+  const results = { crate_version: version(), user_agent: navigator.userAgent, adapter: adapterInfo, backends: {} };
   for (const b of webgpuUsable ? ['webgpu', 'cpu'] : ['cpu']) {
     await lab.setBackend(b);
     const r = { training: [] };

@@ -62,6 +62,20 @@ impl BlockLoss<'_> {
     }
 }
 
+/// The run's trainer of its first setting, on the CPU.
+async fn trainer(cfg: &ResnetNoiseConfig, train: &dropout_lab::data::Dataset) -> NetTrainer {
+    NetTrainer::new(
+        cfg.train_config(&cfg.settings[0]),
+        train,
+        train,
+        cpu_device(),
+        "cpu",
+        "mnist",
+    )
+    .await
+    .unwrap()
+}
+
 #[test]
 fn fig5_and_fig3_numbers_are_the_reference_hessian_and_a_fine_scan() {
     let train = common::mnist("train").first(4).unwrap();
@@ -78,16 +92,7 @@ fn fig5_and_fig3_numbers_are_the_reference_hessian_and_a_fine_scan() {
 
     // Retrace the run: the trainer to `epochs`, then the S_para snapshots one step apart.
     let (host, para, block) = pollster::block_on(async {
-        let mut t = NetTrainer::new(
-            cfg.train_config(&cfg.settings[0]),
-            &train,
-            &train,
-            cpu_device(),
-            "cpu",
-            "mnist",
-        )
-        .await
-        .unwrap();
+        let mut t = trainer(&cfg, &train).await;
         t.run(cfg.epochs).await.unwrap();
         let block = t
             .net()
@@ -249,16 +254,7 @@ fn recalibrated_batch_norm_normalises_with_the_dropout_free_batch_statistics() {
     cfg.batch_size = 8;
     cfg.settings[0].drop_rate = 0.5;
     let (before, after, host) = pollster::block_on(async {
-        let mut t = NetTrainer::new(
-            cfg.train_config(&cfg.settings[0]),
-            &train,
-            &train,
-            cpu_device(),
-            "cpu",
-            "mnist",
-        )
-        .await
-        .unwrap();
+        let mut t = trainer(&cfg, &train).await;
         t.run(3).await.unwrap();
         let data = DeviceData::upload(&train, &cpu_device());
         let mut net = t.net().clone();

@@ -279,13 +279,7 @@ pub async fn track(
     let resident = DeviceData::upload(&train, device);
     let mut out = Vec::new();
     for (si, s) in cfg.settings.iter().enumerate() {
-        let stage = format!(
-            "setting {}/{} (drop {}, lr {})",
-            si + 1,
-            cfg.settings.len(),
-            s.drop_rate,
-            s.lr
-        );
+        let stage = s.stage(si, cfg.settings.len());
         let tc = cfg.train_config(s);
         let mut trainer =
             Trainer::new(tc.clone(), &train, &train, device.clone(), backend, "mnist").await?;

@@ -153,13 +153,7 @@ pub async fn run(
     let resident = DeviceData::upload(&train, &device);
     let mut results = Vec::new();
     for (si, s) in cfg.run.settings.iter().enumerate() {
-        let stage = format!(
-            "setting {}/{} (drop {}, lr {})",
-            si + 1,
-            cfg.run.settings.len(),
-            s.drop_rate,
-            s.lr
-        );
+        let stage = s.stage(si, cfg.run.settings.len());
         let sampled = train_and_sample(
             &cfg.run,
             HessianSpan::Block,
@@ -255,6 +249,18 @@ pub async fn flatness_series<P: Profile>(
     })
 }
 
+/// The advanced fields of the interval-flatness search (`flatness.*`), for Fig 2 and Fig 3.
+pub fn flatness_fields() -> [super::Field; 4] {
+    use super::schema::{Field, Range};
+    [
+        ("flatness.factor", "Flatness: step growth factor"),
+        ("flatness.first_step", "Flatness: first step"),
+        ("flatness.max_range", "Flatness: largest δ searched"),
+        ("flatness.tolerance", "Flatness: bisection tolerance"),
+    ]
+    .map(|(key, label)| Field::float(key, label, Range::left_open(0.0, 1e6)).advanced())
+}
+
 /// The gallery's Fig 2 card.
 pub struct Fig2;
 
@@ -295,17 +301,10 @@ impl super::Preset for Fig2 {
         }
     }
     fn fields() -> Vec<super::Field> {
-        use super::schema::{Field, Range};
+        use super::schema::Field;
         let mut f = NoiseRun::fields();
         f.push(Field::int("top_k", "Eigen-directions", 1.0, 10000.0));
-        for (key, label) in [
-            ("flatness.factor", "Flatness: step growth factor"),
-            ("flatness.first_step", "Flatness: first step"),
-            ("flatness.max_range", "Flatness: largest δ searched"),
-            ("flatness.tolerance", "Flatness: bisection tolerance"),
-        ] {
-            f.push(Field::float(key, label, Range::left_open(0.0, 1e6)).advanced());
-        }
+        f.extend(flatness_fields());
         f
     }
     super::preset::one_chart!(crate::charts::draw_fig2, "scatter", "Eigenvalue vs flatness", 960 x 440);

@@ -221,13 +221,7 @@ pub async fn run(
     let resident = DeviceData::upload(&train, &device);
     let mut series = Vec::new();
     for (si, s) in cfg.run.settings.iter().enumerate() {
-        let stage = format!(
-            "setting {}/{} (drop {}, lr {})",
-            si + 1,
-            cfg.run.settings.len(),
-            s.drop_rate,
-            s.lr
-        );
+        let stage = s.stage(si, cfg.run.settings.len());
         let sampled =
             train_and_sample(&cfg.run, cfg.span, s, &stage, &train, inputs, reporter).await?;
         let model = Mlp::from_host(&sampled.train_config.model, &sampled.theta, &device);

@@ -44,6 +44,18 @@ pub struct Setting {
     pub lr: f64,
 }
 
+impl Setting {
+    /// "setting 2/4 (drop 0.1, lr 0.05)": the progress stage of setting `index` (from 0) of `count`.
+    pub fn stage(&self, index: usize, count: usize) -> String {
+        format!(
+            "setting {}/{count} (drop {}, lr {})",
+            index + 1,
+            self.drop_rate,
+            self.lr
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoiseRun {
     /// First N training images (paper: 10000).

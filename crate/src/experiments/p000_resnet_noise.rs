@@ -79,12 +79,7 @@ impl ResnetNoiseConfig {
             sources: vec![NoiseSource::Grad, NoiseSource::Para],
             block: 6,
             top_k: 20,
-            flatness: FlatnessOptions {
-                factor: 2.0,
-                first_step: 1e-2,
-                max_range: 100.0,
-                tolerance: 1e-3,
-            },
+            flatness: super::fig2_variance_flatness::Fig2Config::demo().flatness,
             fit_floor: 1e-5,
             recalibrate_bn: true,
             seed: 1,
@@ -233,13 +228,7 @@ pub async fn run(
     let (mut trained, mut flatness, mut hessian) = (Vec::new(), Vec::new(), Vec::new());
     let mut block_info = None;
     for (si, s) in cfg.settings.iter().enumerate() {
-        let stage = format!(
-            "setting {}/{} (drop {}, lr {})",
-            si + 1,
-            cfg.settings.len(),
-            s.drop_rate,
-            s.lr
-        );
+        let stage = s.stage(si, cfg.settings.len());
         let mut trainer = NetTrainer::new(
             cfg.train_config(s),
             inputs.train,
@@ -463,14 +452,7 @@ impl super::Preset for ResnetNoise {
             )
             .advanced(),
         ];
-        for (key, label) in [
-            ("flatness.factor", "Flatness: step growth factor"),
-            ("flatness.first_step", "Flatness: first step"),
-            ("flatness.max_range", "Flatness: largest δ searched"),
-            ("flatness.tolerance", "Flatness: bisection tolerance"),
-        ] {
-            f.push(Field::float(key, label, Range::left_open(0.0, 1e6)).advanced());
-        }
+        f.extend(super::fig2_variance_flatness::flatness_fields());
         f
     }
     async fn run(
