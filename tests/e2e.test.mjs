@@ -408,6 +408,23 @@ test('the default backend is auto: never a software-fallback adapter, otherwise 
   }
 });
 
+test('a browser without WebAssembly SIMD is told so plainly instead of a failed compile', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const page = await browser.newPage();
+    // An old engine, as far as the page can tell: SIMD modules do not validate.
+    await page.addInitScript(() => {
+      const validate = WebAssembly.validate;
+      WebAssembly.validate = (bytes) => (bytes.length === 31 && bytes[26] === 253 ? false : validate(bytes));
+    });
+    await page.goto(`${url}?view=gallery`);
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error'), /could not start: this browser has no WebAssembly SIMD.*Safari 16\.4\+/);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('the page recovers from a lost WebGPU device in the middle of a preset, and the rerun succeeds on a fresh device', async () => {
   const browser = await launch({ webgpu: true });
   try {

@@ -309,7 +309,14 @@ async function offerDeployedCifar() {
   }
 }
 
+// The wasm core is built with SIMD (.cargo/config.toml). A module of one SIMD function
+// (i8x16.splat, i8x16.popcnt) validates only where the browser has it.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+
 async function main() {
+  if (!WebAssembly.validate(SIMD_PROBE)) {
+    throw new Error('this browser has no WebAssembly SIMD, which the lab\'s core needs (Chrome 91+, Firefox 89+ and Safari 16.4+ have it)');
+  }
   await offerDeployedCifar();
   const u = readUrl();
   const offered = [...globals.dataset.options].map((o) => o.value);

@@ -71,6 +71,21 @@ function watchDevices() {
 }
 watchDevices();
 
+// Compute dispatches issued so far (the benchmark's dispatches per training step): wgpu's
+// bindings call these methods on each pass encoder.
+let dispatches = 0;
+function countDispatches() {
+  if (typeof GPUComputePassEncoder === 'undefined') return;
+  for (const name of ['dispatchWorkgroups', 'dispatchWorkgroupsIndirect']) {
+    const original = GPUComputePassEncoder.prototype[name];
+    GPUComputePassEncoder.prototype[name] = function counted(...args) {
+      dispatches += 1;
+      return original.apply(this, args);
+    };
+  }
+}
+countDispatches();
+
 function crashIfRequested(where) {
   if (crashRequested) lab.crashForTest(where);
 }
@@ -331,7 +346,19 @@ async function bench({ steps, hessianRows, convSteps }) {
     await lab.setBackend(b);
     const r = { training: [] };
     for (const widths of [[784, 50, 50, 10], [784, 1024, 1024, 10]]) {
-      r.training.push(await lab.benchTraining(Uint32Array.from(widths), 128, steps));
+      const t = await lab.benchTraining(Uint32Array.from(widths), 128, steps);
+      // Two short runs differ only by their timed steps: their difference in dispatches,
+      // per step, is what one training step launches (the set-up and warm-up cancel).
+      if (b === 'webgpu') {
+        const counted = [];
+        for (const n of [1, 3]) {
+          const before = dispatches;
+          await lab.benchTraining(Uint32Array.from(widths), 128, n);
+          counted.push(dispatches - before);
+        }
+        t.dispatches_per_step = (counted[1] - counted[0]) / 2;
+      }
+      r.training.push(t);
     }
     // Conv nets at batch 128 (LeNet-5, ConvNet-Quick, ResNet-20: perf::CONV_BENCH).
     r.conv_training = [];
