@@ -408,6 +408,22 @@ test('the default backend is auto: never a software-fallback adapter, otherwise 
   }
 });
 
+test('the benchmark\'s roofline kernel (register-blocked WGSL) computes the right product on the real adapter', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const { page, errors } = await openLab(browser, `${url}?view=gallery&backend=cpu`);
+    // Not timed here (benchmarks are not tests): roofline() checks every entry of a 127x129x131
+    // product and 64 of the n³ one against f64 and reports an error when one is off.
+    const r = await page.evaluate(async () => (await import('./roofline.js')).roofline(192, 1));
+    assert.equal(r.error, undefined, r.error);
+    assert.deepEqual(r.check.shape, [127, 129, 131]);
+    assert.ok(r.check.max_error < 1e-4 && r.check.n_sampled_max_error < 1e-4, JSON.stringify(r.check));
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('a browser without WebAssembly SIMD is told so plainly instead of a failed compile', async () => {
   const browser = await launch({ webgpu: false });
   try {

@@ -424,7 +424,7 @@ impl Lab {
     /// 784-50-50-10 on `rows` inputs, on the current backend (see `perf::hessian`).
     #[wasm_bindgen(js_name = benchHessian)]
     pub async fn bench_hessian(&self, rows: usize, top_k: usize) -> Result<JsValue, JsError> {
-        let r = crate::perf::hessian(self.current_device()?, rows, top_k, js_sys::Date::now)
+        let r = crate::perf::hessian(self.current_device()?, rows, top_k, super::bench::now_ms)
             .await
             .map_err(js_err)?;
         serde_wasm_bindgen::to_value(&r).map_err(js_err)
@@ -449,7 +449,7 @@ impl Lab {
             input,
             batch,
             steps,
-            js_sys::Date::now,
+            super::bench::now_ms,
         )
         .await
         .map_err(js_err)?;
