@@ -16,8 +16,6 @@ let adapterInfo = null;
 const autoChoices = new Map();
 // Test hook (tests/e2e.test.mjs): time the probe even on a fallback adapter.
 let probeFallback = false;
-// The backend the page was last told about.
-let backendShown = null;
 let cancelRequested = false;
 let queue = Promise.resolve();
 let initialised = false;
@@ -96,9 +94,10 @@ async function detectWebGpu() {
     const adapter = await navigator.gpu.requestAdapter();
     if (!adapter) return 'No WebGPU adapter is available: training runs on the CPU backend (slower).';
     const info = adapter.info ?? {};
-    adapterInfo = Object.fromEntries(['vendor', 'architecture', 'device', 'description', 'subgroupMinSize', 'subgroupMaxSize', 'isFallbackAdapter']
-      .map((k) => [k, info[k] ?? (k === 'isFallbackAdapter' ? adapter.isFallbackAdapter : undefined)]));
-    if (info.isFallbackAdapter ?? adapter.isFallbackAdapter) {
+    adapterInfo = Object.fromEntries(['vendor', 'architecture', 'device', 'description', 'subgroupMinSize', 'subgroupMaxSize'].map((k) => [k, info[k]]));
+    // Older Chromium has the flag on the adapter, newer on its info.
+    adapterInfo.isFallbackAdapter = Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter);
+    if (adapterInfo.isFallbackAdapter) {
       fallbackAdapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unnamed';
     }
     // wgpu asks for the adapter's own limits; models with a larger buffer are refused up front.
@@ -209,21 +208,22 @@ function loadFiles(files) {
   reply({ type: 'data', fromFiles: true, info: lab.loadIdx('custom', chosen, ...chosen.map((n) => new Uint8Array(files[n]))) });
 }
 
-// Every long job starts uncancelled, on the backend the form asks for.
+// Every long job starts uncancelled, on the backend the form asks for ("auto" is never the
+// backend in use, so it is resolved for every job: once timed, from the cache). The page hears
+// of a change of backend or a fresh choice of "auto".
 // "auto" times the job's own network when it is an MLP, the standard probe otherwise.
 async function beginJob(wantedBackend, probe = AUTO_PROBE) {
   cancelRequested = false;
-  if (wantedBackend === 'auto' || wantedBackend !== backend) {
-    const selected = await selectBackend(wantedBackend, probe);
-    if (selected.notice || !selected.auto || selected.backend !== backendShown) reply({ type: 'backend', ...selected });
-    backendShown = selected.backend;
-  }
+  if (wantedBackend === backend) return;
+  const before = backend;
+  const selected = await selectBackend(wantedBackend, probe);
+  if (selected.notice || !selected.auto || selected.backend !== before) reply({ type: 'backend', ...selected });
 }
 
+/// The training config's own MLP (widths, batch) for "auto" to time, or the standard probe.
 function probeOf(config) {
-  const c = typeof config === 'string' ? JSON.parse(config) : config;
-  const widths = c?.model?.widths;
-  return Array.isArray(widths) ? { widths, batch: Math.min(Math.max(1, c.batch_size | 0), 1024) } : AUTO_PROBE;
+  const widths = config?.model?.widths;
+  return Array.isArray(widths) ? { widths, batch: Math.min(Math.max(1, config.batch_size | 0), 1024) } : AUTO_PROBE;
 }
 
 async function train(config, wantedBackend) {
@@ -281,9 +281,7 @@ async function handle(msg) {
       webgpuUsable = missing === null;
       probeFallback = Boolean(msg.probeFallback);
       const selected = await selectBackend(msg.backend);
-      backendShown = selected.backend;
-      const notice = missing ?? selected.notice;
-      return reply({ type: 'ready', backend: selected.backend, auto: selected.auto, notice });
+      return reply({ type: 'ready', backend: selected.backend, auto: selected.auto, notice: missing ?? selected.notice });
     }
     case 'load':
       return loadBundled(msg.dataset);

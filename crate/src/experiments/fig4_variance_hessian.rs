@@ -109,6 +109,28 @@ pub struct Fig4Series {
     pub fit: Option<PowerLawFit>,
 }
 
+impl Fig4Series {
+    /// One CSV row per eigenpair: source, drop_rate, lr, index (from 1), λ_i(H),
+    /// Var(Proj_{v_i}(S)), the fit's slope and R² (Fig 4's and Fig 5's exports).
+    pub fn csv_rows(&self) -> impl Iterator<Item = Vec<String>> + '_ {
+        let fit = PowerLawFit::cells(self.fit.as_ref());
+        self.hessian_eigenvalues
+            .iter()
+            .zip(&self.projected_variance)
+            .enumerate()
+            .map(move |(i, (l, v))| {
+                let mut row = vec![self.source.name().into()];
+                row.extend([
+                    self.setting.drop_rate.to_string(),
+                    self.setting.lr.to_string(),
+                ]);
+                row.extend([(i + 1).to_string(), l.to_string(), v.to_string()]);
+                row.extend(fit.clone());
+                row
+            })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LanczosCheck {
     pub max_relative_residual: f64,
@@ -340,24 +362,7 @@ impl super::Preset for Fig4 {
     }
     super::preset::one_chart!(crate::charts::draw_fig4, "variance", "Projected variance vs Hessian eigenvalue", 960 x 440);
     fn csv(r: &Fig4Result) -> String {
-        let rows = r.series.iter().flat_map(|s| {
-            let fit = PowerLawFit::cells(s.fit.as_ref());
-            s.hessian_eigenvalues
-                .iter()
-                .zip(&s.projected_variance)
-                .enumerate()
-                .map(move |(i, (l, v))| {
-                    let mut row = vec![s.source.name().into(), s.setting.drop_rate.to_string()];
-                    row.extend([
-                        s.setting.lr.to_string(),
-                        (i + 1).to_string(),
-                        l.to_string(),
-                        v.to_string(),
-                    ]);
-                    row.extend(fit.clone());
-                    row
-                })
-        });
+        let rows = r.series.iter().flat_map(Fig4Series::csv_rows);
         let span = r
             .config
             .span

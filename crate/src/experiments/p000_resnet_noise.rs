@@ -507,19 +507,10 @@ impl super::Preset for ResnetNoise {
                     row
                 })
         });
-        let var = r.hessian.iter().flat_map(|s| {
-            let fit = PowerLawFit::cells(s.fit.as_ref());
-            s.hessian_eigenvalues
-                .iter()
-                .zip(&s.projected_variance)
-                .enumerate()
-                .map(move |(i, (l, v))| {
-                    let mut row = vec!["fig5".into(), s.source.name().into()];
-                    row.extend([s.setting.drop_rate.to_string(), s.setting.lr.to_string()]);
-                    row.extend([(i + 1).to_string(), l.to_string(), v.to_string()]);
-                    row.extend(fit.clone());
-                    row
-                })
+        let var = r.hessian.iter().flat_map(Fig4Series::csv_rows).map(|row| {
+            let mut tagged = vec!["fig5".to_string()];
+            tagged.extend(row);
+            tagged
         });
         let block = [("block", r.block_label())];
         super::csv_header(&r.crate_version, &r.backend, r.config.seed, &block)
