@@ -69,20 +69,29 @@ function watchDevices() {
 }
 watchDevices();
 
-// Compute dispatches issued so far (the benchmark's dispatches per training step): wgpu's
-// bindings call these methods on each pass encoder.
-let dispatches = 0;
-function countDispatches() {
+// WebGPU calls issued so far, by kind (the benchmark's calls per training step): wgpu's
+// bindings call these methods, so wrapping them counts what burn and the lab's kernels launch,
+// compile, upload and read back.
+const gpuCalls = { dispatches: 0, pipelines: 0, submits: 0, uploads: 0, readbacks: 0 };
+function countGpuCalls() {
   if (typeof GPUComputePassEncoder === 'undefined') return;
-  for (const name of ['dispatchWorkgroups', 'dispatchWorkgroupsIndirect']) {
-    const original = GPUComputePassEncoder.prototype[name];
-    GPUComputePassEncoder.prototype[name] = function counted(...args) {
-      dispatches += 1;
+  const wrap = (proto, name, kind) => {
+    const original = proto[name];
+    if (!original) return;
+    proto[name] = function counted(...args) {
+      gpuCalls[kind] += 1;
       return original.apply(this, args);
     };
-  }
+  };
+  wrap(GPUComputePassEncoder.prototype, 'dispatchWorkgroups', 'dispatches');
+  wrap(GPUComputePassEncoder.prototype, 'dispatchWorkgroupsIndirect', 'dispatches');
+  wrap(GPUDevice.prototype, 'createComputePipeline', 'pipelines');
+  wrap(GPUDevice.prototype, 'createComputePipelineAsync', 'pipelines');
+  wrap(GPUQueue.prototype, 'submit', 'submits');
+  wrap(GPUQueue.prototype, 'writeBuffer', 'uploads');
+  wrap(GPUBuffer.prototype, 'mapAsync', 'readbacks');
 }
-countDispatches();
+countGpuCalls();
 
 function crashIfRequested(where) {
   if (crashRequested) lab.crashForTest(where);
@@ -345,16 +354,18 @@ async function bench({ steps, hessianRows, convSteps }) {
     const r = { training: [] };
     for (const widths of [[784, 50, 50, 10], [784, 1024, 1024, 10]]) {
       const t = await lab.benchTraining(Uint32Array.from(widths), 128, steps);
-      // Two short runs differ only by their timed steps: their difference in dispatches,
-      // per step, is what one training step launches (the set-up and warm-up cancel).
+      // Two short runs differ only by their timed steps: their difference in calls, per step,
+      // is what one training step issues (the set-up and warm-up cancel).
       if (b === 'webgpu') {
         const counted = [];
         for (const n of [1, 3]) {
-          const before = dispatches;
+          const before = { ...gpuCalls };
           await lab.benchTraining(Uint32Array.from(widths), 128, n);
-          counted.push(dispatches - before);
+          counted.push(Object.fromEntries(Object.keys(gpuCalls).map((k) => [k, gpuCalls[k] - before[k]])));
         }
-        t.dispatches_per_step = (counted[1] - counted[0]) / 2;
+        const perStep = (k) => (counted[1][k] - counted[0][k]) / 2;
+        t.dispatches_per_step = perStep('dispatches');
+        t.gpu_calls_per_step = Object.fromEntries(Object.keys(gpuCalls).map((k) => [k, perStep(k)]));
       }
       r.training.push(t);
     }

@@ -29,8 +29,31 @@ impl BackendKind {
 
 /// burn's pure-Rust CPU device, available everywhere.
 pub fn cpu_device() -> Device {
+    run_static_constructors();
     Device::flex()
 }
+
+/// Runs the module's static constructors once. Dependencies register types at start-up through
+/// `inventory` (cubecl's IR, via pliron: thousands of constructors). When nothing in a wasm module
+/// calls `__wasm_call_ctors`, wasm-ld links it as a "command" and wraps every export, down to
+/// wasm-bindgen's externref helpers that JS calls many times per tensor op, in a call to all of
+/// them: that was 45% of a WebGPU training step's CPU time in the page (Chrome's profiler, 2026-12-06). A
+/// call here marks the module as initialising itself, so the linker adds no wrappers; it runs
+/// before the first device exists (`web::start` calls it too).
+#[cfg(target_arch = "wasm32")]
+pub fn run_static_constructors() {
+    unsafe extern "C" {
+        fn __wasm_call_ctors();
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: wasm-ld synthesises this function; it runs the constructors, which `inventory`
+    // makes idempotent, and the Once runs it a single time.
+    ONCE.call_once(|| unsafe { __wasm_call_ctors() });
+}
+
+/// Native builds run constructors at load time.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn run_static_constructors() {}
 
 /// The wgpu runtime can be registered only once per process (page, worker): later requests get
 /// the same device.
@@ -41,6 +64,7 @@ pub async fn webgpu_device() -> LabResult<Device> {
     if let Some(device) = WEBGPU.get() {
         return Ok(device.clone());
     }
+    run_static_constructors();
     let device = Device::wgpu_options()
         .init_async()
         .await

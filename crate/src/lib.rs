@@ -9,6 +9,7 @@ pub mod data;
 pub mod error;
 pub mod experiments;
 pub mod io;
+pub mod kernels;
 pub mod linalg;
 pub mod model;
 pub mod objectives;

@@ -13,6 +13,9 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+#[path = "common/matmul_oracle.rs"]
+mod matmul_oracle;
+
 /// Ten Gaussian blobs in 64 dimensions: learnable, deterministic, no files needed.
 fn blobs(n: usize, seed: u64) -> Dataset {
     let mut rng = stream(seed, Stream::Directions);
@@ -569,72 +572,15 @@ async fn conv_nets_on_webgpu_match_cpu() {
     }
 }
 
-/// The matmul every dense layer, HVP and im2col convolution runs on, on WebGPU and the CPU,
-/// against an f64 product on the host: shapes that are 1, odd, one below or above a power of
-/// two, MNIST's 784, and each operand transposed (a transposed view, as the backward passes
-/// take them). f32 accumulation over k terms of products of O(1) values: within 1e-5 · k of
-/// the largest entry's scale.
+/// The lab's matmul (`kernels::matmul`: the WGSL kernel on WebGPU, burn's matmul on the CPU),
+/// which every dense layer, HVP and K-FAC product runs on, against f64 products and closed-form
+/// gradients computed in the test (common/matmul_oracle.rs): shapes that are 1, odd, one below
+/// or above a power of two, MNIST's 784, 1024; each operand transposed; broadcast batches.
 #[wasm_bindgen_test]
 async fn matmul_on_webgpu_and_cpu_equals_an_f64_product_for_awkward_shapes() {
-    use burn::tensor::{Tensor, TensorData};
-    use dropout_lab::backend::read_f32;
     let gpu = webgpu_device().await.expect("WebGPU adapter");
-    let mut rng = stream(12, Stream::Directions);
-    let shapes = [
-        (1, 1, 1),
-        (1, 7, 127),
-        (7, 129, 128),
-        (127, 784, 129),
-        (128, 1000, 7),
-        (129, 1024, 1),
-        (1000, 7, 784),
-        (64, 1024, 1024),
-    ];
-    for (m, k, n) in shapes {
-        let a: Vec<f32> = (0..m * k).map(|_| rng.random_range(-1.0..1.0)).collect();
-        let b: Vec<f32> = (0..k * n).map(|_| rng.random_range(-1.0..1.0)).collect();
-        let mut want = vec![0.0f64; m * n];
-        for i in 0..m {
-            for p in 0..k {
-                let x = a[i * k + p] as f64;
-                for j in 0..n {
-                    want[i * n + j] += x * b[p * n + j] as f64;
-                }
-            }
-        }
-        let tol = 1e-5 * k as f64;
-        for (label, device) in [("webgpu", gpu.clone()), ("cpu", cpu_device())] {
-            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-                // A transposed operand is stored transposed and viewed back, so the product is
-                // the same A B whichever layout the kernel reads.
-                let operand = |v: &[f32], r: usize, c: usize, t: bool| -> Tensor<2> {
-                    if t {
-                        let mut tr = vec![0.0f32; r * c];
-                        for i in 0..r {
-                            for j in 0..c {
-                                tr[j * r + i] = v[i * c + j];
-                            }
-                        }
-                        Tensor::<2>::from_data(TensorData::new(tr, [c, r]), &device).transpose()
-                    } else {
-                        Tensor::<2>::from_data(TensorData::new(v.to_vec(), [r, c]), &device)
-                    }
-                };
-                let got = read_f32(operand(&a, m, k, ta).matmul(operand(&b, k, n, tb)))
-                    .await
-                    .unwrap();
-                assert_eq!(got.len(), m * n);
-                let worst = got
-                    .iter()
-                    .zip(&want)
-                    .fold(0.0f64, |w, (g, e)| w.max((*g as f64 - e).abs()));
-                assert!(
-                    worst <= tol,
-                    "{label} {m}x{k}x{n} (A{} B{}): max error {worst:e} > {tol:e}",
-                    if ta { "ᵀ" } else { "" },
-                    if tb { "ᵀ" } else { "" }
-                );
-            }
-        }
+    for (label, device) in [("webgpu", gpu), ("cpu", cpu_device())] {
+        matmul_oracle::products_match_f64(&device, label, true).await;
+        matmul_oracle::gradients_match_f64(&device, label).await;
     }
 }

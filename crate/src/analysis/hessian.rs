@@ -20,6 +20,7 @@ use burn::tensor::{activation, Device, Tensor, TensorData};
 use super::noise::Block;
 use crate::backend::read_f32;
 use crate::error::{LabError, LabResult};
+use crate::kernels::matmul;
 use crate::model::{Activation, HostParams, Mlp};
 use crate::train::eval::DeviceData;
 
@@ -346,11 +347,11 @@ fn directional_derivative(
     let mut h: Tensor<3> = x.unsqueeze::<3>();
     let mut dh: Option<Tensor<3>> = None;
     for (l, layer) in layers.iter().enumerate() {
-        let z = h.clone().matmul(layer.w.clone()) + layer.b.clone();
+        let z = matmul(h.clone(), layer.w.clone()) + layer.b.clone();
         let terms = [
-            layer.dw.as_ref().map(|dw| h.clone().matmul(dw.clone())),
+            layer.dw.as_ref().map(|dw| matmul(h.clone(), dw.clone())),
             layer.db.clone(),
-            dh.take().map(|dh| dh.matmul(layer.w.clone())),
+            dh.take().map(|dh| matmul(dh, layer.w.clone())),
         ];
         let mut dz: Option<Tensor<3>> = None;
         for t in terms.into_iter().flatten() {

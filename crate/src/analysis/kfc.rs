@@ -30,6 +30,7 @@ use super::net_hessian::{sites_for, slice_masks};
 use super::volume::kronecker_log_volume;
 use crate::backend::read_f32;
 use crate::error::{LabError, LabResult};
+use crate::kernels::matmul;
 use crate::model::dropout::sample_gaussian_mask;
 use crate::model::net::masks::sample_site_masks;
 use crate::model::net::{BnMode, DropoutSite, Net, Tap};
@@ -140,7 +141,7 @@ pub async fn kfc_factors_masked(
         let p = softmax(pass.logits, 1);
         for (l, tap) in pass.taps.iter().enumerate() {
             let patches = patches(tap);
-            let outer = patches.clone().transpose().matmul(patches);
+            let outer = matmul(patches.clone().transpose(), patches);
             accumulate(&mut omega, l, outer);
         }
         for k in 0..classes {
@@ -176,7 +177,7 @@ pub async fn kfc_factors_masked(
                 let [n, c, h, w] = pass.taps[l].out;
                 // [n, c, h, w] → rows (n, h, w), columns c.
                 let g = g.swap_dims(1, 2).swap_dims(2, 3).reshape([n * h * w, c]);
-                accumulate(&mut gamma, l, g.clone().transpose().matmul(g));
+                accumulate(&mut gamma, l, matmul(g.clone().transpose(), g));
             }
         }
         if shapes.is_empty() {

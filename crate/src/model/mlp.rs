@@ -9,6 +9,7 @@ use super::host::HostParams;
 use super::loss::cross_entropy;
 use crate::backend::read_f32;
 use crate::error::LabResult;
+use crate::kernels::matmul;
 
 #[derive(Debug, Clone)]
 pub struct Dense {
@@ -60,7 +61,7 @@ impl Mlp {
         let last = self.layers.len() - 1;
         let mut h = x;
         for (i, layer) in self.layers.iter().enumerate() {
-            h = h.matmul(layer.weight.clone()) + layer.bias.clone().unsqueeze_dim(0);
+            h = matmul(h, layer.weight.clone()) + layer.bias.clone().unsqueeze_dim(0);
             if i < last {
                 h = match self.config.activation {
                     Activation::Relu => activation::relu(h),
@@ -83,10 +84,10 @@ impl Mlp {
         let mut split: Option<(Tensor<2>, Tensor<2>)> = None;
         for (i, layer) in self.layers.iter().enumerate() {
             let z = match split.take() {
-                None => h.matmul(layer.weight.clone()),
+                None => matmul(h, layer.weight.clone()),
                 Some((a_f, a_b)) => {
-                    a_b.clone().matmul(layer.weight.clone())
-                        + (a_f - a_b).matmul(layer.weight.clone()).detach()
+                    matmul(a_b.clone(), layer.weight.clone())
+                        + matmul(a_f - a_b, layer.weight.clone()).detach()
                 }
             };
             h = z + layer.bias.clone().unsqueeze_dim(0);

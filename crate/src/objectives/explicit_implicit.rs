@@ -32,6 +32,7 @@ use burn::tensor::{activation, Device, Tensor, TensorData};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::kernels::matmul;
 use crate::model::dropout::sample_mask;
 use crate::model::loss::cross_entropy;
 use crate::model::{Activation, Mlp};
@@ -90,7 +91,7 @@ pub fn trace(model: &Mlp, x: Tensor<2>, mult: &[Option<Tensor<2>>]) -> Trace {
     let (mut z, mut h) = (Vec::new(), Vec::new());
     let mut a = x;
     for (i, layer) in model.layers.iter().enumerate() {
-        let pre = a.matmul(layer.weight.clone()) + layer.bias.clone().unsqueeze_dim(0);
+        let pre = matmul(a, layer.weight.clone()) + layer.bias.clone().unsqueeze_dim(0);
         if i == last {
             return Trace { z, h, logits: pre };
         }
@@ -115,7 +116,7 @@ pub fn input_gradients(model: &Mlp, t: &Trace, d_logits: Tensor<2>) -> Vec<Tenso
     let mut out = vec![None; hidden];
     let mut g_z = d_logits;
     for i in (0..hidden).rev() {
-        let g_h = g_z.matmul(model.layers[i + 1].weight.clone().transpose());
+        let g_h = matmul(g_z, model.layers[i + 1].weight.clone().transpose());
         let slope = match model.config.activation {
             // The step has derivative zero almost everywhere: a constant for autodiff.
             Activation::Relu => t.z[i].clone().greater_elem(0.0).float().detach(),

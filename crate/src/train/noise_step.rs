@@ -9,6 +9,7 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LabError, LabResult};
+use crate::kernels::matmul;
 use crate::model::dropout::{sample_gaussian_mask, LayerMask};
 use crate::model::loss::cross_entropy;
 use crate::model::net::{Net, Role};
@@ -105,7 +106,7 @@ pub fn correlated_noise(
                 TensorData::new(normal(rng, rows * w), [rows, w]),
                 &b.device(),
             );
-            Some(z.matmul(b.clone()).mul_scalar(scale))
+            Some(matmul(z, b.clone()).mul_scalar(scale))
         })
         .collect()
 }
@@ -124,7 +125,7 @@ pub fn noisy_objective(
     let mut h = x;
     let mut extra: Option<Tensor<1>> = None;
     for (i, layer) in model.layers.iter().enumerate() {
-        let z = h.matmul(layer.weight.clone()) + layer.bias.clone().unsqueeze_dim(0);
+        let z = matmul(h, layer.weight.clone()) + layer.bias.clone().unsqueeze_dim(0);
         if i == last {
             h = z;
             break;

@@ -94,26 +94,43 @@ pub async fn training(
 pub struct MatmulBench {
     pub n: usize,
     pub reps: usize,
-    pub gflops: f64,
+    /// burn's own `Tensor::matmul` (cubek's default strategy without autotune).
+    pub burn_gflops: f64,
+    /// The lab's `kernels::matmul`, the product its layers and HVPs run on.
+    pub lab_gflops: f64,
 }
 
-/// Achieved GFLOP/s of an n x n x n f32 matmul: the roofline for the training numbers.
+/// Achieved GFLOP/s of n x n x n f32 products, burn's and the lab's, in the same run.
 pub async fn matmul(device: Device, n: usize, reps: usize) -> Result<MatmulBench, JsError> {
     let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
     let b = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
-    read_f32(a.clone().matmul(b.clone()).sum())
-        .await
-        .map_err(js_err)?;
-    let t0 = now_ms();
-    let mut acc = a.clone().matmul(b.clone());
-    for _ in 1..reps {
-        acc = acc + a.clone().matmul(b.clone());
-    }
-    read_f32(acc.sum()).await.map_err(js_err)?;
-    let s = (now_ms() - t0) / 1000.0;
+    let burn_gflops = gflops(n, reps, &a, &b, |a, b| a.matmul(b)).await?;
+    let lab_gflops = gflops(n, reps, &a, &b, crate::kernels::matmul).await?;
     Ok(MatmulBench {
         n,
         reps,
-        gflops: 2.0 * (n as f64).powi(3) * reps as f64 / s / 1e9,
+        burn_gflops,
+        lab_gflops,
     })
+}
+
+async fn gflops(
+    n: usize,
+    reps: usize,
+    a: &Tensor<2>,
+    b: &Tensor<2>,
+    product: impl Fn(Tensor<2>, Tensor<2>) -> Tensor<2>,
+) -> Result<f64, JsError> {
+    // One warm-up product compiles the kernel outside the timed loop.
+    read_f32(product(a.clone(), b.clone()).sum())
+        .await
+        .map_err(js_err)?;
+    let t0 = now_ms();
+    let mut acc = product(a.clone(), b.clone());
+    for _ in 1..reps {
+        acc = acc + product(a.clone(), b.clone());
+    }
+    read_f32(acc.sum()).await.map_err(js_err)?;
+    let s = (now_ms() - t0) / 1000.0;
+    Ok(2.0 * (n as f64).powi(3) * reps as f64 / s / 1e9)
 }

@@ -24,6 +24,7 @@ static PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
 #[wasm_bindgen(start)]
 pub fn start() {
+    crate::backend::run_static_constructors();
     std::panic::set_hook(Box::new(|info| {
         let mut slot = PANIC.lock().unwrap_or_else(|e| e.into_inner());
         slot.get_or_insert_with(|| info.to_string());

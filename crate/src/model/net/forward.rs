@@ -19,6 +19,7 @@ use super::params::{NetParams, RunningStats};
 use super::spec::{Layer, NetSpec, ParamSpec, Shortcut, BN_EPS, BN_MOMENTUM};
 use crate::backend::read_f32;
 use crate::error::{LabError, LabResult};
+use crate::kernels::matmul;
 
 /// Which statistics BatchNorm normalises with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -358,21 +359,24 @@ impl Cursor<'_> {
                 let split = self.split.take();
                 let x_map = h.clone().reshape([n, fan_in, 1, 1]);
                 let x = flat(h);
-                let mut dz = t.map(|t| map(flat(t).matmul(w.clone())));
+                let mut dz = t.map(|t| map(matmul(flat(t), w.clone())));
                 if let Some(dw) = dw {
                     dz = add(
                         dz,
-                        Some(map(x.clone().matmul(dw.reshape([out, fan_in]).transpose()))),
+                        Some(map(matmul(
+                            x.clone(),
+                            dw.reshape([out, fan_in]).transpose(),
+                        ))),
                     );
                 }
                 if let Some(db) = db {
                     dz = add(dz, Some(channel(db)));
                 }
                 let z = match split {
-                    None => x.matmul(w),
+                    None => matmul(x, w),
                     Some((f, b_view)) => {
-                        let zb = flat(b_view).matmul(w.clone());
-                        zb.clone() + (flat(f).matmul(w) - zb).detach()
+                        let zb = matmul(flat(b_view), w.clone());
+                        zb.clone() + (matmul(flat(f), w) - zb).detach()
                     }
                 };
                 let n_out = [n, out, 1, 1];

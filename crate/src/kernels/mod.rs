@@ -1,0 +1,11 @@
+//! Kernels the lab owns. burn's eager matmul on WebGPU is cubek's `SimpleUnit` (no autotune, see
+//! README "WebGPU in Chrome"), ~0.4 GFLOP/s on SwiftShader against ~3.7 for a register-blocked
+//! WGSL kernel in the same page; this module routes the lab's dense products through such a
+//! kernel on wgpu devices via burn's backend-extension API, and through burn's own matmul on the
+//! CPU backend (bit for bit what `Tensor::matmul` gives there).
+
+mod matmul;
+mod matmul_backward;
+mod matmul_wgpu;
+
+pub use matmul::{matmul, LabMatmul};
