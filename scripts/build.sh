@@ -8,6 +8,13 @@ bash scripts/setup.sh "$@"
 log "building the wasm core (release; the first build takes ~15 minutes on 2 cores)"
 cargo build --release --target "$WASM_TARGET" -p dropout-lab --lib
 wasm="$CARGO_TARGET_DIR/$WASM_TARGET/release/dropout_lab.wasm"
+# wasm-ld wraps every export in a call to all static constructors (thousands, from cubecl's IR)
+# unless the module calls __wasm_call_ctors itself (backend::run_static_constructors): the
+# wrappers made a small WebGPU training step 10x slower. Their names end in `command_export`.
+if grep -q 'command_export' "$wasm"; then
+  log "error: $wasm has command-export wrappers: every call into wasm would rerun all static constructors (see backend::run_static_constructors)"
+  exit 1
+fi
 if [ ! -f www/pkg/dropout_lab_bg.wasm ] || [ "$wasm" -nt www/pkg/dropout_lab_bg.wasm ]; then
   log "generating bindings"
   rm -rf www/pkg
@@ -16,6 +23,9 @@ if [ ! -f www/pkg/dropout_lab_bg.wasm ] || [ "$wasm" -nt www/pkg/dropout_lab_bg.
   wasm-bindgen --target web --remove-name-section --out-dir www/pkg "$wasm"
   gzip -9 -k -f www/pkg/dropout_lab_bg.wasm
 fi
+
+# The bench's roofline launches the lab's matmul kernel in plain WebGPU (www/roofline.js).
+cp crate/src/kernels/matmul.wgsl www/pkg/matmul.wgsl
 
 compress_into() { # dir src...
   local dir=$1; shift

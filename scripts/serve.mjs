@@ -12,6 +12,7 @@ const WWW = fileURLToPath(new URL('../www', import.meta.url));
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css',
   '.wasm': 'application/wasm', '.json': 'application/json', '.gz': 'application/gzip', '.png': 'image/png', '.svg': 'image/svg+xml',
+  '.wgsl': 'text/wgsl; charset=utf-8',
 };
 
 // 'self' for everything; 'wasm-unsafe-eval' lets WebAssembly compile (no JS eval); data: for the
