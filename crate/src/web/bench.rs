@@ -33,6 +33,9 @@ pub struct TrainingBench {
     pub steps: usize,
     pub ms_per_step: f64,
     pub samples_per_s: f64,
+    /// 6 x batch x the weights' count (2 for the forward product, 2 each for the input and
+    /// weight gradients) per step, over the time: the number to read against the roofline.
+    pub gflops: f64,
 }
 
 /// SGD with dropout 0.5 after every hidden layer on random inputs (the data does not change the
@@ -56,6 +59,7 @@ pub async fn training(
         classes,
     };
     let hidden = widths.len() - 2;
+    let weights: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
     let config = TrainConfig {
         eval_every: 100_000,
         ..TrainConfig::for_preset(
@@ -87,6 +91,7 @@ pub async fn training(
         steps,
         ms_per_step: ms,
         samples_per_s: batch as f64 * 1000.0 / ms,
+        gflops: 6.0 * batch as f64 * weights as f64 / ms / 1e6,
     })
 }
 
