@@ -34,12 +34,12 @@ pub fn cpu_device() -> Device {
 }
 
 /// Runs the module's static constructors once. Dependencies register types at start-up through
-/// `inventory` (cubecl's IR, via pliron: thousands of constructors). When nothing in a wasm module
-/// calls `__wasm_call_ctors`, wasm-ld links it as a "command" and wraps every export, down to
-/// wasm-bindgen's externref helpers that JS calls many times per tensor op, in a call to all of
-/// them: that was 45% of a WebGPU training step's CPU time in the page (Chrome's profiler, 2026-12-06). A
-/// call here marks the module as initialising itself, so the linker adds no wrappers; it runs
-/// before the first device exists (`web::start` calls it too).
+/// `inventory` (cubecl's IR, via pliron: thousands of constructors). When nothing in a wasm
+/// module calls `__wasm_call_ctors`, wasm-ld links it as a "command" and wraps every export,
+/// down to wasm-bindgen's externref helpers that JS calls many times per tensor op, in a call to
+/// all of them: 45% of a WebGPU training step's CPU time in the page (Chrome's profiler,
+/// 2026-12-06). A call here marks the module as initialising itself, so the linker adds no
+/// wrappers; it runs before the first device exists (`web::start` calls it too).
 #[cfg(target_arch = "wasm32")]
 pub fn run_static_constructors() {
     unsafe extern "C" {
