@@ -10,7 +10,7 @@ use burn::tensor::{Shape, Tensor};
 
 /// The product's shape, for fusion's lazy graph: [.., m, k] x [.., k, n] -> [.., m, n], a batch
 /// dimension of 1 broadcast against the other's.
-fn product_shape(lhs: &Shape, rhs: &Shape) -> Shape {
+pub(super) fn product_shape(lhs: &Shape, rhs: &Shape) -> Shape {
     let mut out = lhs.clone();
     let r = out.num_dims();
     for d in 0..r - 2 {

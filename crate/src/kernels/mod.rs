@@ -4,8 +4,10 @@
 //! kernel on wgpu devices via burn's backend-extension API, and through burn's own matmul on the
 //! CPU backend (bit for bit what `Tensor::matmul` gives there).
 
+mod cubek_matmul;
 mod matmul;
 mod matmul_backward;
 mod matmul_wgpu;
 
+pub use cubek_matmul::{cubek_unit_matmul, CubekMatmul};
 pub use matmul::{matmul, LabMatmul};

@@ -103,6 +103,11 @@ pub struct MatmulBench {
     pub burn_gflops: f64,
     /// The lab's `kernels::matmul`, the product its layers and HVPs run on.
     pub lab_gflops: f64,
+    /// cubek's `SimpleUnit` and `DoubleUnit` routines with the smallest tile through
+    /// `launch_ref` (`kernels::cubek_unit_matmul`); `None` where the product is not the lab's
+    /// (cubek refused the set-up: NaN, or computed something else).
+    pub cubek_simple_unit_gflops: Option<f64>,
+    pub cubek_double_unit_gflops: Option<f64>,
 }
 
 /// Achieved GFLOP/s of n x n x n f32 products, burn's and the lab's, in the same run.
@@ -111,11 +116,36 @@ pub async fn matmul(device: Device, n: usize, reps: usize) -> Result<MatmulBench
     let b = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
     let burn_gflops = gflops(n, reps, &a, &b, |a, b| a.matmul(b)).await?;
     let lab_gflops = gflops(n, reps, &a, &b, crate::kernels::matmul).await?;
+    // cubek's routines are timed only where their product is the lab's (the kernel checked
+    // against f64 in the browser tests) to f32 accumulation error.
+    let reference = read_f32(crate::kernels::matmul(a.clone(), b.clone()))
+        .await
+        .map_err(js_err)?;
+    let mut cubek = [None, None];
+    for (slot, double) in cubek.iter_mut().zip([false, true]) {
+        let got = read_f32(crate::kernels::cubek_unit_matmul(
+            a.clone(),
+            b.clone(),
+            double,
+        ))
+        .await
+        .map_err(js_err)?;
+        let worst = got
+            .iter()
+            .zip(&reference)
+            .fold(0.0f32, |w, (g, r)| w.max((g - r).abs()));
+        if worst <= 1e-4 * n as f32 {
+            let product = move |a, b| crate::kernels::cubek_unit_matmul(a, b, double);
+            *slot = Some(gflops(n, reps, &a, &b, product).await?);
+        }
+    }
     Ok(MatmulBench {
         n,
         reps,
         burn_gflops,
         lab_gflops,
+        cubek_simple_unit_gflops: cubek[0],
+        cubek_double_unit_gflops: cubek[1],
     })
 }
 
