@@ -17,6 +17,7 @@ use cubek::matmul::strategy::Strategy;
 use cubek::std::InputBinding;
 
 use super::matmul::product_shape;
+use super::matmul_wgpu::empty_f32;
 
 #[backend_extension(Cube, Flex, Fusion)]
 pub trait CubekMatmul: Backend {
@@ -42,15 +43,8 @@ impl CubekMatmul for Flex {
 
 impl CubekMatmul for CubeBackend {
     fn cubek_unit_matmul(lhs: CubeTensor, rhs: CubeTensor, double: bool) -> CubeTensor {
-        let shape = product_shape(lhs.meta.shape(), rhs.meta.shape());
         let client = lhs.client.clone();
-        let out = CubeTensor::new_contiguous(
-            client.clone(),
-            lhs.device.clone(),
-            shape.clone(),
-            client.empty(shape.num_elements() * DType::F32.size()),
-            DType::F32,
-        );
+        let out = empty_f32(&lhs, product_shape(lhs.meta.shape(), rhs.meta.shape()));
         let tile_size = TileSizeSelection::MinTileSize;
         let strategy: Strategy = if double {
             Routine::DoubleUnit(BlueprintStrategy::Inferred(DoubleUnitSelectionArgs {

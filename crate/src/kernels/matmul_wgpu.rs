@@ -11,6 +11,7 @@ use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Shape};
 
+use super::matmul::product_shape;
 use super::LabMatmul;
 
 /// Rows and columns of C one workgroup computes (matmul.wgsl).
@@ -79,6 +80,18 @@ impl Operand {
     }
 }
 
+/// An uninitialised contiguous f32 tensor of `shape` on `like`'s device: a product's output.
+pub(super) fn empty_f32(like: &CubeTensor, shape: Shape) -> CubeTensor {
+    let bytes = shape.num_elements() * DType::F32.size();
+    CubeTensor::new_contiguous(
+        like.client.clone(),
+        like.device.clone(),
+        shape,
+        like.client.empty(bytes),
+        DType::F32,
+    )
+}
+
 impl LabMatmul for CubeBackend {
     fn lab_matmul(lhs: CubeTensor, rhs: CubeTensor) -> CubeTensor {
         // A storage-tiled tensor's strides order tiles, not rows: lay it out as rows first.
@@ -107,17 +120,7 @@ impl LabMatmul for CubeBackend {
         }
         lhs.assert_is_on_same_device(&rhs);
         let client = lhs.client.clone();
-        let shape = match rank {
-            2 => Shape::new([m, n]),
-            _ => Shape::new([batch, m, n]),
-        };
-        let output = CubeTensor::new_contiguous(
-            client.clone(),
-            lhs.device.clone(),
-            shape,
-            client.empty(batch * m * n * DType::F32.size()),
-            DType::F32,
-        );
+        let output = empty_f32(&lhs, product_shape(lhs.meta.shape(), rhs.meta.shape()));
         let info: Vec<u8> = [
             m,
             n,
