@@ -35,6 +35,53 @@ fn cpu_product_is_burns_matmul_bit_for_bit() {
     assert_eq!(ours, burns);
 }
 
+/// Natively the CPU product runs on all cores (kernels/matmul_cpu.rs): its bits must not depend
+/// on the thread count, and must equal burn's single-threaded product. Shapes of the Hessian
+/// benchmark's passes: one threaded product, a transposed (weight-gradient) operand, a batch of
+/// small products run one per thread, a batch of threaded ones, and one too small to thread.
+#[test]
+fn cpu_product_bits_do_not_depend_on_threads() {
+    let device = cpu_device();
+    let uniform = Distribution::Uniform(-1.0, 1.0);
+    let m2 = |r, c| Tensor::<2>::random([r, c], uniform, &device);
+    let m3 = |z, r, c| Tensor::<3>::random([z, r, c], uniform, &device);
+    let pairs2 = [
+        (m2(2048, 784), m2(784, 50)),
+        (m2(2048, 784).transpose(), m2(2048, 50)),
+        (m2(33, 70), m2(70, 9)),
+    ];
+    let pairs3 = [
+        (m3(167, 300, 50), m3(1, 50, 50)),
+        (m3(3, 256, 300), m3(3, 300, 200)),
+    ];
+    let mut runs: Vec<(String, Vec<f32>, Box<dyn Fn() -> Vec<f32> + Send + Sync>)> = Vec::new();
+    for (a, b) in pairs2 {
+        let burns = pollster::block_on(read_f32(a.clone().matmul(b.clone()))).unwrap();
+        let label = format!("{:?} x {:?}", a.dims(), b.dims());
+        let ours = move || pollster::block_on(read_f32(matmul(a.clone(), b.clone()))).unwrap();
+        runs.push((label, burns, Box::new(ours)));
+    }
+    for (a, b) in pairs3 {
+        let burns = pollster::block_on(read_f32(a.clone().matmul(b.clone()))).unwrap();
+        let label = format!("{:?} x {:?}", a.dims(), b.dims());
+        let ours = move || pollster::block_on(read_f32(matmul(a.clone(), b.clone()))).unwrap();
+        runs.push((label, burns, Box::new(ours)));
+    }
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        for (label, burns, ours) in &runs {
+            let got = pool.install(|| ours());
+            assert!(
+                &got == burns,
+                "{label} on {threads} threads differs from burn's product"
+            );
+        }
+    }
+}
+
 #[test]
 #[should_panic(expected = "mismatched dimensions")]
 fn mismatched_inner_dimensions_are_refused() {

@@ -1,6 +1,6 @@
 //! `matmul(a, b)`: the lab's matrix product (2-D, or a batch of them), one backend-extension op
 //! for every backend. On a wgpu device it launches `matmul.wgsl` (matmul_wgpu.rs); on the CPU
-//! backend it is burn's `float_matmul`; under autodiff its backward is two more calls of the
+//! backend it is burn's `float_matmul` (natively the same gemm on all cores, matmul_cpu.rs); under autodiff its backward is two more calls of the
 //! same op (matmul_backward.rs), so training and HVPs run on the kernel in both directions.
 
 use burn::backend::ops::FloatTensorOps;
@@ -30,6 +30,11 @@ pub trait LabMatmul: Backend {
 
 impl LabMatmul for Flex {
     fn lab_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        // Natively on all cores, bit for bit burn's product (matmul_cpu.rs); wasm has one thread.
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(out) = super::matmul_cpu::threaded_f32(&lhs, &rhs) {
+            return out;
+        }
         Self::float_matmul(lhs, rhs)
     }
 }

@@ -7,6 +7,8 @@
 mod cubek_matmul;
 mod matmul;
 mod matmul_backward;
+#[cfg(not(target_arch = "wasm32"))]
+mod matmul_cpu;
 mod matmul_wgpu;
 
 pub use cubek_matmul::{cubek_unit_matmul, CubekMatmul};

@@ -1,0 +1,115 @@
+//! `lab_matmul` on the native CPU backend: the same `gemm` call burn's CPU backend makes, on all
+//! cores. burn-flex threads its gemm only with its `rayon` feature, which also threads its
+//! reductions through `par_chunks(..).sum()`, whose summation tree follows rayon's work stealing
+//! (so the same seed could give different last bits); the lab keeps that feature off and threads
+//! only the products, here.
+//!
+//! Why the bits do not depend on the thread count: gemm splits C into (mc x nr) tiles and hands
+//! whole tiles to threads; each element's k-sum is one microkernel's chain over kc-blocks in
+//! order, with kc chosen from k and the cache sizes, never from the thread count. Batched
+//! products with small matrices run one whole matrix per thread. Tested: equal bit for bit to
+//! burn's single-threaded matmul with 1, 2 and 3 threads (tests/kernels.rs).
+
+use burn::backend::flex::FlexTensor;
+use burn::tensor::{DType, Shape};
+use rayon::prelude::*;
+
+/// Multiply-adds below which one thread is faster than waking others (burn-flex's own threshold
+/// for threading a single product).
+const THREAD_MIN_OPS: usize = 192 * 192 * 192;
+
+/// One operand of the product: element strides of the batch, rows and columns.
+struct Strides {
+    batch: isize,
+    row: isize,
+    col: isize,
+    offset: usize,
+}
+
+impl Strides {
+    fn of(t: &FlexTensor) -> Strides {
+        let layout = t.layout();
+        let s = layout.strides();
+        let r = s.len();
+        let dims = layout.shape();
+        Strides {
+            // A batch dimension of 1 is broadcast against the other operand's.
+            batch: if r == 3 && dims[0] > 1 { s[0] } else { 0 },
+            row: s[r - 2],
+            col: s[r - 1],
+            offset: layout.start_offset(),
+        }
+    }
+}
+
+/// C = A B for f32 operands of rank 2 or 3 (burn's `float_matmul` semantics), threaded; None for
+/// what it does not take (other dtypes, empty products), which the caller hands to burn.
+pub(super) fn threaded_f32(lhs: &FlexTensor, rhs: &FlexTensor) -> Option<FlexTensor> {
+    if lhs.dtype() != DType::F32 || rhs.dtype() != DType::F32 {
+        return None;
+    }
+    let (a, b) = (lhs.layout().shape(), rhs.layout().shape());
+    let r = a.num_dims();
+    if !(r == 2 || r == 3) || b.num_dims() != r {
+        return None;
+    }
+    let (m, k, n) = (a[r - 2], a[r - 1], b[r - 1]);
+    let batch = if r == 3 { a[0].max(b[0]) } else { 1 };
+    if m == 0 || n == 0 || k == 0 {
+        return None;
+    }
+    let mut out_dims = a.to_vec();
+    out_dims[r - 1] = n;
+    if r == 3 {
+        out_dims[0] = batch;
+    }
+    let mut out = FlexTensor::empty(Shape::from(out_dims), DType::F32);
+    let (sa, sb) = (Strides::of(lhs), Strides::of(rhs));
+    let (da, db) = (lhs.storage::<f32>(), rhs.storage::<f32>());
+    let per_matrix = m.saturating_mul(n).saturating_mul(k);
+    let one = |c: &mut [f32], z: usize, parallelism: gemm::Parallelism| {
+        // SAFETY: `c` is one [m, n] row-major matrix; the operand offsets and strides are those
+        // of their Flex layouts, which address elements inside their storage for every index
+        // below their shapes (burn's own matmul reads them the same way).
+        unsafe {
+            let pa = da.as_ptr().offset(sa.offset as isize + z as isize * sa.batch);
+            let pb = db.as_ptr().offset(sb.offset as isize + z as isize * sb.batch);
+            gemm::gemm(
+                m,
+                n,
+                k,
+                c.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                pa,
+                sa.col,
+                sa.row,
+                pb,
+                sb.col,
+                sb.row,
+                0.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+    };
+    let c = out.storage_mut::<f32>();
+    if per_matrix >= THREAD_MIN_OPS {
+        for (z, cz) in c.chunks_mut(m * n).enumerate() {
+            one(cz, z, gemm::Parallelism::Rayon(0));
+        }
+    } else if batch > 1 && batch.saturating_mul(per_matrix) >= THREAD_MIN_OPS {
+        c.par_chunks_mut(m * n)
+            .enumerate()
+            .for_each(|(z, cz)| one(cz, z, gemm::Parallelism::None));
+    } else {
+        for (z, cz) in c.chunks_mut(m * n).enumerate() {
+            one(cz, z, gemm::Parallelism::None);
+        }
+    }
+    Some(out)
+}
