@@ -82,34 +82,3 @@ pub async fn read_f32<const D: usize>(t: Tensor<D>) -> LabResult<Vec<f32>> {
         .try_into_vec::<f32>()
         .map_err(|e| LabError::Backend(format!("read-back conversion failed: {e:?}")))
 }
-
-/// `f` over `items`, the results in the items' order. On the native CPU backend the items run on
-/// rayon's pool, a wave of one per thread at a time (bounding memory to one result per thread);
-/// elsewhere one by one (wasm has one thread; a GPU queue gains nothing from host threads). The
-/// result of each item does not depend on which thread ran it, so a caller that combines the
-/// results in order gets the bits of a sequential run (tests/hessian.rs).
-pub fn map_in_order<T: Sync, R: Send>(
-    device: &Device,
-    items: &[T],
-    f: impl Fn(usize, &T) -> R + Sync,
-    mut consume: impl FnMut(R),
-) {
-    #[cfg(not(target_arch = "wasm32"))]
-    if matches!(device.as_dispatch(), burn::backend::DispatchDevice::Flex(_)) {
-        use rayon::prelude::*;
-        let wave = rayon::current_num_threads().max(1);
-        for (w, group) in items.chunks(wave).enumerate() {
-            let results: Vec<R> = group
-                .par_iter()
-                .enumerate()
-                .map(|(i, item)| f(w * wave + i, item))
-                .collect();
-            results.into_iter().for_each(&mut consume);
-        }
-        return;
-    }
-    let _ = device;
-    for (i, item) in items.iter().enumerate() {
-        consume(f(i, item));
-    }
-}

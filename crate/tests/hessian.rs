@@ -221,39 +221,6 @@ fn block_hessian_over_several_chunks_with_a_mask() {
     );
 }
 
-/// Natively the chunks of a product run on several threads (backend::map_in_order) and are
-/// summed in chunk order: the bits must not depend on the thread count. 7000 rows: 4 chunks,
-/// so a wave of 3 threads leaves one chunk for a second wave.
-#[test]
-fn products_over_chunks_do_not_depend_on_the_thread_count() {
-    let t = tiny(Activation::Relu, vec![0.3, 0.5], 7000, 8);
-    let device = cpu_device();
-    let model = Mlp::from_host(&t.cfg, &t.params, &device);
-    let data = DeviceData::upload(&t.data, &device);
-    assert_eq!(data.chunks.len(), 4);
-    let dim = Span::All.dim(&t.cfg.widths);
-    let mut rng = stream(3, Stream::Directions);
-    let directions: Vec<Vec<f64>> = (0..3)
-        .map(|_| (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect())
-        .collect();
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            pollster::block_on(hvp(&model, &data, &t.masks, Span::All, &directions)).unwrap()
-        })
-    };
-    let one = run(1);
-    for threads in [2, 3] {
-        assert!(
-            run(threads) == one,
-            "products on {threads} threads differ from one thread's"
-        );
-    }
-}
-
 #[test]
 fn lanczos_on_the_hessian_finds_the_dense_top_eigenvalues() {
     let t = tiny(Activation::Tanh, vec![0.0, 0.0], 7, 21);

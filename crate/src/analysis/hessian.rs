@@ -177,18 +177,12 @@ fn hvp_batch(
     let k = directions.len();
     let widths = &model.config.widths;
     let (leaves, tangents) = split_directions(model, span, directions, &device);
-    let starts: Vec<usize> = data
-        .chunks
-        .iter()
-        .scan(0, |row0, (x, _)| {
-            let start = *row0;
-            *row0 += x.dims()[0];
-            Some(start)
-        })
-        .collect();
-    let chunk_product = |c: usize, (x, y): &(Tensor<2>, Tensor<2>)| -> LabResult<Tensor<2>> {
+    let mut total: Option<Tensor<2>> = None;
+    let mut row0 = 0;
+    for (x, y) in &data.chunks {
         let rows = x.dims()[0];
-        let chunk_masks = slice_masks(masks, k, widths, (starts[c], rows, data.len), &device)?;
+        let chunk_masks = slice_masks(masks, k, widths, (row0, rows, data.len), &device)?;
+        row0 += rows;
         let layers: Vec<TangentLayer> = model
             .layers
             .iter()
@@ -234,18 +228,13 @@ fn hvp_batch(
                 }
             }
         }
-        Ok(Tensor::cat(parts, 1))
-    };
-    // Chunks may run on several threads (native CPU); the sum follows the chunks' order.
-    let mut total: Option<LabResult<Tensor<2>>> = None;
-    crate::backend::map_in_order(&device, &data.chunks, chunk_product, |chunk| {
-        total = Some(match (total.take(), chunk) {
-            (Some(Ok(t)), Ok(c)) => Ok(t + c),
-            (Some(Err(e)), _) | (_, Err(e)) => Err(e),
-            (None, Ok(c)) => Ok(c),
+        let chunk = Tensor::cat(parts, 1);
+        total = Some(match total {
+            Some(t) => t + chunk,
+            None => chunk,
         });
-    });
-    total.unwrap_or_else(|| Err(LabError::Config("the Hessian needs at least one data row".into())))
+    }
+    total.ok_or_else(|| LabError::Config("the Hessian needs at least one data row".into()))
 }
 
 type LayerPair = Option<(Tensor<3>, Tensor<3>)>;
