@@ -1,7 +1,8 @@
 //! `matmul(a, b)`: the lab's matrix product (2-D, or a batch of them), one backend-extension op
 //! for every backend. On a wgpu device it launches `matmul.wgsl` (matmul_wgpu.rs); on the CPU
-//! backend it is burn's `float_matmul` (natively the same gemm on all cores, matmul_cpu.rs); under autodiff its backward is two more calls of the
-//! same op (matmul_backward.rs), so training and HVPs run on the kernel in both directions.
+//! backend it is burn's `float_matmul` (natively the same gemm on all cores, matmul_cpu.rs);
+//! under autodiff its backward is two more calls of the same op (matmul_backward.rs), so
+//! training and HVPs run on the kernel in both directions.
 
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;

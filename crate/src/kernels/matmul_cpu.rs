@@ -72,8 +72,12 @@ pub(super) fn threaded_f32(lhs: &FlexTensor, rhs: &FlexTensor) -> Option<FlexTen
         // of their Flex layouts, which address elements inside their storage for every index
         // below their shapes (burn's own matmul reads them the same way).
         unsafe {
-            let pa = da.as_ptr().offset(sa.offset as isize + z as isize * sa.batch);
-            let pb = db.as_ptr().offset(sb.offset as isize + z as isize * sb.batch);
+            let pa = da
+                .as_ptr()
+                .offset(sa.offset as isize + z as isize * sa.batch);
+            let pb = db
+                .as_ptr()
+                .offset(sb.offset as isize + z as isize * sb.batch);
             gemm::gemm(
                 m,
                 n,

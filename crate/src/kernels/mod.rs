@@ -2,7 +2,7 @@
 //! README "WebGPU in Chrome"), ~0.4 GFLOP/s on SwiftShader against ~3.7 for a register-blocked
 //! WGSL kernel in the same page; this module routes the lab's dense products through such a
 //! kernel on wgpu devices via burn's backend-extension API, and through burn's own matmul on the
-//! CPU backend (bit for bit what `Tensor::matmul` gives there).
+//! CPU backend (bit for bit what `Tensor::matmul` gives there; natively threaded, matmul_cpu.rs).
 
 mod cubek_matmul;
 mod matmul;

@@ -34,7 +34,7 @@ mod train;
 /// burn's CPU backend allocates a fresh buffer for every op's result; glibc's malloc serves
 /// blocks past 128 KiB-32 MiB with mmap and returns them on free, so every activation of a
 /// 10000-row Hessian pass paid page faults (11 of 31 s in the kernel, `bench-hessian`).
-/// mimalloc keeps freed pages for reuse: the dense block's HVPs 24 -> 12 s (README).
+/// mimalloc keeps freed pages for reuse: the dense block's HVPs 24 -> 14 s (README).
 #[cfg(not(target_arch = "wasm32"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
