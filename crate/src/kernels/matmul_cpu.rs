@@ -54,8 +54,10 @@ pub(super) fn threaded_f32(lhs: &FlexTensor, rhs: &FlexTensor) -> Option<FlexTen
         return None;
     }
     let (m, k, n) = (a[r - 2], a[r - 1], b[r - 1]);
+    // `kernels::matmul` checked the batches: equal, or one of them 1.
     let batch = if r == 3 { a[0].max(b[0]) } else { 1 };
-    if m == 0 || n == 0 || k == 0 {
+    let empty_batch = r == 3 && (a[0] == 0 || b[0] == 0);
+    if m == 0 || n == 0 || k == 0 || empty_batch {
         return None;
     }
     let mut out_dims = a.to_vec();
