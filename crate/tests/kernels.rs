@@ -54,7 +54,8 @@ fn cpu_product_bits_do_not_depend_on_threads() {
         (m3(167, 300, 50), m3(1, 50, 50)),
         (m3(3, 256, 300), m3(3, 300, 200)),
     ];
-    let mut runs: Vec<(String, Vec<f32>, Box<dyn Fn() -> Vec<f32> + Send + Sync>)> = Vec::new();
+    type Run = (String, Vec<f32>, Box<dyn Fn() -> Vec<f32> + Send + Sync>);
+    let mut runs: Vec<Run> = Vec::new();
     for (a, b) in pairs2 {
         let burns = pollster::block_on(read_f32(a.clone().matmul(b.clone()))).unwrap();
         let label = format!("{:?} x {:?}", a.dims(), b.dims());
@@ -73,7 +74,7 @@ fn cpu_product_bits_do_not_depend_on_threads() {
             .build()
             .unwrap();
         for (label, burns, ours) in &runs {
-            let got = pool.install(|| ours());
+            let got = pool.install(ours);
             assert!(
                 &got == burns,
                 "{label} on {threads} threads differs from burn's product"
