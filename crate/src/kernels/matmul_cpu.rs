@@ -11,8 +11,10 @@
 //! burn's single-threaded matmul with 1, 2 and 3 threads (tests/kernels.rs).
 
 use burn::backend::flex::FlexTensor;
-use burn::tensor::{DType, Shape};
+use burn::tensor::DType;
 use rayon::prelude::*;
+
+use super::matmul::product_shape;
 
 /// Multiply-adds below which one thread is faster than waking others (burn-flex's own threshold
 /// for threading a single product).
@@ -54,18 +56,14 @@ pub(super) fn threaded_f32(lhs: &FlexTensor, rhs: &FlexTensor) -> Option<FlexTen
         return None;
     }
     let (m, k, n) = (a[r - 2], a[r - 1], b[r - 1]);
-    // `kernels::matmul` checked the batches: equal, or one of them 1.
-    let batch = if r == 3 { a[0].max(b[0]) } else { 1 };
     let empty_batch = r == 3 && (a[0] == 0 || b[0] == 0);
     if m == 0 || n == 0 || k == 0 || empty_batch {
         return None;
     }
-    let mut out_dims = a.to_vec();
-    out_dims[r - 1] = n;
-    if r == 3 {
-        out_dims[0] = batch;
-    }
-    let mut out = FlexTensor::empty(Shape::from(out_dims), DType::F32);
+    // `kernels::matmul` checked the batches: equal, or one of them 1.
+    let shape = product_shape(a, b);
+    let batch = if r == 3 { shape[0] } else { 1 };
+    let mut out = FlexTensor::empty(shape, DType::F32);
     let (sa, sb) = (Strides::of(lhs), Strides::of(rhs));
     let (da, db) = (lhs.storage::<f32>(), rhs.storage::<f32>());
     let per_matrix = m.saturating_mul(n).saturating_mul(k);
@@ -104,17 +102,21 @@ pub(super) fn threaded_f32(lhs: &FlexTensor, rhs: &FlexTensor) -> Option<FlexTen
         }
     };
     let c = out.storage_mut::<f32>();
-    if per_matrix >= THREAD_MIN_OPS {
-        for (z, cz) in c.chunks_mut(m * n).enumerate() {
-            one(cz, z, gemm::Parallelism::Rayon(0));
-        }
-    } else if batch > 1 && batch.saturating_mul(per_matrix) >= THREAD_MIN_OPS {
+    let small_batch = per_matrix < THREAD_MIN_OPS
+        && batch > 1
+        && batch.saturating_mul(per_matrix) >= THREAD_MIN_OPS;
+    if small_batch {
         c.par_chunks_mut(m * n)
             .enumerate()
             .for_each(|(z, cz)| one(cz, z, gemm::Parallelism::None));
     } else {
+        let parallelism = if per_matrix >= THREAD_MIN_OPS {
+            gemm::Parallelism::Rayon(0)
+        } else {
+            gemm::Parallelism::None
+        };
         for (z, cz) in c.chunks_mut(m * n).enumerate() {
-            one(cz, z, gemm::Parallelism::None);
+            one(cz, z, parallelism);
         }
     }
     Some(out)
