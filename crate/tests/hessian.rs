@@ -221,6 +221,30 @@ fn block_hessian_over_several_chunks_with_a_mask() {
     );
 }
 
+/// The operator keeps its forward pass and gradient between products; masks swapped in between
+/// must be used, not the pass built under the old ones.
+#[test]
+fn operator_follows_masks_swapped_between_products() {
+    let masked = tiny(Activation::Tanh, vec![0.4, 0.2], 7, 21);
+    let plain = tiny(Activation::Tanh, vec![0.0, 0.0], 7, 21);
+    assert_eq!(masked.params.flatten(), plain.params.flatten());
+    assert_eq!(masked.data.features, plain.data.features);
+    let device = cpu_device();
+    let model = Mlp::from_host(&masked.cfg, &masked.params, &device);
+    let data = DeviceData::upload(&masked.data, &device);
+    let all: Vec<usize> = (0..masked.cfg.param_count()).collect();
+    let mut op = HessianOperator::new(&model, &data, Span::All);
+    for (masks, reference, what) in [
+        (Vec::new(), &plain, "no mask"),
+        (masked.masks.clone(), &masked, "masks set after a product"),
+        (Vec::new(), &plain, "masks taken away again"),
+    ] {
+        op.masks = masks;
+        let (dense, _) = pollster::block_on(to_dense(&mut op, 16, &mut Silent, "")).unwrap();
+        assert_close(&dense, &reference.dense_oracle(&all), what);
+    }
+}
+
 #[test]
 fn lanczos_on_the_hessian_finds_the_dense_top_eigenvalues() {
     let t = tiny(Activation::Tanh, vec![0.0, 0.0], 7, 21);

@@ -37,7 +37,7 @@ fn cpu_product_is_burns_matmul_bit_for_bit() {
 
 /// Natively the CPU product runs on all cores (kernels/matmul_cpu.rs): its bits must not depend
 /// on the thread count, and must equal burn's single-threaded product. Shapes of the Hessian
-/// benchmark's passes: one threaded product, a transposed (weight-gradient) operand, a batch of
+/// benchmark's passes: threaded products, a transposed (weight-gradient) operand, a batch of
 /// small products run one per thread, a batch of threaded ones, and one too small to thread.
 #[test]
 fn cpu_product_bits_do_not_depend_on_threads() {
@@ -48,6 +48,8 @@ fn cpu_product_bits_do_not_depend_on_threads() {
     let pairs2 = [
         (m2(2048, 784), m2(784, 50)),
         (m2(2048, 784).transpose(), m2(2048, 50)),
+        // A hidden layer's product in the HVP pass: threaded, just above the threshold.
+        (m2(2048, 50), m2(50, 50)),
         (m2(33, 70), m2(70, 9)),
     ];
     let pairs3 = [

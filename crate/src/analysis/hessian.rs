@@ -1,27 +1,20 @@
 //! Exact Hessian-vector products of the MLP's mean cross-entropy (paper 000 Sec. 3.4.2 and 3.5,
-//! paper 001 eq. 18 all need H), without double backward, which burn lacks.
+//! paper 001 eq. 18 all need H), without double backward, which burn lacks: Pearlmutter's
+//! R-operator through a hand-written backward pass (`hvp_pass`), no autodiff graph.
 //!
-//! Reverse-over-forward: a hand-written tangent (JVP) pass carries, next to every activation h, its
-//! directional derivative ḣ along a direction v = (V_l, c_l):
-//!   ż_l = ḣ_{l-1} W_l + h_{l-1} V_l + c_l,   ḣ_l = act'(z_l) ⊙ ż_l ⊙ m_l,
-//! and at the logits  L̇ = (1/n) Σ_rows (softmax(z_L) - y) · ż_L  =  ∇L(θ) · v.
-//! That scalar is an ordinary differentiable function of θ (burn tracks h, z and softmax), so one
-//! first-order backward gives ∇_θ(∇L · v) = H v. ReLU's act' is the step 1[z > 0], a constant for
-//! autodiff (its derivative is 0 almost everywhere, which is exact); tanh's is 1 - tanh², tracked.
-//! A dropout mask, when given, is held fixed: the Hessian is that of the masked loss.
-//!
-//! Many directions at once: the weights that receive gradients are replicated K times as
-//! [K, in, out] autodiff leaves, so one backward yields K separate products H v_k (a single
-//! shared leaf would only give Σ_k H v_k). Data rows go through in the evaluation chunks and the
-//! per-chunk products are summed on the device: one read-back per batch of directions.
+//! Many directions at once: every tangent quantity carries the batch of K directions in its
+//! leading dimension, so one pass over the data yields K products. The direction-free part (the
+//! forward pass and the ordinary gradient) is computed once per operator and masks and reused
+//! for every later batch. Data rows go through in the evaluation chunks and the per-chunk
+//! products are summed on the device: one read-back per batch of directions.
 
-use burn::tensor::{activation, Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
+use super::hvp_pass::{products, products_once, LayerDirections, Linearisation};
 use super::noise::Block;
 use crate::backend::read_f32;
 use crate::error::{LabError, LabResult};
-use crate::kernels::matmul;
-use crate::model::{Activation, HostParams, Mlp};
+use crate::model::{HostParams, Mlp};
 use crate::train::eval::DeviceData;
 
 /// Which parameters the Hessian is taken over; directions and products are flat vectors in this
@@ -77,8 +70,14 @@ pub async fn hvp(
     span: Span,
     directions: &[Vec<f64>],
 ) -> LabResult<Vec<Vec<f64>>> {
-    let widths = &model.config.widths;
-    let dim = span.dim(widths);
+    let mut op = HessianOperator::new(model, data, span);
+    op.masks = masks.to_vec();
+    crate::linalg::LinearOperator::apply(&mut op, directions).await
+}
+
+/// Directions of the span's length, over a block the model has.
+fn validate(model: &Mlp, span: Span, directions: &[Vec<f64>]) -> LabResult<()> {
+    let dim = span.dim(&model.config.widths);
     if let Some(bad) = directions.iter().position(|v| v.len() != dim) {
         return Err(LabError::Config(format!(
             "direction {bad} has length {}, the span has {dim} parameters",
@@ -88,12 +87,33 @@ pub async fn hvp(
     if let Span::Block(b) = span {
         b.validate(&model.config)?;
     }
-    let capacity = batch_capacity(widths, data);
-    let mut out = Vec::with_capacity(directions.len());
-    for batch in directions.chunks(capacity) {
-        out.extend(hvp_masked_batch(model, data, MaskSet::Shared(masks), span, batch).await?);
+    Ok(())
+}
+
+/// The masks of chunk `i` of `data` as device tensors, for the forward pass.
+fn chunk_masks<'d>(
+    data: &'d DeviceData,
+    masks: MaskSet<'d>,
+    k: usize,
+    widths: &'d [usize],
+    device: &'d Device,
+) -> impl FnMut(usize) -> LabResult<Vec<Option<Tensor<3>>>> + 'd {
+    let mut row0 = 0;
+    move |i| {
+        let rows = data.chunks[i].0.dims()[0];
+        let m = slice_masks(masks, k, widths, (row0, rows, data.len), device);
+        row0 += rows;
+        m
     }
-    Ok(out)
+}
+
+/// Read back [K, dim] products as one f64 vector per direction.
+async fn read_rows(products: Tensor<2>, dim: usize) -> LabResult<Vec<Vec<f64>>> {
+    let flat = read_f32(products).await?;
+    Ok(flat
+        .chunks(dim)
+        .map(|r| r.iter().map(|&x| x as f64).collect())
+        .collect())
 }
 
 /// The dropout masks of one batched pass, host-side, one entry per hidden layer (None: no mask).
@@ -106,7 +126,6 @@ pub enum MaskSet<'m> {
 }
 
 /// One batch (at most `batch_capacity` directions) of exact products under `masks`, read back.
-/// Callers validate the directions' length and the span first, as `hvp` does.
 pub async fn hvp_masked_batch(
     model: &Mlp,
     data: &DeviceData,
@@ -114,13 +133,14 @@ pub async fn hvp_masked_batch(
     span: Span,
     directions: &[Vec<f64>],
 ) -> LabResult<Vec<Vec<f64>>> {
-    let dim = span.dim(&model.config.widths);
-    let products = hvp_batch(model, data, masks, span, directions)?;
-    let flat = read_f32(products).await?;
-    Ok(flat
-        .chunks(dim)
-        .map(|r| r.iter().map(|&x| x as f64).collect())
-        .collect())
+    validate(model, span, directions)?;
+    let device = model.layers[0].weight.device();
+    let widths = &model.config.widths;
+    let tangents = split_directions(model, span, directions, &device);
+    let k = directions.len();
+    let masks = chunk_masks(data, masks, k, widths, &device);
+    let products = products_once(model, &data.chunks, data.len, masks, &tangents)?;
+    read_rows(products, span.dim(widths)).await
 }
 
 /// The Hessian of the loss on `data` (fixed masks, possibly none) over `span`, as an operator.
@@ -131,6 +151,9 @@ pub struct HessianOperator<'a> {
     pub span: Span,
     /// Products computed so far (a cost measure for progress and benchmarks).
     pub products: usize,
+    /// The linearisation at `masks` as they were when it was built: reused while they stay the
+    /// same (callers may swap `masks` between applications).
+    cached: Option<(Vec<Option<Vec<f32>>>, Linearisation)>,
 }
 
 impl<'a> HessianOperator<'a> {
@@ -141,6 +164,7 @@ impl<'a> HessianOperator<'a> {
             masks: Vec::new(),
             span,
             products: 0,
+            cached: None,
         }
     }
 }
@@ -151,149 +175,63 @@ impl crate::linalg::LinearOperator for HessianOperator<'_> {
     }
 
     async fn apply(&mut self, vs: &[Vec<f64>]) -> LabResult<Vec<Vec<f64>>> {
-        self.products += vs.len();
-        hvp(self.model, self.data, &self.masks, self.span, vs).await
-    }
-}
-
-/// One layer as the tangent pass sees it: weights [1 or K, in, out], bias [1 or K, 1, out], and the
-/// direction's components [K, ...] where the span covers the layer.
-struct TangentLayer {
-    w: Tensor<3>,
-    b: Tensor<3>,
-    dw: Option<Tensor<3>>,
-    db: Option<Tensor<3>>,
-}
-
-/// [K, dim] products for one batch of directions, summed over the data chunks, on the device.
-fn hvp_batch(
-    model: &Mlp,
-    data: &DeviceData,
-    masks: MaskSet<'_>,
-    span: Span,
-    directions: &[Vec<f64>],
-) -> LabResult<Tensor<2>> {
-    let device = model.layers[0].weight.device();
-    let k = directions.len();
-    let widths = &model.config.widths;
-    let (leaves, tangents) = split_directions(model, span, directions, &device);
-    let mut total: Option<Tensor<2>> = None;
-    let mut row0 = 0;
-    for (x, y) in &data.chunks {
-        let rows = x.dims()[0];
-        let chunk_masks = slice_masks(masks, k, widths, (row0, rows, data.len), &device)?;
-        row0 += rows;
-        let layers: Vec<TangentLayer> = model
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(l, layer)| {
-                let (w, b) = match &leaves[l] {
-                    Some((w, b)) => (w.clone(), b.clone()),
-                    None => (
-                        layer.weight.clone().unsqueeze::<3>(),
-                        layer.bias.clone().unsqueeze::<3>(),
-                    ),
-                };
-                let (dw, db) = match &tangents[l] {
-                    Some((dw, db)) => (Some(dw.clone()), db.clone()),
-                    None => (None, None),
-                };
-                TangentLayer { w, b, dw, db }
-            })
-            .collect();
-        // Chunk sums weighted to the mean over all rows: L̇ = (1/N) Σ_rows.
-        let directional = directional_derivative(
-            &layers,
-            model.config.activation,
-            x.clone(),
-            y.clone(),
-            &chunk_masks,
-            data.len,
-        )?;
-        let grads = directional.backward();
-        let mut parts: Vec<Tensor<2>> = Vec::new();
-        for (l, leaf) in leaves.iter().enumerate() {
-            if let Some((w, b)) = leaf {
-                let (fi, fo) = (widths[l], widths[l + 1]);
-                let gw = w
-                    .grad(&grads)
-                    .unwrap_or_else(|| Tensor::zeros([k, fi, fo], &device));
-                parts.push(gw.reshape([k, fi * fo]));
-                if matches!(span, Span::All) {
-                    let gb = b
-                        .grad(&grads)
-                        .unwrap_or_else(|| Tensor::zeros([k, 1, fo], &device));
-                    parts.push(gb.reshape([k, fo]));
-                }
-            }
+        let (model, span) = (self.model, self.span);
+        validate(model, span, vs)?;
+        let widths = &model.config.widths;
+        if self.cached.as_ref().is_none_or(|(m, _)| *m != self.masks) {
+            let device = model.layers[0].weight.device();
+            let masks = chunk_masks(self.data, MaskSet::Shared(&self.masks), 1, widths, &device);
+            let lin = Linearisation::new(model, &self.data.chunks, self.data.len, masks)?;
+            self.cached = Some((self.masks.clone(), lin));
         }
-        let chunk = Tensor::cat(parts, 1);
-        total = Some(match total {
-            Some(t) => t + chunk,
-            None => chunk,
-        });
+        let lin = &self.cached.as_ref().expect("built above").1;
+        let device = model.layers[0].weight.device();
+        let mut out = Vec::with_capacity(vs.len());
+        for batch in vs.chunks(batch_capacity(widths, self.data)) {
+            let tangents = split_directions(model, span, batch, &device);
+            out.extend(read_rows(products(model, lin, &tangents)?, span.dim(widths)).await?);
+        }
+        self.products += vs.len();
+        Ok(out)
     }
-    total.ok_or_else(|| LabError::Config("the Hessian needs at least one data row".into()))
 }
 
-type LayerPair = Option<(Tensor<3>, Tensor<3>)>;
-
-/// Replicated autodiff leaves for the spanned layers, and the directions as per-layer tensors.
+/// The directions as per-layer tensors (V_l [K, in, out], c_l [K, 1, out] when the span holds
+/// biases), None for layers outside the span.
 fn split_directions(
     model: &Mlp,
     span: Span,
     directions: &[Vec<f64>],
     device: &Device,
-) -> (Vec<LayerPair>, Vec<Option<(Tensor<3>, Option<Tensor<3>>)>>) {
+) -> LayerDirections {
     let k = directions.len();
     let widths = &model.config.widths;
+    let gather = |start: usize, len: usize| -> Vec<f32> {
+        directions
+            .iter()
+            .flat_map(|v| v[start..start + len].iter().map(|&x| x as f32))
+            .collect()
+    };
     let mut offset = 0;
-    let mut leaves = Vec::new();
-    let mut tangents = Vec::new();
-    for (l, layer) in model.layers.iter().enumerate() {
-        if !span.covers(l) {
-            leaves.push(None);
-            tangents.push(None);
-            continue;
-        }
-        let (fi, fo) = (widths[l], widths[l + 1]);
-        let w = layer
-            .weight
-            .clone()
-            .unsqueeze::<3>()
-            .repeat_dim(0, k)
-            .autodiff()
-            .require_grad();
-        let b = layer
-            .bias
-            .clone()
-            .reshape([1, 1, fo])
-            .repeat_dim(0, k)
-            .autodiff()
-            .require_grad();
-        leaves.push(Some((w, b)));
-        let gather = |start: usize, len: usize| -> Vec<f32> {
-            directions
-                .iter()
-                .flat_map(|v| v[start..start + len].iter().map(|&x| x as f32))
-                .collect()
-        };
-        let dw = Tensor::from_data(
-            TensorData::new(gather(offset, fi * fo), [k, fi, fo]),
-            device,
-        );
-        offset += fi * fo;
-        let db = if matches!(span, Span::All) {
-            let db = Tensor::from_data(TensorData::new(gather(offset, fo), [k, 1, fo]), device);
-            offset += fo;
-            Some(db)
-        } else {
-            None
-        };
-        tangents.push(Some((dw, db)));
-    }
-    (leaves, tangents)
+    (0..model.layers.len())
+        .map(|l| {
+            if !span.covers(l) {
+                return None;
+            }
+            let (fi, fo) = (widths[l], widths[l + 1]);
+            let dw = Tensor::from_data(
+                TensorData::new(gather(offset, fi * fo), [k, fi, fo]),
+                device,
+            );
+            offset += fi * fo;
+            let db = matches!(span, Span::All).then(|| {
+                let db = Tensor::from_data(TensorData::new(gather(offset, fo), [k, 1, fo]), device);
+                offset += fo;
+                db
+            });
+            Some((dw, db))
+        })
+        .collect()
 }
 
 /// The rows [row0, row0 + rows) of each host mask (of `total` rows) as device tensors: [1, rows,
@@ -332,66 +270,6 @@ fn slice_masks(
             )))
         })
         .collect()
-}
-
-/// Σ_k L̇_k on one chunk, each L̇_k the chunk's share of ∇L(θ)·v_k (divided by the total row count).
-fn directional_derivative(
-    layers: &[TangentLayer],
-    act: Activation,
-    x: Tensor<2>,
-    y: Tensor<2>,
-    masks: &[Option<Tensor<3>>],
-    total_rows: usize,
-) -> LabResult<Tensor<1>> {
-    let last = layers.len() - 1;
-    let mut h: Tensor<3> = x.unsqueeze::<3>();
-    let mut dh: Option<Tensor<3>> = None;
-    for (l, layer) in layers.iter().enumerate() {
-        let z = matmul(h.clone(), layer.w.clone()) + layer.b.clone();
-        let terms = [
-            layer.dw.as_ref().map(|dw| matmul(h.clone(), dw.clone())),
-            layer.db.clone(),
-            dh.take().map(|dh| matmul(dh, layer.w.clone())),
-        ];
-        let mut dz: Option<Tensor<3>> = None;
-        for t in terms.into_iter().flatten() {
-            dz = Some(match dz {
-                Some(s) => s + t,
-                None => t,
-            });
-        }
-        if l == last {
-            let dz = dz.ok_or_else(|| {
-                LabError::Config("the direction has no component in any layer".into())
-            })?;
-            let residual = activation::softmax(z, 2) - y.unsqueeze::<3>();
-            return Ok((residual * dz).sum().div_scalar(total_rows as f64));
-        }
-        let (a, slope) = match act {
-            Activation::Relu => {
-                let slope = z.clone().greater_elem(0.0).float();
-                (activation::relu(z), slope)
-            }
-            Activation::Tanh => {
-                let a = activation::tanh(z);
-                let slope = a.clone().mul(a.clone()).neg().add_scalar(1.0);
-                (a, slope)
-            }
-        };
-        let mask = masks.get(l).cloned().flatten();
-        dh = dz.map(|dz| {
-            let d = dz * slope;
-            match &mask {
-                Some(m) => d * m.clone(),
-                None => d,
-            }
-        });
-        h = match &mask {
-            Some(m) => a * m.clone(),
-            None => a,
-        };
-    }
-    unreachable!("the loop returns at the last layer")
 }
 
 /// Central-difference fallback for models without an exact tangent pass:

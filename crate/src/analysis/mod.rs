@@ -8,6 +8,7 @@ pub mod dropout_covariance;
 pub mod expected_hessian;
 pub mod flatness;
 pub mod hessian;
+pub mod hvp_pass;
 pub mod kfac;
 pub mod kfc;
 pub mod landscape;
