@@ -117,14 +117,7 @@ fn linearise_chunk(
     let mut curvature: Vec<Option<Tensor<3>>> = vec![None; last];
     for l in (0..last).rev() {
         let above = grads.last().expect("the output gradient is there").clone();
-        let back = matmul(
-            above,
-            model.layers[l + 1]
-                .weight
-                .clone()
-                .unsqueeze::<3>()
-                .swap_dims(1, 2),
-        );
+        let back = matmul(above, weight_t(model, l + 1));
         curvature[l] = second[l].take().map(|c| c * back.clone());
         grads.push(back * slopes[l].clone());
     }
