@@ -94,3 +94,26 @@ fn mismatched_inner_dimensions_are_refused() {
         Tensor::<2>::zeros([4, 5], &device),
     );
 }
+
+/// Empty products (a batch, m, k or n of 0) give zeros of the product's shape: burn-flex's own
+/// matmul crashes the process (SIGSEGV) on an empty batch broadcast against a batch of 1.
+#[test]
+fn empty_products_give_zeros_of_the_products_shape() {
+    let device = cpu_device();
+    let t = |dims: [usize; 3]| Tensor::<3>::ones(dims, &device);
+    for (a, b, want) in [
+        ([0, 3, 4], [1, 4, 5], [0, 3, 5]),
+        ([1, 3, 4], [0, 4, 5], [0, 3, 5]),
+        ([2, 0, 400], [2, 400, 500], [2, 0, 500]),
+        ([2, 3, 0], [2, 0, 5], [2, 3, 5]),
+        ([2, 3, 4], [2, 4, 0], [2, 3, 0]),
+    ] {
+        let c = matmul(t(a), t(b));
+        assert_eq!(c.dims(), want, "{a:?} x {b:?}");
+        let values = pollster::block_on(read_f32(c)).unwrap();
+        assert!(
+            values.iter().all(|&v| v == 0.0),
+            "{a:?} x {b:?}: {values:?}"
+        );
+    }
+}

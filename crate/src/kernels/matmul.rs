@@ -51,6 +51,14 @@ pub fn matmul<const D: usize>(lhs: Tensor<D>, rhs: Tensor<D>) -> Tensor<D> {
         a[D - 1] == b[D - 2] && batch_ok,
         "matmul: {a:?} x {b:?} has mismatched dimensions"
     );
+    // An empty batch broadcast against a batch of 1 crashes burn-flex 0.22.1's own matmul
+    // (SIGSEGV, [0, 3, 4] x [1, 4, 5]); the product of an empty batch is empty whatever the rest.
+    if D == 3 && (a[0] == 0 || b[0] == 0) {
+        let mut shape = a;
+        shape[0] = 0;
+        shape[D - 1] = b[D - 1];
+        return Tensor::zeros(shape, &lhs.device());
+    }
     Tensor::from_dispatch(Dispatch::lab_matmul(
         lhs.into_dispatch(),
         rhs.into_dispatch(),
