@@ -178,14 +178,13 @@ impl crate::linalg::LinearOperator for HessianOperator<'_> {
         let (model, span) = (self.model, self.span);
         validate(model, span, vs)?;
         let widths = &model.config.widths;
+        let device = model.layers[0].weight.device();
         if self.cached.as_ref().is_none_or(|(m, _)| *m != self.masks) {
-            let device = model.layers[0].weight.device();
             let masks = chunk_masks(self.data, MaskSet::Shared(&self.masks), 1, widths, &device);
             let lin = Linearisation::new(model, &self.data.chunks, self.data.len, masks)?;
             self.cached = Some((self.masks.clone(), lin));
         }
         let lin = &self.cached.as_ref().expect("built above").1;
-        let device = model.layers[0].weight.device();
         let mut out = Vec::with_capacity(vs.len());
         for batch in vs.chunks(batch_capacity(widths, self.data)) {
             let tangents = split_directions(model, span, batch, &device);

@@ -83,8 +83,7 @@ fn linearise_chunk(
     let mut logits = None;
     for (l, layer) in model.layers.iter().enumerate() {
         let h = inputs[l].clone();
-        let z = matmul(h, layer.weight.clone().unsqueeze::<3>())
-            + layer.bias.clone().reshape([1, 1, -1]);
+        let z = matmul(h, weight(model, l)) + layer.bias.clone().reshape([1, 1, -1]);
         if l == last {
             logits = Some(z);
             break;
@@ -189,12 +188,14 @@ pub fn products_once(
     total.ok_or_else(|| LabError::Config("the Hessian needs at least one data row".into()))
 }
 
+/// W_l as a batch of one, [1, in, out], to broadcast against [K, rows, in].
+fn weight(model: &Mlp, l: usize) -> Tensor<3> {
+    model.layers[l].weight.clone().unsqueeze::<3>()
+}
+
+/// W_lᵀ as a batch of one, [1, out, in].
 fn weight_t(model: &Mlp, l: usize) -> Tensor<3> {
-    model.layers[l]
-        .weight
-        .clone()
-        .unsqueeze::<3>()
-        .swap_dims(1, 2)
+    weight(model, l).swap_dims(1, 2)
 }
 
 fn sum_some(terms: impl IntoIterator<Item = Option<Tensor<3>>>) -> Option<Tensor<3>> {
@@ -218,9 +219,7 @@ fn chunk_products(
             None => (None, None),
         };
         let z = sum_some([
-            dh[l]
-                .clone()
-                .map(|d| matmul(d, model.layers[l].weight.clone().unsqueeze::<3>())),
+            dh[l].clone().map(|d| matmul(d, weight(model, l))),
             v.map(|v| matmul(c.inputs[l].clone(), v.clone())),
             cb.cloned(),
         ])
