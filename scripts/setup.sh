@@ -38,6 +38,11 @@ if [ ! -d /usr/share/datasets/fashion-mnist ]; then
   apt_install dataset-fashion-mnist || log "Fashion-MNIST unavailable: the page will offer MNIST and your own files"
 fi
 
+if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+  log "installing Mesa's Vulkan drivers (lavapipe: the native wgpu tests run on it)"
+  apt_install mesa-vulkan-drivers || log "Vulkan drivers unavailable: tests/wgpu_native.rs will fail"
+fi
+
 if [ "${1:-}" = "--browser" ]; then
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     log "installing Chromium and ChromeDriver"

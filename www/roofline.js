@@ -27,8 +27,8 @@ async function setup(device, pipeline, m, k, n) {
   const b = random(k * n, 2);
   const c = device.createBuffer({ size: m * n * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
   // The kernel's info: m, n, k, A's row and depth strides, B's depth and column strides, batch
-  // strides (one row-major matrix each).
-  const info = storage(new Uint32Array([m, n, k, k, 1, n, 1, 0, 0]));
+  // strides (one row-major matrix each), one entry per sum and one batch entry.
+  const info = storage(new Uint32Array([m, n, k, k, 1, n, 1, 0, 0, 1, 1]));
   const bind = device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
     entries: [storage(a), storage(b), c, info].map((buffer, binding) => ({ binding, resource: { buffer } })),

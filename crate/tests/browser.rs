@@ -13,6 +13,8 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+#[path = "common/conv_oracle.rs"]
+mod conv_oracle;
 #[path = "common/matmul_oracle.rs"]
 mod matmul_oracle;
 
@@ -582,5 +584,18 @@ async fn matmul_on_webgpu_and_cpu_equals_an_f64_product_for_awkward_shapes() {
     for (label, device) in [("webgpu", gpu), ("cpu", cpu_device())] {
         matmul_oracle::products_match_f64(&device, label, true).await;
         matmul_oracle::gradients_match_f64(&device, label).await;
+    }
+}
+
+/// The lab's convolution (`kernels::conv2d`: im2col products through the WGSL kernels on WebGPU,
+/// burn's convolution on the CPU), which the conv nets run on, against a direct f64
+/// convolution and its closed-form gradients (common/conv_oracle.rs): 1x1 to 5x5 kernels,
+/// strides 1 and 2, padding, odd and non-square images, more channels than a tile, and a batch
+/// split into two im2col chunks.
+#[wasm_bindgen_test]
+async fn convolutions_on_webgpu_and_cpu_equal_an_f64_convolution() {
+    let gpu = webgpu_device().await.expect("WebGPU adapter");
+    for (label, device) in [("webgpu", gpu), ("cpu", cpu_device())] {
+        conv_oracle::convolutions_match_f64(&device, label, true).await;
     }
 }

@@ -1,9 +1,11 @@
-//! The lab's matmul op on the CPU backend: products and autodiff gradients against f64 closed
-//! forms (common/matmul_oracle.rs; the browser test runs the same checks on WebGPU's kernel),
-//! and bit-identity with burn's own matmul there, so routing the layers through it changed no
-//! CPU number.
+//! The lab's matmul and convolution ops on the CPU backend: products, convolutions and autodiff
+//! gradients against f64 closed forms (common/matmul_oracle.rs, common/conv_oracle.rs; the
+//! browser test runs the same checks on WebGPU's kernels), and bit-identity with burn's own
+//! matmul there, so routing the layers through it changed no CPU number.
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "common/conv_oracle.rs"]
+mod conv_oracle;
 #[path = "common/matmul_oracle.rs"]
 mod matmul_oracle;
 
@@ -23,6 +25,15 @@ fn cpu_products_match_f64() {
 #[test]
 fn cpu_gradients_match_f64() {
     pollster::block_on(matmul_oracle::gradients_match_f64(&cpu_device(), "cpu"));
+}
+
+#[test]
+fn cpu_convolutions_match_f64() {
+    pollster::block_on(conv_oracle::convolutions_match_f64(
+        &cpu_device(),
+        "cpu",
+        true,
+    ));
 }
 
 #[test]

@@ -3,37 +3,19 @@
 //! empty products, indices past u32, more than 65 535 workgroups a side) goes to burn's matmul.
 
 use burn::backend::ops::FloatTensorOps;
-use burn::backend::wgpu::{
-    into_contiguous, CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
-};
-use burn::cubecl::prelude::KernelId;
+use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeTensor, SourceKernel};
 use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Shape};
 
 use super::matmul::product_shape;
+use super::wgsl::MATMUL;
 use super::LabMatmul;
 
 /// Rows and columns of C one workgroup computes (matmul.wgsl).
 const TILE: usize = 64;
 /// WebGPU's guaranteed `maxComputeWorkgroupsPerDimension`.
 const MAX_GROUPS: usize = 65_535;
-
-struct MatmulKernel;
-
-impl KernelSource for MatmulKernel {
-    fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(include_str!("matmul.wgsl"))
-    }
-
-    fn id(&self) -> KernelId {
-        KernelId::new::<Self>()
-    }
-
-    fn lang(&self) -> &'static str {
-        "wgsl"
-    }
-}
 
 /// One operand as the kernel indexes it: a batch of [rows, cols] matrices with element strides.
 struct Operand {
@@ -92,64 +74,94 @@ pub(super) fn empty_f32(like: &CubeTensor, shape: Shape) -> CubeTensor {
     )
 }
 
+/// How a launch treats the batch: one product per entry, or the entries summed into `parts`
+/// partial products (C_z = Σ_j A_j B_j over consecutive runs of entries; a convolution's weight
+/// gradient sums over its images, and splitting the sum keeps enough workgroups busy).
+#[derive(Clone, Copy)]
+pub(super) enum Batch {
+    Each,
+    Sum { parts: usize },
+}
+
+/// `matmul.wgsl` on the operands as they lie, or `None` when the kernel cannot take them (see
+/// the module doc); the output is contiguous [batch or parts, m, n].
+pub(super) fn launch(lhs: &CubeTensor, rhs: &CubeTensor, mode: Batch) -> Option<CubeTensor> {
+    let rank = lhs.meta.shape().num_dims();
+    let (a, b) = (Operand::of(lhs)?, Operand::of(rhs)?);
+    let batch = a.batch.max(b.batch);
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    let (sums, groups) = match mode {
+        Batch::Each => (1, batch),
+        Batch::Sum { parts } => {
+            let sums = batch.div_ceil(parts.clamp(1, batch.max(1)));
+            (sums, batch.div_ceil(sums))
+        }
+    };
+    let launchable = rank == rhs.meta.shape().num_dims()
+        && (a.batch == b.batch || a.batch == 1 || b.batch == 1)
+        && m.div_ceil(TILE) <= MAX_GROUPS
+        && n.div_ceil(TILE) <= MAX_GROUPS
+        && groups <= MAX_GROUPS
+        && groups * m * n < u32::MAX as usize;
+    if !launchable || m == 0 || n == 0 || k == 0 || batch == 0 {
+        return None;
+    }
+    lhs.assert_is_on_same_device(rhs);
+    let client = lhs.client.clone();
+    let mut shape = product_shape(lhs.meta.shape(), rhs.meta.shape());
+    if rank == 3 {
+        shape[0] = groups;
+    }
+    let output = empty_f32(lhs, shape);
+    let info: Vec<u8> = [
+        m,
+        n,
+        k,
+        a.strides[1],
+        a.strides[2],
+        b.strides[1],
+        b.strides[2],
+        a.strides[0],
+        b.strides[0],
+        sums,
+        batch,
+    ]
+    .iter()
+    .flat_map(|&v| (v as u32).to_le_bytes())
+    .collect();
+    let info = client.create_from_slice(&info);
+    client.launch(
+        Box::new(SourceKernel::new(MATMUL, CubeDim::new_2d(8, 8))),
+        CubeCount::Static(
+            n.div_ceil(TILE) as u32,
+            m.div_ceil(TILE) as u32,
+            groups as u32,
+        ),
+        KernelArguments::new().with_buffers(vec![
+            lhs.handle.clone().binding(),
+            rhs.handle.clone().binding(),
+            output.handle.clone().binding(),
+            info.binding(),
+        ]),
+    );
+    Some(output)
+}
+
+/// A storage-tiled tensor's strides order tiles, not rows: lay it out as rows first.
+pub(super) fn untile(t: CubeTensor) -> CubeTensor {
+    if t.meta.is_tiled() {
+        into_contiguous(t)
+    } else {
+        t
+    }
+}
+
 impl LabMatmul for CubeBackend {
     fn lab_matmul(lhs: CubeTensor, rhs: CubeTensor) -> CubeTensor {
-        // A storage-tiled tensor's strides order tiles, not rows: lay it out as rows first.
-        let untile = |t: CubeTensor| {
-            if t.meta.is_tiled() {
-                into_contiguous(t)
-            } else {
-                t
-            }
-        };
         let (lhs, rhs) = (untile(lhs), untile(rhs));
-        let rank = lhs.meta.shape().num_dims();
-        let (Some(a), Some(b)) = (Operand::of(&lhs), Operand::of(&rhs)) else {
-            return Self::float_matmul(lhs, rhs);
-        };
-        let batch = a.batch.max(b.batch);
-        let (m, n, k) = (a.rows, b.cols, a.cols);
-        let launchable = rank == rhs.meta.shape().num_dims()
-            && (a.batch == b.batch || a.batch == 1 || b.batch == 1)
-            && m.div_ceil(TILE) <= MAX_GROUPS
-            && n.div_ceil(TILE) <= MAX_GROUPS
-            && batch <= MAX_GROUPS
-            && batch * m * n < u32::MAX as usize;
-        if !launchable || m == 0 || n == 0 || k == 0 {
-            return Self::float_matmul(lhs, rhs);
+        match launch(&lhs, &rhs, Batch::Each) {
+            Some(out) => out,
+            None => Self::float_matmul(lhs, rhs),
         }
-        lhs.assert_is_on_same_device(&rhs);
-        let client = lhs.client.clone();
-        let output = empty_f32(&lhs, product_shape(lhs.meta.shape(), rhs.meta.shape()));
-        let info: Vec<u8> = [
-            m,
-            n,
-            k,
-            a.strides[1],
-            a.strides[2],
-            b.strides[1],
-            b.strides[2],
-            a.strides[0],
-            b.strides[0],
-        ]
-        .iter()
-        .flat_map(|&v| (v as u32).to_le_bytes())
-        .collect();
-        let info = client.create_from_slice(&info);
-        client.launch(
-            Box::new(SourceKernel::new(MatmulKernel, CubeDim::new_2d(8, 8))),
-            CubeCount::Static(
-                n.div_ceil(TILE) as u32,
-                m.div_ceil(TILE) as u32,
-                batch as u32,
-            ),
-            KernelArguments::new().with_buffers(vec![
-                lhs.handle.binding(),
-                rhs.handle.binding(),
-                output.handle.clone().binding(),
-                info.binding(),
-            ]),
-        );
-        output
     }
 }

@@ -11,15 +11,15 @@
 //!   ReLU           ż ⊙ 1[z > 0] (the step is constant almost everywhere: exact);  tanh ż (1 − tanh²)
 //!   dropout        ḣ ⊙ m with the mask held fixed;  residual  the sum of the branches' tangents.
 
-use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d_with_indices};
-use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions, PadMode};
+use burn::tensor::module::{avg_pool2d, max_pool2d_with_indices};
+use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions, PadMode};
 use burn::tensor::{activation, Device, Tensor, TensorData};
 
 use super::params::{NetParams, RunningStats};
 use super::spec::{Layer, NetSpec, ParamSpec, Shortcut, BN_EPS, BN_MOMENTUM};
 use crate::backend::read_f32;
 use crate::error::{LabError, LabResult};
-use crate::kernels::matmul;
+use crate::kernels::{conv2d, matmul};
 
 /// Which statistics BatchNorm normalises with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -456,24 +456,21 @@ impl Cursor<'_> {
         } else {
             (None, None)
         };
-        let opts = ConvOptions::new([stride, stride], [padding, padding], [1, 1], 1);
+        let conv = |x: Tensor<4>, w: Tensor<4>| conv2d(x, w, None, stride, padding);
         let w = w.reshape(shape);
-        let mut dz = t.map(|t| conv2d(t, w.clone(), None, opts.clone()));
+        let mut dz = t.map(|t| conv(t, w.clone()));
         if let Some(dw) = dw {
-            dz = add(
-                dz,
-                Some(conv2d(h.clone(), dw.reshape(shape), None, opts.clone())),
-            );
+            dz = add(dz, Some(conv(h.clone(), dw.reshape(shape))));
         }
         if let Some(db) = db {
             dz = add(dz, Some(channel(db)));
         }
         let input = h.clone();
         let z = match self.split.take() {
-            None => conv2d(h, w, b, opts),
+            None => conv2d(h, w, b, stride, padding),
             Some((f, b_view)) => {
-                let zb = conv2d(b_view, w.clone(), None, opts.clone());
-                let zf = conv2d(f, w, None, opts);
+                let zb = conv(b_view, w.clone());
+                let zf = conv(f, w);
                 let z = zb.clone() + (zf - zb).detach();
                 match b {
                     Some(b) => z + channel(b),
@@ -602,8 +599,7 @@ impl Cursor<'_> {
             match shortcut {
                 Shortcut::A => {
                     let select = option_a_kernel(c_in, out, &x.device());
-                    let opts = ConvOptions::new([stride, stride], [0, 0], [1, 1], 1);
-                    let f = |a: Tensor<4>| conv2d(a, select.clone(), None, opts.clone());
+                    let f = |a: Tensor<4>| conv2d(a, select.clone(), None, stride, 0);
                     (f(x), t.map(f))
                 }
                 Shortcut::B => {
