@@ -11,6 +11,8 @@ const hessianRows = Number(process.env.BENCH_HESSIAN_ROWS ?? 1000);
 const nativeRows = Number(process.env.BENCH_NATIVE_HESSIAN_ROWS ?? 10000);
 // Conv-net training steps per backend (ResNet-20 at batch 128 takes seconds per step on a CPU).
 const convSteps = Number(process.env.BENCH_CONV_STEPS ?? 3);
+// Timed calls per conv layer in the per-layer breakdown (`conv_layers`; 0 skips it).
+const convLayerReps = Number(process.env.BENCH_CONV_LAYERS ?? 2);
 const cli = process.env.DROPOUT_LAB_CLI;
 // BENCH_BACKENDS=cpu: the wasm CPU backend only (WebGPU disabled in the browser).
 const webgpu = (process.env.BENCH_BACKENDS ?? 'webgpu,cpu').split(',').includes('webgpu');
@@ -27,7 +29,7 @@ const { server, url } = await startServer();
 const browser = await launch({ webgpu });
 try {
   const page = await browser.newPage();
-  await page.goto(`${url}bench.html?steps=${steps}&hessian_rows=${hessianRows}&conv_steps=${convSteps}`);
+  await page.goto(`${url}bench.html?steps=${steps}&hessian_rows=${hessianRows}&conv_steps=${convSteps}&conv_layers=${convLayerReps}`);
   await page.waitForFunction(() => window.benchResults, null, { timeout: 0 });
   const results = await page.evaluate(() => window.benchResults);
   console.log(JSON.stringify({ date: new Date().toISOString(), steps, ...results, native: { hessian: native, conv_training: nativeConv } }, null, 2));

@@ -9,7 +9,7 @@ const module = await WebAssembly.compileStreaming(fetch('./pkg/dropout_lab_bg.wa
 const worker = new Worker('./worker.js', { type: 'module' });
 worker.onmessage = ({ data }) => {
   if (data.type === 'ready') {
-    worker.postMessage({ v: PROTOCOL, type: 'bench', steps: Number(params.get('steps') ?? 20), hessianRows: Number(params.get('hessian_rows') ?? 1000), convSteps: Number(params.get('conv_steps') ?? 3) });
+    worker.postMessage({ v: PROTOCOL, type: 'bench', steps: Number(params.get('steps') ?? 20), hessianRows: Number(params.get('hessian_rows') ?? 1000), convSteps: Number(params.get('conv_steps') ?? 3), convLayerReps: Number(params.get('conv_layers') ?? 2) });
   }
   if (data.type === 'bench') {
     // After the lab's benchmarks, so the two never share the adapter's time.

@@ -347,7 +347,7 @@ onmessage = ({ data }) => {
 };
 
 // `npm run bench`: the hot loops only, on each available backend (see crate/src/web/bench.rs).
-async function bench({ steps, hessianRows, convSteps }) {
+async function bench({ steps, hessianRows, convSteps, convLayerReps }) {
   const results = { crate_version: version(), user_agent: navigator.userAgent, adapter: adapterInfo, backends: {} };
   for (const b of webgpuUsable ? ['webgpu', 'cpu'] : ['cpu']) {
     await lab.setBackend(b);
@@ -372,6 +372,8 @@ async function bench({ steps, hessianRows, convSteps }) {
     // Conv nets at batch 128 (LeNet-5, ConvNet-Quick, ResNet-20: perf::CONV_BENCH).
     r.conv_training = [];
     for (let i = 0; i < 3 && convSteps > 0; i++) r.conv_training.push(await lab.benchConvTraining(i, 128, convSteps));
+    // Their layers one by one: burn's convolution, the lab's, and the lab's parts.
+    if (convLayerReps > 0) r.conv_layers = await lab.benchConvLayers(128, convLayerReps);
     if (hessianRows > 0) r.hessian = await lab.benchHessian(hessianRows, 20);
     // Last: cubek's routines are burn's code, not ours; should one emit a kernel the browser
     // rejects (README "WebGPU in Chrome"), only this entry is lost.

@@ -14,6 +14,7 @@ pub mod linalg;
 pub mod model;
 pub mod objectives;
 pub mod perf;
+pub mod perf_conv;
 pub mod progress;
 pub mod rng;
 pub mod train;

@@ -5,11 +5,12 @@
 //! z_b = W cols_b is already [out, ho·wo] per image, NCHW as the network holds it: no transposes.
 //! The images go through in chunks whose im2col buffer stays under `COLS_CAP` entries, so an
 //! evaluation over thousands of images needs no more memory than a training batch. Other dtypes
-//! and shapes past the kernels' u32 indices go to burn's convolution.
+//! and shapes past the kernels' u32 indices go to burn's convolution, as do convolutions with
+//! fewer than `MIN_CHANNELS` output channels (measured slower through im2col, see there).
 
 use burn::backend::ops::{FloatTensorOps, ModuleOps};
 use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeTensor, SourceKernel};
-use burn::cubecl::server::KernelArguments;
+use burn::cubecl::server::{BufferBinding, KernelArguments};
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Shape, Slice};
 
@@ -18,6 +19,13 @@ use super::matmul_wgpu::{empty_f32, launch, untile, Batch};
 use super::wgsl::{Wgsl, COL2IM, IM2COL};
 use super::LabConv;
 
+/// Convolutions with fewer output channels stay with burn's direct kernel: a product with few
+/// rows reads the whole im2col matrix for little arithmetic. On SwiftShader (`conv_layers` in
+/// the bench JSON, batch 128, forward and both gradients), through im2col against burn's
+/// kernel: ResNet-20's 16-channel layers 4.0 s (3.2 with the 16-row matmul) against 1.8, its
+/// 32-channel ones 1.8 against 1.5, ConvNet-Quick's first (32 channels, 5x5 over 3) 2.6 against
+/// 3.3, LeNet's 50-channel layer 0.74 against 1.23, ResNet-20's 64-channel ones 0.92 against 1.29.
+const MIN_CHANNELS: usize = 48;
 /// Entries of one im2col buffer (64 MiB of f32): below WebGPU's default 128 MiB binding limit.
 const COLS_CAP: usize = 1 << 24;
 /// Workgroups the weight gradient's product should keep busy: its output [out, c·kh·kw] is
@@ -28,8 +36,6 @@ const WGRAD_GROUPS: usize = 128;
 const TILE: usize = 64;
 /// WebGPU's guaranteed `maxComputeWorkgroupsPerDimension`.
 const MAX_GROUPS: usize = 65_535;
-/// Invocations per workgroup of im2col.wgsl and col2im.wgsl.
-const GROUP_SIZE: usize = 256;
 
 /// The convolution's sizes, when the kernels can run it.
 struct Geometry {
@@ -63,10 +69,12 @@ impl Geometry {
         );
         let per_image = c * kh * kw * ho * wo;
         let fits = n > 0
+            && out >= MIN_CHANNELS
             && per_image > 0
             && per_image <= COLS_CAP
             && n * c * h * wd < u32::MAX as usize
             && n * out * ho * wo < u32::MAX as usize
+            && c <= MAX_GROUPS
             && out.div_ceil(TILE) <= MAX_GROUPS
             && (ho * wo).max(c * kh * kw).div_ceil(TILE) <= MAX_GROUPS;
         fits.then(|| Geometry {
@@ -81,7 +89,8 @@ impl Geometry {
             padding,
             ho,
             wo,
-            chunk: (COLS_CAP / per_image).clamp(1, MAX_GROUPS),
+            // The index kernels' workgroup z counts (image, channel) pairs.
+            chunk: (COLS_CAP / per_image).min(MAX_GROUPS / c).max(1),
         })
     }
 
@@ -120,31 +129,27 @@ impl Geometry {
     }
 }
 
-/// One invocation per entry over a two-dimensional grid; returns the invocations per grid row.
-fn launch_elementwise(
+/// One invocation per pixel of a `width` x `height` plane, 8x8 per workgroup, for each of `planes`
+/// (image, channel) pairs (workgroup z).
+fn launch_planes(
     like: &CubeTensor,
     kernel: Wgsl,
-    entries: usize,
-    buffers: Vec<burn::cubecl::server::BufferBinding>,
-    mut info: Vec<usize>,
+    [width, height, planes]: [usize; 3],
+    mut buffers: Vec<BufferBinding>,
+    info: Vec<usize>,
 ) {
-    let groups = entries.div_ceil(GROUP_SIZE);
-    let x = groups.min(MAX_GROUPS);
-    let y = groups.div_ceil(x);
-    info.extend([entries, x * GROUP_SIZE]);
     let bytes: Vec<u8> = info
         .iter()
         .flat_map(|&v| (v as u32).to_le_bytes())
         .collect();
-    let info = like.client.create_from_slice(&bytes);
-    let mut buffers = buffers;
-    buffers.push(info.binding());
+    buffers.push(like.client.create_from_slice(&bytes).binding());
     like.client.launch(
-        Box::new(SourceKernel::new(
-            kernel,
-            CubeDim::new_1d(GROUP_SIZE as u32),
-        )),
-        CubeCount::Static(x as u32, y as u32, 1),
+        Box::new(SourceKernel::new(kernel, CubeDim::new_2d(8, 8))),
+        CubeCount::Static(
+            width.div_ceil(8) as u32,
+            height.div_ceil(8) as u32,
+            planes as u32,
+        ),
         KernelArguments::new().with_buffers(buffers),
     );
 }
@@ -156,7 +161,7 @@ fn im2col(x: &CubeTensor, g: &Geometry, first: usize, images: usize) -> CubeTens
     let mut info = g.head(images).to_vec();
     info.extend([s[0], s[1], s[2], s[3], first]);
     let buffers = vec![x.handle.clone().binding(), cols.handle.clone().binding()];
-    launch_elementwise(x, IM2COL, images * g.taps() * g.pixels(), buffers, info);
+    launch_planes(x, IM2COL, [g.wo, g.ho, images * g.c], buffers, info);
     cols
 }
 
@@ -165,7 +170,7 @@ fn col2im(dcols: &CubeTensor, g: &Geometry, images: usize) -> CubeTensor {
     let dx = empty_f32(dcols, Shape::new([images, g.c, g.h, g.w]));
     let buffers = vec![dcols.handle.clone().binding(), dx.handle.clone().binding()];
     let info = g.head(images).to_vec();
-    launch_elementwise(dcols, COL2IM, images * g.c * g.h * g.w, buffers, info);
+    launch_planes(dcols, COL2IM, [g.w, g.h, images * g.c], buffers, info);
     dx
 }
 

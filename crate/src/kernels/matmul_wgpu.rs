@@ -9,11 +9,18 @@ use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Shape};
 
 use super::matmul::product_shape;
-use super::wgsl::MATMUL;
+use super::wgsl::{MATMUL, MATMUL_NARROW};
 use super::LabMatmul;
 
 /// Rows and columns of C one workgroup computes (matmul.wgsl).
 const TILE: usize = 64;
+/// Rows of C one workgroup of matmul_narrow.wgsl computes (and 64 columns).
+const NARROW_TILE: usize = 16;
+/// Products with at most this many rows use matmul_narrow.wgsl: a 64-row tile would spend
+/// most of its work on rows that do not exist. On SwiftShader a [16, 144] x [144, 1024] batch
+/// of 128 (ResNet-20's first stage through im2col) took 552 ms against the 64-row tile's 882;
+/// at 32 rows the two were even (402 and 392 ms), so only up to 16 rows.
+const NARROW_MAX_ROWS: usize = 16;
 /// WebGPU's guaranteed `maxComputeWorkgroupsPerDimension`.
 const MAX_GROUPS: usize = 65_535;
 
@@ -107,6 +114,10 @@ pub(super) fn launch(lhs: &CubeTensor, rhs: &CubeTensor, mode: Batch) -> Option<
         return None;
     }
     lhs.assert_is_on_same_device(rhs);
+    let (kernel, rows) = match m <= NARROW_MAX_ROWS {
+        true => (MATMUL_NARROW, NARROW_TILE),
+        false => (MATMUL, TILE),
+    };
     let client = lhs.client.clone();
     let mut shape = product_shape(lhs.meta.shape(), rhs.meta.shape());
     if rank == 3 {
@@ -131,10 +142,10 @@ pub(super) fn launch(lhs: &CubeTensor, rhs: &CubeTensor, mode: Batch) -> Option<
     .collect();
     let info = client.create_from_slice(&info);
     client.launch(
-        Box::new(SourceKernel::new(MATMUL, CubeDim::new_2d(8, 8))),
+        Box::new(SourceKernel::new(kernel, CubeDim::new_2d(8, 8))),
         CubeCount::Static(
             n.div_ceil(TILE) as u32,
-            m.div_ceil(TILE) as u32,
+            m.div_ceil(rows) as u32,
             groups as u32,
         ),
         KernelArguments::new().with_buffers(vec![

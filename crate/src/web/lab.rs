@@ -456,6 +456,21 @@ impl Lab {
         serde_wasm_bindgen::to_value(&r).map_err(js_err)
     }
 
+    /// Conv layers one by one on the current backend, burn's convolution beside the lab's and
+    /// the lab's parts (see `perf_conv::conv_layers`).
+    #[wasm_bindgen(js_name = benchConvLayers)]
+    pub async fn bench_conv_layers(&self, batch: usize, reps: usize) -> Result<JsValue, JsError> {
+        let r = crate::perf_conv::conv_layers(
+            self.current_device()?,
+            batch,
+            reps,
+            super::bench::now_ms,
+        )
+        .await
+        .map_err(js_err)?;
+        serde_wasm_bindgen::to_value(&r).map_err(js_err)
+    }
+
     /// Plain matmul GFLOP/s on the current backend.
     #[wasm_bindgen(js_name = benchMatmul)]
     pub async fn bench_matmul(&self, n: usize, reps: usize) -> Result<JsValue, JsError> {

@@ -40,11 +40,13 @@ impl Case {
     }
 }
 
-/// Shapes the kernels must get right: 1x1 kernels, odd and non-square images, stride 2 with
-/// and without padding, padding as wide as the kernel allows, more output channels than a
-/// 64-wide tile, LeNet's first two layers, a weight gradient whose batch is summed inside the
-/// product, and (with `large`) a batch whose im2col buffer
-/// exceeds one chunk (2^24 entries), so the chunks' seams are checked.
+/// Shapes the kernels must get right (at least 48 output channels, where WebGPU runs them as
+/// im2col products; fewer stay with burn's kernel there): a 1x1 image, 1x1 kernels, odd and
+/// non-square images, stride 2 with and without padding, padding as wide as the kernel allows,
+/// more output channels than a 64-wide tile, LeNet's second layer, a weight gradient whose
+/// batch is summed inside the product; LeNet's first layer and a 5-channel one (burn's kernel
+/// on WebGPU); and (with `large`) 1024 input channels, more (image, channel) pairs than one
+/// launch takes, so the batch goes in two chunks and their seams are checked.
 pub fn cases(large: bool) -> Vec<Case> {
     let case = |n, c, h, w, out, k, stride, padding| Case {
         n,
@@ -57,21 +59,22 @@ pub fn cases(large: bool) -> Vec<Case> {
         padding,
     };
     let mut v = vec![
-        case(1, 1, 1, 1, 1, 1, 1, 0),
-        case(2, 3, 7, 7, 5, 3, 1, 1),
-        case(3, 2, 8, 9, 4, 5, 2, 2),
-        case(2, 4, 6, 6, 3, 3, 2, 0),
+        case(1, 1, 1, 1, 48, 1, 1, 0),
+        case(2, 3, 7, 7, 49, 3, 1, 1),
+        case(3, 2, 8, 9, 56, 5, 2, 2),
+        case(2, 4, 6, 6, 48, 3, 2, 0),
         case(2, 3, 5, 5, 70, 2, 1, 0),
-        case(3, 5, 4, 4, 6, 1, 2, 0),
-        case(4, 2, 3, 3, 2, 3, 1, 2),
-        case(4, 1, 28, 28, 20, 5, 1, 0),
+        case(3, 5, 4, 4, 52, 1, 2, 0),
+        case(4, 2, 3, 3, 48, 3, 1, 2),
         case(2, 20, 12, 12, 50, 5, 1, 0),
         // A weight gradient of 3x5 tiles: its batch sum runs three images per partial product,
         // the last partial two.
         case(20, 32, 4, 4, 130, 3, 1, 1),
+        case(4, 1, 28, 28, 20, 5, 1, 0),
+        case(2, 3, 5, 5, 5, 3, 1, 1),
     ];
     if large {
-        v.push(case(29, 64, 32, 32, 1, 3, 1, 1));
+        v.push(case(64, 1024, 2, 2, 48, 2, 1, 1));
     }
     v
 }
