@@ -2,8 +2,8 @@
 // oy * stride + ky - pad, ox * stride + kx - pad], 0 outside the image; cols is contiguous
 // [n, c * kh * kw, ho * wo] and x is read through its strides (a batch slice needs no copy).
 // One invocation per output pixel (ox, oy) of one image and channel (workgroup z = b * c + ch)
-// writes that pixel's kh * kw taps: no integer division per entry, which SwiftShader runs
-// scalar and which dominated a per-entry version.
+// writes that pixel's kh * kw taps: no integer division per entry (SwiftShader runs division
+// scalar).
 // Every buffer read_write, the input too (see matmul.wgsl).
 //
 // info: n, c, h, w, kh, kw, stride, pad, ho, wo, x's four strides, the first image (cols holds
