@@ -25,7 +25,7 @@ if [ ! -f www/pkg/dropout_lab_bg.wasm ] || [ "$wasm" -nt www/pkg/dropout_lab_bg.
 fi
 
 # The bench's roofline launches the lab's matmul kernel in plain WebGPU (www/roofline.js).
-cp crate/src/kernels/matmul.wgsl www/pkg/matmul.wgsl
+cp crate/src/kernels/matmul_common.wgsl crate/src/kernels/matmul.wgsl www/pkg/
 
 compress_into() { # dir src...
   local dir=$1; shift

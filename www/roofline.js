@@ -1,6 +1,6 @@
-// The benchmark's roofline: the lab's own matmul kernel (crate/src/kernels/matmul.wgsl, copied to
-// pkg/ by scripts/build.sh) launched directly through WebGPU, without burn, so the lab's GFLOP/s
-// can be read against what the same kernel reaches on the same adapter with no framework around
+// The benchmark's roofline: the lab's own matmul kernel (crate/src/kernels/matmul_common.wgsl +
+// matmul.wgsl, copied to pkg/ by scripts/build.sh) launched directly through WebGPU, without
+// burn, so the lab's GFLOP/s can be read against what the same kernel reaches on the same adapter with no framework around
 // it. The kernel is register-blocked: 8x8 invocations per workgroup compute a 64x64 tile of
 // C = A B, each an 8x8 block in vec4 registers, no subgroup operations, any shape and strides.
 
@@ -74,9 +74,14 @@ export async function roofline(n = 1024, reps = 8) {
   if (!adapter) return { error: 'no WebGPU adapter' };
   const device = await adapter.requestDevice();
   try {
-    const response = await fetch(new URL('./pkg/matmul.wgsl', import.meta.url));
-    if (!response.ok) return { error: `the lab's matmul kernel could not be loaded (HTTP ${response.status})` };
-    const SHADER = await response.text();
+    // The kernel is its shared part (bindings, loads) followed by its own, as the lab builds it.
+    const parts = [];
+    for (const file of ['matmul_common.wgsl', 'matmul.wgsl']) {
+      const response = await fetch(new URL(`./pkg/${file}`, import.meta.url));
+      if (!response.ok) return { error: `the lab's matmul kernel (${file}) could not be loaded (HTTP ${response.status})` };
+      parts.push(await response.text());
+    }
+    const SHADER = parts.join('\n');
     device.pushErrorScope('validation');
     const pipeline = device.createComputePipeline({
       layout: 'auto',

@@ -15,7 +15,7 @@ use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Shape, Slice};
 
 use super::conv::{options, out_side};
-use super::matmul_wgpu::{empty_f32, launch, untile, Batch};
+use super::matmul_wgpu::{empty_f32, launch, untile, Batch, MAX_GROUPS, TILE};
 use super::wgsl::{Wgsl, COL2IM, IM2COL};
 use super::LabConv;
 
@@ -32,10 +32,6 @@ const COLS_CAP: usize = 1 << 24;
 /// small (LeNet's first layer: one 64x64 tile), so the batch sum is split into this many
 /// partial products over the tiles, added afterwards.
 const WGRAD_GROUPS: usize = 128;
-/// Rows and columns of one matmul.wgsl workgroup's tile.
-const TILE: usize = 64;
-/// WebGPU's guaranteed `maxComputeWorkgroupsPerDimension`.
-const MAX_GROUPS: usize = 65_535;
 
 /// The convolution's sizes, when the kernels can run it.
 struct Geometry {

@@ -1,45 +1,18 @@
 // matmul.wgsl for products with at most 16 rows (small batches of a dense layer; a
-// convolution with 16 output channels, as ResNet-20's first stage measured): 16x64 tiles, each of the
-// 8x8 invocations a 2x8 block, so no invocation computes rows that do not exist (the 64-row
-// tile left three quarters of its work unused there). Same bindings, info and batch handling
-// as matmul.wgsl; every buffer read_write for the same reason.
-@group(0) @binding(0) var<storage, read_write> a: array<f32>;
-@group(0) @binding(1) var<storage, read_write> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<storage, read_write> info: array<u32>;
-
-// depth, sums and batch (info[2], info[9], info[10]) as uniform values.
-var<workgroup> bounds: vec3<u32>;
+// convolution with 16 output channels, as ResNet-20's first stage measured): 16x64 tiles, each
+// of the 8x8 invocations a 2x8 block, so no invocation computes rows that do not exist (the
+// 64-row tile left three quarters of its work unused there). Same bindings, info and batch
+// handling as matmul.wgsl (matmul_common.wgsl precedes this file).
 // [kk * 4 + q]: rows 4q..4q+3 of A at depth kk of the 16-deep slice.
 var<workgroup> sa: array<vec4<f32>, 64>;
 // [kk * 16 + q]: columns 4q..4q+3 of B at depth kk.
 var<workgroup> sb: array<vec4<f32>, 256>;
 
-struct Dims {
-  m: u32, n: u32, k: u32, a_row: u32, a_depth: u32, b_depth: u32, b_col: u32, a_base: u32, b_base: u32,
-}
-
-var<private> dims: Dims;
-
-fn at_a(r: u32, k: u32) -> f32 {
-  if (r < dims.m && k < dims.k) { return a[dims.a_base + r * dims.a_row + k * dims.a_depth]; }
-  return 0.0;
-}
-
-fn at_b(k: u32, col: u32) -> f32 {
-  if (k < dims.k && col < dims.n) { return b[dims.b_base + k * dims.b_depth + col * dims.b_col]; }
-  return 0.0;
-}
-
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  dims = Dims(info[0], info[1], info[2], info[3], info[4], info[5], info[6], 0u, 0u);
+  let uniform_bounds = start(lid);
   let m = dims.m;
   let n = dims.n;
-  if (lid.x == 0u && lid.y == 0u) {
-    bounds = vec3<u32>(info[2], info[9], info[10]);
-  }
-  let uniform_bounds = workgroupUniformLoad(&bounds);
   let depth = uniform_bounds.x;
   let sums = uniform_bounds.y;
   let batch = uniform_bounds.z;

@@ -4,6 +4,7 @@
 
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeTensor, SourceKernel};
+use burn::backend::Scalar;
 use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Shape};
@@ -13,7 +14,7 @@ use super::wgsl::{MATMUL, MATMUL_NARROW};
 use super::LabMatmul;
 
 /// Rows and columns of C one workgroup computes (matmul.wgsl).
-const TILE: usize = 64;
+pub(super) const TILE: usize = 64;
 /// Rows of C one workgroup of matmul_narrow.wgsl computes (and 64 columns).
 const NARROW_TILE: usize = 16;
 /// Products with at most this many rows use matmul_narrow.wgsl: a 64-row tile would spend
@@ -22,7 +23,7 @@ const NARROW_TILE: usize = 16;
 /// at 32 rows the two were even (402 and 392 ms), so only up to 16 rows.
 const NARROW_MAX_ROWS: usize = 16;
 /// WebGPU's guaranteed `maxComputeWorkgroupsPerDimension`.
-const MAX_GROUPS: usize = 65_535;
+pub(super) const MAX_GROUPS: usize = 65_535;
 
 /// One operand as the kernel indexes it: a batch of [rows, cols] matrices with element strides.
 struct Operand {
@@ -95,6 +96,16 @@ pub(super) enum Batch {
 pub(super) fn launch(lhs: &CubeTensor, rhs: &CubeTensor, mode: Batch) -> Option<CubeTensor> {
     let rank = lhs.meta.shape().num_dims();
     let (a, b) = (Operand::of(lhs)?, Operand::of(rhs)?);
+    // Chrome refuses one allocation bound to two writable bindings, and every binding of the
+    // kernel is read_write (matmul_common.wgsl says why): a product of a tensor with itself or
+    // its own transpose (K-FAC's XᵀX) reads a copy of its right operand.
+    let copy;
+    let rhs = if lhs.handle.memory.descriptor() == rhs.handle.memory.descriptor() {
+        copy = CubeBackend::float_mul_scalar(rhs.clone(), Scalar::from(1.0f32));
+        &copy
+    } else {
+        rhs
+    };
     let batch = a.batch.max(b.batch);
     let (m, n, k) = (a.rows, b.cols, a.cols);
     let (sums, groups) = match mode {

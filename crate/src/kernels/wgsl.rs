@@ -7,8 +7,20 @@ use burn::cubecl::prelude::KernelId;
 /// A kernel's name (its cache key) and its WGSL text.
 pub(super) struct Wgsl(pub &'static str, pub &'static str);
 
-pub(super) const MATMUL: Wgsl = Wgsl("matmul", include_str!("matmul.wgsl"));
-pub(super) const MATMUL_NARROW: Wgsl = Wgsl("matmul_narrow", include_str!("matmul_narrow.wgsl"));
+pub(super) const MATMUL: Wgsl = Wgsl(
+    "matmul",
+    concat!(
+        include_str!("matmul_common.wgsl"),
+        include_str!("matmul.wgsl")
+    ),
+);
+pub(super) const MATMUL_NARROW: Wgsl = Wgsl(
+    "matmul_narrow",
+    concat!(
+        include_str!("matmul_common.wgsl"),
+        include_str!("matmul_narrow.wgsl")
+    ),
+);
 pub(super) const IM2COL: Wgsl = Wgsl("im2col", include_str!("im2col.wgsl"));
 pub(super) const COL2IM: Wgsl = Wgsl("col2im", include_str!("col2im.wgsl"));
 

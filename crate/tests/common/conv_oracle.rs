@@ -1,7 +1,8 @@
 //! The lab's convolution (`kernels::conv2d`) and its autodiff gradients against a direct f64
 //! convolution and its closed-form gradients computed here, on whatever device it is given:
 //! the browser test runs it on WebGPU (im2col products through the WGSL kernels) and the CPU,
-//! the native test on the CPU. Included with `#[path]` by both.
+//! the native test on the CPU. Included with `#[path]` by both, beside matmul_oracle.rs (whose
+//! `worst` it uses).
 #![allow(dead_code)]
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -9,6 +10,8 @@ use dropout_lab::backend::read_f32;
 use dropout_lab::kernels::conv2d;
 use dropout_lab::rng::{stream, Stream};
 use rand::Rng;
+
+use crate::matmul_oracle::worst;
 
 /// One convolution: input [n, c, h, w], kernel [out, c, k, k], stride, zero padding.
 #[derive(Clone, Copy, Debug)]
@@ -118,13 +121,6 @@ fn reference(c: &Case, x: &[f32], w: &[f32], b: &[f32], g: &[f32]) -> [Vec<f64>;
         }
     }
     [z, dx, dw, db]
-}
-
-fn worst(got: &[f32], want: &[f64]) -> f64 {
-    assert_eq!(got.len(), want.len(), "entry count");
-    got.iter()
-        .zip(want)
-        .fold(0.0f64, |m, (g, e)| m.max((*g as f64 - e).abs()))
 }
 
 /// Forward values and the gradients of every tracked input (x, w, b together; x alone; w and b

@@ -72,7 +72,8 @@ fn product(a: &Mats, b: &Mats) -> Vec<f64> {
     out
 }
 
-fn worst(got: &[f32], want: &[f64]) -> f64 {
+/// The largest |got − want| (entry counts must agree).
+pub fn worst(got: &[f32], want: &[f64]) -> f64 {
     assert_eq!(got.len(), want.len(), "entry count");
     got.iter()
         .zip(want)
@@ -115,6 +116,27 @@ pub async fn products_match_f64(device: &Device, label: &str, large: bool) {
                 if tb { "ᵀ" } else { "" }
             );
         }
+    }
+    // A tensor times its own transpose (K-FAC's XᵀX): one allocation behind both operands.
+    for (m, k) in [(7, 129), (70, 33)] {
+        let a = Mats::random(&mut rng, 1, m, k);
+        let mut at = Mats {
+            b: 1,
+            r: k,
+            c: m,
+            v: vec![0.0; m * k],
+        };
+        for i in 0..m {
+            for j in 0..k {
+                at.v[j * m + i] = a.v[i * k + j];
+            }
+        }
+        let want = product(&a, &at);
+        let t = a.tensor::<2>(false, device);
+        let got = matmul::<2>(t.clone(), t.transpose());
+        let err = worst(&read_f32(got).await.unwrap(), &want);
+        let tol = 1e-5 * k as f64;
+        assert!(err <= tol, "{label} A Aᵀ {m}x{k}: max error {err:e}");
     }
     for (ba, bb, m, k, n) in [(3, 3, 5, 66, 9), (1, 4, 70, 17, 3), (4, 1, 2, 130, 65)] {
         let a = Mats::random(&mut rng, ba, m, k);
