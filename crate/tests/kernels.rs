@@ -106,6 +106,32 @@ fn mismatched_inner_dimensions_are_refused() {
     );
 }
 
+#[test]
+#[should_panic(expected = "do not fit")]
+fn convolutions_of_mismatched_channels_are_refused() {
+    let device = cpu_device();
+    let _ = dropout_lab::kernels::conv2d(
+        Tensor::<4>::zeros([1, 3, 4, 4], &device),
+        Tensor::<4>::zeros([2, 2, 3, 3], &device),
+        None,
+        1,
+        0,
+    );
+}
+
+#[test]
+#[should_panic(expected = "do not fit")]
+fn kernels_larger_than_the_padded_image_are_refused() {
+    let device = cpu_device();
+    let _ = dropout_lab::kernels::conv2d(
+        Tensor::<4>::zeros([1, 2, 2, 2], &device),
+        Tensor::<4>::zeros([2, 2, 5, 5], &device),
+        None,
+        1,
+        1,
+    );
+}
+
 /// Empty products (a batch, m, k or n of 0) give zeros of the product's shape: burn-flex's own
 /// matmul crashes the process (SIGSEGV) on an empty batch broadcast against a batch of 1.
 #[test]
