@@ -171,8 +171,8 @@ fn col2im(dcols: &CubeTensor, g: &Geometry, images: usize) -> CubeTensor {
 }
 
 /// Images first .. first + len − 1 of a batch (a view, no copy).
-fn images(t: &CubeTensor, first: usize, len: usize, all: usize) -> CubeTensor {
-    if first == 0 && len == all {
+fn images(t: &CubeTensor, first: usize, len: usize) -> CubeTensor {
+    if first == 0 && len == t.meta.shape()[0] {
         return t.clone();
     }
     let mut slices = vec![Slice::new(first as isize, Some((first + len) as isize), 1)];
@@ -237,7 +237,7 @@ impl LabConv for CubeBackend {
             .chunks()
             .into_iter()
             .map(|(first, len)| {
-                let dcols = product(&wt, &images(&dz, first, len, g.n));
+                let dcols = product(&wt, &images(&dz, first, len));
                 col2im(&dcols, &g, len)
             })
             .collect();
@@ -261,7 +261,7 @@ impl LabConv for CubeBackend {
         let mut total: Option<CubeTensor> = None;
         for (first, len) in g.chunks() {
             let cols_t = Self::float_swap_dims(im2col(&x, &g, first, len), 1, 2);
-            let dz = images(&dz, first, len, g.n);
+            let dz = images(&dz, first, len);
             let parts = WGRAD_GROUPS.div_ceil(tiles).clamp(1, len);
             let partial = launch(&dz, &cols_t, Batch::Sum { parts }).unwrap_or_else(|| {
                 Self::float_sum_dim(Self::float_matmul(dz.clone(), cols_t.clone()), 0)
