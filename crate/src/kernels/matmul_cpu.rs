@@ -10,8 +10,10 @@
 //! products with small matrices run one whole matrix per thread. Tested: equal bit for bit to
 //! burn's single-threaded matmul with 1, 2 and 3 threads (tests/kernels.rs).
 
-use burn::backend::flex::FlexTensor;
-use burn::tensor::DType;
+use std::mem::MaybeUninit;
+
+use burn::backend::flex::{FlexTensor, Layout};
+use burn::tensor::{Bytes, DType};
 use rayon::prelude::*;
 
 use super::matmul::product_shape;
@@ -65,12 +67,12 @@ pub(super) fn threaded_f32(lhs: &FlexTensor, rhs: &FlexTensor) -> Option<FlexTen
     // `kernels::matmul` checked the batches: equal, or one of them 1.
     let shape = product_shape(a, b);
     let batch = if r == 3 { shape[0] } else { 1 };
-    let mut out = FlexTensor::empty(shape, DType::F32);
+    let len = shape.num_elements();
     let (sa, sb) = (Strides::of(lhs), Strides::of(rhs));
     let (da, db) = (lhs.storage::<f32>(), rhs.storage::<f32>());
     let per_matrix = m.saturating_mul(n).saturating_mul(k);
-    let one = |c: &mut [f32], z: usize, parallelism: gemm::Parallelism| {
-        // SAFETY: `c` is one [m, n] row-major matrix; the operand offsets and strides are those
+    let one = |c: &mut [MaybeUninit<f32>], z: usize, parallelism: gemm::Parallelism| {
+        // SAFETY: `c` is one [m, n] row-major matrix, written and never read (`read_dst` false); the operand offsets and strides are those
         // of their Flex layouts, which address elements inside their storage for every index
         // below their shapes (burn's own matmul reads them the same way).
         unsafe {
@@ -84,7 +86,7 @@ pub(super) fn threaded_f32(lhs: &FlexTensor, rhs: &FlexTensor) -> Option<FlexTen
                 m,
                 n,
                 k,
-                c.as_mut_ptr(),
+                c.as_mut_ptr().cast::<f32>(),
                 1,
                 n as isize,
                 false,
@@ -103,12 +105,18 @@ pub(super) fn threaded_f32(lhs: &FlexTensor, rhs: &FlexTensor) -> Option<FlexTen
             );
         }
     };
-    let c = out.storage_mut::<f32>();
+    // The product is written into uninitialised memory: gemm with `read_dst` false overwrites
+    // every element of C before it reads any. `FlexTensor::empty` zeroes a byte vector and then
+    // copies it into an aligned one (cubecl's `Bytes::from_bytes_vec`): two more passes over C
+    // and a second allocation, whose first touches were 8.6% of `bench-hessian`'s `perf` samples.
+    let mut c = Vec::<f32>::with_capacity(len);
+    let uninit = &mut c.spare_capacity_mut()[..len];
     let small_batch = per_matrix < THREAD_MIN_OPS
         && batch > 1
         && batch.saturating_mul(per_matrix) >= THREAD_MIN_OPS;
     if small_batch {
-        c.par_chunks_mut(m * n)
+        uninit
+            .par_chunks_mut(m * n)
             .enumerate()
             .for_each(|(z, cz)| one(cz, z, gemm::Parallelism::None));
     } else {
@@ -117,9 +125,15 @@ pub(super) fn threaded_f32(lhs: &FlexTensor, rhs: &FlexTensor) -> Option<FlexTen
         } else {
             gemm::Parallelism::None
         };
-        for (z, cz) in c.chunks_mut(m * n).enumerate() {
+        for (z, cz) in uninit.chunks_mut(m * n).enumerate() {
             one(cz, z, parallelism);
         }
     }
-    Some(out)
+    // SAFETY: the loops above gave every one of the `len` elements to gemm, which wrote it.
+    unsafe { c.set_len(len) };
+    Some(FlexTensor::new(
+        Bytes::from_elems(c),
+        Layout::contiguous(shape),
+        DType::F32,
+    ))
 }
