@@ -14,6 +14,9 @@ const convSteps = Number(process.env.BENCH_CONV_STEPS ?? 3);
 // Timed calls per conv layer in the per-layer breakdown (`conv_layers`; 0 skips it).
 const convLayerReps = Number(process.env.BENCH_CONV_LAYERS ?? 2);
 const cli = process.env.DROPOUT_LAB_CLI;
+// cubecl's tasks_max values to sweep on WebGPU (MLP training only, a fresh worker each; the main
+// run has its default, 32), e.g. BENCH_TASKS_MAX=8,128; empty skips the sweep.
+const tasksMax = process.env.BENCH_TASKS_MAX ?? '8,128';
 // BENCH_BACKENDS=cpu: the wasm CPU backend only (WebGPU disabled in the browser).
 const webgpu = (process.env.BENCH_BACKENDS ?? 'webgpu,cpu').split(',').includes('webgpu');
 
@@ -29,7 +32,7 @@ const { server, url } = await startServer();
 const browser = await launch({ webgpu });
 try {
   const page = await browser.newPage();
-  await page.goto(`${url}bench.html?steps=${steps}&hessian_rows=${hessianRows}&conv_steps=${convSteps}&conv_layers=${convLayerReps}`);
+  await page.goto(`${url}bench.html?steps=${steps}&hessian_rows=${hessianRows}&conv_steps=${convSteps}&conv_layers=${convLayerReps}&tasks_max=${tasksMax}`);
   await page.waitForFunction(() => window.benchResults, null, { timeout: 0 });
   const results = await page.evaluate(() => window.benchResults);
   console.log(JSON.stringify({ date: new Date().toISOString(), steps, ...results, native: { hessian: native, conv_training: nativeConv } }, null, 2));

@@ -25,6 +25,8 @@ let dead = false;
 let crashRequested = false;
 let gpuDevice = null;
 let wasmMemory = null;
+// cubecl's tasks_max for this worker's device, when the benchmark set one (null: its default, 32).
+let tasksMax = null;
 
 const DATASETS = {
   mnist: 'data/mnist',
@@ -289,6 +291,11 @@ async function handle(msg) {
       const missing = await detectWebGpu();
       webgpuUsable = missing === null;
       probeFallback = Boolean(msg.probeFallback);
+      // The benchmark's tasks_max sweep: a fresh worker per value, set before the device exists.
+      if (msg.tasksMax) {
+        lab.setWebGpuTasksMax(msg.tasksMax);
+        tasksMax = msg.tasksMax;
+      }
       const selected = await selectBackend(msg.backend);
       return reply({ type: 'ready', backend: selected.backend, auto: selected.auto, notice: missing ?? selected.notice });
     }
@@ -347,9 +354,11 @@ onmessage = ({ data }) => {
 };
 
 // `npm run bench`: the hot loops only, on each available backend (see crate/src/web/bench.rs).
-async function bench({ steps, hessianRows, convSteps, convLayerReps }) {
-  const results = { crate_version: version(), user_agent: navigator.userAgent, adapter: adapterInfo, backends: {} };
-  for (const b of webgpuUsable ? ['webgpu', 'cpu'] : ['cpu']) {
+// `trainingOnly`: the MLP training entries on WebGPU alone (the tasks_max sweep).
+async function bench({ steps, hessianRows, convSteps, convLayerReps, trainingOnly }) {
+  const results = { crate_version: version(), user_agent: navigator.userAgent, adapter: adapterInfo, tasks_max: tasksMax, backends: {} };
+  const backends = webgpuUsable ? ['webgpu', 'cpu'] : ['cpu'];
+  for (const b of trainingOnly ? backends.slice(0, 1) : backends) {
     await lab.setBackend(b);
     const r = { training: [] };
     for (const widths of [[784, 50, 50, 10], [784, 1024, 1024, 10]]) {
@@ -368,6 +377,10 @@ async function bench({ steps, hessianRows, convSteps, convLayerReps }) {
         t.gpu_calls_per_step = Object.fromEntries(Object.keys(gpuCalls).map((k) => [k, perStep(k)]));
       }
       r.training.push(t);
+    }
+    if (trainingOnly) {
+      results.backends[b] = r;
+      continue;
     }
     // Conv nets at batch 128 (LeNet-5, ConvNet-Quick, ResNet-20: perf::CONV_BENCH).
     r.conv_training = [];

@@ -59,13 +59,43 @@ pub fn run_static_constructors() {}
 /// the same device.
 static WEBGPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
 
+/// How many kernel launches cubecl gathers into one command buffer before it submits (its
+/// `tasks_max`); None keeps cubecl's default (32, or `CUBECL_WGPU_MAX_TASKS` natively). Only the
+/// benchmark's sweep sets it (`bench.html?tasks_max=…`), before the device exists.
+static TASKS_MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Set the wgpu runtime's `tasks_max` for this process; refused once the device exists (cubecl
+/// reads it when the runtime registers) or for 0.
+pub fn set_webgpu_tasks_max(tasks: usize) -> LabResult<()> {
+    if tasks == 0 {
+        return Err(LabError::Config("tasks_max must be at least 1".into()));
+    }
+    if WEBGPU.get().is_some() {
+        return Err(LabError::Config(
+            "tasks_max must be set before the WebGPU device is first used".into(),
+        ));
+    }
+    TASKS_MAX
+        .set(tasks)
+        .map_err(|_| LabError::Config("tasks_max is already set".into()))
+}
+
+/// The `tasks_max` this process asked for, None for cubecl's default.
+pub fn webgpu_tasks_max() -> Option<usize> {
+    TASKS_MAX.get().copied()
+}
+
 /// The wgpu device, initialised on first use (async: required in browsers, fine natively).
 pub async fn webgpu_device() -> LabResult<Device> {
     if let Some(device) = WEBGPU.get() {
         return Ok(device.clone());
     }
     run_static_constructors();
-    let device = Device::wgpu_options()
+    let mut options = Device::wgpu_options();
+    if let Some(tasks) = webgpu_tasks_max() {
+        options = options.tasks_max(tasks);
+    }
+    let device = options
         .init_async()
         .await
         .map_err(|e| LabError::Backend(format!("WebGPU initialisation failed: {e}")))?;

@@ -10,10 +10,14 @@ mod conv_oracle;
 #[path = "common/matmul_oracle.rs"]
 mod matmul_oracle;
 
-use dropout_lab::backend::webgpu_device;
+use dropout_lab::backend::{set_webgpu_tasks_max, webgpu_device};
 
 #[test]
 fn kernels_on_native_wgpu_match_f64() {
+    // The benchmark's tasks_max sweep sets it before the device exists; 0 is no value for it,
+    // and once the runtime is registered a new value could not reach it.
+    let zero = set_webgpu_tasks_max(0).unwrap_err().to_string();
+    assert!(zero.contains("at least 1"), "{zero}");
     pollster::block_on(async {
         let device = webgpu_device().await.expect(
             "no native wgpu adapter: install a Vulkan driver (Debian: mesa-vulkan-drivers, \
@@ -23,4 +27,6 @@ fn kernels_on_native_wgpu_match_f64() {
         matmul_oracle::gradients_match_f64(&device, "native wgpu").await;
         conv_oracle::convolutions_match_f64(&device, "native wgpu", true).await;
     });
+    let late = set_webgpu_tasks_max(8).unwrap_err().to_string();
+    assert!(late.contains("before the WebGPU device"), "{late}");
 }

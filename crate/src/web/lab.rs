@@ -84,6 +84,13 @@ impl Lab {
         crate::train::budget::set_webgpu_limits(max_storage_binding as u64, max_buffer as u64);
     }
 
+    /// cubecl's `tasks_max` (launches per command buffer) for this worker's WebGPU device: the
+    /// benchmark's sweep sets it in a fresh worker, before the device exists.
+    #[wasm_bindgen(js_name = setWebGpuTasksMax)]
+    pub fn set_webgpu_tasks_max(&self, tasks: u32) -> Result<(), JsError> {
+        crate::backend::set_webgpu_tasks_max(tasks as usize).map_err(js_err)
+    }
+
     /// Select "webgpu" or "cpu". The page checks for a WebGPU adapter first and only asks for
     /// WebGPU when one exists; an initialisation failure here is reported, not hidden.
     #[wasm_bindgen(js_name = setBackend)]
