@@ -81,7 +81,7 @@ pub fn set_webgpu_tasks_max(tasks: usize) -> LabResult<()> {
 }
 
 /// The `tasks_max` this process asked for, None for cubecl's default.
-pub fn webgpu_tasks_max() -> Option<usize> {
+fn webgpu_tasks_max() -> Option<usize> {
     TASKS_MAX.get().copied()
 }
 

@@ -72,9 +72,10 @@ pub(super) fn threaded_f32(lhs: &FlexTensor, rhs: &FlexTensor) -> Option<FlexTen
     let (da, db) = (lhs.storage::<f32>(), rhs.storage::<f32>());
     let per_matrix = m.saturating_mul(n).saturating_mul(k);
     let one = |c: &mut [MaybeUninit<f32>], z: usize, parallelism: gemm::Parallelism| {
-        // SAFETY: `c` is one [m, n] row-major matrix, written and never read (`read_dst` false); the operand offsets and strides are those
-        // of their Flex layouts, which address elements inside their storage for every index
-        // below their shapes (burn's own matmul reads them the same way).
+        // SAFETY: `c` is one [m, n] row-major matrix, written and never read (`read_dst` false);
+        // the operand offsets and strides are those of their Flex layouts, which address
+        // elements inside their storage for every index below their shapes (burn's own matmul
+        // reads them the same way).
         unsafe {
             let pa = da
                 .as_ptr()
