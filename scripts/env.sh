@@ -6,3 +6,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dropout-lab/target}"
 export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 WASM_TARGET=wasm32-unknown-unknown
 log() { printf '\033[1m[dropout-lab]\033[0m %s\n' "$*" >&2; }
+# Mesa's Vulkan drivers (native wgpu's adapter in the wgpu_native test) print an error for every
+# adapter probe when the session has no runtime directory (CI, containers): give them one.
+if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
+  XDG_RUNTIME_DIR="$(mktemp -d)"
+  export XDG_RUNTIME_DIR
+fi
