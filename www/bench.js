@@ -40,8 +40,10 @@ try {
   if (sweep.length > 0 && results.backends.webgpu) {
     results.tasks_max_sweep = [];
     for (const tasksMax of sweep) {
-      const r = await inWorker({ tasksMax }, { trainingOnly: true }).catch((e) => ({ error: String(e?.message ?? e) }));
-      results.tasks_max_sweep.push({ tasks_max: tasksMax, training: r.backends?.webgpu?.training ?? r });
+      const entry = await inWorker({ tasksMax }, { trainingOnly: true })
+        .then((r) => ({ training: r.backends.webgpu.training }))
+        .catch((e) => ({ error: String(e?.message ?? e) }));
+      results.tasks_max_sweep.push({ tasks_max: tasksMax, ...entry });
     }
   }
   window.benchResults = results;

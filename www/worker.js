@@ -292,7 +292,7 @@ async function handle(msg) {
       webgpuUsable = missing === null;
       probeFallback = Boolean(msg.probeFallback);
       // The benchmark's tasks_max sweep: a fresh worker per value, set before the device exists.
-      if (msg.tasksMax) {
+      if (msg.tasksMax !== undefined) {
         lab.setWebGpuTasksMax(msg.tasksMax);
         tasksMax = msg.tasksMax;
       }
