@@ -106,7 +106,7 @@ function modeOf(form) {
   return kind === 'augmented' ? { kind, backward_rate: 1e-4 } : { kind };
 }
 
-/// The settings an MLP's TrainConfig and a conv net's NetTrainConfig share.
+/// The settings of a TrainConfig beside its network (an MLP's `model` or a conv net's `arch`).
 function optimisation(form) {
   return {
     dropout_mode: modeOf(form),

@@ -1,4 +1,4 @@
-// The free-training view: the form -> TrainConfig (or NetTrainConfig for a conv net), loss and accuracy charts while it trains,
+// The free-training view: the form -> TrainConfig (an MLP's `model` or a conv net's `arch`), loss and accuracy charts while it trains,
 // history and weights export, and weights import (the lab's own or a plain PyTorch state_dict).
 import { TRAIN_FIELDS, formToConfig, setTrainField } from './config.js';
 import { download, importWeightsFrom } from './files.js';

@@ -123,7 +123,7 @@ pub async fn conv_training(
     now: fn() -> f64,
 ) -> LabResult<ConvTrainingBench> {
     use crate::model::net::ArchConfig;
-    use crate::train::{NetTrainConfig, NetTrainer};
+    use crate::train::{TrainConfig, Trainer};
     let dim: usize = input.iter().product();
     let rows = batch * (steps + 2);
     let mut rng = stream(0, Stream::Directions);
@@ -136,12 +136,12 @@ pub async fn conv_training(
     let mut a = ArchConfig::new(arch);
     a.width = width;
     a.drop_rate = 0.5;
-    let mut c = NetTrainConfig::new(a);
+    let mut c = TrainConfig::new(a);
     c.train_size = rows;
     c.test_size = batch;
     c.batch_size = batch;
     let parameters = c.spec(dim, 10)?.param_count()?;
-    let mut trainer = NetTrainer::new(c, &data, &data, device, "bench", "random").await?;
+    let mut trainer = Trainer::new(c, &data, &data, device, "bench", "random").await?;
     trainer.run(2).await?;
     let t0 = now();
     trainer.run(steps).await?;

@@ -6,7 +6,7 @@
 // Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use dropout_lab::analysis::alignment::centre;
 use dropout_lab::analysis::hessian::{HessianOperator, Span};
@@ -249,7 +249,11 @@ fn null_baseline_uses_the_final_spectra(hessian: HessianOf) {
         let sub = train.first(cfg.track.train_size).unwrap();
         let resident = DeviceData::upload(&sub, &device);
         let tc = cfg.track.train_config(&cfg.track.settings[0]);
-        assert_eq!(tc.model.drop_rates[0], 0.3, "001 trains with dropout");
+        assert_eq!(
+            tc.mlp().unwrap().drop_rates[0],
+            0.3,
+            "001 trains with dropout"
+        );
         let model = Mlp::from_host(
             &cfg.track.model(0.0),
             &common::trained_params(&tc, &sub).await,

@@ -44,7 +44,8 @@ fn config(activation: Activation, optimizer: OptimizerKind) -> TrainConfig {
             activation,
             drop_rates: vec![0.2, 0.5],
             init: InitScheme::He,
-        },
+        }
+        .into(),
         train_size: 256,
         test_size: 128,
         optimizer,
@@ -70,6 +71,8 @@ fn config(activation: Activation, optimizer: OptimizerKind) -> TrainConfig {
         dropout_mode: Default::default(),
         dropout_split: None,
         noise: None,
+        augment: false,
+        full_batch: false,
     }
 }
 
@@ -85,7 +88,13 @@ async fn run(
     while !t.is_done() {
         t.run(3).await.expect("training steps");
     }
-    let params = t.model().to_host().await.expect("read back").flatten();
+    let params = t
+        .mlp()
+        .unwrap()
+        .to_host()
+        .await
+        .expect("read back")
+        .flatten();
     (t.history().clone(), params)
 }
 
@@ -157,14 +166,14 @@ async fn landscape_on_webgpu_matches_cpu() {
     while !t.is_done() {
         t.run(8).await.unwrap();
     }
-    let theta = t.model().to_host().await.unwrap();
+    let theta = t.mlp().unwrap().to_host().await.unwrap();
     let dir = filter_normalised_direction(&theta, &mut stream(3, Stream::Directions));
     let alphas = grid(-1.0, 1.0, 11);
     let mut curves = Vec::new();
     for device in [cpu_device(), gpu.clone()] {
         let data = DeviceData::upload(&train, &device);
         curves.push(
-            loss_curve(&cfg.model, &theta, &dir, &alphas, &data, &device)
+            loss_curve(cfg.mlp().unwrap(), &theta, &dir, &alphas, &data, &device)
                 .await
                 .unwrap(),
         );
@@ -394,7 +403,8 @@ async fn noise_injection_training_on_webgpu_matches_cpu() {
     ] {
         let mut tc = config(Activation::Relu, OptimizerKind::Sgd);
         if !dropout {
-            tc.model.drop_rates = vec![0.0; tc.model.drop_rates.len()];
+            let m = tc.model.mlp_mut().unwrap();
+            m.drop_rates = vec![0.0; m.drop_rates.len()];
         }
         tc.noise = Some(noise);
         let (hc, _) = run(tc.clone(), cpu_device(), "cpu").await;
@@ -428,7 +438,6 @@ async fn conv_nets_on_webgpu_match_cpu() {
         Arch, ArchConfig, BnMode, Layer, Net, NetParams, NetSpec, Shortcut,
     };
     use dropout_lab::train::eval::DeviceData;
-    use dropout_lab::train::{NetTrainConfig, NetTrainer};
     let gpu = webgpu_device().await.expect("WebGPU adapter");
     let conv = |out, kernel, stride, padding| Layer::Conv {
         out,
@@ -547,7 +556,7 @@ async fn conv_nets_on_webgpu_match_cpu() {
     let mut arch = ArchConfig::new(Arch::Resnet20);
     arch.width = 0.125;
     arch.drop_rate = 0.2;
-    let mut c = NetTrainConfig::new(arch);
+    let mut c = TrainConfig::new(arch);
     c.train_size = 32;
     c.test_size = 16;
     c.batch_size = 16;
@@ -557,12 +566,12 @@ async fn conv_nets_on_webgpu_match_cpu() {
     c.augment = true;
     let mut finals = Vec::new();
     for device in [cpu_device(), gpu.clone()] {
-        let mut t = NetTrainer::new(c.clone(), &images, &images, device, "test", "random")
+        let mut t = Trainer::new(c.clone(), &images, &images, device, "test", "random")
             .await
             .unwrap();
         t.run(10).await.unwrap();
         assert!(t.is_done());
-        finals.push(t.net().to_host().await.unwrap());
+        finals.push(t.params().await.unwrap());
     }
     for (a, b) in finals[0].params.iter().zip(&finals[1].params) {
         let scale = a.iter().fold(0.0f32, |m, x| m.max(x.abs()));

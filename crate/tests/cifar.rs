@@ -405,14 +405,14 @@ fn the_cli_trains_on_a_cifar_archive_and_refuses_a_broken_one() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// The CLI trains a conv net (a NetTrainConfig, told apart by its `arch`) on a CIFAR archive and
+/// The CLI trains a conv net (a TrainConfig, told apart by its `arch`) on a CIFAR archive and
 /// writes weights in PyTorch's state_dict layout that load back into the same network; an
 /// unknown architecture is refused by name.
 #[test]
 fn the_cli_trains_a_conv_net_on_cifar_and_writes_state_dict_weights() {
     use dropout_lab::io::net_safetensors;
     use dropout_lab::model::net::{Arch, ArchConfig};
-    use dropout_lab::train::NetTrainConfig;
+    use dropout_lab::train::TrainConfig;
     let dir = std::env::temp_dir().join(format!("dropout-lab-cifar-net-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let c = cifar10(3);
@@ -421,7 +421,7 @@ fn the_cli_trains_a_conv_net_on_cifar_and_writes_state_dict_weights() {
     let mut arch = ArchConfig::new(Arch::ConvnetQuick);
     arch.width = 0.25;
     arch.drop_rate = 0.5;
-    let mut config = NetTrainConfig::new(arch);
+    let mut config = TrainConfig::new(arch);
     config.train_size = 15;
     config.test_size = 3;
     config.batch_size = 5;

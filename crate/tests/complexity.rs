@@ -5,7 +5,7 @@
 // Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use dropout_lab::analysis::sharpness::{
     perturb_weights, sharpness_sigma, NetDeviation, SharpnessOptions,
@@ -269,12 +269,12 @@ fn complexity_table_columns_follow_from_their_parts() {
         one.drop_rate = s.drop_rate;
         one.lr = s.lr;
         let tc = one.train_config(one.drop_rate > 0.0);
-        let w0 = initial_params(&tc.model, &mut stream(tc.seed, Stream::Init));
+        let w0 = initial_params(tc.mlp().unwrap(), &mut stream(tc.seed, Stream::Init));
         let sub = train.first(tc.train_size).unwrap();
         let wf = pollster::block_on(common::trained_params(&tc, &sub));
         let (mut frob, mut param, mut spectral) = (0.0, 0.0, 0.0);
         for (l, ((a, _), (b, _))) in w0.layers.iter().zip(&wf.layers).enumerate() {
-            let (rows, cols) = (tc.model.widths[l], tc.model.widths[l + 1]);
+            let (rows, cols) = (tc.mlp().unwrap().widths[l], tc.mlp().unwrap().widths[l + 1]);
             let d: Vec<f64> = a
                 .iter()
                 .zip(b)
@@ -372,10 +372,16 @@ fn update_correlations_are_those_of_the_recorded_trajectory() {
         let mut t = Trainer::new(tc.clone(), &train, &test, cpu_device(), "cpu", "mnist")
             .await
             .unwrap();
-        let mut out = vec![t.model().to_host().await.unwrap().layers[1].0.clone()];
+        let mut out = vec![t.mlp().unwrap().to_host().await.unwrap().layers[1]
+            .0
+            .clone()];
         while !t.is_done() {
             t.run(1).await.unwrap();
-            out.push(t.model().to_host().await.unwrap().layers[1].0.clone());
+            out.push(
+                t.mlp().unwrap().to_host().await.unwrap().layers[1]
+                    .0
+                    .clone(),
+            );
         }
         out
     });

@@ -5,7 +5,7 @@
 // Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use dropout_lab::data::Dataset;
 use dropout_lab::experiments::preset::{config_from_fields, run_to_file};

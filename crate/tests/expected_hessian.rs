@@ -7,7 +7,7 @@
 // Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use common::reference::backprop_f64;
 use dropout_lab::analysis::alignment::centre;

@@ -5,7 +5,7 @@
 // Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use dropout_lab::backend::cpu_device;
 use dropout_lab::experiments::fig1a_landscape::{run, Fig1aConfig};
@@ -38,7 +38,7 @@ fn curves_are_the_losses_of_perturbed_models() {
         while !t.is_done() {
             t.run(100).await.unwrap();
         }
-        let theta = t.model().to_host().await.unwrap();
+        let theta = t.mlp().unwrap().to_host().await.unwrap();
         // The filter-normalised direction of Li et al. as the lab defines it, drawn here: per
         // layer a Gaussian weight direction (f32 draws from the directions stream) rescaled to
         // the norm of θ's weights, biases zero.
@@ -82,11 +82,11 @@ fn curves_are_the_losses_of_perturbed_models() {
                     ]
                 })
                 .collect();
-            let none = vec![None; tc.model.widths.len() - 2];
+            let none = vec![None; tc.mlp().unwrap().widths.len() - 2];
             let (loss, _) = common::reference::loss_f64(
                 &p,
-                &tc.model.widths,
-                tc.model.activation,
+                &tc.mlp().unwrap().widths,
+                tc.mlp().unwrap().activation,
                 &x64,
                 &labels,
                 &none,

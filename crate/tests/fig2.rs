@@ -3,7 +3,7 @@
 // Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use dropout_lab::analysis::covariance::pca;
 use dropout_lab::analysis::noise::{gradient_samples, Block};
@@ -84,9 +84,9 @@ fn reported_widths_are_real_crossings() {
         let theta = common::trained_params(&tc, &sub).await;
         let block = Block { layer: 1 };
         let samples = gradient_samples(
-            &tc.model,
+            tc.mlp().unwrap(),
             &theta,
-            &tc.model.drop_rates,
+            &tc.mlp().unwrap().drop_rates,
             &sub,
             block,
             cfg.run.samples,
@@ -143,10 +143,10 @@ fn reported_widths_are_real_crossings() {
             );
         }
         let data = DeviceData::upload(&sub, &device);
-        let base = Mlp::from_host(&tc.model, &theta, &device);
+        let base = Mlp::from_host(tc.mlp().unwrap(), &theta, &device);
         let (l0, _) = evaluate(&base, &data).await.unwrap();
         let dir = Mlp::from_host(
-            &tc.model,
+            tc.mlp().unwrap(),
             &block.embed(&theta, &pcs.eigenvectors[0]),
             &device,
         );
@@ -227,7 +227,7 @@ fn s_para_keeps_the_block_every_interval_steps() {
         for step in 1..=17 {
             t.run(1).await.unwrap();
             if step > 5 && step % 3 == 0 {
-                out.push(t.model().to_host().await.unwrap());
+                out.push(t.mlp().unwrap().to_host().await.unwrap());
             }
         }
         out

@@ -8,7 +8,7 @@
 // Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use dropout_lab::analysis::hessian::{HessianOperator, Span};
 use dropout_lab::analysis::noise::Block;
@@ -62,7 +62,7 @@ fn top_eigenvalue_is_the_loss_curvature_and_variances_are_projections() {
         let sub = train.first(cfg.run.train_size).unwrap();
         let theta = common::trained_params(&tc, &sub).await;
         let data = DeviceData::upload(&sub, &device);
-        let model = Mlp::from_host(&tc.model, &theta, &device);
+        let model = Mlp::from_host(tc.mlp().unwrap(), &theta, &device);
         let block = Block { layer: 1 };
         let mut op = HessianOperator::new(&model, &data, Span::Block(block));
         let (h, _) = to_dense(&mut op, 64, &mut Silent, "").await.unwrap();
@@ -73,7 +73,7 @@ fn top_eigenvalue_is_the_loss_curvature_and_variances_are_projections() {
         );
 
         let v: Vec<f64> = eig.vectors.column(0).iter().copied().collect();
-        let dir = Mlp::from_host(&tc.model, &block.embed(&theta, &v), &device);
+        let dir = Mlp::from_host(tc.mlp().unwrap(), &block.embed(&theta, &v), &device);
         let loss = |t: f64| {
             let m = model.axpy(t, &dir);
             let data = &data;
@@ -102,8 +102,8 @@ fn top_eigenvalue_is_the_loss_curvature_and_variances_are_projections() {
             let masks = device_masks(
                 &mut rng,
                 sub.len(),
-                &tc.model.widths[1..],
-                &tc.model.drop_rates,
+                &tc.mlp().unwrap().widths[1..],
+                &tc.mlp().unwrap().drop_rates,
                 &device,
             );
             let at = |m: &Mlp| cross_entropy(m.forward(x.clone(), &masks), y.clone());
@@ -165,8 +165,9 @@ fn full_span_top_eigenpairs_are_the_dense_hessians_and_variances_are_projections
     let p64 = common::reference::params_f64(&theta);
     let x64: Vec<f64> = sub.features.iter().map(|&v| v as f64).collect();
     let labels: Vec<usize> = sub.labels.iter().map(|&l| l as usize).collect();
-    let act = tc.model.activation;
-    let h = common::reference::full_hessian_f64(&p64, &tc.model.widths, act, &x64, &labels);
+    let act = tc.mlp().unwrap().activation;
+    let h =
+        common::reference::full_hessian_f64(&p64, &tc.mlp().unwrap().widths, act, &x64, &labels);
     assert_eq!(h.nrows(), 562);
     let eig = h.symmetric_eigen();
     let mut order: Vec<usize> = (0..eig.eigenvalues.len()).collect();
@@ -187,10 +188,11 @@ fn full_span_top_eigenpairs_are_the_dense_hessians_and_variances_are_projections
     let proj: Vec<f64> = (0..1600)
         .map(|_| {
             let masks: Vec<Option<Vec<f64>>> = tc
-                .model
+                .mlp()
+                .unwrap()
                 .drop_rates
                 .iter()
-                .zip(&tc.model.widths[1..])
+                .zip(&tc.mlp().unwrap().widths[1..])
                 .map(|(&q, &w)| {
                     sample_mask(&mut rng, sub.len(), w, q)
                         .map(|m| m.into_iter().map(f64::from).collect())
@@ -198,7 +200,7 @@ fn full_span_top_eigenpairs_are_the_dense_hessians_and_variances_are_projections
                 .collect();
             let (_, g) = common::reference::backprop_f64(
                 &p64,
-                &tc.model.widths,
+                &tc.mlp().unwrap().widths,
                 act,
                 &x64,
                 &labels,

@@ -11,7 +11,7 @@ use dropout_lab::model::{Activation, HostParams, InitScheme, Mlp, MlpConfig};
 use dropout_lab::rng::{stream, Stream};
 use rand::Rng;
 
-mod common;
+use crate::common;
 use common::reference::loss_f64;
 
 fn check(act: Activation, drop_rates: Vec<f32>) {

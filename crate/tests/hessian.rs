@@ -20,7 +20,7 @@ use dropout_lab::train::eval::DeviceData;
 use nalgebra::DMatrix;
 use rand::Rng;
 
-mod common;
+use crate::common;
 use common::reference::loss_f64;
 
 struct Tiny {
@@ -322,4 +322,123 @@ fn weights_through_safetensors_give_identical_hessian_eigenvalues() {
     let bytes = dropout_lab::io::safetensors::export(&t.cfg, &t.params).unwrap();
     let (cfg2, params2) = dropout_lab::io::safetensors::import(&bytes).unwrap();
     assert_eq!(spectrum(&t.cfg, &t.params), spectrum(&cfg2, &params2));
+}
+
+/// Index in the MLP's flat layout (W_l [in, out], then b_l) of each parameter of the same MLP as
+/// a network (W_l [out, in], then b_l), in the network's order.
+fn net_to_mlp_index(widths: &[usize]) -> Vec<usize> {
+    let mut map = Vec::new();
+    let mut start = 0;
+    for w in widths.windows(2) {
+        let (fan_in, fan_out) = (w[0], w[1]);
+        for o in 0..fan_out {
+            for i in 0..fan_in {
+                map.push(start + i * fan_out + o);
+            }
+        }
+        let bias = start + fan_in * fan_out;
+        map.extend(bias..bias + fan_out);
+        start = bias + fan_out;
+    }
+    map
+}
+
+/// The MLP built as a network of layers (Linear, activation, Dropout) gives the f64 reference's
+/// loss, gradient (backprop written in common/reference.rs) and dense Hessian (second differences
+/// of the reference loss), through the network's own forward, autodiff and tangent pass.
+fn check_mlp_as_net(act: Activation, drop_rates: Vec<f32>, seed: u64) {
+    use common::reference::{backprop_f64, params_f64};
+    use dropout_lab::analysis::net_hessian::{net_hvp, NetSpan};
+    use dropout_lab::backend::read_f32;
+    use dropout_lab::model::net::masks::upload_site_masks;
+    use dropout_lab::model::net::{BnMode, Net};
+
+    let t = tiny(act, drop_rates, 7, seed);
+    let device = cpu_device();
+    let params = t.params.to_net(&t.cfg).unwrap();
+    let net = Net::from_host(&params, &device).unwrap();
+    let sites = net.spec.dropout_sites().unwrap();
+    let site_masks: Vec<Option<Vec<f32>>> =
+        t.masks.iter().filter(|m| m.is_some()).cloned().collect();
+    assert_eq!(
+        site_masks.len(),
+        sites.len(),
+        "one site per hidden layer with dropout"
+    );
+    let data = DeviceData::upload(&t.data, &device);
+    let rows = t.data.len();
+    let (x, y) = data.chunks[0].clone();
+    let masks = upload_site_masks(&site_masks, rows, &sites, &device);
+    let lg = net.loss_and_grads(x, y, &masks, BnMode::Eval).unwrap();
+
+    let p = params_f64(&t.params);
+    let x64: Vec<f64> = t.data.features.iter().map(|&v| v as f64).collect();
+    let labels: Vec<usize> = t.data.labels.iter().map(|&l| l as usize).collect();
+    let m64: Vec<Option<Vec<f64>>> = t
+        .masks
+        .iter()
+        .map(|m| m.as_ref().map(|m| m.iter().map(|&v| v as f64).collect()))
+        .collect();
+    let (loss, grads) = backprop_f64(&p, &t.cfg.widths, act, &x64, &labels, &m64, &m64);
+    let lab_loss = pollster::block_on(read_f32(lg.loss)).unwrap()[0] as f64;
+    assert!(
+        (lab_loss - loss).abs() <= 1e-5 * loss.abs().max(1.0),
+        "loss {lab_loss} vs {loss}"
+    );
+    let map = net_to_mlp_index(&t.cfg.widths);
+    let want: Vec<f64> = grads.concat();
+    let mut got = Vec::new();
+    for g in lg.grads {
+        got.extend(
+            pollster::block_on(read_f32(g))
+                .unwrap()
+                .into_iter()
+                .map(|v| v as f64),
+        );
+    }
+    let scale = want.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
+    assert!(scale > 1e-3, "a vanishing gradient tests nothing");
+    for (n, &m) in map.iter().enumerate() {
+        assert!(
+            (got[n] - want[m]).abs() <= 1e-5 * scale,
+            "{act:?}: gradient entry {n} (MLP {m}) {} vs {}",
+            got[n],
+            want[m]
+        );
+    }
+
+    let d = map.len();
+    let units: Vec<Vec<f64>> = (0..d)
+        .map(|j| {
+            let mut e = vec![0.0; d];
+            e[j] = 1.0;
+            e
+        })
+        .collect();
+    let columns =
+        pollster::block_on(net_hvp(&net, &data, &site_masks, NetSpan::All, &units)).unwrap();
+    let all: Vec<usize> = (0..d).collect();
+    let oracle = t.dense_oracle(&all);
+    let lab = DMatrix::from_fn(d, d, |a, b| {
+        // Row and column in the MLP's layout: find the network indices that land there.
+        let (na, nb) = (inverse(&map, a), inverse(&map, b));
+        columns[nb][na]
+    });
+    assert_close(
+        &lab,
+        &oracle,
+        &format!("{act:?} MLP as a network, full Hessian"),
+    );
+}
+
+fn inverse(map: &[usize], target: usize) -> usize {
+    map.iter()
+        .position(|&m| m == target)
+        .expect("a permutation")
+}
+
+#[test]
+fn an_mlp_as_a_network_equals_the_f64_reference() {
+    check_mlp_as_net(Activation::Relu, vec![0.0, 0.0], RELU_SEED);
+    check_mlp_as_net(Activation::Tanh, vec![0.4, 0.2], 21);
 }

@@ -4,10 +4,7 @@
 //! matmul there, so routing the layers through it changed no CPU number.
 #![cfg(not(target_arch = "wasm32"))]
 
-#[path = "common/conv_oracle.rs"]
-mod conv_oracle;
-#[path = "common/matmul_oracle.rs"]
-mod matmul_oracle;
+use crate::{conv_oracle, matmul_oracle};
 
 use burn::tensor::{Distribution, Tensor};
 use dropout_lab::backend::{cpu_device, read_f32};

@@ -4,7 +4,7 @@
 //! found by the search equals the one a fine scan of the reference loss finds.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use common::net_fixtures::{data, f64s, params};
 use common::net_oracle::oracle_for;

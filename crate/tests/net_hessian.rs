@@ -4,7 +4,7 @@
 // Native only: the wasm build runs tests/browser.rs.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use burn::tensor::Tensor;
 use common::net_fixtures::{data, f64s, params, rng};

@@ -4,7 +4,7 @@
 //! (`common::net_reference`) run from that layer on.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use common::net_fixtures::{data, f64s, params, per_example, rng, rows};
 use common::net_reference::{RefBn, Reference};

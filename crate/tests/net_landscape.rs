@@ -2,7 +2,7 @@
 //! filter by filter, and curve points against the f64 reference forward evaluated at θ + α d.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use common::net_fixtures::{data, f64s, params, rng, rows};
 use common::net_reference::{cross_entropy, RefBn, Reference};

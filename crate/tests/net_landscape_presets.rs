@@ -4,7 +4,7 @@
 //! (`common::net_reference`; no lab code on the oracle side but the trainer that made θ).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use common::net_reference::{cross_entropy, RefBn, Reference};
 use dropout_lab::backend::cpu_device;
@@ -13,8 +13,8 @@ use dropout_lab::experiments::p000_fig1b_vgg::{run, Fig1bConfig, NetCurve};
 use dropout_lab::experiments::p000_fig1c_resnet::Fig1cConfig;
 use dropout_lab::experiments::Silent;
 use dropout_lab::rng::{stream, Stream};
-use dropout_lab::train::NetTrainConfig;
-use dropout_lab::train::NetTrainer;
+use dropout_lab::train::TrainConfig;
+use dropout_lab::train::Trainer;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
@@ -94,7 +94,7 @@ fn fig1c_with_recalibrated_batch_norm_measures_the_dropout_free_statistics() {
 /// Retrain the dropout network of `config`, draw Li et al.'s direction here and compare every
 /// point of its first curve with the reference loss and accuracy on the training subset.
 fn check_points(
-    config: NetTrainConfig,
+    config: TrainConfig,
     seed: u64,
     recalibrated: bool,
     alphas: &[f64],
@@ -104,7 +104,7 @@ fn check_points(
 ) {
     let (train_size, epochs) = (config.train_size, config.epochs);
     pollster::block_on(async {
-        let mut t = NetTrainer::new(config, train, test, cpu_device(), "cpu", "mnist")
+        let mut t = Trainer::new(config, train, test, cpu_device(), "cpu", "mnist")
             .await
             .unwrap();
         while !t.is_done() {
@@ -115,7 +115,7 @@ fn check_points(
             t.epochs().iter().map(|e| e.step).collect::<Vec<_>>(),
             vec![0, epochs]
         );
-        let host = t.net().to_host().await.unwrap();
+        let host = t.params().await.unwrap();
         let specs = host.spec.params().unwrap();
         // Li et al.'s direction: Gaussian per tensor of ≥ 2 dimensions (f32 draws from the
         // directions stream in state_dict order), each output channel's slice rescaled to the

@@ -7,7 +7,7 @@
 // Native only: the wasm build runs tests/browser.rs.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use common::net_reference::{cross_entropy, RefBn, Reference};
 use dropout_lab::backend::{cpu_device, read_f32};
@@ -242,11 +242,11 @@ fn a_split_mask_needs_a_parametric_layer_after_it() {
     assert!(e.contains("layer 2 is ReLU"), "{e}");
 }
 
-/// Every mode trains a named net from a NetTrainConfig (the CLI's and the page's path).
+/// Every mode trains a named net from a TrainConfig (the CLI's and the page's path).
 #[test]
 fn every_mode_trains_lenet() {
     use dropout_lab::model::net::{Arch, ArchConfig};
-    use dropout_lab::train::{NetTrainConfig, NetTrainer};
+    use dropout_lab::train::{TrainConfig, Trainer};
     let data = common::mnist("test");
     for mode in [
         DropoutMode::ForwardOnly,
@@ -258,14 +258,14 @@ fn every_mode_trains_lenet() {
         let mut a = ArchConfig::new(Arch::Lenet5);
         a.width = 0.25;
         a.drop_rate = 0.5;
-        let mut c = NetTrainConfig::new(a);
+        let mut c = TrainConfig::new(a);
         c.train_size = 300;
         c.test_size = 100;
         c.batch_size = 50;
         c.epochs = 2;
         c.dropout_mode = mode;
         let t = pollster::block_on(async {
-            let mut t = NetTrainer::new(c, &data, &data, cpu_device(), "cpu", "mnist")
+            let mut t = Trainer::new(c, &data, &data, cpu_device(), "cpu", "mnist")
                 .await
                 .unwrap();
             while !t.is_done() {

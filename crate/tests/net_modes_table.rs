@@ -4,17 +4,17 @@
 //! CIFAR tables say when they ran on other data.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use common::net_reference::{RefBn, Reference};
 use dropout_lab::backend::cpu_device;
 use dropout_lab::experiments::p004_net_modes::{run, NetModesConfig, Table, Table1, Table3};
 use dropout_lab::experiments::Silent;
 use dropout_lab::model::DropoutMode;
-use dropout_lab::train::NetTrainer;
+use dropout_lab::train::Trainer;
 
 fn tiny(mut c: NetModesConfig) -> NetModesConfig {
-    c.net.arch.width = 0.25;
+    c.net.model.arch_mut().unwrap().width = 0.25;
     (
         c.net.train_size,
         c.net.test_size,
@@ -45,17 +45,17 @@ fn a_cells_accuracy_is_the_reference_accuracy_of_the_network_its_config_trains()
         (augmented, augmented.mode, 0.3),
     ] {
         let mut c = cfg.net.clone();
-        c.arch.drop_rate = rate;
+        c.model.set_drop_rate(rate);
         c.dropout_mode = mode;
         c.seed = cfg.seed;
         let host = pollster::block_on(async {
-            let mut t = NetTrainer::new(c, &train, &test, cpu_device(), "cpu", "mnist")
+            let mut t = Trainer::new(c, &train, &test, cpu_device(), "cpu", "mnist")
                 .await
                 .unwrap();
             while !t.is_done() {
                 t.run(10).await.unwrap();
             }
-            t.net().to_host().await.unwrap()
+            t.params().await.unwrap()
         });
         let theta: Vec<Vec<f64>> = host
             .params

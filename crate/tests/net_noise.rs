@@ -1,4 +1,4 @@
-//! Paper 002's noise steps on conv nets (`NetTrainConfig::noise`): one SGD step with Gaussian
+//! Paper 002's noise steps on conv nets (`TrainConfig::noise`): one SGD step with Gaussian
 //! dropout or weight noise equals θ − lr ∇L taken under the noise redrawn here from the run's
 //! seeded stream; the combinations that are not implemented are refused by name.
 #![cfg(not(target_arch = "wasm32"))]
@@ -11,7 +11,7 @@ use dropout_lab::model::net::{Arch, ArchConfig, BnMode, Net, NetParams, Role, Si
 use dropout_lab::rng::{stream, Stream};
 use dropout_lab::train::batch::{epoch_order, gather};
 use dropout_lab::train::noise_step::NoiseInjection;
-use dropout_lab::train::{DropoutSplit, NetTrainConfig, NetTrainer, OptimizerKind};
+use dropout_lab::train::{DropoutSplit, OptimizerKind, TrainConfig, Trainer};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
@@ -27,11 +27,11 @@ fn data() -> Dataset {
     }
 }
 
-fn config(drop: f32, noise: NoiseInjection) -> NetTrainConfig {
+fn config(drop: f32, noise: NoiseInjection) -> TrainConfig {
     let mut a = ArchConfig::new(Arch::Lenet5);
     a.width = 0.25;
     a.drop_rate = drop;
-    let mut c = NetTrainConfig::new(a);
+    let mut c = TrainConfig::new(a);
     c.optimizer = OptimizerKind::Sgd;
     c.lr = 0.1;
     c.train_size = ROWS;
@@ -43,21 +43,21 @@ fn config(drop: f32, noise: NoiseInjection) -> NetTrainConfig {
 }
 
 /// The parameters after one step of the trainer.
-fn one_step(c: NetTrainConfig) -> Vec<Vec<f32>> {
+fn one_step(c: TrainConfig) -> Vec<Vec<f32>> {
     let d = data();
     pollster::block_on(async {
-        let mut t = NetTrainer::new(c, &d, &d, cpu_device(), "cpu", "mnist")
+        let mut t = Trainer::new(c, &d, &d, cpu_device(), "cpu", "mnist")
             .await
             .unwrap();
         t.run(1).await.unwrap();
-        t.net().to_host().await.unwrap().params
+        t.params().await.unwrap().params
     })
 }
 
 /// θ − lr ∇L at `at` (BatchNorm-free LeNet, training mode) under `masks`, the batch in the
 /// epoch's seeded order.
 fn expected(
-    c: &NetTrainConfig,
+    c: &TrainConfig,
     theta: &NetParams,
     at: &NetParams,
     masks: Vec<SiteMask>,
@@ -146,7 +146,7 @@ fn a_weight_noise_step_takes_the_gradient_at_w_plus_sigma_z_and_moves_w() {
 
 #[test]
 fn noise_that_is_not_implemented_for_conv_nets_is_refused_by_name() {
-    let check = |c: NetTrainConfig, needle: &str| {
+    let check = |c: TrainConfig, needle: &str| {
         let e = c.validate(ROWS, ROWS, 784, 10).unwrap_err().to_string();
         assert!(e.contains(needle), "{e}");
     };
@@ -177,9 +177,9 @@ fn noise_that_is_not_implemented_for_conv_nets_is_refused_by_name() {
     check(c, "paper 003");
     // Both fields round-trip through the JSON the CLI and the page read.
     let mut json = serde_json::to_value(config(0.3, NoiseInjection::GaussianDropout)).unwrap();
-    let back: NetTrainConfig = serde_json::from_value(json.clone()).unwrap();
+    let back: TrainConfig = serde_json::from_value(json.clone()).unwrap();
     assert_eq!(back.noise, Some(NoiseInjection::GaussianDropout));
     json["dropout_split"] = serde_json::json!({"explicit": null, "implicit": null});
-    let back: NetTrainConfig = serde_json::from_value(json).unwrap();
+    let back: TrainConfig = serde_json::from_value(json).unwrap();
     check(back, "paper 003");
 }

@@ -2,21 +2,21 @@
 // Native only: the wasm build runs tests/browser.rs.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use dropout_lab::backend::cpu_device;
 use dropout_lab::model::net::{Arch, ArchConfig};
-use dropout_lab::train::{LrSchedule, NetTrainConfig, NetTrainer, ScheduleUnit};
+use dropout_lab::train::{LrSchedule, ScheduleUnit, TrainConfig, Trainer};
 use dropout_lab::LabError;
 
-fn train(config: NetTrainConfig, fashion: bool) -> NetTrainer {
+fn train(config: TrainConfig, fashion: bool) -> Trainer {
     let (train, test) = if fashion {
         (common::fashion("train"), common::fashion("test"))
     } else {
         (common::mnist("train"), common::mnist("test"))
     };
     pollster::block_on(async {
-        let mut t = NetTrainer::new(config, &train, &test, cpu_device(), "cpu", "mnist")
+        let mut t = Trainer::new(config, &train, &test, cpu_device(), "cpu", "mnist")
             .await
             .unwrap();
         while !t.is_done() {
@@ -37,7 +37,7 @@ fn train(config: NetTrainConfig, fashion: bool) -> NetTrainer {
 fn lenet5_learns_mnist() {
     let mut arch = ArchConfig::new(Arch::Lenet5);
     arch.drop_rate = 0.5;
-    let mut c = NetTrainConfig::new(arch);
+    let mut c = TrainConfig::new(arch);
     c.train_size = 5000;
     c.test_size = 10000;
     c.lr = 0.02;
@@ -65,7 +65,7 @@ fn resnet20_learns_fashion_mnist() {
     let mut arch = ArchConfig::new(Arch::Resnet20);
     arch.width = 0.25;
     arch.drop_rate = 0.1;
-    let mut c = NetTrainConfig::new(arch);
+    let mut c = TrainConfig::new(arch);
     c.train_size = 4000;
     c.test_size = 1000;
     c.lr = 0.05;
@@ -85,21 +85,21 @@ fn same_seed_same_network_and_divergence_is_reported() {
     let mut arch = ArchConfig::new(Arch::ConvnetQuick);
     arch.width = 0.25;
     arch.drop_rate = 0.5;
-    let mut c = NetTrainConfig::new(arch);
+    let mut c = TrainConfig::new(arch);
     c.train_size = 200;
     c.test_size = 100;
     c.batch_size = 50;
-    let a = pollster::block_on(train(c.clone(), false).net().to_host()).unwrap();
-    let b = pollster::block_on(train(c.clone(), false).net().to_host()).unwrap();
+    let a = pollster::block_on(train(c.clone(), false).params()).unwrap();
+    let b = pollster::block_on(train(c.clone(), false).params()).unwrap();
     assert_eq!(a, b);
     c.seed = 2;
-    let other = pollster::block_on(train(c.clone(), false).net().to_host()).unwrap();
+    let other = pollster::block_on(train(c.clone(), false).params()).unwrap();
     assert_ne!(a, other);
 
     c.lr = 1e6;
     let (tr, te) = (common::mnist("train"), common::mnist("test"));
     let err = pollster::block_on(async {
-        let mut t = NetTrainer::new(c, &tr, &te, cpu_device(), "cpu", "mnist")
+        let mut t = Trainer::new(c, &tr, &te, cpu_device(), "cpu", "mnist")
             .await
             .unwrap();
         loop {

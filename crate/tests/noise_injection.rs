@@ -5,7 +5,7 @@
 // Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use burn::tensor::{Tensor, TensorData};
 use dropout_lab::backend::{cpu_device, read_f32};
@@ -523,7 +523,7 @@ fn one_disentanglement_step_is_algorithm_2_written_out() {
             .await
             .unwrap();
         t.run(1).await.unwrap();
-        t.model().to_host().await.unwrap()
+        t.mlp().unwrap().to_host().await.unwrap()
     });
     let theta0 = initial_params(&cfg, &mut stream(seed, Stream::Init));
     let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();

@@ -4,7 +4,7 @@
 // Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use burn::tensor::{Tensor, TensorData};
 use dropout_lab::backend::cpu_device;

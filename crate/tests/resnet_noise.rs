@@ -6,7 +6,7 @@
 //! reference normalising with the dropout-free batch statistics.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use common::net_reference::{cross_entropy, RefBn, Reference};
 use dropout_lab::backend::cpu_device;
@@ -16,7 +16,7 @@ use dropout_lab::experiments::Silent;
 use dropout_lab::model::net::NetParams;
 use dropout_lab::train::bn_recalibration::recalibrate_batch_norm;
 use dropout_lab::train::eval::DeviceData;
-use dropout_lab::train::NetTrainer;
+use dropout_lab::train::Trainer;
 use nalgebra::{DMatrix, SymmetricEigen};
 
 fn tiny() -> ResnetNoiseConfig {
@@ -63,8 +63,8 @@ impl BlockLoss<'_> {
 }
 
 /// The run's trainer of its first setting, on the CPU.
-async fn trainer(cfg: &ResnetNoiseConfig, train: &dropout_lab::data::Dataset) -> NetTrainer {
-    NetTrainer::new(
+async fn trainer(cfg: &ResnetNoiseConfig, train: &dropout_lab::data::Dataset) -> Trainer {
+    Trainer::new(
         cfg.train_config(&cfg.settings[0]),
         train,
         train,
@@ -96,6 +96,7 @@ fn fig5_and_fig3_numbers_are_the_reference_hessian_and_a_fine_scan() {
         t.run(cfg.epochs).await.unwrap();
         let block = t
             .net()
+            .unwrap()
             .param_specs
             .iter()
             .position(|p| p.name == r.block.name)
@@ -103,10 +104,10 @@ fn fig5_and_fig3_numbers_are_the_reference_hessian_and_a_fine_scan() {
         let mut para = Vec::new();
         for _ in 0..cfg.samples {
             t.run(1).await.unwrap();
-            para.push(t.net().to_host().await.unwrap().params[block].clone());
+            para.push(t.params().await.unwrap().params[block].clone());
         }
         assert!(t.is_done());
-        (t.net().to_host().await.unwrap(), para, block)
+        (t.params().await.unwrap(), para, block)
     });
     let loss = BlockLoss {
         host: &host,
@@ -257,7 +258,7 @@ fn recalibrated_batch_norm_normalises_with_the_dropout_free_batch_statistics() {
         let mut t = trainer(&cfg, &train).await;
         t.run(3).await.unwrap();
         let data = DeviceData::upload(&train, &cpu_device());
-        let mut net = t.net().clone();
+        let mut net = t.net().unwrap();
         let before = net.to_host().await.unwrap();
         recalibrate_batch_norm(&mut net, &data).unwrap();
         let logits = net.logits(data.chunks[0].0.clone()).unwrap();

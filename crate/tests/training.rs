@@ -3,7 +3,7 @@
 // Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use dropout_lab::backend::cpu_device;
 use dropout_lab::data::Dataset;
@@ -20,7 +20,8 @@ fn config(optimizer: OptimizerKind, lr: f64, train_size: usize, epochs: usize) -
             activation: Activation::Relu,
             drop_rates: vec![0.0, 0.2],
             init: InitScheme::He,
-        },
+        }
+        .into(),
         train_size,
         test_size: 1000,
         optimizer,
@@ -42,6 +43,8 @@ fn config(optimizer: OptimizerKind, lr: f64, train_size: usize, epochs: usize) -
         dropout_mode: Default::default(),
         dropout_split: None,
         noise: None,
+        augment: false,
+        full_batch: false,
     }
 }
 
@@ -136,10 +139,13 @@ fn snapshots_and_weight_export_reproduce_the_model() {
     let t = train(cfg.clone(), &tr, &te).unwrap();
     let steps: Vec<usize> = t.snapshots().iter().map(|s| s.step).collect();
     assert_eq!(steps, vec![0, 5, 10]);
-    assert_eq!(t.snapshots()[0].params.len(), cfg.model.param_count());
+    assert_eq!(
+        t.snapshots()[0].params.len(),
+        cfg.mlp().unwrap().param_count()
+    );
     pollster::block_on(async {
-        let params = t.model().to_host().await.unwrap();
-        let bytes = safetensors::export(&cfg.model, &params).unwrap();
+        let params = t.mlp().unwrap().to_host().await.unwrap();
+        let bytes = safetensors::export(cfg.mlp().unwrap(), &params).unwrap();
         let (model_cfg, back) = safetensors::import(&bytes).unwrap();
         assert_eq!(back, params);
         assert_eq!(&back.flatten(), &t.snapshots()[2].params);
@@ -157,8 +163,8 @@ fn oversized_models_and_subsets_are_refused_before_anything_is_allocated() {
     let (train_set, test_set) = (common::mnist("train"), common::mnist("test"));
     // 784-200000-10 (159M parameters) is over the model-size cap itself, with both numbers.
     let mut wide = config(OptimizerKind::Momentum, 0.1, 1000, 1);
-    wide.model.widths = vec![784, 200_000, 10];
-    wide.model.drop_rates = vec![0.5];
+    wide.model.mlp_mut().unwrap().widths = vec![784, 200_000, 10];
+    wide.model.mlp_mut().unwrap().drop_rates = vec![0.5];
     let e = train(wide, &train_set, &test_set)
         .err()
         .expect("refused")
@@ -171,8 +177,8 @@ fn oversized_models_and_subsets_are_refused_before_anything_is_allocated() {
     // 20010 activation floats (19 GB) at once: over the native 16 GiB budget. Were it not
     // refused up front, the first step would try to allocate them.
     let mut gd = config(OptimizerKind::Gd, 0.1, 60000, 1);
-    gd.model.widths = vec![784, 20_000, 10];
-    gd.model.drop_rates = vec![0.5];
+    gd.model.mlp_mut().unwrap().widths = vec![784, 20_000, 10];
+    gd.model.mlp_mut().unwrap().drop_rates = vec![0.5];
     let started = std::time::Instant::now();
     let e = train(gd, &train_set, &test_set)
         .err()
@@ -202,7 +208,7 @@ fn oversized_models_and_subsets_are_refused_before_anything_is_allocated() {
 /// Parameters after each of the first `steps` full-batch GD steps (dropout off, so every run
 /// from the same seed starts at the same θ0 with the same gradient).
 fn gd_trajectory(mut cfg: TrainConfig, tr: &Dataset, te: &Dataset) -> Vec<Vec<f32>> {
-    cfg.model.drop_rates = vec![0.0, 0.0];
+    cfg.model.mlp_mut().unwrap().drop_rates = vec![0.0, 0.0];
     cfg.snapshot_every = 1;
     let t = train(cfg, tr, te).unwrap();
     t.snapshots().iter().map(|s| s.params.clone()).collect()

@@ -4,7 +4,7 @@
 // Native only: the wasm build runs tests/browser.rs (wasm-pack test, wasm-bindgen-test).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use dropout_lab::experiments::p002_fig2_volume::{run, VolumeTrackConfig};
 use dropout_lab::experiments::Silent;
@@ -46,9 +46,9 @@ fn volumes_per_epoch_start_at_the_initial_weights() {
     // formed here in f64 from the initial weights: A = E[h hᵀ] of its input, H = E[diag(p) − ppᵀ],
     // each damped by τ·mean(diag), Σ = A⁻¹ ⊗ H⁻¹, log vol = log det Σ − Σ_i log Σ_ii.
     let tc = cfg.train_config(false);
-    let theta = initial_params(&tc.model, &mut stream(tc.seed, Stream::Init));
+    let theta = initial_params(tc.mlp().unwrap(), &mut stream(tc.seed, Stream::Init));
     let rows = cfg.kfac_rows;
-    let widths = &tc.model.widths;
+    let widths = &tc.mlp().unwrap().widths;
     let mut h: Vec<Vec<f64>> = (0..rows)
         .map(|r| {
             train.features[r * 784..(r + 1) * 784]

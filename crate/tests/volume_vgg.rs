@@ -4,7 +4,7 @@
 //! preset's config trains; the sampling method covers every weight layer.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 
 use common::net_reference::{RefBn, Reference};
 use dropout_lab::analysis::volume::log_volume;
@@ -12,14 +12,14 @@ use dropout_lab::backend::cpu_device;
 use dropout_lab::experiments::p002_vgg_volume::{run, VggVolumeConfig};
 use dropout_lab::experiments::Silent;
 use dropout_lab::model::net::NetSpec;
-use dropout_lab::train::NetTrainer;
+use dropout_lab::train::Trainer;
 use nalgebra::{DMatrix, DVector};
 
 #[test]
 fn the_last_layers_laplace_volume_is_the_definition_on_the_dense_kronecker_covariance() {
     let (train, test) = (common::mnist("train"), common::mnist("test"));
     let mut cfg = VggVolumeConfig::demo();
-    cfg.net.arch.width = 1.0 / 16.0;
+    cfg.net.model.arch_mut().unwrap().width = 1.0 / 16.0;
     (cfg.net.train_size, cfg.net.test_size, cfg.net.epochs) = (48, 32, 2);
     cfg.net.batch_size = 16;
     cfg.net.schedule.milestones = vec![1];
@@ -48,15 +48,15 @@ fn the_last_layers_laplace_volume_is_the_definition_on_the_dense_kronecker_covar
 
     // The drop-0 network again, and its last layer's factors from the f64 reference.
     let mut c = cfg.net.clone();
-    c.arch.drop_rate = 0.0;
+    c.model.set_drop_rate(0.0);
     let host = pollster::block_on(async {
-        let mut t = NetTrainer::new(c, &train, &test, cpu_device(), "cpu", "mnist")
+        let mut t = Trainer::new(c, &train, &test, cpu_device(), "cpu", "mnist")
             .await
             .unwrap();
         while !t.is_done() {
             t.run(10).await.unwrap();
         }
-        t.net().to_host().await.unwrap()
+        t.params().await.unwrap()
     });
     let theta: Vec<Vec<f64>> = host
         .params

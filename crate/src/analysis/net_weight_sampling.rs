@@ -17,15 +17,15 @@ use crate::error::{LabError, LabResult};
 use crate::model::net::{Net, NetParams, Role};
 use crate::progress::Reporter;
 use crate::rng::{stream, Stream};
+use crate::train::eval::evaluate_net;
 use crate::train::eval::DeviceData;
-use crate::train::net_trainer::evaluate_net;
-use crate::train::{NetTrainConfig, NetTrainer, OptimizerKind};
+use crate::train::{OptimizerKind, TrainConfig, Trainer};
 
 /// The sampling method from θ (trained as `config` says: its architecture and dropout are kept,
 /// its optimiser becomes plain SGD at `opts.lr` for one epoch over `train`).
 #[allow(clippy::too_many_arguments)]
 pub async fn net_sample_volumes(
-    config: &NetTrainConfig,
+    config: &TrainConfig,
     theta: &NetParams,
     train: &Dataset,
     opts: &SamplingOptions,
@@ -96,11 +96,11 @@ pub async fn net_sample_volumes(
 }
 
 fn epoch_config(
-    config: &NetTrainConfig,
+    config: &TrainConfig,
     rows: usize,
     opts: &SamplingOptions,
     seed: u64,
-) -> NetTrainConfig {
+) -> TrainConfig {
     let mut c = config.clone();
     c.optimizer = OptimizerKind::Sgd;
     c.full_batch = false;
@@ -118,14 +118,14 @@ fn epoch_config(
 
 /// One epoch of SGD from `start`; a diverged epoch is a sample with infinite loss.
 async fn one_epoch(
-    c: NetTrainConfig,
+    c: TrainConfig,
     start: NetParams,
     train: &Dataset,
     device: &Device,
     backend: &str,
 ) -> LabResult<(NetParams, f64)> {
     // The training set doubles as the "test" set: the closing evaluation is then L(f_W') itself.
-    let mut t = NetTrainer::with_params(
+    let mut t = Trainer::with_params(
         c,
         start.clone(),
         train,
@@ -144,7 +144,7 @@ async fn one_epoch(
         .epochs()
         .last()
         .map_or(f64::INFINITY, |e| e.train_loss as f64);
-    Ok((t.net().to_host().await?, loss))
+    Ok((t.params().await?, loss))
 }
 
 fn layer_volumes(

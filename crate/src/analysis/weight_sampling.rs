@@ -197,9 +197,10 @@ async fn one_epoch(
         )
     };
     // The training set doubles as the "test" set: the closing evaluation is then L(f_W') itself.
+    let start_net = tc.mlp_params(&start)?;
     let mut trainer = Trainer::with_params(
         tc,
-        start.clone(),
+        start_net,
         train,
         train,
         device.clone(),
@@ -217,7 +218,7 @@ async fn one_epoch(
         .epochs
         .last()
         .map_or(f64::INFINITY, |e| e.train_loss as f64);
-    Ok((trainer.model().to_host().await?, loss))
+    Ok((trainer.mlp()?.to_host().await?, loss))
 }
 
 fn layer_volumes(

@@ -286,8 +286,8 @@ pub async fn track(
         let mut checkpoints = Vec::new();
         loop {
             let epoch = trainer.progress(f32::NAN).step;
-            let theta = trainer.model().to_host().await?;
-            let (train_loss, _) = evaluate(trainer.model(), &resident).await?;
+            let theta = trainer.mlp()?.to_host().await?;
+            let (train_loss, _) = evaluate(trainer.mlp()?, &resident).await?;
             if !train_loss.is_finite() {
                 return Err(LabError::NonFinite {
                     step: epoch,
@@ -314,7 +314,7 @@ pub async fn track(
                         setting: *s,
                         checkpoints,
                     },
-                    model: tc.model.clone(),
+                    model: tc.require_mlp()?.clone(),
                     theta,
                 });
                 break;

@@ -146,14 +146,15 @@ pub async fn run(
             test_loss: last.test_loss,
             test_accuracy: last.test_accuracy,
         });
-        let theta = trainer.model().to_host().await?;
+        let theta = trainer.mlp()?.to_host().await?;
         // The same directions' random draws for both models: each is normalised to its own θ.
         let mut rng = stream(cfg.seed, Stream::Directions);
         for k in 0..cfg.directions {
             let d = filter_normalised_direction(&theta, &mut rng);
             let train_curve =
-                loss_curve(&tc.model, &theta, &d, &alphas, &train_dev, &device).await?;
-            let test_curve = loss_curve(&tc.model, &theta, &d, &alphas, &test_dev, &device).await?;
+                loss_curve(tc.require_mlp()?, &theta, &d, &alphas, &train_dev, &device).await?;
+            let test_curve =
+                loss_curve(tc.require_mlp()?, &theta, &d, &alphas, &test_dev, &device).await?;
             curves.push(Curve {
                 dropout,
                 direction: k,

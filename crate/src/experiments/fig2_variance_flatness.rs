@@ -167,7 +167,7 @@ pub async fn run(
         for (source, samples) in sampled.samples {
             let profile = |v: &[f64]| {
                 Ok(BlockProfile::new(
-                    &sampled.train_config.model,
+                    sampled.train_config.require_mlp()?,
                     &sampled.theta,
                     block,
                     v,

@@ -246,7 +246,7 @@ pub async fn run(
         let stage = s.stage(si, cfg.run.settings.len());
         let sampled =
             train_and_sample(&cfg.run, cfg.span, s, &stage, &train, inputs, reporter).await?;
-        let model = Mlp::from_host(&sampled.train_config.model, &sampled.theta, &device);
+        let model = Mlp::from_host(sampled.train_config.require_mlp()?, &sampled.theta, &device);
         let mut op = HessianOperator::new(&model, &resident, span);
         let spectrum = match cfg.span {
             HessianSpan::Block => {

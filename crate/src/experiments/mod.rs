@@ -39,36 +39,12 @@ pub use preset::{
 pub use schema::Field;
 
 use crate::error::{LabError, LabResult};
-use crate::train::{NetTrainer, Progress, Trainer};
-
-/// What `train_to_end` drives: an MLP's or a conv net's trainer.
-pub trait Stepped {
-    fn is_done(&self) -> bool;
-    fn run(&mut self, max_steps: usize) -> impl std::future::Future<Output = LabResult<Progress>>;
-}
-
-impl Stepped for Trainer {
-    fn is_done(&self) -> bool {
-        Trainer::is_done(self)
-    }
-    fn run(&mut self, max_steps: usize) -> impl std::future::Future<Output = LabResult<Progress>> {
-        Trainer::run(self, max_steps)
-    }
-}
-
-impl Stepped for NetTrainer {
-    fn is_done(&self) -> bool {
-        NetTrainer::is_done(self)
-    }
-    fn run(&mut self, max_steps: usize) -> impl std::future::Future<Output = LabResult<Progress>> {
-        NetTrainer::run(self, max_steps)
-    }
-}
+use crate::train::Trainer;
 
 /// Run a trainer to its end in slices of `slice` steps, reporting "{stage}: training" after each;
 /// a reporter that answers false cancels the run.
 pub async fn train_to_end(
-    trainer: &mut impl Stepped,
+    trainer: &mut Trainer,
     slice: usize,
     stage: &str,
     reporter: &mut impl Reporter,

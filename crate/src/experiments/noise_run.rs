@@ -219,22 +219,23 @@ pub async fn train_and_sample(
         0
     };
     let mut tc = run.train_config(s, extra);
-    block.validate(&tc.model)?;
+    block.validate(tc.require_mlp()?)?;
     if span == HessianSpan::Full {
         tc.snapshot_layer = None; // snapshots of every parameter, in the flatten order
     }
-    if let Some(p) = start.filter(|p| p.widths != tc.model.widths) {
+    let widths = &tc.require_mlp()?.widths;
+    if let Some(p) = start.filter(|p| &p.widths != widths) {
         return Err(LabError::Weights(format!(
-            "the imported weights have widths {:?}, the run {:?}",
-            p.widths, tc.model.widths
+            "the imported weights have widths {:?}, the run {widths:?}",
+            p.widths
         )));
     }
     let (theta, final_train_loss, snapshots) = match start {
         // Nothing to train and no trajectory to follow: S_grad at the imported θ itself
         // (a trainer needs at least one step).
         Some(params) if tc.epochs == 0 => {
-            tc.model.validate(train.dim, train.classes)?;
-            let model = Mlp::from_host(&tc.model, params, device);
+            tc.require_mlp()?.validate(train.dim, train.classes)?;
+            let model = Mlp::from_host(tc.require_mlp()?, params, device);
             let resident = DeviceData::upload(train, device);
             let (loss, _) = evaluate(&model, &resident).await?;
             (params.clone(), loss, Vec::new())
@@ -244,7 +245,7 @@ pub async fn train_and_sample(
                 Some(params) => {
                     Trainer::with_params(
                         tc.clone(),
-                        params.clone(),
+                        tc.mlp_params(params)?,
                         train,
                         train,
                         device.clone(),
@@ -263,7 +264,7 @@ pub async fn train_and_sample(
                 .epochs
                 .last()
                 .map_or(f32::NAN, |e| e.train_loss);
-            let theta = trainer.model().to_host().await?;
+            let theta = trainer.mlp()?.to_host().await?;
             (theta, final_train_loss, trainer.take_snapshots())
         }
     };
@@ -279,9 +280,9 @@ pub async fn train_and_sample(
                 .collect(),
             NoiseSource::Grad => {
                 let g = gradient_samples(
-                    &tc.model,
+                    tc.require_mlp()?,
                     &theta,
-                    &tc.model.drop_rates,
+                    &tc.require_mlp()?.drop_rates,
                     train,
                     span.span(run.block_layer),
                     run.samples,

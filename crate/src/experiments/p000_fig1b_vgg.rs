@@ -15,9 +15,9 @@ use crate::error::{LabError, LabResult};
 use crate::model::net::{Arch, ArchConfig};
 use crate::rng::{stream, Stream};
 use crate::train::bn_recalibration::recalibrate_batch_norm;
+use crate::train::eval::evaluate_net;
 use crate::train::eval::DeviceData;
-use crate::train::net_trainer::evaluate_net;
-use crate::train::{LrSchedule, NetTrainConfig, NetTrainer, OptimizerKind, ScheduleUnit};
+use crate::train::{LrSchedule, OptimizerKind, ScheduleUnit, TrainConfig, Trainer};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fig1bConfig {
@@ -76,11 +76,11 @@ impl Fig1bConfig {
         }
     }
 
-    pub fn train_config(&self, dropout: bool) -> NetTrainConfig {
+    pub fn train_config(&self, dropout: bool) -> TrainConfig {
         let mut arch = ArchConfig::new(Arch::Vgg9);
         arch.width = self.width;
         arch.drop_rate = if dropout { self.drop_rate } else { 0.0 };
-        let mut c = NetTrainConfig::new(arch);
+        let mut c = TrainConfig::new(arch);
         c.train_size = self.train_size;
         c.test_size = self.test_size;
         c.optimizer = OptimizerKind::Nesterov;
@@ -197,7 +197,7 @@ pub async fn run(
 #[allow(clippy::too_many_arguments)]
 pub async fn landscape_run<C>(
     config: C,
-    train_config: impl Fn(bool) -> NetTrainConfig,
+    train_config: impl Fn(bool) -> TrainConfig,
     directions: usize,
     seed: u64,
     recalibrate_bn: bool,
@@ -234,7 +234,7 @@ pub async fn landscape_run<C>(
 /// `alphas`, on the networks' train and test subsets; with `recalibrate_bn`, each network's
 /// BatchNorm statistics are first recomputed without dropout (`train::bn_recalibration`).
 pub async fn landscape_pair(
-    config: impl Fn(bool) -> NetTrainConfig,
+    config: impl Fn(bool) -> TrainConfig,
     directions: usize,
     seed: u64,
     recalibrate_bn: bool,
@@ -249,7 +249,7 @@ pub async fn landscape_pair(
         } else {
             "without dropout"
         };
-        let mut trainer = NetTrainer::new(
+        let mut trainer = Trainer::new(
             config(dropout),
             inputs.train,
             inputs.test,
@@ -261,7 +261,7 @@ pub async fn landscape_pair(
         super::train_to_end(&mut trainer, 5, name, reporter).await?;
         let (train_dev, test_dev): (&DeviceData, &DeviceData) =
             (trainer.train_data(), trainer.test_data());
-        let mut net = trainer.net().clone();
+        let mut net = trainer.net()?;
         if recalibrate_bn {
             recalibrate_batch_norm(&mut net, train_dev)?;
         }
@@ -334,7 +334,7 @@ impl super::Preset for Fig1b {
     }
     fn validate(c: &Fig1bConfig) -> LabResult<()> {
         c.validate()?;
-        c.train_config(true).arch.build([3, 32, 32], 10).map(|_| ())
+        c.train_config(true).spec(3072, 10).map(|_| ())
     }
     fn fields() -> Vec<super::Field> {
         use super::schema::{Field, Range};

@@ -11,7 +11,7 @@ use super::p000_fig1b_vgg::{landscape_run, LandscapeResult};
 use super::Reporter;
 use crate::error::LabResult;
 use crate::model::net::{Arch, ArchConfig, Placement};
-use crate::train::{NetTrainConfig, OptimizerKind};
+use crate::train::{OptimizerKind, TrainConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fig1cConfig {
@@ -68,12 +68,12 @@ impl Fig1cConfig {
         }
     }
 
-    pub fn train_config(&self, dropout: bool) -> NetTrainConfig {
+    pub fn train_config(&self, dropout: bool) -> TrainConfig {
         let mut arch = ArchConfig::new(Arch::Resnet20);
         arch.width = self.width;
         arch.drop_rate = if dropout { self.drop_rate } else { 0.0 };
         arch.placement = Placement::AfterConvs;
-        let mut c = NetTrainConfig::new(arch);
+        let mut c = TrainConfig::new(arch);
         c.train_size = self.train_size;
         c.test_size = self.test_size;
         c.optimizer = OptimizerKind::Gd;
@@ -154,10 +154,7 @@ impl super::Preset for Fig1c {
     }
     fn validate(c: &Fig1cConfig) -> LabResult<()> {
         c.validate()?;
-        c.train_config(true)
-            .arch
-            .build([3, 32, 32], 100)
-            .map(|_| ())
+        c.train_config(true).spec(3072, 100).map(|_| ())
     }
     fn fields() -> Vec<super::Field> {
         use super::schema::{Field, Range};

@@ -31,8 +31,8 @@ use crate::backend::read_f32;
 use crate::error::{LabError, LabResult};
 use crate::model::net::{Arch, ArchConfig, Net, Placement, Role};
 use crate::train::bn_recalibration::recalibrate_batch_norm;
-use crate::train::net_trainer::evaluate_net;
-use crate::train::{NetTrainConfig, NetTrainer, OptimizerKind};
+use crate::train::eval::evaluate_net;
+use crate::train::{OptimizerKind, TrainConfig, Trainer};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResnetNoiseConfig {
@@ -113,12 +113,12 @@ impl ResnetNoiseConfig {
     }
 
     /// The training of one setting, the trajectory's steps included.
-    pub fn train_config(&self, s: &Setting) -> NetTrainConfig {
+    pub fn train_config(&self, s: &Setting) -> TrainConfig {
         let mut arch = ArchConfig::new(Arch::Resnet20);
         arch.width = self.width;
         arch.drop_rate = s.drop_rate;
         arch.placement = Placement::AfterConvs;
-        let mut c = NetTrainConfig::new(arch);
+        let mut c = TrainConfig::new(arch);
         c.train_size = self.train_size;
         c.test_size = self.train_size;
         c.optimizer = OptimizerKind::Gd;
@@ -229,7 +229,7 @@ pub async fn run(
     let mut block_info = None;
     for (si, s) in cfg.settings.iter().enumerate() {
         let stage = s.stage(si, cfg.settings.len());
-        let mut trainer = NetTrainer::new(
+        let mut trainer = Trainer::new(
             cfg.train_config(s),
             inputs.train,
             inputs.train,
@@ -238,8 +238,9 @@ pub async fn run(
             inputs.dataset,
         )
         .await?;
-        let block = conv_weight(trainer.net(), cfg.block)?;
-        let spec = &trainer.net().param_specs[block];
+        let net = trainer.net()?;
+        let block = conv_weight(&net, cfg.block)?;
+        let spec = &net.param_specs[block];
         if spec.len() > MAX_DENSE_BLOCK {
             return Err(LabError::Config(format!(
                 "{} has {} weights; a dense Hessian is limited to {MAX_DENSE_BLOCK} (pick a \
@@ -259,7 +260,7 @@ pub async fn run(
             .expect("evaluated at the end")
             .clone();
         let data = trainer.train_data();
-        let mut analysed = trainer.net().clone();
+        let mut analysed = trainer.net()?;
         if cfg.recalibrate_bn {
             recalibrate_batch_norm(&mut analysed, data)?;
         }
@@ -330,7 +331,7 @@ pub async fn run(
 /// `para_interval` further GD+dropout steps (empty without the para source). Kept on the
 /// device and read back once.
 async fn para_samples(
-    trainer: &mut NetTrainer,
+    trainer: &mut Trainer,
     cfg: &ResnetNoiseConfig,
     block: usize,
     stage: &str,
@@ -351,7 +352,7 @@ async fn para_samples(
     let mut kept: Vec<Tensor<1>> = Vec::with_capacity(n);
     for k in 0..n {
         step = trainer.run(cfg.para_interval).await?.step;
-        kept.push(trainer.net().params[block].clone());
+        kept.push(trainer.net()?.params[block].clone());
         if !reporter
             .report(&format!("{stage}: S_para trajectory"), k + 1, n)
             .await
@@ -402,10 +403,7 @@ impl super::Preset for ResnetNoise {
     }
     fn validate(c: &ResnetNoiseConfig) -> LabResult<()> {
         c.validate()?;
-        c.train_config(&c.settings[0])
-            .arch
-            .build([3, 32, 32], 100)
-            .map(|_| ())
+        c.train_config(&c.settings[0]).spec(3072, 100).map(|_| ())
     }
     fn fields() -> Vec<super::Field> {
         use super::schema::{Choice, Field, Range};

@@ -145,7 +145,7 @@ pub async fn run(
             &one, &kfac_data, train, test, &device, backend, &stage, reporter,
         )
         .await?;
-        let model = &net.config.model;
+        let model = net.config.require_mlp()?;
         let mut deviation = NetDeviation::new(
             model,
             &net.theta,

@@ -239,9 +239,9 @@ pub async fn run(
         };
         loop {
             let epoch = trainer.progress(f32::NAN).step / steps_per_epoch;
-            let theta = trainer.model().to_host().await?;
+            let theta = trainer.mlp()?.to_host().await?;
             let f = factors(
-                &tc.model,
+                tc.require_mlp()?,
                 &theta,
                 &kfac_data,
                 MaskNoise::Bernoulli,
@@ -250,14 +250,21 @@ pub async fn run(
             )?;
             let mask_free = if dropout {
                 // Draws no masks, so the stream the dropout-aware factors use is untouched.
-                let free = factors(&tc.model, &theta, &kfac_data, MaskNoise::Off, 1, &mut rng)?;
-                Some(laplace_volumes(&tc.model, &free, cfg.damping)?)
+                let free = factors(
+                    tc.require_mlp()?,
+                    &theta,
+                    &kfac_data,
+                    MaskNoise::Off,
+                    1,
+                    &mut rng,
+                )?;
+                Some(laplace_volumes(tc.require_mlp()?, &free, cfg.damping)?)
             } else {
                 None
             };
             epochs.push(VolumeEpoch {
                 epoch,
-                layers: laplace_volumes(&tc.model, &f, cfg.damping)?,
+                layers: laplace_volumes(tc.require_mlp()?, &f, cfg.damping)?,
                 mask_free,
             });
             if !reporter

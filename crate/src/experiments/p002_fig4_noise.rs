@@ -201,14 +201,14 @@ pub async fn run(
         for (tc, theta) in &r.finals {
             let volume = |noise: MaskNoise| -> LabResult<Vec<f64>> {
                 let f = factors(
-                    &tc.model,
+                    tc.require_mlp()?,
                     theta,
                     &kfac_data,
                     noise,
                     cfg.base.mask_draws,
                     &mut stream(tc.seed, Stream::GradientNoise),
                 )?;
-                Ok(laplace_volumes(&tc.model, &f, cfg.base.damping)?
+                Ok(laplace_volumes(tc.require_mlp()?, &f, cfg.base.damping)?
                     .iter()
                     .map(|l| l.log_volume / (l.fan_in * l.fan_out) as f64)
                     .collect())

@@ -42,9 +42,9 @@ pub async fn train_and_measure(
     let mut trainer =
         Trainer::new(tc.clone(), train, test, device.clone(), backend, "mnist").await?;
     super::train_to_end(&mut trainer, tc.steps_per_epoch(), stage, reporter).await?;
-    let theta = trainer.model().to_host().await?;
+    let theta = trainer.mlp()?.to_host().await?;
     let f = factors(
-        &tc.model,
+        tc.require_mlp()?,
         &theta,
         kfac_data,
         MaskNoise::Bernoulli,
@@ -52,7 +52,7 @@ pub async fn train_and_measure(
         &mut stream(one.seed, Stream::GradientNoise),
     )?;
     let free = factors(
-        &tc.model,
+        tc.require_mlp()?,
         &theta,
         kfac_data,
         MaskNoise::Off,
@@ -66,9 +66,9 @@ pub async fn train_and_measure(
         .cloned()
         .ok_or_else(|| LabError::Config("no evaluation recorded".into()))?;
     Ok(TrainedNet {
-        initial: initial_params(&tc.model, &mut stream(tc.seed, Stream::Init)),
-        laplace: laplace_volumes(&tc.model, &f, one.damping)?,
-        laplace_mask_free: laplace_volumes(&tc.model, &free, one.damping)?,
+        initial: initial_params(tc.require_mlp()?, &mut stream(tc.seed, Stream::Init)),
+        laplace: laplace_volumes(tc.require_mlp()?, &f, one.damping)?,
+        laplace_mask_free: laplace_volumes(tc.require_mlp()?, &free, one.damping)?,
         config: tc,
         theta,
         last,

@@ -23,12 +23,12 @@ use crate::model::net::{Arch, ArchConfig};
 use crate::progress::StagePrefix;
 use crate::rng::{stream, Stream};
 use crate::train::eval::DeviceData;
-use crate::train::{LrSchedule, NetTrainConfig, NetTrainer, ScheduleUnit};
+use crate::train::{LrSchedule, ScheduleUnit, TrainConfig, Trainer};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VggVolumeConfig {
     /// The network and its training; each point sets the drop rate.
-    pub net: NetTrainConfig,
+    pub net: TrainConfig,
     pub drop_rates: Vec<f32>,
     /// Training images the Kronecker factors average over (the first N).
     pub kfc_rows: usize,
@@ -47,7 +47,7 @@ impl VggVolumeConfig {
         arch.width = 0.125;
         // Measured here: at width 1/8 without BatchNorm, batch 128 (96 steps) at lr 0.05 or
         // 0.01 leaves the dropout networks at chance; batch 32 (320 steps) at lr 0.01 trains.
-        let mut net = NetTrainConfig::new(arch);
+        let mut net = TrainConfig::new(arch);
         (net.train_size, net.test_size, net.batch_size, net.epochs) = (500, 1000, 32, 20);
         (net.lr, net.momentum, net.weight_decay) = (0.01, 0.9, 0.0);
         net.schedule = epochs(vec![10, 15]);
@@ -73,7 +73,9 @@ impl VggVolumeConfig {
 
     pub fn paper() -> Self {
         let mut c = Self::demo();
-        c.net.arch.width = 1.0;
+        if let Some(a) = c.net.model.arch_mut() {
+            a.width = 1.0;
+        }
         (c.net.train_size, c.net.test_size, c.net.epochs) = (50000, 10000, 140);
         (c.net.lr, c.net.batch_size) = (0.1, 128);
         c.net.schedule = epochs(vec![70, 105]);
@@ -83,9 +85,9 @@ impl VggVolumeConfig {
         c
     }
 
-    fn point_config(&self, rate: f32) -> NetTrainConfig {
+    fn point_config(&self, rate: f32) -> TrainConfig {
         let mut c = self.net.clone();
-        c.arch.drop_rate = rate;
+        c.model.set_drop_rate(rate);
         c.eval_every = c.epochs;
         c
     }
@@ -153,7 +155,7 @@ pub async fn run(
     let mut points = Vec::new();
     for &rate in &cfg.drop_rates {
         let name = format!("drop {rate}");
-        let mut t = NetTrainer::new(
+        let mut t = Trainer::new(
             cfg.point_config(rate),
             inputs.train,
             inputs.test,
@@ -164,10 +166,10 @@ pub async fn run(
         .await?;
         super::train_to_end(&mut t, 10, &name, reporter).await?;
         let last = t.epochs().last().expect("evaluated at the end").clone();
-        let theta = t.net().to_host().await?;
+        let theta = t.params().await?;
         let rows = inputs.train.first(cfg.kfc_rows.min(inputs.train.len()))?;
         let factors = kfc_factors(
-            t.net(),
+            &t.net()?,
             &DeviceData::upload(&rows, &inputs.device),
             MaskNoise::Bernoulli,
             cfg.mask_draws,
@@ -283,7 +285,7 @@ impl super::Preset for VggVolume {
     }
     fn validate(c: &VggVolumeConfig) -> LabResult<()> {
         validate(c)?;
-        c.net.arch.build([3, 32, 32], 10).map(|_| ())
+        c.net.spec(3072, 10).map(|_| ())
     }
     fn fields() -> Vec<super::Field> {
         use super::schema::{Field, Range};

@@ -27,12 +27,12 @@ use super::{PaperData, Reporter};
 use crate::error::{LabError, LabResult};
 use crate::model::net::{Arch, ArchConfig};
 use crate::model::DropoutMode;
-use crate::train::{LrSchedule, NetTrainConfig, NetTrainer, OptimizerKind, ScheduleUnit};
+use crate::train::{LrSchedule, OptimizerKind, ScheduleUnit, TrainConfig, Trainer};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NetModesConfig {
     /// The network and its training; each cell sets the drop rate, the mode and the seed.
-    pub net: NetTrainConfig,
+    pub net: TrainConfig,
     pub rates: Vec<f32>,
     pub modes: Vec<DropoutMode>,
     /// Runs per cell, with seeds seed, seed + 1, ...
@@ -41,9 +41,9 @@ pub struct NetModesConfig {
 }
 
 impl NetModesConfig {
-    fn cell_config(&self, rate: f32, mode: DropoutMode, seed: u64) -> NetTrainConfig {
+    fn cell_config(&self, rate: f32, mode: DropoutMode, seed: u64) -> TrainConfig {
         let mut c = self.net.clone();
-        c.arch.drop_rate = rate;
+        c.model.set_drop_rate(rate);
         c.dropout_mode = mode;
         c.seed = seed;
         // Only the final network is read.
@@ -125,7 +125,7 @@ async fn run_cell(
             "run {index}/{total}: {label} at drop {rate}, seed {}",
             c.seed
         );
-        let mut t = NetTrainer::new(
+        let mut t = Trainer::new(
             c,
             inputs.train,
             inputs.test,
@@ -156,7 +156,7 @@ async fn run_cell(
     })
 }
 
-/// The form fields of a preset's `net` (a `NetTrainConfig`) that every conv-net preset shares;
+/// The form fields of a preset's `net` (a `TrainConfig`) that every conv-net preset shares;
 /// `schedule` labels the milestones in the unit the preset uses.
 pub fn net_fields(schedule: &'static str) -> Vec<super::Field> {
     use super::schema::{Field, Range};
@@ -211,11 +211,11 @@ fn modes(all: bool) -> Vec<DropoutMode> {
     }
 }
 
-fn net(arch: Arch, width: f64, drop: f32) -> NetTrainConfig {
+fn net(arch: Arch, width: f64, drop: f32) -> TrainConfig {
     let mut a = ArchConfig::new(arch);
     a.width = width;
     a.drop_rate = drop;
-    NetTrainConfig::new(a)
+    TrainConfig::new(a)
 }
 
 fn steps(milestones: Vec<usize>) -> LrSchedule {
@@ -414,10 +414,8 @@ impl<T: Table> super::Preset for NetModes<T> {
     }
     fn validate(c: &NetModesConfig) -> LabResult<()> {
         validate_table(&c.modes, &c.rates, c.seeds)?;
-        // The network as every cell builds it, on the paper's input shape.
-        let side = c.net.arch.arch.native_side();
-        let channels = if T::DATA.dim == 784 { 1 } else { 3 };
-        c.net.arch.build([channels, side, side], T::DATA.classes)?;
+        // The network as every cell builds it, on the paper's data.
+        c.net.spec(T::DATA.dim, T::DATA.classes)?;
         Ok(())
     }
     fn fields() -> Vec<super::Field> {

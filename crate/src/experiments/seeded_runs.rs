@@ -61,7 +61,7 @@ pub async fn run_seeds(
                 let epochs = trainer.history().epochs.clone();
                 test_accuracies.push(epochs.last().map(|r| r.test_accuracy as f64));
                 histories.push(epochs);
-                finals.push((tc, trainer.model().to_host().await?));
+                finals.push((tc, trainer.mlp()?.to_host().await?));
             }
             Err(LabError::NonFinite { .. }) => test_accuracies.push(None),
             Err(e) => return Err(e),

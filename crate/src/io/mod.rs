@@ -3,3 +3,4 @@
 pub mod net_safetensors;
 pub mod pytorch;
 pub mod safetensors;
+pub mod weights;

@@ -7,21 +7,11 @@ use std::collections::HashMap;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{LabError, LabResult};
+use crate::model::net::mlp::transpose;
 use crate::model::{HostParams, MlpConfig};
 
 fn to_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-/// [rows, cols] row-major -> [cols, rows] row-major.
-fn transpose(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut t = vec![0.0; v.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            t[c * rows + r] = v[r * cols + c];
-        }
-    }
-    t
 }
 
 pub fn export(config: &MlpConfig, params: &HostParams) -> LabResult<Vec<u8>> {

@@ -7,6 +7,7 @@ use super::config::{Activation, MlpConfig};
 use super::dropout::LayerMask;
 use super::host::HostParams;
 use super::loss::cross_entropy;
+use super::net::Net;
 use crate::backend::read_f32;
 use crate::error::LabResult;
 use crate::kernels::matmul;
@@ -53,6 +54,26 @@ impl Mlp {
         Ok(HostParams {
             widths: self.config.widths.clone(),
             layers,
+        })
+    }
+
+    /// The same network as a `Net` of layers (`net::mlp`): each W_l transposed to PyTorch's
+    /// [out, in] and flattened, on the device.
+    pub fn to_net(&self) -> LabResult<Net> {
+        let spec = self.config.net_spec();
+        let param_specs = spec.params()?;
+        let mut params = Vec::with_capacity(2 * self.layers.len());
+        for l in &self.layers {
+            let [fan_in, fan_out] = l.weight.dims();
+            params.push(l.weight.clone().transpose().reshape([fan_in * fan_out]));
+            params.push(l.bias.clone());
+        }
+        Ok(Net {
+            spec,
+            param_specs,
+            params,
+            running: Vec::new(),
+            batches_tracked: 0,
         })
     }
 

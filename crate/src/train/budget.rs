@@ -107,8 +107,9 @@ pub struct Footprint {
     pub largest_what: String,
 }
 
-pub fn footprint(cfg: &TrainConfig, input_dim: usize) -> Footprint {
-    let widths = &cfg.model.widths;
+/// The estimate for an MLP (None for other networks, which are not estimated yet).
+pub fn footprint(cfg: &TrainConfig, input_dim: usize) -> Option<Footprint> {
+    let widths = &cfg.mlp()?.widths;
     let n = |x: usize| x as u64;
     let params: u64 = widths.windows(2).map(|w| n(w[0]) * n(w[1]) + n(w[1])).sum();
     let optimiser_copies = match cfg.optimizer {
@@ -119,9 +120,11 @@ pub fn footprint(cfg: &TrainConfig, input_dim: usize) -> Footprint {
     let rows = n(cfg.effective_batch());
     let units: u64 = widths[1..].iter().map(|&w| n(w)).sum();
     let resident = (n(cfg.train_size) + n(cfg.test_size)) * n(input_dim)
-        + match cfg.optimizer {
-            OptimizerKind::Gd => n(cfg.train_size) * n(input_dim),
-            _ => 0,
+        + if cfg.is_full_batch() {
+            // The full batch stays uploaded for every step.
+            n(cfg.train_size) * n(input_dim)
+        } else {
+            0
         };
     let floats =
         (3 + optimiser_copies) * params + rows * n(input_dim) + 4 * rows * units + resident;
@@ -146,11 +149,11 @@ pub fn footprint(cfg: &TrainConfig, input_dim: usize) -> Footprint {
         rows * n(input_dim),
         format!("one step's inputs, {rows} rows x {input_dim} features"),
     );
-    Footprint {
+    Some(Footprint {
         total: floats * F32,
         largest: largest.0,
         largest_what: largest.1,
-    }
+    })
 }
 
 fn human(bytes: u64) -> String {
@@ -164,14 +167,11 @@ fn human(bytes: u64) -> String {
 
 /// Refuse `cfg` if its estimate exceeds `budget`, naming the size asked for and the limit.
 pub fn check_against(cfg: &TrainConfig, input_dim: usize, budget: &Budget) -> LabResult<()> {
-    let f = footprint(cfg, input_dim);
-    let arch = cfg
-        .model
-        .widths
-        .iter()
-        .map(|w| w.to_string())
-        .collect::<Vec<_>>()
-        .join("-");
+    let Some(f) = footprint(cfg, input_dim) else {
+        return Ok(());
+    };
+    let arch = cfg.model.label();
+    let arch = arch.split(' ').next().unwrap_or_default();
     if let Some(limit) = &budget.buffer {
         if f.largest > limit.bytes {
             return Err(LabError::Config(format!(
@@ -239,7 +239,8 @@ mod tests {
         let f = footprint(
             &config(vec![784, 100, 10], OptimizerKind::Momentum, 50),
             784,
-        );
+        )
+        .unwrap();
         let floats = 4 * 79510 + 50 * 784 + 4 * 50 * 110 + 70000 * 784;
         assert_eq!(f.total, 4 * floats as u64);
         assert_eq!(f.largest, 4 * 784 * 100);
@@ -249,7 +250,7 @@ mod tests {
             f.largest_what
         );
         // GD uploads the full batch once more and steps on all 60000 rows.
-        let g = footprint(&config(vec![784, 100, 10], OptimizerKind::Gd, 50), 784);
+        let g = footprint(&config(vec![784, 100, 10], OptimizerKind::Gd, 50), 784).unwrap();
         let floats = 3 * 79510 + 60000 * 784 + 4 * 60000 * 110 + 130000 * 784;
         assert_eq!(g.total, 4 * floats as u64);
         assert!(g.largest_what.contains("60000 rows"), "{}", g.largest_what);

@@ -38,6 +38,15 @@ pub async fn evaluate(model: &Mlp, data: &DeviceData) -> LabResult<(f32, f32)> {
     evaluate_logits(data, |x| Ok(model.forward(x, &[]))).await
 }
 
+/// (mean cross-entropy, accuracy) of a network in evaluation mode (running statistics, no
+/// dropout).
+pub async fn evaluate_net(
+    net: &crate::model::net::Net,
+    data: &DeviceData,
+) -> LabResult<(f32, f32)> {
+    evaluate_logits(data, |x| net.logits(x)).await
+}
+
 /// (mean cross-entropy, accuracy) of the logits `logits(x)` gives for each chunk of `data`.
 pub async fn evaluate_logits(
     data: &DeviceData,

@@ -1,28 +1,22 @@
-//! The training loop, driven in slices (`run`) so the page can report progress, stay responsive
-//! and cancel between slices. Read-backs are async and batched: one per slice for the step
-//! losses, one per evaluation.
+//! The training loop of any network, driven in slices (`run`) so the page can report progress,
+//! stay responsive and cancel between slices. Read-backs are async and batched: one per slice for
+//! the step losses, one per evaluation. The step itself takes the all-dense fast path when the
+//! network is an MLP (`dense_step.rs`) and the general one otherwise (`layer_step.rs`).
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::batch::{epoch_order, upload};
-use super::config::{OptimizerKind, TrainConfig};
-use super::eval::{evaluate, DeviceData};
+use super::config::TrainConfig;
+use super::dense_step::DenseState;
+use super::eval::{evaluate, evaluate_logits, DeviceData};
 use super::history::{EpochRecord, History, StepRecord};
-use super::noise_step::{
-    correlated_noise, gaussian_masks, noisy_objective, with_weight_noise, NoiseInjection,
-};
-use super::optim::{Hyper, Optimizer};
-use super::split_step::split_step;
+use super::layer_step::{LayerState, StepRngs};
 use crate::backend::read_f32;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::dropout::device_mode_masks;
-use crate::model::init::initial_params;
-use crate::model::loss::cross_entropy;
-use crate::model::{HostParams, Mlp};
-use crate::objectives::kfac_factors::{factors, MaskNoise};
-use crate::objectives::reverse_noise::reverse_noise_factors;
+use crate::model::net::{Net, NetParams};
+use crate::model::Mlp;
 use crate::rng::{stream, Stream};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -36,32 +30,35 @@ pub struct Progress {
     pub done: bool,
 }
 
-/// A copy of every parameter at a step, flattened as in `HostParams::flatten`, or of one
-/// layer's weights when `snapshot_layer` is set.
+/// A copy of every parameter at a step, or of one layer's weights when `snapshot_layer` is set.
+/// An MLP's are flattened as in `HostParams::flatten` ([in, out] weights), another network's in
+/// state_dict order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub step: usize,
     pub params: Vec<f32>,
 }
 
+/// The network being trained, in the form its step takes.
+enum Model {
+    Dense(DenseState),
+    Layers(LayerState),
+}
+
 pub struct Trainer {
     config: TrainConfig,
     device: Device,
-    model: Mlp,
-    optimizer: Optimizer,
+    model: Model,
     train: Dataset,
     train_dev: DeviceData,
     test_dev: DeviceData,
-    /// For full-batch GD the whole subset stays on the device.
-    full_batch: Option<(Tensor<2>, Tensor<2>)>,
     masks_rng: ChaCha8Rng,
     order_rng: ChaCha8Rng,
+    augment_rng: ChaCha8Rng,
     order: Vec<usize>,
     step: usize,
     history: History,
     snapshots: Vec<Snapshot>,
-    /// Bᵀ of η_a and η_h per hidden layer for disentanglement noise, refreshed during training.
-    reverse: Option<(Vec<Tensor<2>>, Vec<Tensor<2>>)>,
 }
 
 impl Trainer {
@@ -74,56 +71,55 @@ impl Trainer {
         backend: &str,
         dataset: &str,
     ) -> LabResult<Self> {
-        config.validate(train.len(), test.len(), train.dim, train.classes)?;
-        let params = initial_params(&config.model, &mut stream(config.seed, Stream::Init));
+        let spec = config.validate(train.len(), test.len(), train.dim, train.classes)?;
+        let params = config
+            .model
+            .init(&spec, &mut stream(config.seed, Stream::Init))?;
         Self::with_params(config, params, train, test, device, backend, dataset).await
     }
 
-    /// As `new`, starting from given parameters (e.g. imported weights).
+    /// As `new`, starting from given parameters (e.g. imported weights) of the configured network.
     pub async fn with_params(
         config: TrainConfig,
-        params: HostParams,
+        params: NetParams,
         train: &Dataset,
         test: &Dataset,
         device: Device,
         backend: &str,
         dataset: &str,
     ) -> LabResult<Self> {
-        config.validate(train.len(), test.len(), train.dim, train.classes)?;
+        let spec = config.validate(train.len(), test.len(), train.dim, train.classes)?;
         // Before any device buffer: a run that cannot fit fails here with the sizes, not in a
         // WebGPU validation error or an out-of-memory trap.
         super::budget::check(&config, train.dim, backend)?;
-        if params.widths != config.model.widths {
+        if params.spec != spec {
             return Err(LabError::Weights(format!(
-                "weights have widths {:?}, the configuration {:?}",
-                params.widths, config.model.widths
+                "the weights are of another network than the configured {}",
+                config.model.label()
             )));
         }
         let train = train.first(config.train_size)?;
         let test = test.first(config.test_size)?;
-        let model = Mlp::from_host(&config.model, &params, &device);
-        let train_dev = DeviceData::upload(&train, &device);
-        let test_dev = DeviceData::upload(&test, &device);
-        let full_batch = (config.optimizer == OptimizerKind::Gd).then(|| {
-            let all: Vec<usize> = (0..train.len()).collect();
-            upload(&train, &all, &device)
-        });
+        let model = match (config.mlp(), params.as_mlp()) {
+            (Some(mlp_config), Some((_, host))) => {
+                Model::Dense(DenseState::new(&config, mlp_config, &host, &train, &device))
+            }
+            _ => Model::Layers(LayerState::new(Net::from_host(&params, &device)?)?),
+        };
         let mut trainer = Trainer {
-            optimizer: Optimizer::new(Hyper::from_config(&config), model.layers.len()),
             masks_rng: stream(config.seed, Stream::DropoutMasks),
             order_rng: stream(config.seed, Stream::BatchOrder),
+            augment_rng: stream(config.seed, Stream::Augment),
+            train_dev: DeviceData::upload(&train, &device),
+            test_dev: DeviceData::upload(&test, &device),
             history: History::new(&config, backend, dataset),
             config,
             device,
             model,
             train,
-            train_dev,
-            test_dev,
-            full_batch,
             order: Vec::new(),
             step: 0,
             snapshots: Vec::new(),
-            reverse: None,
         };
         trainer.record_epoch().await?;
         if trainer.config.snapshot_every > 0 && trainer.config.snapshot_after == 0 {
@@ -138,6 +134,10 @@ impl Trainer {
     pub fn history(&self) -> &History {
         &self.history
     }
+    /// Evaluations so far: at initialisation and after every `eval_every` epochs.
+    pub fn epochs(&self) -> &[EpochRecord] {
+        &self.history.epochs
+    }
     pub fn snapshots(&self) -> &[Snapshot] {
         &self.snapshots
     }
@@ -145,11 +145,48 @@ impl Trainer {
     pub fn take_snapshots(&mut self) -> Vec<Snapshot> {
         std::mem::take(&mut self.snapshots)
     }
-    pub fn model(&self) -> &Mlp {
-        &self.model
+    pub fn train_data(&self) -> &DeviceData {
+        &self.train_dev
+    }
+    pub fn test_data(&self) -> &DeviceData {
+        &self.test_dev
     }
     pub fn is_done(&self) -> bool {
         self.step >= self.config.total_steps()
+    }
+
+    /// Whether the steps take the all-dense fast path (the network is an MLP).
+    pub fn is_dense(&self) -> bool {
+        matches!(self.model, Model::Dense(_))
+    }
+
+    /// The trained MLP on its fast path's [in, out] weights; an error names the network when it
+    /// is not an MLP (for the analyses defined on an MLP's layers).
+    pub fn mlp(&self) -> LabResult<&Mlp> {
+        match &self.model {
+            Model::Dense(d) => Ok(&d.mlp),
+            Model::Layers(_) => Err(LabError::Config(format!(
+                "this needs an MLP (dense layers only); the run trains {}",
+                self.config.model.label()
+            ))),
+        }
+    }
+
+    /// The trained network as a network of layers, whatever path trained it (an MLP's weights
+    /// transposed to PyTorch's [out, in] on the device).
+    pub fn net(&self) -> LabResult<Net> {
+        match &self.model {
+            Model::Layers(l) => Ok(l.net.clone()),
+            Model::Dense(d) => d.mlp.to_net(),
+        }
+    }
+
+    /// Every parameter (and BatchNorm buffer) on the host, in the network's state_dict layout.
+    pub async fn params(&self) -> LabResult<NetParams> {
+        match &self.model {
+            Model::Layers(l) => l.net.to_host().await,
+            Model::Dense(d) => d.mlp.to_host().await?.to_net(&d.mlp.config),
+        }
     }
 
     pub fn progress(&self, recent_loss: f32) -> Progress {
@@ -171,12 +208,13 @@ impl Trainer {
             if self.is_done() {
                 break;
             }
-            if let Some(NoiseInjection::Disentanglement { refresh_every, .. }) = self.config.noise {
-                if self.reverse.is_none() || self.step % refresh_every == 0 {
-                    self.refresh_reverse_noise().await?;
+            if let Model::Dense(d) = &mut self.model {
+                if d.wants_reverse_noise(&self.config, self.step) {
+                    d.refresh_reverse_noise(&self.config, &self.train, self.step)
+                        .await?;
                 }
             }
-            losses.push((self.step, self.train_step()));
+            losses.push((self.step, self.train_step()?));
             self.step += 1;
             let at_epoch_end = self.step % self.config.steps_per_epoch() == 0;
             let wants_snapshot = self.config.snapshot_every > 0
@@ -209,109 +247,54 @@ impl Trainer {
         Ok(self.progress(recent))
     }
 
-    /// One optimiser step; returns the batch loss (still on the device).
-    fn train_step(&mut self) -> Tensor<1> {
-        self.optimizer.set_lr(self.config.lr_at(self.step));
+    /// The training rows of this step: a new order at each epoch's start, then the whole subset
+    /// (full-batch steps) or the step's slice of it.
+    fn next_rows(&mut self) -> Vec<usize> {
         let steps = self.config.steps_per_epoch();
-        let (x, y) = match &self.full_batch {
-            Some((x, y)) => (x.clone(), y.clone()),
-            None => {
-                let i = self.step % steps;
-                if i == 0 {
-                    self.order = epoch_order(self.train.len(), &mut self.order_rng);
-                }
-                let b = self.config.batch_size;
-                let rows = &self.order[i * b..((i + 1) * b).min(self.order.len())];
-                upload(&self.train, rows, &self.device)
-            }
-        };
-        let model = &self.config.model;
-        if let Some(noise) = self.config.noise {
-            let rates = &model.drop_rates;
-            let hidden = &model.widths[1..model.widths.len() - 1];
-            let rows = x.dims()[0];
-            let rng = &mut self.masks_rng;
-            let (loss, grads) = match noise {
-                NoiseInjection::GaussianDropout => {
-                    let masks = gaussian_masks(rng, rows, hidden, rates, &self.device);
-                    self.model.loss_and_grads_modes(x, y, &masks)
-                }
-                NoiseInjection::Disentanglement {
-                    lambda_a, lambda_h, ..
-                } => {
-                    let (ba, bh) = self.reverse.as_ref().expect("refreshed before the step");
-                    let act = correlated_noise(rng, rows, ba, lambda_a);
-                    // The mean loss's error at z is δ / rows: scale the node noise alike.
-                    let node = correlated_noise(rng, rows, bh, lambda_h / rows as f64);
-                    self.model
-                        .grads_of(|m| noisy_objective(m, x, y, &act, &node))
-                }
-                NoiseInjection::WeightNoise { std } => self
-                    .model
-                    .grads_of(|m| cross_entropy(with_weight_noise(m, rng, std).forward(x, &[]), y)),
-            };
-            self.model = self.optimizer.step(&self.model, grads);
-            return loss;
+        let i = self.step % steps;
+        if i == 0 {
+            self.order = epoch_order(self.train.len(), &mut self.order_rng);
         }
-        if let Some(split) = self.config.dropout_split {
-            let (loss, grads) = split_step(
-                &self.model,
-                x,
-                y,
-                &model.drop_rates,
-                split,
-                &mut self.masks_rng,
-            );
-            self.model = self.optimizer.step(&self.model, grads);
-            return loss;
+        if self.config.is_full_batch() {
+            return self.order.clone();
         }
-        let masks = device_mode_masks(
-            self.config.dropout_mode,
-            &mut self.masks_rng,
-            x.dims()[0],
-            &model.widths[1..],
-            &model.drop_rates,
-            &self.device,
-        );
-        let (loss, grads) = self.model.loss_and_grads_modes(x, y, &masks);
-        self.model = self.optimizer.step(&self.model, grads);
-        loss
+        let b = self.config.batch_size;
+        self.order[i * b..((i + 1) * b).min(self.order.len())].to_vec()
     }
 
-    /// Σ_a, Σ_h of Algorithm 2 at the current weights (analysis/reverse_noise.rs).
-    async fn refresh_reverse_noise(&mut self) -> LabResult<()> {
-        let Some(NoiseInjection::Disentanglement { rows, damping, .. }) = self.config.noise else {
-            return Ok(());
+    /// One optimiser step; returns the batch loss (still on the device).
+    fn train_step(&mut self) -> LabResult<Tensor<1>> {
+        let lr = self.config.lr_at(self.step);
+        // An MLP's full batch is uploaded once and needs no order.
+        let uploaded = matches!(&self.model, Model::Dense(d) if d.full_batch.is_some());
+        let rows = if uploaded {
+            Vec::new()
+        } else {
+            self.next_rows()
         };
-        let theta = self.model.to_host().await?;
-        // Weights that blew up between loss checks: the run diverged, as the loss would show.
-        if let Some(&bad) = theta.flatten().iter().find(|v| !v.is_finite()) {
-            return Err(LabError::NonFinite {
-                step: self.step,
-                value: bad,
-            });
+        match &mut self.model {
+            Model::Dense(d) => {
+                let (x, y) = match &d.full_batch {
+                    Some((x, y)) => (x.clone(), y.clone()),
+                    None => upload(&self.train, &rows, &self.device),
+                };
+                Ok(d.step(&self.config, lr, x, y, &mut self.masks_rng))
+            }
+            Model::Layers(l) => {
+                let rngs = StepRngs {
+                    masks: &mut self.masks_rng,
+                    augment: &mut self.augment_rng,
+                };
+                l.step(
+                    &self.config,
+                    self.step,
+                    &self.train,
+                    &rows,
+                    rngs,
+                    &self.device,
+                )
+            }
         }
-        let data = self.train.first(rows.min(self.train.len()))?;
-        let mut rng = stream(self.config.seed, Stream::GradientNoise);
-        let f = factors(
-            &self.config.model,
-            &theta,
-            &data,
-            MaskNoise::Bernoulli,
-            1,
-            &mut rng,
-        )?;
-        let r = reverse_noise_factors(&f, damping)?;
-        let upload = |m: &nalgebra::DMatrix<f64>| {
-            // Bᵀ row-major is B column-major: nalgebra's storage order.
-            let v: Vec<f32> = m.iter().map(|&x| x as f32).collect();
-            Tensor::from_data(TensorData::new(v, [m.nrows(), m.ncols()]), &self.device)
-        };
-        self.reverse = Some((
-            r.activation.iter().map(upload).collect(),
-            r.node.iter().map(upload).collect(),
-        ));
-        Ok(())
     }
 
     /// Read the step losses back in one transfer; record them and stop on NaN/Inf.
@@ -338,9 +321,16 @@ impl Trainer {
         Ok(values)
     }
 
+    async fn evaluate(&self, data: &DeviceData) -> LabResult<(f32, f32)> {
+        match &self.model {
+            Model::Dense(d) => evaluate(&d.mlp, data).await,
+            Model::Layers(l) => evaluate_logits(data, |x| l.net.logits(x)).await,
+        }
+    }
+
     async fn record_epoch(&mut self) -> LabResult<()> {
-        let (train_loss, train_accuracy) = evaluate(&self.model, &self.train_dev).await?;
-        let (test_loss, test_accuracy) = evaluate(&self.model, &self.test_dev).await?;
+        let (train_loss, train_accuracy) = self.evaluate(&self.train_dev).await?;
+        let (test_loss, test_accuracy) = self.evaluate(&self.test_dev).await?;
         if !train_loss.is_finite() || !test_loss.is_finite() {
             return Err(LabError::NonFinite {
                 step: self.step,
@@ -363,9 +353,10 @@ impl Trainer {
     }
 
     async fn take_snapshot(&mut self) -> LabResult<()> {
-        let params = match self.config.snapshot_layer {
-            Some(l) => read_f32(self.model.layers[l].weight.clone()).await?,
-            None => self.model.to_host().await?.flatten(),
+        let params = match (&self.model, self.config.snapshot_layer) {
+            (Model::Dense(d), Some(l)) => read_f32(d.mlp.layers[l].weight.clone()).await?,
+            (Model::Dense(d), None) => d.mlp.to_host().await?.flatten(),
+            (Model::Layers(l), _) => l.net.to_host().await?.params.concat(),
         };
         self.snapshots.push(Snapshot {
             step: self.step,

@@ -11,10 +11,8 @@ use std::borrow::Cow;
 use super::js_reader::JsReader;
 use crate::data::cifar::{load_cifar_streams, ChannelStats, Cifar100Labels, CifarSet};
 use crate::data::{Dataset, Normalisation};
-use crate::io::safetensors;
 use crate::model::{HostParams, MlpConfig};
-use crate::train::history::RunConfig;
-use crate::train::{NetTrainConfig, NetTrainer, TrainConfig, Trainer};
+use crate::train::{TrainConfig, Trainer};
 
 #[wasm_bindgen]
 pub struct Lab {
@@ -29,8 +27,6 @@ pub struct Lab {
     cifar: Option<(CifarSet, ChannelStats)>,
     dataset_name: String,
     trainer: Option<Trainer>,
-    /// A conv net's run (at most one of `trainer` and `net_trainer` is set).
-    net_trainer: Option<NetTrainer>,
     /// Weights imported by the user, used by the next `start` instead of a fresh initialisation.
     imported: Option<(MlpConfig, HostParams)>,
     /// The same network for presets that analyse one (kept until another file is imported).
@@ -64,7 +60,6 @@ impl Lab {
             cifar: None,
             dataset_name: String::new(),
             trainer: None,
-            net_trainer: None,
             imported: None,
             start_weights: None,
         }
@@ -229,41 +224,42 @@ impl Lab {
 
 #[wasm_bindgen]
 impl Lab {
-    /// Build a trainer from a `TrainConfig` object (an MLP) or a `NetTrainConfig` (a conv net,
-    /// told apart by its `arch`) and evaluate the initial model.
+    /// Build a trainer from a `TrainConfig` object (an MLP's `model` or a named network's
+    /// `arch`) and evaluate the initial model.
     pub async fn start(&mut self, config: JsValue) -> Result<JsValue, JsError> {
         self.trainer = None;
-        self.net_trainer = None;
-        let config: TrainConfig = match serde_wasm_bindgen::from_value(config).map_err(js_err)? {
-            RunConfig::Mlp(c) => c,
-            RunConfig::Net(c) => return self.start_net(c).await,
+        let config: TrainConfig = serde_wasm_bindgen::from_value(config).map_err(js_err)?;
+        let start = match (&self.imported, config.mlp()) {
+            (None, _) => None,
+            (Some((model, params)), Some(mlp)) if model == mlp => {
+                Some(params.to_net(model).map_err(js_err)?)
+            }
+            (Some((model, _)), Some(_)) => {
+                return Err(JsError::new(&format!(
+                    "imported weights are for {:?}, the form asks for {}",
+                    model.widths,
+                    config.model.label()
+                )))
+            }
+            (Some((model, _)), None) => {
+                return Err(JsError::new(&format!(
+                    "imported weights are for the MLP {:?}; the page starts conv nets from a \
+                     fresh initialisation (the CLI's `train` writes and reads their state_dict \
+                     files)",
+                    model.widths
+                )))
+            }
         };
         let device = self.current_device()?;
         let backend = self.backend.label();
         let trainer = {
             let (train, test) = self.subsets(Some(config.train_size), Some(config.test_size))?;
-            match &self.imported {
-                Some((model, params)) => {
-                    if *model != config.model {
-                        return Err(JsError::new(&format!(
-                            "imported weights are for {:?}, the form asks for {:?}",
-                            model.widths, config.model.widths
-                        )));
-                    }
-                    Trainer::with_params(
-                        config,
-                        params.clone(),
-                        &train,
-                        &test,
-                        device,
-                        backend,
-                        &self.dataset_name,
-                    )
-                    .await
+            let name = &self.dataset_name;
+            match start {
+                Some(p) => {
+                    Trainer::with_params(config, p, &train, &test, device, backend, name).await
                 }
-                None => {
-                    Trainer::new(config, &train, &test, device, backend, &self.dataset_name).await
-                }
+                None => Trainer::new(config, &train, &test, device, backend, name).await,
             }
             .map_err(js_err)?
         };
@@ -276,10 +272,6 @@ impl Lab {
 
     /// Run up to `steps` training steps; returns progress.
     pub async fn run(&mut self, steps: usize) -> Result<JsValue, JsError> {
-        if let Some(net) = self.net_trainer.as_mut() {
-            let progress = net.run(steps).await.map_err(js_err)?;
-            return serde_wasm_bindgen::to_value(&progress).map_err(js_err);
-        }
         let trainer = self
             .trainer
             .as_mut()
@@ -288,46 +280,33 @@ impl Lab {
         serde_wasm_bindgen::to_value(&progress).map_err(js_err)
     }
 
-    #[wasm_bindgen(js_name = historyJson)]
-    pub fn history_json(&self) -> Result<String, JsError> {
-        if let Some(net) = &self.net_trainer {
-            return Ok(net.history().to_json());
-        }
+    fn history(&self) -> Result<&crate::train::History, JsError> {
         Ok(self
             .trainer
             .as_ref()
             .ok_or_else(|| JsError::new("no training run"))?
-            .history()
-            .to_json())
+            .history())
+    }
+
+    #[wasm_bindgen(js_name = historyJson)]
+    pub fn history_json(&self) -> Result<String, JsError> {
+        Ok(self.history()?.to_json())
     }
 
     #[wasm_bindgen(js_name = historyCsv)]
     pub fn history_csv(&self) -> Result<String, JsError> {
-        if let Some(net) = &self.net_trainer {
-            return Ok(net.history().to_csv());
-        }
-        Ok(self
-            .trainer
-            .as_ref()
-            .ok_or_else(|| JsError::new("no training run"))?
-            .history()
-            .to_csv())
+        Ok(self.history()?.to_csv())
     }
 
     /// The current weights as a safetensors file.
     #[wasm_bindgen(js_name = exportWeights)]
     pub async fn export_weights(&self) -> Result<Vec<u8>, JsError> {
-        if let Some(net) = &self.net_trainer {
-            let params = net.net().to_host().await.map_err(js_err)?;
-            return crate::io::net_safetensors::export(&params, Some(&net.config().arch))
-                .map_err(js_err);
-        }
         let trainer = self
             .trainer
             .as_ref()
             .ok_or_else(|| JsError::new("no trained model to export"))?;
-        let params = trainer.model().to_host().await.map_err(js_err)?;
-        safetensors::export(&trainer.config().model, &params).map_err(js_err)
+        let params = trainer.params().await.map_err(js_err)?;
+        crate::io::weights::export(&trainer.config().model, &params).map_err(js_err)
     }
 
     /// Read a safetensors file (the lab's own, or a plain PyTorch state_dict of Linear layers
@@ -366,35 +345,6 @@ impl Lab {
 }
 
 impl Lab {
-    /// `start` for a conv net: the weights imported for an MLP do not apply and are refused.
-    async fn start_net(&mut self, config: NetTrainConfig) -> Result<JsValue, JsError> {
-        if let Some((model, _)) = &self.imported {
-            return Err(JsError::new(&format!(
-                "imported weights are for the MLP {:?}; the page starts conv nets from a fresh \
-                 initialisation (the CLI's `train` writes and reads their state_dict files)",
-                model.widths
-            )));
-        }
-        let device = self.current_device()?;
-        let backend = self.backend.label();
-        let trainer = {
-            let (train, test) = self.subsets(Some(config.train_size), Some(config.test_size))?;
-            NetTrainer::new(config, &train, &test, device, backend, &self.dataset_name)
-                .await
-                .map_err(js_err)?
-        };
-        let progress = crate::train::Progress {
-            step: 0,
-            total_steps: trainer.config().total_steps(),
-            epoch: 0,
-            epochs: trainer.config().epochs,
-            recent_loss: f32::NAN,
-            done: false,
-        };
-        self.net_trainer = Some(trainer);
-        serde_wasm_bindgen::to_value(&progress).map_err(js_err)
-    }
-
     fn current_device(&self) -> Result<Device, JsError> {
         match self.backend {
             BackendKind::Webgpu => self

@@ -83,7 +83,7 @@ pub async fn trained_params(
     while !t.is_done() {
         t.run(100).await.unwrap();
     }
-    t.model().to_host().await.unwrap()
+    t.mlp().unwrap().to_host().await.unwrap()
 }
 
 /// Genuine Fashion-MNIST from Debian's `dataset-fashion-mnist` (installed by scripts/setup.sh).

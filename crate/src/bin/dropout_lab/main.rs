@@ -8,7 +8,7 @@
 //!     [--weights model.safetensors [--act relu|tanh]] [--repeat N]
 //! dropout-lab summary result.json [--csv FILE] [--svg FILE]
 //! dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json]
-//!     [--weights out.safetensors]      (run.json: a TrainConfig, or a NetTrainConfig for conv nets)
+//!     [--weights out.safetensors]      (run.json: a TrainConfig: an MLP or a named conv net)
 //! dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]
 //! dropout-lab bench-conv [--steps N] [--batch B] [--backend cpu|wgpu]
 //! dropout-lab arch <id> [--width W] [--drop P] [--input C,H,W] [--classes K] [--shortcut a|b]
@@ -97,8 +97,8 @@ const USAGE: &str = "usage:
   dropout-lab summary result.json [--csv FILE] [--svg FILE]   a saved result's summary and exports
   dropout-lab train --config run.json --data DIR [--backend cpu|wgpu] [--out history.json]
                   [--weights w.safetensors]
-                  (run.json: a TrainConfig for an MLP, or a NetTrainConfig with an `arch` for a
-                  conv net: lenet5, convnet-quick, vgg9, vgg11, resnet20; see README)
+                  (run.json: a TrainConfig with a `model` (an MLP's widths) or an `arch`
+                  (lenet5, convnet-quick, vgg9, vgg11, resnet20); see README)
   dropout-lab bench-hessian [--rows N] [--k K] [--backend cpu|wgpu]
   dropout-lab bench-conv [--steps N] [--batch B] [--backend cpu|wgpu]
   dropout-lab arch <lenet5|convnet-quick|vgg9|vgg11|resnet20> [--width W] [--drop P]

@@ -1,7 +1,6 @@
-//! `train` (one plain training run from a TrainConfig, or a NetTrainConfig for a conv net) and
-//! `bench-hessian`.
+//! `train` (one plain training run of any network from a TrainConfig) and `bench-hessian`.
 
-use dropout_lab::train::{NetTrainConfig, NetTrainer, Progress, TrainConfig, Trainer};
+use dropout_lab::train::{Progress, TrainConfig, Trainer};
 use dropout_lab::LabResult;
 
 use super::args::Args;
@@ -12,28 +11,46 @@ pub fn train(argv: &[String]) -> Result<(), String> {
     let args = Args(argv);
     let config_path = args.value("--config")?.ok_or("--config is required")?;
     let text = std::fs::read_to_string(config_path).map_err(|e| format!("{config_path}: {e}"))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{config_path}: {e}"))?;
-    if value.get("arch").is_some() {
-        let config: NetTrainConfig =
-            serde_json::from_value(value).map_err(|e| format!("{config_path}: {e}"))?;
-        return train_net(&args, config);
-    }
     let config: TrainConfig =
-        serde_json::from_value(value).map_err(|e| format!("{config_path}: {e}"))?;
+        serde_json::from_str(&text).map_err(|e| format!("{config_path}: {e}"))?;
     let dir = data::data_dir(args.value("--data")?);
     let (train, test) = data::splits(&dir)?;
     let (device, backend) = data::device(args.value("--backend")?)?;
-    let dataset = dir.display().to_string();
+    let spec = config
+        .validate(train.len(), test.len(), train.dim, train.classes)
+        .map_err(|e| e.to_string())?;
+    let source = config.arch().map(|a| format!(" ({})", a.arch.source()));
+    eprintln!(
+        "{}: {} layers, {} parameters{}",
+        config.model.label(),
+        spec.layers.len(),
+        spec.param_count().map_err(|e| e.to_string())?,
+        source.unwrap_or_default()
+    );
     let mut trainer = pollster::block_on(Trainer::new(
-        config, &train, &test, device, backend, &dataset,
+        config,
+        &train,
+        &test,
+        device,
+        backend,
+        &dir.display().to_string(),
     ))
     .map_err(|e| e.to_string())?;
-    run_to_end(|| pollster::block_on(trainer.run(50)))?;
+    eprintln!(
+        "steps on the {} path",
+        if trainer.is_dense() {
+            "all-dense (MLP) fast"
+        } else {
+            "network-of-layers"
+        }
+    );
+    // Slices short enough that a conv net reports often.
+    let slice = if trainer.is_dense() { 50 } else { 20 };
+    run_to_end(|| pollster::block_on(trainer.run(slice)))?;
     write_history(&args, trainer.history().to_json())?;
     if let Some(path) = args.value("--weights")? {
-        let params = pollster::block_on(trainer.model().to_host()).map_err(|e| e.to_string())?;
-        let bytes = dropout_lab::io::safetensors::export(&trainer.config().model, &params)
+        let params = pollster::block_on(trainer.params()).map_err(|e| e.to_string())?;
+        let bytes = dropout_lab::io::weights::export(&trainer.config().model, &params)
             .map_err(|e| e.to_string())?;
         std::fs::write(path, bytes).map_err(|e| format!("{path}: {e}"))?;
     }
@@ -63,42 +80,6 @@ fn write_history(args: &Args, json: String) -> Result<(), String> {
             Ok(())
         }
     }
-}
-
-/// A conv net's run: progress on stderr, the history JSON (as for an MLP), weights as safetensors
-/// in PyTorch's state_dict layout.
-fn train_net(args: &Args, config: NetTrainConfig) -> Result<(), String> {
-    let dir = data::data_dir(args.value("--data")?);
-    let (train, test) = data::splits(&dir)?;
-    let (device, backend) = data::device(args.value("--backend")?)?;
-    let spec = config
-        .spec(train.dim, train.classes)
-        .map_err(|e| e.to_string())?;
-    eprintln!(
-        "{}: {} layers, {} parameters ({})",
-        config.arch.arch.id(),
-        spec.layers.len(),
-        spec.param_count().map_err(|e| e.to_string())?,
-        config.arch.arch.source()
-    );
-    let mut trainer = pollster::block_on(NetTrainer::new(
-        config,
-        &train,
-        &test,
-        device,
-        backend,
-        &dir.display().to_string(),
-    ))
-    .map_err(|e| e.to_string())?;
-    run_to_end(|| pollster::block_on(trainer.run(20)))?;
-    write_history(args, trainer.history().to_json())?;
-    if let Some(path) = args.value("--weights")? {
-        let params = pollster::block_on(trainer.net().to_host()).map_err(|e| e.to_string())?;
-        let bytes = dropout_lab::io::net_safetensors::export(&params, Some(&trainer.config().arch))
-            .map_err(|e| e.to_string())?;
-        std::fs::write(path, bytes).map_err(|e| format!("{path}: {e}"))?;
-    }
-    Ok(())
 }
 
 /// Milliseconds since the first call: the benchmarks' clock (`perf` takes a plain fn).

@@ -6,6 +6,7 @@ pub mod arch;
 pub mod forward;
 pub mod grads;
 pub mod masks;
+pub mod mlp;
 pub mod params;
 pub mod spec;
 pub mod torch;
