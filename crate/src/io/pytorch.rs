@@ -8,6 +8,7 @@
 use safetensors::tensor::{Dtype, SafeTensors};
 
 use crate::error::{LabError, LabResult};
+use crate::model::net::mlp::transpose;
 use crate::model::{Activation, HostParams, InitScheme, MlpConfig};
 
 /// A name's parts with numbers compared as numbers, so `layers.10` follows `layers.2`.
@@ -105,13 +106,7 @@ pub fn import_state_dict(
             Err(_) => vec![0.0; out], // nn.Linear(bias=False)
         };
         // PyTorch keeps [out, in] row-major; the lab keeps [in, out].
-        let mut t = vec![0.0; w.len()];
-        for o in 0..out {
-            for i in 0..inp {
-                t[i * out + o] = w[o * inp + i];
-            }
-        }
-        params.push((t, b));
+        params.push((transpose(&w, out, inp), b));
         widths.push(out);
     }
     if widths.len() < 2 {

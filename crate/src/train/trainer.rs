@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use super::batch::{epoch_order, upload};
 use super::config::TrainConfig;
 use super::dense_step::DenseState;
-use super::eval::{evaluate, evaluate_logits, DeviceData};
+use super::eval::{evaluate, evaluate_net, DeviceData};
 use super::history::{EpochRecord, History, StepRecord};
 use super::layer_step::{LayerState, StepRngs};
 use crate::backend::read_f32;
@@ -324,7 +324,7 @@ impl Trainer {
     async fn evaluate(&self, data: &DeviceData) -> LabResult<(f32, f32)> {
         match &self.model {
             Model::Dense(d) => evaluate(&d.mlp, data).await,
-            Model::Layers(l) => evaluate_logits(data, |x| l.net.logits(x)).await,
+            Model::Layers(l) => evaluate_net(&l.net, data).await,
         }
     }
 
