@@ -198,6 +198,7 @@ fn s_para_keeps_the_block_every_interval_steps() {
     cfg.run.para_interval = 3;
     let s = cfg.run.settings[0];
     let sub = train.first(cfg.run.train_size).unwrap();
+    let resident = dropout_lab::train::eval::DeviceData::upload(&sub, &cpu_device());
     let sample = |span| {
         pollster::block_on(train_and_sample(
             &cfg.run,
@@ -205,6 +206,7 @@ fn s_para_keeps_the_block_every_interval_steps() {
             &s,
             "",
             &sub,
+            &resident,
             &common::cpu_inputs(&sub, &sub),
             &mut Silent,
         ))

@@ -8,6 +8,7 @@
 
 use crate::common;
 
+use common::net_oracle::Oracle;
 use common::net_reference::{cross_entropy, RefBn, Reference};
 use dropout_lab::backend::cpu_device;
 use dropout_lab::experiments::noise_run::{NoiseSource, Setting};
@@ -124,60 +125,18 @@ fn fig5_and_fig3_numbers_are_the_reference_hessian_and_a_fine_scan() {
     let w0 = loss.theta[block].clone();
     let d = w0.len();
 
-    // Fig 5's oracle. After the block W every operation is piecewise linear (ReLU, BatchNorm in
-    // evaluation mode, additions, average pooling, the dense layer) and W enters once, so within
-    // the current ReLU pattern the logits are affine in W and the block Hessian is exactly the
-    // Gauss-Newton form (1/n) Σ_i J_iᵀ (diag p_i − p_i p_iᵀ) J_i. J_i = ∂z_i/∂W by central
-    // differences of the reference logits (step 1e-6: no second differences across ReLU kinks,
-    // which a 36 x 36 Hessian by differences of the loss would straddle among ~10⁵ units).
-    let h = 1e-6;
-    let logits = |w: &[f64]| {
-        let mut theta = loss.theta.clone();
-        theta[block] = w.to_vec();
-        Reference {
-            spec: &host.spec,
-            params: &theta,
-            bn: RefBn::Eval(&loss.running),
-            masks: &[],
-        }
-        .logits(&loss.xs)
-        .0
-    };
-    let z0 = logits(&w0);
-    let (rows, classes) = (z0.len(), z0[0].len());
-    // jac[j][i][k] = ∂z_ik/∂w_j
-    let jac: Vec<Vec<Vec<f64>>> = (0..d)
-        .map(|j| {
-            let (mut a, mut b) = (w0.clone(), w0.clone());
-            a[j] += h;
-            b[j] -= h;
-            let (za, zb) = (logits(&a), logits(&b));
-            za.iter()
-                .zip(&zb)
-                .map(|(ra, rb)| {
-                    ra.iter()
-                        .zip(rb)
-                        .map(|(x, y)| (x - y) / (2.0 * h))
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
-    let mut hm = DMatrix::<f64>::zeros(d, d);
-    for (i, z) in z0.iter().enumerate() {
-        let top = z.iter().fold(f64::MIN, |a, &b| a.max(b));
-        let e: Vec<f64> = z.iter().map(|v| (v - top).exp()).collect();
-        let p: Vec<f64> = e.iter().map(|v| v / e.iter().sum::<f64>()).collect();
-        for a in 0..d {
-            for b in 0..d {
-                let (ja, jb) = (&jac[a][i], &jac[b][i]);
-                let diag: f64 = (0..classes).map(|k| p[k] * ja[k] * jb[k]).sum();
-                let pa: f64 = (0..classes).map(|k| p[k] * ja[k]).sum();
-                let pb: f64 = (0..classes).map(|k| p[k] * jb[k]).sum();
-                hm[(a, b)] += (diag - pa * pb) / rows as f64;
-            }
-        }
+    // Fig 5's oracle: after the block W every operation is piecewise linear (ReLU, BatchNorm in
+    // evaluation mode, additions, average pooling, the dense layer) and W enters once, so the
+    // Gauss-Newton form from the reference logits' Jacobian is the block Hessian.
+    let hm = Oracle {
+        spec: &host.spec,
+        running: loss.running.clone(),
+        xs: loss.xs.clone(),
+        labels: loss.labels.clone(),
+        masks: Vec::new(),
+        train_bn: false,
     }
+    .block_gauss_newton(&loss.theta, block, 1e-6);
     let mut oracle: Vec<f64> = SymmetricEigen::new(hm)
         .eigenvalues
         .iter()

@@ -22,6 +22,7 @@ mod explicit_implicit;
 mod fig1a;
 mod fig2;
 mod fig4;
+mod fig4_nets;
 mod gradient;
 mod hessian;
 mod kernels;

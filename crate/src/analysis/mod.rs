@@ -2,6 +2,7 @@
 //! (model, data, config). Each is tested against an independent oracle.
 
 pub mod alignment;
+pub mod analysed;
 pub mod complexity;
 pub mod covariance;
 pub mod dropout_covariance;

@@ -13,12 +13,7 @@ pub fn draw_fig4<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     r: &Fig4Result,
 ) -> LabResult<()> {
-    draw_variance_panels(
-        root,
-        &r.config.run.sources,
-        &r.series,
-        &r.config.span_label(),
-    )
+    draw_variance_panels(root, &r.config.run.sources, &r.series, &r.span_label())
 }
 
 /// The Var(Proj_v(S))-vs-λ(H) panels of any network's series (Fig. 4's MLP, Fig. 5's
@@ -95,6 +90,7 @@ mod tests {
             config: Fig4Config::demo(),
             backend: "cpu".into(),
             crate_version: "0".into(),
+            parameters: None,
             series: vec![
                 series(NoiseSource::Grad, 1.0),
                 series(NoiseSource::Para, 0.5),

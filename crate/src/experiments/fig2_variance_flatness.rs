@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use super::Reporter;
 use crate::analysis::covariance::pca;
 use crate::analysis::flatness::{interval_flatness, FlatnessOptions, IntervalFlatness, Profile};
-use crate::analysis::noise::{Block, BlockProfile};
 use crate::analysis::powerlaw::{fit, PowerLaw};
 use crate::error::{LabError, LabResult};
 use crate::train::eval::DeviceData;
@@ -147,9 +146,7 @@ pub async fn run(
         return Err(LabError::Config("Fig 2 needs at least 1 direction".into()));
     }
     let train = train.first(cfg.run.train_size)?;
-    let block = Block {
-        layer: cfg.run.block_layer,
-    };
+    let params = HessianSpan::Block.params(cfg.run.block_layer);
     let resident = DeviceData::upload(&train, &device);
     let mut results = Vec::new();
     for (si, s) in cfg.run.settings.iter().enumerate() {
@@ -160,21 +157,14 @@ pub async fn run(
             s,
             &stage,
             &train,
+            &resident,
             inputs,
             reporter,
         )
         .await?;
+        let network = &sampled.network;
         for (source, samples) in sampled.samples {
-            let profile = |v: &[f64]| {
-                Ok(BlockProfile::new(
-                    sampled.train_config.require_mlp()?,
-                    &sampled.theta,
-                    block,
-                    v,
-                    &resident,
-                    &device,
-                ))
-            };
+            let profile = |v: &[f64]| network.profile(params, v, &resident, &device);
             let series = Series {
                 source,
                 setting: *s,

@@ -15,18 +15,16 @@
 use serde::{Deserialize, Serialize};
 
 use super::fig2_variance_flatness::{PowerLawFit, Series};
-use super::hessian_span::HessianSpan;
+use super::hessian_span::{HessianSpan, ParamsInfo};
 use super::noise_run::{train_and_sample, NoiseRun, NoiseSource, Setting};
 use super::Reporter;
 use crate::analysis::alignment::projected_variances_of;
-use crate::analysis::hessian::{batch_capacity, HessianOperator};
 use crate::analysis::powerlaw::fit;
 use crate::error::{LabError, LabResult};
 use crate::linalg::dense::symmetric_eigen;
 use crate::linalg::lanczos::{lanczos, LanczosOptions};
 use crate::linalg::operator::to_dense;
 use crate::linalg::LinearOperator;
-use crate::model::Mlp;
 use crate::rng::{stream, Stream};
 use crate::train::eval::DeviceData;
 
@@ -53,17 +51,6 @@ pub struct Fig4Config {
 
 fn default_top_k() -> usize {
     30
-}
-
-impl Fig4Config {
-    /// Which parameters the result covers, for titles and summaries.
-    pub fn span_label(&self) -> String {
-        let label = self.span.describe(&self.run.widths, self.run.block_layer);
-        match self.span {
-            HessianSpan::Block => label,
-            HessianSpan::Full => format!("{label}, top {} by Lanczos", self.top_k),
-        }
-    }
 }
 
 impl Fig4Config {
@@ -203,7 +190,30 @@ pub struct Fig4Result {
     pub config: Fig4Config,
     pub backend: String,
     pub crate_version: String,
+    /// The parameters of H and the noise, on the network measured (absent in files written
+    /// before named architectures: the MLP's block, from the config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<ParamsInfo>,
     pub series: Vec<Fig4Series>,
+}
+
+impl Fig4Result {
+    fn parameters(&self) -> ParamsInfo {
+        let run = &self.config.run;
+        self.parameters.clone().unwrap_or_else(|| ParamsInfo {
+            label: self.config.span.describe(&run.widths, run.block_layer),
+            dim: self.config.span.span(run.block_layer).dim(&run.widths),
+        })
+    }
+
+    /// Which parameters the result covers, for titles and summaries.
+    pub fn span_label(&self) -> String {
+        let label = self.parameters().label;
+        match self.config.span {
+            HessianSpan::Block => label,
+            HessianSpan::Full => format!("{label}, top {} by Lanczos", self.config.top_k),
+        }
+    }
 }
 
 pub async fn run(
@@ -224,8 +234,8 @@ pub async fn run(
             cfg.fit_floor
         )));
     }
-    let span = cfg.span.span(cfg.run.block_layer);
-    let d = span.dim(&cfg.run.widths);
+    let info = cfg.run.parameters(cfg.span, train.dim, train.classes)?;
+    let (params, d) = (cfg.span.params(cfg.run.block_layer), info.dim);
     match cfg.span {
         HessianSpan::Block if d > MAX_DENSE_BLOCK => {
             return Err(LabError::Config(format!("the block has {d} weights; a dense Hessian is limited to {MAX_DENSE_BLOCK} (pick a narrower layer, or span full for a Lanczos top-k)")));
@@ -244,13 +254,14 @@ pub async fn run(
     let mut series = Vec::new();
     for (si, s) in cfg.run.settings.iter().enumerate() {
         let stage = s.stage(si, cfg.run.settings.len());
-        let sampled =
-            train_and_sample(&cfg.run, cfg.span, s, &stage, &train, inputs, reporter).await?;
-        let model = Mlp::from_host(sampled.train_config.require_mlp()?, &sampled.theta, &device);
-        let mut op = HessianOperator::new(&model, &resident, span);
+        let sampled = train_and_sample(
+            &cfg.run, cfg.span, s, &stage, &train, &resident, inputs, reporter,
+        )
+        .await?;
+        let mut op = sampled.network.hessian(&resident, params)?;
         let spectrum = match cfg.span {
             HessianSpan::Block => {
-                let batch = batch_capacity(&cfg.run.widths, &resident);
+                let batch = sampled.network.column_batch(&resident);
                 let stage = format!("{stage}: Hessian columns");
                 dense_spectrum(&mut op, batch, reporter, &stage).await?
             }
@@ -296,6 +307,7 @@ pub async fn run(
         config: cfg.clone(),
         backend: backend.to_string(),
         crate_version: crate::CRATE_VERSION.to_string(),
+        parameters: Some(info),
         series,
     })
 }
@@ -363,10 +375,10 @@ impl super::Preset for Fig4 {
     super::preset::one_chart!(crate::charts::draw_fig4, "variance", "Projected variance vs Hessian eigenvalue", 960 x 440);
     fn csv(r: &Fig4Result) -> String {
         let rows = r.series.iter().flat_map(Fig4Series::csv_rows);
-        let span = r
-            .config
-            .span
-            .csv_cells(&r.config.run.widths, r.config.run.block_layer);
+        let span = [
+            ("span", r.config.span.word().to_string()),
+            ("D", r.parameters().dim.to_string()),
+        ];
         super::csv_header(&r.crate_version, &r.backend, r.config.run.seed, &span)
             + &super::csv_rows(
                 "source,drop_rate,lr,index,hessian_eigenvalue,projected_variance,fit_slope,fit_r2",
@@ -374,7 +386,7 @@ impl super::Preset for Fig4 {
             )
     }
     fn summary(r: &Fig4Result) -> String {
-        let head = format!("H over {}", r.config.span_label());
+        let head = format!("H over {}", r.span_label());
         super::preset::lines(std::iter::once(head).chain(r.series.iter().map(|s| {
             let top = s.hessian_eigenvalues.first().copied().unwrap_or(f64::NAN);
             format!(

@@ -7,8 +7,18 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::analysed::Params;
 use crate::analysis::hessian::Span;
 use crate::analysis::noise::Block;
+
+/// The parameters a result's H and noise were taken over, as measured on its network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamsInfo {
+    /// "block: layer 1 weights, D = 2500", "block: layers.3.weight [50, 20, 5, 5], D = 25000".
+    pub label: String,
+    /// D, the number of parameters.
+    pub dim: usize,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -25,6 +35,23 @@ impl HessianSpan {
         match self {
             HessianSpan::Block => Span::Block(Block { layer: block_layer }),
             HessianSpan::Full => Span::All,
+        }
+    }
+
+    /// The parameters of any network: weight tensor `block` (for an MLP the matrix of layer
+    /// `block`), or all of them.
+    pub fn params(self, block: usize) -> Params {
+        match self {
+            HessianSpan::Block => Params::Weight(block),
+            HessianSpan::Full => Params::All,
+        }
+    }
+
+    /// The word of a CSV header.
+    pub fn word(self) -> &'static str {
+        match self {
+            HessianSpan::Block => "block",
+            HessianSpan::Full => "full",
         }
     }
 

@@ -10,12 +10,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::hessian_span::HessianSpan;
-use super::Reporter;
-use crate::analysis::noise::{gradient_samples, Block};
+use burn::tensor::Tensor;
+
+use super::hessian_span::{HessianSpan, ParamsInfo};
+use super::{Reporter, StagePrefix};
+use crate::analysis::analysed::{describe_params, weight_index, Analysed, Params};
+use crate::analysis::net_hessian::NetSpan;
+use crate::analysis::noise::Block;
+use crate::backend::read_f32;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::{Activation, HostParams, InitScheme, Mlp, MlpConfig};
+use crate::model::net::{Arch, ArchConfig, NetSpec};
+use crate::model::{Activation, InitScheme, Mlp, MlpConfig};
 use crate::train::eval::{evaluate, DeviceData};
 use crate::train::{OptimizerKind, TrainConfig, Trainer};
 
@@ -74,13 +80,25 @@ pub struct NoiseRun {
     /// sampling often needs an interval larger than one step; 1 is every step.
     #[serde(default = "every_step")]
     pub para_interval: usize,
-    /// The block: weights of this layer (1 = between the two hidden layers).
+    /// The block: the weights of this layer (1 = between the two hidden layers); on a named
+    /// architecture its weight tensor of this index (dense or convolution, state_dict order).
     pub block_layer: usize,
     pub seed: u64,
+    /// A named architecture instead of the MLP of `widths` and `activation`, with dropout at its
+    /// paper's sites at each setting's rate (None: the MLP, paper 000's FNN).
+    #[serde(default)]
+    pub arch: Option<Arch>,
+    /// The named architecture's width multiplier (1 = its paper's network; unused by the MLP).
+    #[serde(default = "full_width")]
+    pub arch_width: f64,
 }
 
 fn every_step() -> usize {
     1
+}
+
+fn full_width() -> f64 {
+    1.0
 }
 
 impl NoiseRun {
@@ -114,6 +132,8 @@ impl NoiseRun {
             para_interval: 1,
             block_layer: 1,
             seed: 1,
+            arch: None,
+            arch_width: full_width(),
         }
     }
 
@@ -129,6 +149,7 @@ impl NoiseRun {
         Ok(NoiseRun {
             widths: model.widths.clone(),
             activation: model.activation,
+            arch: None,
             epochs: 0,
             ..self
         })
@@ -150,10 +171,64 @@ impl NoiseRun {
                 "the S_para interval must be at least 1 GD step".into(),
             ));
         }
+        if self.arch.is_some() {
+            if let Some(s) = self.settings.iter().find(|s| !(s.drop_rate > 0.0)) {
+                return Err(LabError::Config(format!(
+                    "the noise is dropout's: drop rate {} leaves none at the network's sites",
+                    s.drop_rate
+                )));
+            }
+        }
         Ok(())
     }
 
+    /// The network of the run as it is built for data of `dim` features and `classes` classes.
+    pub fn network_spec(&self, dim: usize, classes: usize) -> LabResult<NetSpec> {
+        self.train_config(&self.settings[0], 0).spec(dim, classes)
+    }
+
+    /// The parameters `span` covers, "block: layer 1 weights, D = 2500" for the MLP and
+    /// "block: layers.3.weight [50, 20, 5, 5], D = 25000" on a named architecture, with their count.
+    pub fn parameters(
+        &self,
+        span: HessianSpan,
+        dim: usize,
+        classes: usize,
+    ) -> LabResult<ParamsInfo> {
+        let (label, dim) = match self.arch {
+            None => {
+                Block {
+                    layer: self.block_layer,
+                }
+                .validate(self.train_config(&self.settings[0], 0).require_mlp()?)?;
+                let d = span.span(self.block_layer).dim(&self.widths);
+                (span.describe(&self.widths, self.block_layer), d)
+            }
+            Some(_) => describe_params(
+                &self.network_spec(dim, classes)?.params()?,
+                span.params(self.block_layer),
+            )?,
+        };
+        Ok(ParamsInfo { label, dim })
+    }
+
     pub fn train_config(&self, s: &Setting, extra_steps: usize) -> TrainConfig {
+        if let Some(a) = self.arch {
+            let mut arch = ArchConfig::new(a);
+            arch.width = self.arch_width;
+            arch.drop_rate = s.drop_rate;
+            // The trajectory is followed by `follow_trajectory`, not by the dense snapshots.
+            return TrainConfig::for_preset(
+                arch,
+                OptimizerKind::Gd,
+                s.lr,
+                self.epochs + extra_steps,
+                self.train_size,
+                self.train_size,
+                1,
+                self.seed,
+            );
+        }
         let hidden = self.widths.len() - 2;
         let mut drop_rates = vec![0.0; hidden];
         if let Some(last) = drop_rates.last_mut() {
@@ -189,36 +264,123 @@ impl NoiseRun {
 /// One trained setting and its noise samples, one set per requested source.
 pub struct Sampled {
     pub train_config: TrainConfig,
-    /// θ at the end (after the S_para trajectory, if any): every analysis works here.
-    pub theta: HostParams,
+    /// The network at the end (after the S_para trajectory, if any): every analysis works here.
+    pub network: Analysed,
     pub final_train_loss: f32,
     pub samples: Vec<(NoiseSource, Vec<Vec<f32>>)>,
 }
 
-/// Train one setting on `train` (the first N images) and draw its noise samples over `span`
-/// (the run's block, or every parameter); `stage` prefixes progress messages. Imported weights in
-/// `inputs` replace the seeded initialisation (and, with `epochs` 0, the training).
+/// Train one setting on `train` (the first N images, `resident` on the device) and draw its
+/// noise samples over `span` (the run's block, or every parameter); `stage` prefixes progress
+/// messages. Imported weights in `inputs` replace the seeded initialisation (and, with `epochs`
+/// 0, the training).
+#[allow(clippy::too_many_arguments)]
 pub async fn train_and_sample(
     run: &NoiseRun,
     span: HessianSpan,
     s: &Setting,
     stage: &str,
     train: &Dataset,
+    resident: &DeviceData,
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<Sampled> {
-    let (device, backend) = (&inputs.device, inputs.backend);
-    let start = inputs.weights.map(|w| &w.params);
-    let block = Block {
-        layer: run.block_layer,
-    };
+    let device = &inputs.device;
     // Exactly `samples` multiples of the interval lie in the next samples x interval steps.
     let extra = if run.sources.contains(&NoiseSource::Para) {
         run.samples * run.para_interval.max(1)
     } else {
         0
     };
-    let mut tc = run.train_config(s, extra);
+    let tc = run.train_config(s, extra);
+    let params = span.params(run.block_layer);
+    let (network, final_train_loss, trajectory) = match run.arch {
+        None => train_dense(run, span, tc.clone(), stage, train, inputs, reporter).await?,
+        Some(_) => {
+            if inputs.weights.is_some() {
+                return Err(LabError::Weights(
+                    "imported weights replace the MLP; a named architecture trains its own".into(),
+                ));
+            }
+            let mut trainer = Trainer::new(
+                tc.clone(),
+                train,
+                train,
+                device.clone(),
+                inputs.backend,
+                inputs.dataset,
+            )
+            .await?;
+            let net = trainer.net()?;
+            let netspan = match params {
+                Params::Weight(k) => NetSpan::Param(weight_index(&net.param_specs, k)?),
+                Params::All => NetSpan::All,
+            };
+            let kept = extra / run.para_interval.max(1);
+            let trajectory = follow_trajectory(
+                &mut trainer,
+                run.epochs,
+                kept,
+                run.para_interval,
+                netspan,
+                stage,
+                reporter,
+            )
+            .await?;
+            let loss = trainer
+                .history()
+                .epochs
+                .last()
+                .map_or(f32::NAN, |e| e.train_loss);
+            (Analysed::Layers(trainer.net()?), loss, trajectory)
+        }
+    };
+    let mut trajectory = Some(trajectory);
+    let mut samples = Vec::new();
+    for &source in &run.sources {
+        let set: Vec<Vec<f32>> = match source {
+            NoiseSource::Para => trajectory.take().unwrap_or_default(),
+            NoiseSource::Grad => {
+                let mut r = StagePrefix::new(stage, reporter);
+                network
+                    .gradient_samples(
+                        train,
+                        resident,
+                        params,
+                        run.samples,
+                        run.seed,
+                        device,
+                        &mut r,
+                    )
+                    .await?
+            }
+        };
+        samples.push((source, set));
+    }
+    Ok(Sampled {
+        train_config: tc,
+        network,
+        final_train_loss,
+        samples,
+    })
+}
+
+/// The MLP's training on the dense fast path, its S_para trajectory from the trainer's block
+/// snapshots (or, from imported weights and no steps, none).
+async fn train_dense(
+    run: &NoiseRun,
+    span: HessianSpan,
+    mut tc: TrainConfig,
+    stage: &str,
+    train: &Dataset,
+    inputs: &super::Inputs<'_>,
+    reporter: &mut impl Reporter,
+) -> LabResult<(Analysed, f32, Vec<Vec<f32>>)> {
+    let (device, backend) = (&inputs.device, inputs.backend);
+    let start = inputs.weights.map(|w| &w.params);
+    let block = Block {
+        layer: run.block_layer,
+    };
     block.validate(tc.require_mlp()?)?;
     if span == HessianSpan::Full {
         tc.snapshot_layer = None; // snapshots of every parameter, in the flatten order
@@ -230,15 +392,20 @@ pub async fn train_and_sample(
             p.widths
         )));
     }
-    let (theta, final_train_loss, snapshots) = match start {
+    let cfg = tc.require_mlp()?.clone();
+    match start {
         // Nothing to train and no trajectory to follow: S_grad at the imported θ itself
         // (a trainer needs at least one step).
         Some(params) if tc.epochs == 0 => {
-            tc.require_mlp()?.validate(train.dim, train.classes)?;
-            let model = Mlp::from_host(tc.require_mlp()?, params, device);
+            cfg.validate(train.dim, train.classes)?;
+            let model = Mlp::from_host(&cfg, params, device);
             let resident = DeviceData::upload(train, device);
             let (loss, _) = evaluate(&model, &resident).await?;
-            (params.clone(), loss, Vec::new())
+            let network = Analysed::Dense {
+                model,
+                theta: params.clone(),
+            };
+            Ok((network, loss, Vec::new()))
         }
         _ => {
             let mut trainer = match start {
@@ -264,50 +431,66 @@ pub async fn train_and_sample(
                 .epochs
                 .last()
                 .map_or(f32::NAN, |e| e.train_loss);
-            let theta = trainer.mlp()?.to_host().await?;
-            (theta, final_train_loss, trainer.take_snapshots())
-        }
-    };
-    let mut trajectory = Some(snapshots);
-    let mut samples = Vec::new();
-    for &source in &run.sources {
-        let set: Vec<Vec<f32>> = match source {
-            NoiseSource::Para => trajectory
-                .take()
-                .unwrap_or_default()
+            let model = trainer.mlp()?.clone();
+            let theta = model.to_host().await?;
+            let trajectory = trainer
+                .take_snapshots()
                 .into_iter()
                 .map(|s| s.params)
-                .collect(),
-            NoiseSource::Grad => {
-                let g = gradient_samples(
-                    tc.require_mlp()?,
-                    &theta,
-                    &tc.require_mlp()?.drop_rates,
-                    train,
-                    span.span(run.block_layer),
-                    run.samples,
-                    run.seed,
-                    device,
-                    |_| {},
-                )
-                .await?;
-                if !reporter
-                    .report(&format!("{stage}: S_grad"), run.samples, run.samples)
-                    .await
-                {
-                    return Err(LabError::Cancelled);
-                }
-                g
-            }
-        };
-        samples.push((source, set));
+                .collect();
+            Ok((
+                Analysed::Dense { model, theta },
+                final_train_loss,
+                trajectory,
+            ))
+        }
     }
-    Ok(Sampled {
-        train_config: tc,
-        theta,
-        final_train_loss,
-        samples,
-    })
+}
+
+/// Train to `epochs`, then follow the trajectory: S_para, the parameters of `span` after every
+/// `interval` further GD+dropout steps, `kept` times (paper 000 Sec. 3.3.1). Kept on the device
+/// and read back once.
+pub async fn follow_trajectory(
+    trainer: &mut Trainer,
+    epochs: usize,
+    kept: usize,
+    interval: usize,
+    span: NetSpan,
+    stage: &str,
+    reporter: &mut impl Reporter,
+) -> LabResult<Vec<Vec<f32>>> {
+    let total = epochs + kept * interval;
+    let mut step = 0;
+    while step < epochs {
+        step = trainer.run(5.min(epochs - step)).await?.step;
+        if !reporter
+            .report(&format!("{stage}: training"), step, total)
+            .await
+        {
+            return Err(LabError::Cancelled);
+        }
+    }
+    let mut states: Vec<Tensor<1>> = Vec::with_capacity(kept);
+    for k in 0..kept {
+        trainer.run(interval).await?;
+        let net = trainer.net()?;
+        states.push(match span {
+            NetSpan::Param(i) => net.params[i].clone(),
+            NetSpan::All => Tensor::cat(net.params, 0),
+        });
+        if !reporter
+            .report(&format!("{stage}: S_para trajectory"), k + 1, kept)
+            .await
+        {
+            return Err(LabError::Cancelled);
+        }
+    }
+    if states.is_empty() {
+        return Ok(Vec::new());
+    }
+    let d = states[0].dims()[0];
+    let flat = read_f32(Tensor::cat(states, 0)).await?;
+    Ok(flat.chunks(d).map(<[f32]>::to_vec).collect())
 }
 
 impl NoiseRun {
@@ -338,6 +521,17 @@ impl NoiseRun {
             )
             .help("grad, para or both (comma-separated)"),
             Field::seed(),
+            Field::choice("arch", "Network", network_choices()).help(
+                "the paper's FNN (the widths below) or a named architecture with dropout at its \
+                 paper's sites; its block is the weight tensor of the block index",
+            ),
+            Field::float(
+                "arch_width",
+                "Width multiplier (named network)",
+                Range::left_open(0.0, 8.0),
+            )
+            .help("1 = the architecture's paper; its blocks scale with width²")
+            .advanced(),
         ]
         .into_iter()
         .chain(block_net_fields())
@@ -352,6 +546,22 @@ impl NoiseRun {
             ..Self::demo()
         }
     }
+}
+
+/// The MLP (no architecture) or one of the named ones.
+fn network_choices() -> Vec<super::schema::Choice> {
+    use super::schema::Choice;
+    std::iter::once(Choice::new(
+        "mlp",
+        "MLP of the widths below",
+        serde_json::Value::Null,
+    ))
+    .chain(
+        Arch::ALL
+            .into_iter()
+            .map(|a| Choice::new(a.id(), a.label(), super::to_value(&a))),
+    )
+    .collect()
 }
 
 /// The advanced fields of the network whose block a noise run samples (Fig 2, 4, 6, 001 Fig 3).

@@ -17,17 +17,15 @@
 //! The paper ran the Hessian "only at a specific dropout rate and learning rate" (Sec. 4): the
 //! demo has one setting; more are one field away.
 
-use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::fig2_variance_flatness::{flatness_series, Series, SettingResult};
 use super::fig4_variance_hessian::{dense_spectrum, variance_series, Fig4Series, MAX_DENSE_BLOCK};
-use super::noise_run::{NoiseSource, Setting};
+use super::noise_run::{follow_trajectory, NoiseSource, Setting};
 use super::{Reporter, StagePrefix};
 use crate::analysis::flatness::FlatnessOptions;
 use crate::analysis::net_hessian::{NetHessianOperator, NetSpan};
 use crate::analysis::net_noise::{net_gradient_samples, NetProfile};
-use crate::backend::read_f32;
 use crate::error::{LabError, LabResult};
 use crate::model::net::{Arch, ArchConfig, Net, Placement, Role};
 use crate::train::bn_recalibration::recalibrate_batch_norm;
@@ -253,7 +251,17 @@ pub async fn run(
             name: spec.name.clone(),
             shape: spec.shape.clone(),
         });
-        let para = para_samples(&mut trainer, cfg, block, &stage, reporter).await?;
+        let kept = cfg.extra_steps() / cfg.para_interval;
+        let para = follow_trajectory(
+            &mut trainer,
+            cfg.epochs,
+            kept,
+            cfg.para_interval,
+            NetSpan::Param(block),
+            &stage,
+            reporter,
+        )
+        .await?;
         let last = trainer
             .epochs()
             .last()
@@ -325,48 +333,6 @@ pub async fn run(
         flatness,
         hessian,
     })
-}
-
-/// Train to `epochs`, then follow the trajectory: S_para, the block after every
-/// `para_interval` further GD+dropout steps (empty without the para source). Kept on the
-/// device and read back once.
-async fn para_samples(
-    trainer: &mut Trainer,
-    cfg: &ResnetNoiseConfig,
-    block: usize,
-    stage: &str,
-    reporter: &mut impl Reporter,
-) -> LabResult<Vec<Vec<f32>>> {
-    let total = cfg.epochs + cfg.extra_steps();
-    let mut step = 0;
-    while step < cfg.epochs {
-        step = trainer.run(5.min(cfg.epochs - step)).await?.step;
-        if !reporter
-            .report(&format!("{stage}: training"), step, total)
-            .await
-        {
-            return Err(LabError::Cancelled);
-        }
-    }
-    let n = cfg.extra_steps() / cfg.para_interval;
-    let mut kept: Vec<Tensor<1>> = Vec::with_capacity(n);
-    for k in 0..n {
-        step = trainer.run(cfg.para_interval).await?.step;
-        kept.push(trainer.net()?.params[block].clone());
-        if !reporter
-            .report(&format!("{stage}: S_para trajectory"), k + 1, n)
-            .await
-        {
-            return Err(LabError::Cancelled);
-        }
-    }
-    debug_assert_eq!(step, total);
-    if kept.is_empty() {
-        return Ok(Vec::new());
-    }
-    let d = kept[0].dims()[0];
-    let flat = read_f32(Tensor::cat(kept, 0)).await?;
-    Ok(flat.chunks(d).map(<[f32]>::to_vec).collect())
 }
 
 /// The gallery's card for Figs. 3 and 5 on ResNet-20.

@@ -6,6 +6,7 @@ use super::net_fixtures::{f64s, per_example, rows};
 use super::net_reference::{cross_entropy, RefBn, Reference};
 use dropout_lab::data::Dataset;
 use dropout_lab::model::net::{NetParams, NetSpec};
+use nalgebra::DMatrix;
 
 pub struct Oracle<'a> {
     pub spec: &'a NetSpec,
@@ -18,7 +19,13 @@ pub struct Oracle<'a> {
 
 impl Oracle<'_> {
     pub fn loss(&self, theta: &[Vec<f64>]) -> (f64, f64) {
-        let r = Reference {
+        let (z, margin) = self.logits(theta);
+        (cross_entropy(&z, &self.labels), margin)
+    }
+
+    /// The reference logits per example, and the smallest ReLU margin met.
+    pub fn logits(&self, theta: &[Vec<f64>]) -> (Vec<Vec<f64>>, f64) {
+        Reference {
             spec: self.spec,
             params: theta,
             bn: if self.train_bn {
@@ -27,9 +34,60 @@ impl Oracle<'_> {
                 RefBn::Eval(&self.running)
             },
             masks: &self.masks,
+        }
+        .logits(&self.xs)
+    }
+
+    /// The Hessian over parameter tensor `block` in Gauss-Newton form,
+    /// (1/n) Σ_i J_iᵀ (diag p_i − p_i p_iᵀ) J_i with J_i = ∂z_i/∂W by central differences of the
+    /// reference logits (step h). It is the exact block Hessian wherever the logits are affine
+    /// in W within the current ReLU pattern: W entered once and only piecewise-linear operations
+    /// (ReLU, pooling, BatchNorm in evaluation mode, additions, dense layers) follow it. A small
+    /// h then crosses no kink, where second differences of the loss would straddle many.
+    pub fn block_gauss_newton(&self, theta: &[Vec<f64>], block: usize, h: f64) -> DMatrix<f64> {
+        let w0 = theta[block].clone();
+        let d = w0.len();
+        let logits = |w: &[f64]| {
+            let mut t = theta.to_vec();
+            t[block] = w.to_vec();
+            self.logits(&t).0
         };
-        let (z, margin) = r.logits(&self.xs);
-        (cross_entropy(&z, &self.labels), margin)
+        let z0 = logits(&w0);
+        let (rows, classes) = (z0.len(), z0[0].len());
+        // jac[j][i][k] = ∂z_ik/∂w_j
+        let jac: Vec<Vec<Vec<f64>>> = (0..d)
+            .map(|j| {
+                let (mut a, mut b) = (w0.clone(), w0.clone());
+                a[j] += h;
+                b[j] -= h;
+                let (za, zb) = (logits(&a), logits(&b));
+                za.iter()
+                    .zip(&zb)
+                    .map(|(ra, rb)| {
+                        ra.iter()
+                            .zip(rb)
+                            .map(|(x, y)| (x - y) / (2.0 * h))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut hm = DMatrix::<f64>::zeros(d, d);
+        for (i, z) in z0.iter().enumerate() {
+            let top = z.iter().fold(f64::MIN, |a, &b| a.max(b));
+            let e: Vec<f64> = z.iter().map(|v| (v - top).exp()).collect();
+            let p: Vec<f64> = e.iter().map(|v| v / e.iter().sum::<f64>()).collect();
+            for a in 0..d {
+                for b in 0..d {
+                    let (ja, jb) = (&jac[a][i], &jac[b][i]);
+                    let diag: f64 = (0..classes).map(|k| p[k] * ja[k] * jb[k]).sum();
+                    let pa: f64 = (0..classes).map(|k| p[k] * ja[k]).sum();
+                    let pb: f64 = (0..classes).map(|k| p[k] * jb[k]).sum();
+                    hm[(a, b)] += (diag - pa * pb) / rows as f64;
+                }
+            }
+        }
+        hm
     }
 
     /// θ as one flat vector and back.

@@ -44,6 +44,17 @@ impl Arch {
         })
     }
 
+    /// Its name as a person reads it, for forms and titles.
+    pub fn label(self) -> &'static str {
+        match self {
+            Arch::Lenet5 => "LeNet-5 (Caffe's MNIST net)",
+            Arch::ConvnetQuick => "Caffe's CIFAR-10 quick net",
+            Arch::Vgg9 => "VGG-9 (Li et al. 2018)",
+            Arch::Vgg11 => "VGG-11 (paper 002 Table 5)",
+            Arch::Resnet20 => "ResNet-20 (He et al. 2016)",
+        }
+    }
+
     /// Where the architecture comes from and where its paper puts dropout.
     pub fn source(self) -> &'static str {
         match self {
