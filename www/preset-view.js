@@ -34,10 +34,10 @@ export class PresetView {
   }
 
   /// Imported weights (from here or the Train view): presets that analyse one network may use them.
-  onImported({ config, source, name }) {
+  onImported({ label, source, name }) {
     $('preset-use-weights').disabled = false;
     $('preset-use-weights').checked = true;
-    $('preset-weights-status').textContent = `Imported ${config.widths.join('-')} ${config.activation} (${source === 'pytorch' ? 'PyTorch state_dict' : 'Dropout Lab file'}${name ? `, ${name}` : ''}).`;
+    $('preset-weights-status').textContent = `Imported ${label} (${source === 'pytorch' ? 'PyTorch state_dict' : 'Dropout Lab file'}${name ? `, ${name}` : ''}).`;
   }
 
   get id() { return this.entry?.id; }

@@ -126,7 +126,12 @@ export class TrainView {
     }
   }
 
-  onImported({ config, source }) {
+  onImported({ config, label, source }) {
+    if (!config) {
+      // A named architecture: pick it in the network field to train on from these weights.
+      this.ctx.showNotice(`Imported ${source} weights for ${label}: a run of that network starts from them, and the gallery's Fig 2 and Fig 4 analyse it.`);
+      return;
+    }
     this.form.widths.value = config.widths.join('-');
     this.form.act.value = config.activation;
     this.form.drop.value = config.drop_rates.join(',');

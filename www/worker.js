@@ -312,8 +312,8 @@ async function handle(msg) {
     case 'bench':
       return bench(msg);
     case 'importWeights': {
-      const { config, source } = lab.importWeights(new Uint8Array(msg.bytes), msg.activation ?? 'relu', msg.name);
-      return reply({ type: 'imported', config, source, name: msg.name });
+      const { config, label, source } = lab.importWeights(new Uint8Array(msg.bytes), msg.activation ?? 'relu', msg.name);
+      return reply({ type: 'imported', config, label, source, name: msg.name });
     }
     default:
       throw new Error(`unknown message ${msg.type}`);

@@ -14,7 +14,7 @@ use dropout_lab::experiments::fig4_variance_hessian::{Fig4, Fig4Result};
 use dropout_lab::experiments::noise_run::{NoiseSource, Setting};
 use dropout_lab::experiments::preset::{base_config, run_to_file};
 use dropout_lab::experiments::{Inputs, Preset, Scale, Silent, StartWeights};
-use dropout_lab::io::pytorch::import_any;
+use dropout_lab::io::weights::import;
 use dropout_lab::model::Activation;
 use serde_json::json;
 
@@ -48,7 +48,9 @@ fn state_dict() -> Vec<u8> {
 
 /// The imported network's parameters in f64, the oracle's layout (weight, bias per layer).
 fn params_f64(w: &StartWeights) -> Vec<Vec<f64>> {
-    w.params
+    w.mlp()
+        .expect("an MLP")
+        .1
         .layers
         .iter()
         .flat_map(|(wt, b)| [wt, b])
@@ -65,10 +67,10 @@ fn loss_and_grad(p: &[Vec<f64>], data: &Dataset) -> (f64, Vec<Vec<f64>>) {
 }
 
 fn weights() -> StartWeights {
-    let (model, params, _) = import_any(&state_dict(), Activation::Tanh).unwrap();
+    let imported = import(&state_dict(), Activation::Tanh).unwrap();
     StartWeights {
-        model,
-        params,
+        model: imported.model,
+        params: imported.params,
         origin: "net.safetensors".into(),
     }
 }
@@ -211,9 +213,12 @@ fn presets_that_train_their_own_networks_refuse_imported_weights() {
 fn weights_that_do_not_fit_the_data_are_refused_with_their_shapes() {
     let train = common::mnist("train").first(16).unwrap();
     let mut w = weights();
-    w.model.widths[0] = 100;
-    w.params.widths[0] = 100;
-    w.params.layers[0].0.truncate(100 * 12);
+    let (mut model, mut host) = w.mlp().unwrap();
+    model.widths[0] = 100;
+    host.widths[0] = 100;
+    host.layers[0].0.truncate(100 * 12);
+    w.params = host.to_net(&model).unwrap();
+    w.model = model.into();
     let e = pollster::block_on(run_to_file::<Fig4>(
         &fig4_config(16),
         &inputs(&train, &w),

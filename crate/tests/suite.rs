@@ -29,6 +29,7 @@ mod kernels;
 mod kfac;
 mod net_gradient_noise;
 mod net_hessian;
+mod net_import;
 mod net_kfc;
 mod net_landscape;
 mod net_landscape_presets;

@@ -275,7 +275,7 @@ impl super::Preset for Fig2 {
         }
     }
     const WEIGHTS: Option<&'static str> = Some(NoiseRun::WEIGHTS);
-    fn adopt_weights(c: Fig2Config, model: &crate::model::MlpConfig) -> LabResult<Fig2Config> {
+    fn adopt_weights(c: Fig2Config, model: &crate::model::ModelConfig) -> LabResult<Fig2Config> {
         Ok(Fig2Config {
             run: c.run.adopt(model)?,
             ..c

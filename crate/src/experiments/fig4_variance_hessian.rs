@@ -333,11 +333,13 @@ impl super::Preset for Fig4 {
                 log-log scale with a power-law fit. Paper: N = 10000, 1000 samples, the four \
                 settings of Fig 2. “All parameters” takes H and the noise over every weight \
                 and bias (Sec. 3.4.2's definition): the top k eigenpairs of the full Hessian by \
-                Lanczos.",
+                Lanczos. “Network” runs the same measurement on a named architecture \
+                (LeNet-5, ResNet-20, …): its block is a weight tensor, its Hessian taken through \
+                the layers.",
         }
     }
     const WEIGHTS: Option<&'static str> = Some(NoiseRun::WEIGHTS);
-    fn adopt_weights(c: Fig4Config, model: &crate::model::MlpConfig) -> LabResult<Fig4Config> {
+    fn adopt_weights(c: Fig4Config, model: &crate::model::ModelConfig) -> LabResult<Fig4Config> {
         Ok(Fig4Config {
             run: c.run.adopt(model)?,
             ..c

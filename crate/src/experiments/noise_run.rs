@@ -20,8 +20,8 @@ use crate::analysis::noise::Block;
 use crate::backend::read_f32;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::net::{Arch, ArchConfig, NetSpec};
-use crate::model::{Activation, InitScheme, Mlp, MlpConfig};
+use crate::model::net::{Arch, ArchConfig, NetParams, NetSpec};
+use crate::model::{Activation, InitScheme, Mlp, MlpConfig, ModelConfig};
 use crate::train::eval::{evaluate, DeviceData};
 use crate::train::{OptimizerKind, TrainConfig, Trainer};
 
@@ -139,20 +139,30 @@ impl NoiseRun {
 
     /// The run on imported weights of `model`: its architecture, and no training before
     /// sampling (S_para then follows GD with dropout from the imported θ).
-    pub fn adopt(self, model: &MlpConfig) -> LabResult<Self> {
-        if model.widths.len() < 3 {
-            return Err(LabError::Weights(format!(
-                "the noise runs need a hidden layer to drop; the imported network is {:?}",
-                model.widths
-            )));
+    pub fn adopt(self, model: &ModelConfig) -> LabResult<Self> {
+        match model {
+            ModelConfig::Mlp(m) => {
+                if m.widths.len() < 3 {
+                    return Err(LabError::Weights(format!(
+                        "the noise runs need a hidden layer to drop; the imported network is {:?}",
+                        m.widths
+                    )));
+                }
+                Ok(NoiseRun {
+                    widths: m.widths.clone(),
+                    activation: m.activation,
+                    arch: None,
+                    epochs: 0,
+                    ..self
+                })
+            }
+            ModelConfig::Arch(a) => Ok(NoiseRun {
+                arch: Some(a.arch),
+                arch_width: a.width,
+                epochs: 0,
+                ..self
+            }),
         }
-        Ok(NoiseRun {
-            widths: model.widths.clone(),
-            activation: model.activation,
-            arch: None,
-            epochs: 0,
-            ..self
-        })
     }
 
     /// What imported weights change, for the page and the CLI.
@@ -292,47 +302,85 @@ pub async fn train_and_sample(
     } else {
         0
     };
-    let tc = run.train_config(s, extra);
+    let mut tc = run.train_config(s, extra);
     let params = span.params(run.block_layer);
     let (network, final_train_loss, trajectory) = match run.arch {
         None => train_dense(run, span, tc.clone(), stage, train, inputs, reporter).await?,
-        Some(_) => {
-            if inputs.weights.is_some() {
-                return Err(LabError::Weights(
-                    "imported weights replace the MLP; a named architecture trains its own".into(),
-                ));
-            }
-            let mut trainer = Trainer::new(
-                tc.clone(),
-                train,
-                train,
-                device.clone(),
-                inputs.backend,
-                inputs.dataset,
-            )
-            .await?;
-            let net = trainer.net()?;
-            let netspan = match params {
-                Params::Weight(k) => NetSpan::Param(weight_index(&net.param_specs, k)?),
-                Params::All => NetSpan::All,
+        Some(arch) => {
+            let start = match inputs.weights {
+                None => None,
+                Some(w) => match &w.model {
+                    // The imported network as it is (placement, shortcut), at the setting's rate.
+                    ModelConfig::Arch(a) if a.arch == arch => {
+                        tc.model = w.model.clone();
+                        tc.model.set_drop_rate(s.drop_rate);
+                        Some(&w.params)
+                    }
+                    other => {
+                        return Err(LabError::Weights(format!(
+                            "the imported network is {}, the run {}",
+                            other.label(),
+                            arch.id()
+                        )))
+                    }
+                },
             };
-            let kept = extra / run.para_interval.max(1);
-            let trajectory = follow_trajectory(
-                &mut trainer,
-                run.epochs,
-                kept,
-                run.para_interval,
-                netspan,
-                stage,
-                reporter,
-            )
-            .await?;
-            let loss = trainer
-                .history()
-                .epochs
-                .last()
-                .map_or(f32::NAN, |e| e.train_loss);
-            (Analysed::Layers(trainer.net()?), loss, trajectory)
+            if tc.epochs == 0 {
+                // Nothing to train and no trajectory: S_grad at the imported θ itself.
+                let host = start.expect("a run of no steps adopted imported weights");
+                let host = respec(host, &tc, train, inputs.dataset)?;
+                let net = crate::model::net::Net::from_host(&host, device)?;
+                let (loss, _) = crate::train::eval::evaluate_net(&net, resident).await?;
+                (Analysed::Layers(net), loss, Vec::new())
+            } else {
+                let mut trainer = match start {
+                    Some(p) => {
+                        Trainer::with_params(
+                            tc.clone(),
+                            respec(p, &tc, train, inputs.dataset)?,
+                            train,
+                            train,
+                            device.clone(),
+                            inputs.backend,
+                            inputs.dataset,
+                        )
+                        .await?
+                    }
+                    None => {
+                        Trainer::new(
+                            tc.clone(),
+                            train,
+                            train,
+                            device.clone(),
+                            inputs.backend,
+                            inputs.dataset,
+                        )
+                        .await?
+                    }
+                };
+                let net = trainer.net()?;
+                let netspan = match params {
+                    Params::Weight(k) => NetSpan::Param(weight_index(&net.param_specs, k)?),
+                    Params::All => NetSpan::All,
+                };
+                let kept = extra / run.para_interval.max(1);
+                let trajectory = follow_trajectory(
+                    &mut trainer,
+                    run.epochs,
+                    kept,
+                    run.para_interval,
+                    netspan,
+                    stage,
+                    reporter,
+                )
+                .await?;
+                let loss = trainer
+                    .history()
+                    .epochs
+                    .last()
+                    .map_or(f32::NAN, |e| e.train_loss);
+                (Analysed::Layers(trainer.net()?), loss, trajectory)
+            }
         }
     };
     let mut trajectory = Some(trajectory);
@@ -365,6 +413,26 @@ pub async fn train_and_sample(
     })
 }
 
+/// Imported weights in the run's network (its drop rate: a state_dict stores none), or an error
+/// when they were built for other data.
+fn respec(
+    host: &NetParams,
+    tc: &TrainConfig,
+    train: &Dataset,
+    dataset: &str,
+) -> LabResult<NetParams> {
+    host.with_spec(&tc.spec(train.dim, train.classes)?)
+        .map_err(|_| {
+            LabError::Weights(format!(
+            "the imported {} does not fit {dataset} ({} features, {} classes): its tensors are \
+             of another input or class count",
+            tc.model.label(),
+            train.dim,
+            train.classes
+        ))
+        })
+}
+
 /// The MLP's training on the dense fast path, its S_para trajectory from the trainer's block
 /// snapshots (or, from imported weights and no steps, none).
 async fn train_dense(
@@ -377,7 +445,16 @@ async fn train_dense(
     reporter: &mut impl Reporter,
 ) -> LabResult<(Analysed, f32, Vec<Vec<f32>>)> {
     let (device, backend) = (&inputs.device, inputs.backend);
-    let start = inputs.weights.map(|w| &w.params);
+    let imported = inputs.weights.map(|w| {
+        w.mlp().ok_or_else(|| {
+            LabError::Weights(format!(
+                "the imported network is {}; set the run's network to it",
+                w.model.label()
+            ))
+        })
+    });
+    let imported = imported.transpose()?;
+    let start = imported.as_ref().map(|(_, p)| p);
     let block = Block {
         layer: run.block_layer,
     };

@@ -15,7 +15,8 @@ use serde_json::Value;
 use super::schema::{get_path, set_path, Field};
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::{HostParams, MlpConfig};
+use crate::model::net::NetParams;
+use crate::model::{HostParams, MlpConfig, ModelConfig};
 use crate::progress::Reporter;
 
 /// Version of the result-file format; a file with another version is refused with a message.
@@ -84,18 +85,24 @@ pub struct Inputs<'a> {
 /// A trained network from a weights file (the lab's own or a PyTorch state_dict).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartWeights {
-    pub model: MlpConfig,
-    pub params: HostParams,
+    /// The network: an MLP or a named architecture (`io::weights::import` reads either).
+    pub model: ModelConfig,
+    /// Its weights in state_dict layout.
+    pub params: NetParams,
     /// Where the weights came from, written into the result file ("model.safetensors").
     pub origin: String,
 }
 
 impl StartWeights {
-    /// "784-50-50-10 relu from model.safetensors", for result files and messages.
+    /// "784-50-50-10 relu from model.safetensors", "lenet5 (width 0.5) from conv.safetensors",
+    /// for result files and messages.
     pub fn describe(&self) -> String {
-        let widths: Vec<String> = self.model.widths.iter().map(usize::to_string).collect();
-        let act = format!("{:?}", self.model.activation).to_lowercase();
-        format!("{} {act} from {}", widths.join("-"), self.origin)
+        format!("{} from {}", self.model.label(), self.origin)
+    }
+
+    /// The MLP's config and weights in its [in, out] layout, when the network is an MLP.
+    pub fn mlp(&self) -> Option<(MlpConfig, HostParams)> {
+        self.model.mlp().and(self.params.as_mlp())
     }
 }
 
@@ -123,7 +130,7 @@ pub trait Preset: 'static {
     /// one that trains and compares its own networks (imported weights are then refused).
     const WEIGHTS: Option<&'static str> = None;
     /// The config a run from imported weights of `model` uses (its architecture, no training).
-    fn adopt_weights(config: Self::Config, _model: &MlpConfig) -> LabResult<Self::Config> {
+    fn adopt_weights(config: Self::Config, _model: &ModelConfig) -> LabResult<Self::Config> {
         Ok(config)
     }
     fn run(

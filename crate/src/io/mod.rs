@@ -2,5 +2,6 @@
 
 pub mod net_safetensors;
 pub mod pytorch;
+pub mod recognise;
 pub mod safetensors;
 pub mod weights;

@@ -12,7 +12,7 @@ use crate::model::net::mlp::transpose;
 use crate::model::{Activation, HostParams, InitScheme, MlpConfig};
 
 /// A name's parts with numbers compared as numbers, so `layers.10` follows `layers.2`.
-fn natural_key(name: &str) -> Vec<(u64, String)> {
+pub(crate) fn natural_key(name: &str) -> Vec<(u64, String)> {
     name.split('.')
         .map(|p| {
             let digits: String = p.chars().filter(char::is_ascii_digit).collect();

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use super::js_reader::JsReader;
 use crate::data::cifar::{load_cifar_streams, ChannelStats, Cifar100Labels, CifarSet};
 use crate::data::{Dataset, Normalisation};
-use crate::model::{HostParams, MlpConfig};
+use crate::model::MlpConfig;
 use crate::train::{TrainConfig, Trainer};
 
 #[wasm_bindgen]
@@ -28,7 +28,7 @@ pub struct Lab {
     dataset_name: String,
     trainer: Option<Trainer>,
     /// Weights imported by the user, used by the next `start` instead of a fresh initialisation.
-    imported: Option<(MlpConfig, HostParams)>,
+    imported: Option<(crate::model::ModelConfig, crate::model::net::NetParams)>,
     /// The same network for presets that analyse one (kept until another file is imported).
     start_weights: Option<crate::experiments::StartWeights>,
 }
@@ -229,24 +229,15 @@ impl Lab {
     pub async fn start(&mut self, config: JsValue) -> Result<JsValue, JsError> {
         self.trainer = None;
         let config: TrainConfig = serde_wasm_bindgen::from_value(config).map_err(js_err)?;
-        let start = match (&self.imported, config.mlp()) {
-            (None, _) => None,
-            (Some((model, params)), Some(mlp)) if model == mlp => {
-                Some(params.to_net(model).map_err(js_err)?)
-            }
-            (Some((model, _)), Some(_)) => {
+        let start = match &self.imported {
+            None => None,
+            // A state_dict stores no drop rate: a named network starts at the form's.
+            Some((model, params)) if same_network(model, &config.model) => Some(params.clone()),
+            Some((model, _)) => {
                 return Err(JsError::new(&format!(
-                    "imported weights are for {:?}, the form asks for {}",
-                    model.widths,
+                    "imported weights are for {}, the form asks for {}",
+                    model.label(),
                     config.model.label()
-                )))
-            }
-            (Some((model, _)), None) => {
-                return Err(JsError::new(&format!(
-                    "imported weights are for the MLP {:?}; the page starts conv nets from a \
-                     fresh initialisation (the CLI's `train` writes and reads their state_dict \
-                     files)",
-                    model.widths
                 )))
             }
         };
@@ -257,6 +248,9 @@ impl Lab {
             let name = &self.dataset_name;
             match start {
                 Some(p) => {
+                    // In the form's network: a state_dict stores no drop rate.
+                    let spec = config.spec(train.dim, train.classes).map_err(js_err)?;
+                    let p = p.with_spec(&spec).map_err(js_err)?;
                     Trainer::with_params(config, p, &train, &test, device, backend, name).await
                 }
                 None => Trainer::new(config, &train, &test, device, backend, name).await,
@@ -309,10 +303,11 @@ impl Lab {
         crate::io::weights::export(&trainer.config().model, &params).map_err(js_err)
     }
 
-    /// Read a safetensors file (the lab's own, or a plain PyTorch state_dict of Linear layers
-    /// with `activation` between them); its weights start the next training run, and presets
-    /// run with `useWeights` analyse it. `name`: the file's name, for result files. Returns
-    /// `{ config, source }`.
+    /// Read a safetensors file (the lab's own, a plain PyTorch state_dict of Linear layers with
+    /// `activation` between them, or of one of the lab's named architectures); its weights start
+    /// the next training run of that network, and presets run with `useWeights` analyse it.
+    /// `name`: the file's name, for result files. Returns `{ config, label, source }` (config:
+    /// the MLP's, null for a named architecture).
     #[wasm_bindgen(js_name = importWeights)]
     pub fn import_weights(
         &mut self,
@@ -322,26 +317,41 @@ impl Lab {
     ) -> Result<JsValue, JsError> {
         let activation: crate::model::Activation =
             serde_json::from_value(serde_json::Value::String(activation)).map_err(js_err)?;
-        let (config, params, source) =
-            crate::io::pytorch::import_any(bytes, activation).map_err(js_err)?;
+        let imported = crate::io::weights::import(bytes, activation).map_err(js_err)?;
         #[derive(serde::Serialize)]
         struct Imported<'a> {
-            config: &'a MlpConfig,
-            source: crate::io::pytorch::Source,
+            /// The MLP's config for the Train form (null for a named architecture).
+            config: Option<&'a MlpConfig>,
+            /// "784-50-50-10 relu", "lenet5 (width 0.5)".
+            label: String,
+            source: crate::io::weights::Source,
         }
         let value = serde_wasm_bindgen::to_value(&Imported {
-            config: &config,
-            source,
+            config: imported.model.mlp(),
+            label: imported.model.label(),
+            source: imported.source,
         })
         .map_err(js_err)?;
         self.start_weights = Some(crate::experiments::StartWeights {
-            model: config.clone(),
-            params: params.clone(),
+            model: imported.model.clone(),
+            params: imported.params.clone(),
             origin: name.unwrap_or_else(|| "an imported file".into()),
         });
-        self.imported = Some((config, params));
+        self.imported = Some((imported.model, imported.params));
         Ok(value)
     }
+}
+
+/// The imported network is the configured one, up to a named architecture's drop rate.
+fn same_network(
+    imported: &crate::model::ModelConfig,
+    configured: &crate::model::ModelConfig,
+) -> bool {
+    let mut m = imported.clone();
+    if let (Some(a), Some(b)) = (m.arch_mut(), configured.arch()) {
+        a.drop_rate = b.drop_rate;
+    }
+    &m == configured
 }
 
 impl Lab {

@@ -11,7 +11,7 @@ use dropout_lab::experiments::schema::get_path;
 use dropout_lab::experiments::{
     Inputs, Preset, Reporter, ResultFile, Scale, StartWeights, Visitor,
 };
-use dropout_lab::io::pytorch::import_any;
+use dropout_lab::io::weights::import;
 use serde_json::Value;
 
 use super::args::Args;
@@ -210,8 +210,9 @@ fn resident_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// `--weights FILE [--act relu|tanh]`: a trained network to analyse instead of training (the
-/// activation is read from a lab file, and taken from --act for a PyTorch state_dict).
+/// `--weights FILE [--act relu|tanh]`: a trained network to analyse instead of training: an MLP
+/// or a named architecture (the activation is read from a lab file, and taken from --act for a
+/// PyTorch state_dict of Linear layers).
 fn start_weights(args: &Args) -> Result<Option<StartWeights>, String> {
     let Some(path) = args.value("--weights")? else {
         return Ok(None);
@@ -220,10 +221,10 @@ fn start_weights(args: &Args) -> Result<Option<StartWeights>, String> {
     let activation = serde_json::from_value(Value::String(act.into()))
         .map_err(|_| format!("--act {act}: use relu or tanh"))?;
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-    let (model, params, _) = import_any(&bytes, activation).map_err(|e| format!("{path}: {e}"))?;
+    let imported = import(&bytes, activation).map_err(|e| format!("{path}: {e}"))?;
     Ok(Some(StartWeights {
-        model,
-        params,
+        model: imported.model,
+        params: imported.params,
         origin: Path::new(path)
             .file_name()
             .map_or(path.to_string(), |n| n.to_string_lossy().into_owned()),

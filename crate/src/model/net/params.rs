@@ -65,6 +65,25 @@ impl NetParams {
     }
 
     /// Check the vectors against the spec (after a file load or a hand edit).
+    /// The same weights in `spec`, a network with the same parameters and BatchNorms that may
+    /// differ in what stores nothing (dropout rates: a state_dict has none).
+    pub fn with_spec(&self, spec: &NetSpec) -> LabResult<NetParams> {
+        let shapes = |s: &NetSpec| -> LabResult<Vec<(String, Vec<usize>)>> {
+            Ok(s.params()?.into_iter().map(|p| (p.name, p.shape)).collect())
+        };
+        if shapes(spec)? != shapes(&self.spec)? || spec.batch_norms()? != self.spec.batch_norms()? {
+            return Err(LabError::Weights(
+                "the weights are of another network than the configured one (names or shapes \
+                 differ)"
+                    .into(),
+            ));
+        }
+        Ok(NetParams {
+            spec: spec.clone(),
+            ..self.clone()
+        })
+    }
+
     pub fn validate(&self) -> LabResult<Vec<ParamSpec>> {
         let specs = self.spec.params()?;
         if specs.len() != self.params.len() {
