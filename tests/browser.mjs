@@ -85,6 +85,27 @@ export async function refused(page) {
   return page.textContent('#error');
 }
 
+/// A plain PyTorch state_dict (no lab metadata) of f32 tensors `[name, shape, values?]`,
+/// values absent = zeros, as `safetensors.torch.save_file` writes it.
+export function stateDict(tensors) {
+  const header = {};
+  const parts = [];
+  let offset = 0;
+  for (const [name, shape, values] of tensors) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = Buffer.alloc(4 * n);
+    (values ?? []).forEach((v, i) => data.writeFloatLE(v, 4 * i));
+    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + 4 * n] };
+    parts.push(data);
+    offset += 4 * n;
+  }
+  const text = JSON.stringify(header);
+  const headerBytes = Buffer.from(text.padEnd(8 * Math.ceil(text.length / 8)));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(headerBytes.length));
+  return Buffer.concat([len, headerBytes, ...parts]);
+}
+
 /// A plain PyTorch state_dict of an nn.Sequential of Linear layers with all-zero weights, as
 /// `safetensors.torch.save_file` writes it (no lab metadata): its outputs are uniform, so its loss
 /// is ln(classes) whatever the data.

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { cifar10Archive } from './cifar-archive.mjs';
-import { ARTIFACTS, launch, openLab, openPreset, refused, runPreset, startServer, trainToEnd, zeroStateDict } from './browser.mjs';
+import { ARTIFACTS, launch, openLab, openPreset, refused, runPreset, startServer, stateDict, trainToEnd, zeroStateDict } from './browser.mjs';
 
 // 784-50-50-10, dropout 0.5 after the second hidden layer, 1000 training images.
 const RUN = 'view=train&dataset=mnist&train=1000&test=2000&widths=784-50-50-10&act=relu&drop=0,0.5&init=auto&opt=momentum&lr=0.05&mom=0.9&epochs=8&batch=50&seed=7';
@@ -863,6 +863,44 @@ test('the Fig 4, Fig 6 and 001 Fig 3 presets run in the page, draw their charts 
     const cosFull = await runPreset(page, 'cosine', 'cpu');
     assert.equal(cosFull.null ?? null, null, "no sampled null over all parameters");
     assert.match(await summary(page), /H and Σ over all parameters, D = 42310: null's exact mean/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('Fig 4 analyses an imported PyTorch LeNet-5 on WebGPU and the CPU: its block Hessian in closed form', async () => {
+  // LeNet-5 at width 0.04 as the module `dropout-lab arch lenet5 --width 0.04` names it, zero
+  // weights and ip1 biases b_j = 0.1 (j + 1): every image reaches ip2 as h = b, the logits are
+  // uniform (loss ln 10), and the Hessian over ip2's weight is (I/10 - 11ᵀ/100) ⊗ h hᵀ, nine
+  // eigenvalues |h|²/10 and the rest 0.
+  const bias = Array.from({ length: 20 }, (_, j) => 0.1 * (j + 1));
+  const lenet = stateDict([
+    ['layers.0.weight', [1, 1, 5, 5]], ['layers.0.bias', [1]],
+    ['layers.2.weight', [2, 1, 5, 5]], ['layers.2.bias', [2]],
+    ['layers.5.weight', [20, 32]], ['layers.5.bias', [20], bias],
+    ['layers.8.weight', [10, 20]], ['layers.8.bias', [10]],
+  ]);
+  const lambda = bias.reduce((a, b) => a + b * b, 0) / 10;
+  const browser = await launch({ webgpu: true });
+  try {
+    const { page, errors } = await openPreset(browser, url, 'fig4', { settings: '0.5:0.1', train_size: '16', samples: '4', sources: 'grad', seed: '7', block_layer: '3' });
+    await page.setInputFiles('#preset-weights-file', { name: 'lenet.safetensors', mimeType: 'application/octet-stream', buffer: lenet });
+    await page.waitForFunction(() => /Imported lenet5 \(width 0\.04\) \(PyTorch state_dict, lenet\.safetensors\)/.test(document.getElementById('preset-weights-status').textContent));
+    for (const backend of ['webgpu', 'cpu']) {
+      const r = await runPreset(page, 'fig4', backend);
+      assert.equal(r.file.backend, backend);
+      assert.equal(r.file.weights, 'lenet5 (width 0.04) from lenet.safetensors');
+      assert.equal(r.file.config.arch, 'lenet5');
+      assert.equal(r.file.config.epochs, 0, 'no training before sampling');
+      assert.equal(r.parameters.dim, 200, 'ip2 of the imported network');
+      const s = r.series[0];
+      assert.ok(Math.abs(s.final_train_loss - Math.log(10)) < 1e-5, `${backend}: loss ${s.final_train_loss} vs ln 10`);
+      const ev = s.hessian_eigenvalues;
+      for (let i = 0; i < 9; i++) assert.ok(rel(ev[i], lambda) < 1e-4, `${backend}: λ_${i + 1} ${ev[i]} vs |h|²/10 = ${lambda}`);
+      assert.ok(Math.abs(ev[9]) < 1e-5 * lambda, `${backend}: λ_10 ${ev[9]} vs 0`);
+      assert.match(await summary(page), /H over block: layers\.8\.weight \[10, 20\], D = 200/);
+    }
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

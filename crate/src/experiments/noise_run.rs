@@ -223,26 +223,42 @@ impl NoiseRun {
     }
 
     pub fn train_config(&self, s: &Setting, extra_steps: usize) -> TrainConfig {
-        if let Some(a) = self.arch {
-            let mut arch = ArchConfig::new(a);
-            arch.width = self.arch_width;
-            arch.drop_rate = s.drop_rate;
-            // The trajectory is followed by `follow_trajectory`, not by the dense snapshots.
-            return TrainConfig::for_preset(
-                arch,
-                OptimizerKind::Gd,
-                s.lr,
-                self.epochs + extra_steps,
-                self.train_size,
-                self.train_size,
-                1,
-                self.seed,
-            );
-        }
-        let hidden = self.widths.len() - 2;
-        let mut drop_rates = vec![0.0; hidden];
-        if let Some(last) = drop_rates.last_mut() {
-            *last = s.drop_rate; // "dropout after the second hidden layer"
+        let model: ModelConfig = match self.arch {
+            Some(a) => ArchConfig {
+                width: self.arch_width,
+                drop_rate: s.drop_rate,
+                ..ArchConfig::new(a)
+            }
+            .into(),
+            None => {
+                let mut drop_rates = vec![0.0; self.widths.len() - 2];
+                if let Some(last) = drop_rates.last_mut() {
+                    *last = s.drop_rate; // "dropout after the second hidden layer"
+                }
+                MlpConfig {
+                    widths: self.widths.clone(),
+                    activation: self.activation,
+                    drop_rates,
+                    init: InitScheme::Xavier,
+                }
+                .into()
+            }
+        };
+        let dense = model.mlp().is_some();
+        let steps = self.epochs + extra_steps;
+        let base = TrainConfig::for_preset(
+            model,
+            OptimizerKind::Gd,
+            s.lr,
+            steps,
+            self.train_size,
+            self.train_size,
+            1,
+            self.seed,
+        );
+        if !dense {
+            // A network of layers follows its trajectory in `follow_trajectory`.
+            return base;
         }
         TrainConfig {
             snapshot_every: if extra_steps > 0 {
@@ -252,21 +268,7 @@ impl NoiseRun {
             },
             snapshot_layer: Some(self.block_layer),
             snapshot_after: self.epochs + 1,
-            ..TrainConfig::for_preset(
-                MlpConfig {
-                    widths: self.widths.clone(),
-                    activation: self.activation,
-                    drop_rates,
-                    init: InitScheme::Xavier,
-                },
-                OptimizerKind::Gd,
-                s.lr,
-                self.epochs + extra_steps,
-                self.train_size,
-                self.train_size,
-                1,
-                self.seed,
-            )
+            ..base
         }
     }
 }
@@ -333,31 +335,10 @@ pub async fn train_and_sample(
                 let (loss, _) = crate::train::eval::evaluate_net(&net, resident).await?;
                 (Analysed::Layers(net), loss, Vec::new())
             } else {
-                let mut trainer = match start {
-                    Some(p) => {
-                        Trainer::with_params(
-                            tc.clone(),
-                            respec(p, &tc, train, inputs.dataset)?,
-                            train,
-                            train,
-                            device.clone(),
-                            inputs.backend,
-                            inputs.dataset,
-                        )
-                        .await?
-                    }
-                    None => {
-                        Trainer::new(
-                            tc.clone(),
-                            train,
-                            train,
-                            device.clone(),
-                            inputs.backend,
-                            inputs.dataset,
-                        )
-                        .await?
-                    }
-                };
+                let start = start
+                    .map(|p| respec(p, &tc, train, inputs.dataset))
+                    .transpose()?;
+                let mut trainer = trainer_from(&tc, start, train, inputs).await?;
                 let net = trainer.net()?;
                 let netspan = match params {
                     Params::Weight(k) => NetSpan::Param(weight_index(&net.param_specs, k)?),
@@ -413,6 +394,22 @@ pub async fn train_and_sample(
     })
 }
 
+/// A trainer of `tc` on `train` (its own test set too) from `start`, or from the seeded init.
+async fn trainer_from(
+    tc: &TrainConfig,
+    start: Option<NetParams>,
+    train: &Dataset,
+    inputs: &super::Inputs<'_>,
+) -> LabResult<Trainer> {
+    let (device, backend, dataset) = (inputs.device.clone(), inputs.backend, inputs.dataset);
+    match start {
+        Some(p) => {
+            Trainer::with_params(tc.clone(), p, train, train, device, backend, dataset).await
+        }
+        None => Trainer::new(tc.clone(), train, train, device, backend, dataset).await,
+    }
+}
+
 /// Imported weights in the run's network (its drop rate: a state_dict stores none), or an error
 /// when they were built for other data.
 fn respec(
@@ -444,7 +441,7 @@ async fn train_dense(
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<(Analysed, f32, Vec<Vec<f32>>)> {
-    let (device, backend) = (&inputs.device, inputs.backend);
+    let device = &inputs.device;
     let imported = inputs.weights.map(|w| {
         w.mlp().ok_or_else(|| {
             LabError::Weights(format!(
@@ -485,23 +482,8 @@ async fn train_dense(
             Ok((network, loss, Vec::new()))
         }
         _ => {
-            let mut trainer = match start {
-                Some(params) => {
-                    Trainer::with_params(
-                        tc.clone(),
-                        tc.mlp_params(params)?,
-                        train,
-                        train,
-                        device.clone(),
-                        backend,
-                        "mnist",
-                    )
-                    .await?
-                }
-                None => {
-                    Trainer::new(tc.clone(), train, train, device.clone(), backend, "mnist").await?
-                }
-            };
+            let start = start.map(|p| tc.mlp_params(p)).transpose()?;
+            let mut trainer = trainer_from(&tc, start, train, inputs).await?;
             super::train_to_end(&mut trainer, 20, stage, reporter).await?;
             let final_train_loss = trainer
                 .history()
