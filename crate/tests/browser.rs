@@ -155,7 +155,7 @@ async fn webgpu_training_matches_cpu() {
 /// same on WebGPU as on the CPU, and it is a valley around the trained θ (α = 0 is its minimum).
 #[wasm_bindgen_test]
 async fn landscape_on_webgpu_matches_cpu() {
-    use dropout_lab::analysis::landscape::{filter_normalised_direction, grid, loss_curve};
+    use dropout_lab::analysis::landscape::{curve, filter_normalised_direction, grid, Filter};
     use dropout_lab::train::eval::DeviceData;
     let gpu = webgpu_device().await.expect("WebGPU adapter");
     let cfg = config(Activation::Relu, OptimizerKind::Sgd);
@@ -166,16 +166,21 @@ async fn landscape_on_webgpu_matches_cpu() {
     while !t.is_done() {
         t.run(8).await.unwrap();
     }
-    let theta = t.mlp().unwrap().to_host().await.unwrap();
-    let dir = filter_normalised_direction(&theta, &mut stream(3, Stream::Directions));
+    let theta = t.params().await.unwrap();
+    let dir =
+        filter_normalised_direction(&theta, Filter::Layer, &mut stream(3, Stream::Directions))
+            .unwrap();
     let alphas = grid(-1.0, 1.0, 11);
     let mut curves = Vec::new();
     for device in [cpu_device(), gpu.clone()] {
         let data = DeviceData::upload(&train, &device);
         curves.push(
-            loss_curve(cfg.mlp().unwrap(), &theta, &dir, &alphas, &data, &device)
+            curve(&theta, &dir, &alphas, &data, &device)
                 .await
-                .unwrap(),
+                .unwrap()
+                .into_iter()
+                .map(|(loss, _)| loss)
+                .collect::<Vec<f32>>(),
         );
     }
     for (i, (c, g)) in curves[0].iter().zip(&curves[1]).enumerate() {

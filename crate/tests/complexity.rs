@@ -12,7 +12,7 @@ use dropout_lab::analysis::sharpness::{
 };
 use dropout_lab::analysis::update_correlation::abs_correlation;
 use dropout_lab::analysis::volume::independent_log_volume;
-use dropout_lab::analysis::weight_sampling::{sample_volumes, SamplingOptions};
+use dropout_lab::analysis::weight_sampling::{sample_volumes, SamplingOptions, SamplingResult};
 use dropout_lab::backend::cpu_device;
 use dropout_lab::data::Dataset;
 use dropout_lab::experiments::p002_complexity_table::{run as run_table, ComplexityTableConfig};
@@ -46,6 +46,37 @@ fn trained(data: &Dataset) -> HostParams {
         3,
     );
     pollster::block_on(common::trained_params(&tc, data))
+}
+
+/// The sampling method from the MLP θ, its epochs trained as `trained` trains (plain SGD).
+fn sampled(
+    theta: &HostParams,
+    data: &Dataset,
+    opts: &SamplingOptions,
+    seed: u64,
+) -> SamplingResult {
+    let tc = TrainConfig::for_preset(
+        small_net(),
+        OptimizerKind::Sgd,
+        opts.lr,
+        1,
+        opts.batch_size,
+        data.len(),
+        data.len(),
+        seed,
+    );
+    let theta = theta.to_net(&small_net()).unwrap();
+    pollster::block_on(sample_volumes(
+        &tc,
+        &theta,
+        data,
+        opts,
+        seed,
+        &cpu_device(),
+        "cpu",
+        &mut Silent,
+    ))
+    .unwrap()
 }
 
 /// L(θ) in f64 by the reference implementation.
@@ -130,17 +161,7 @@ fn sampling_without_training_recovers_independent_gaussian_weights() {
         block: 5,
         ..SamplingOptions::default()
     };
-    let r = pollster::block_on(sample_volumes(
-        &small_net(),
-        &theta,
-        &data,
-        &opts,
-        4,
-        &cpu_device(),
-        "cpu",
-        &mut Silent,
-    ))
-    .unwrap();
+    let r = sampled(&theta, &data, &opts, 4);
     assert_eq!((r.accepted, r.acceptance_rate), (30, 1.0));
     let floor = independent_log_volume(30, 5).unwrap() / 5.0;
     let mut sim = stream(99, Stream::Directions);
@@ -194,17 +215,7 @@ fn sampling_accepts_exactly_the_samples_within_epsilon_and_explains_too_few() {
         chain: true,
         block: 3,
     };
-    let r = pollster::block_on(sample_volumes(
-        &small_net(),
-        &theta,
-        &data,
-        &opts,
-        5,
-        &cpu_device(),
-        "cpu",
-        &mut Silent,
-    ))
-    .unwrap();
+    let r = sampled(&theta, &data, &opts, 5);
     let within = r
         .losses
         .iter()
@@ -224,17 +235,7 @@ fn sampling_accepts_exactly_the_samples_within_epsilon_and_explains_too_few() {
         epsilon: 1e-12,
         ..opts
     };
-    let r = pollster::block_on(sample_volumes(
-        &small_net(),
-        &theta,
-        &data,
-        &strict,
-        5,
-        &cpu_device(),
-        "cpu",
-        &mut Silent,
-    ))
-    .unwrap();
+    let r = sampled(&theta, &data, &strict, 5);
     assert_eq!(r.accepted, 0);
     assert!(r.layers.is_empty());
     assert!(r.volume_error.unwrap().contains("raise ε"));

@@ -39,21 +39,28 @@ fn curves_are_the_losses_of_perturbed_models() {
             t.run(100).await.unwrap();
         }
         let theta = t.mlp().unwrap().to_host().await.unwrap();
-        // The filter-normalised direction of Li et al. as the lab defines it, drawn here: per
-        // layer a Gaussian weight direction (f32 draws from the directions stream) rescaled to
-        // the norm of θ's weights, biases zero.
+        // The filter-normalised direction of Li et al. as paper 000 defines it for an FNN, drawn
+        // here: per layer a Gaussian weight direction (f32 draws from the directions stream, in
+        // the state_dict's [out, in] order) rescaled to the norm of θ's weights, biases zero;
+        // then put in the reference's [in, out] layout.
         let mut rng = stream(cfg.seed, Stream::Directions);
         let d: Vec<(Vec<f64>, Vec<f64>)> = theta
             .layers
             .iter()
-            .map(|(w, b)| {
+            .zip(theta.widths.windows(2))
+            .map(|((w, b), dims)| {
+                let (fi, fo) = (dims[0], dims[1]);
                 let g: Vec<f64> = (0..w.len())
                     .map(|_| rng.sample::<f32, _>(StandardNormal) as f64)
                     .collect();
+                let g_in_out: Vec<f64> = (0..fi * fo).map(|k| g[(k % fo) * fi + k / fo]).collect();
                 let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
                 let tw: Vec<f64> = w.iter().map(|&v| v as f64).collect();
                 let scale = norm(&tw) / norm(&g);
-                (g.iter().map(|x| x * scale).collect(), vec![0.0; b.len()])
+                (
+                    g_in_out.iter().map(|x| x * scale).collect(),
+                    vec![0.0; b.len()],
+                )
             })
             .collect();
         let sub = test.first(cfg.test_size).unwrap();

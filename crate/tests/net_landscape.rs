@@ -1,4 +1,4 @@
-//! Conv-net landscapes (`analysis::net_landscape`): Li et al.'s filter normalisation checked
+//! Conv-net landscapes (`analysis::landscape`): Li et al.'s filter normalisation checked
 //! filter by filter, and curve points against the f64 reference forward evaluated at θ + α d.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -6,7 +6,7 @@ use crate::common;
 
 use common::net_fixtures::{data, f64s, params, rng, rows};
 use common::net_reference::{cross_entropy, RefBn, Reference};
-use dropout_lab::analysis::net_landscape::{net_curve, net_filter_normalised_direction};
+use dropout_lab::analysis::landscape::{curve, filter_normalised_direction, Filter};
 use dropout_lab::backend::cpu_device;
 use dropout_lab::model::net::{Layer, NetSpec};
 use dropout_lab::train::eval::DeviceData;
@@ -44,7 +44,7 @@ fn norm(v: &[f32]) -> f64 {
 fn each_output_channel_is_a_filter_with_thetas_norm_and_vectors_stay_put() {
     let s = spec();
     let p = params(&s, 5);
-    let d = net_filter_normalised_direction(&p, &mut rng(6)).unwrap();
+    let d = filter_normalised_direction(&p, Filter::for_net(&s), &mut rng(6)).unwrap();
     // conv weight [3, 2, 3, 3], conv bias, BN γ, BN β, dense weight [4, 27], dense bias.
     let per = [(3usize, 18usize), (0, 0), (0, 0), (0, 0), (4, 27), (0, 0)];
     for ((dv, tv), (filters, size)) in d.iter().zip(&p.params).zip(per) {
@@ -73,11 +73,11 @@ fn curve_points_equal_the_reference_loss_and_accuracy_at_theta_plus_alpha_d() {
     let s = spec();
     let p = params(&s, 7);
     let data = data(&s, 12, 8);
-    let dir = net_filter_normalised_direction(&p, &mut rng(9)).unwrap();
+    let dir = filter_normalised_direction(&p, Filter::Output, &mut rng(9)).unwrap();
     let alphas = [-0.5, 0.0, 0.25, 1.0];
     let device = cpu_device();
     let dev = DeviceData::upload(&data, &device);
-    let got = pollster::block_on(net_curve(&p, &dir, &alphas, &dev, &device)).unwrap();
+    let got = pollster::block_on(curve(&p, &dir, &alphas, &dev, &device)).unwrap();
     let running: Vec<(Vec<f64>, Vec<f64>)> = p
         .running
         .iter()
@@ -119,5 +119,5 @@ fn curve_points_equal_the_reference_loss_and_accuracy_at_theta_plus_alpha_d() {
     // The curve moves: the end point differs from θ's loss.
     assert!((got[3].0 - got[1].0).abs() > 1e-3);
     let bad = vec![vec![0.0f32; 3]];
-    assert!(pollster::block_on(net_curve(&p, &bad, &alphas, &dev, &device)).is_err());
+    assert!(pollster::block_on(curve(&p, &bad, &alphas, &dev, &device)).is_err());
 }

@@ -1,32 +1,36 @@
-//! The sampling estimate of the weight volume, paper 002 Sec. 4 and Algorithm 1: from a
-//! converged network W, add N(0, σ_U² I) noise to the weights, train one epoch at learning rate
-//! 1e-4, and keep the result as a posterior sample when |L(f_W') − L(f_W)| ≤ ε (L: loss on the
-//! training set, dropout off). The kept samples' covariance gives each layer's volume (eq. 2).
+//! The sampling estimate of the weight volume, paper 002 Sec. 4 and Algorithm 1, on any network:
+//! from a converged network W, add N(0, σ_U² I) noise to the weights, train one epoch at
+//! learning rate 1e-4, and keep the result as a posterior sample when |L(f_W') − L(f_W)| ≤ ε (L:
+//! the evaluation-mode loss on the training set). The kept samples' covariance gives each weight
+//! layer's volume (eq. 2).
 //!
 //! Choices, stated:
 //! - Algorithm 1 lets the noise accumulate in W' from one iteration to the next (`chain: true`);
 //!   Sec. 4's text describes samples of W + U, every iteration starting again from W
 //!   (`chain: false`). Both are offered.
-//! - Noise goes on the weight matrices only; biases keep their values (the volume is over W_l).
-//! - The training epoch is plain SGD on the network's own architecture, dropout included, with
-//!   masks and batch order from the seed and the iteration's index.
-//! - A layer's volume uses blocks of `block` weights (volume.rs; k < kept samples), reported per
-//!   weight and extrapolated to the layer as D · (mean block log vol) / k, the log volume of the
-//!   block-diagonal correlation matrix scaled to all D weights.
+//! - Noise goes on the weight tensors only (dense and convolution weights); biases and
+//!   BatchNorm's parameters keep their values (the volume is over W_l).
+//! - The training epoch is plain SGD on the network as it was trained (architecture, dropout,
+//!   noise injection, augmentation), with masks and batch order from the seed and the
+//!   iteration's index.
+//! - A layer's volume uses blocks of `block` consecutive weights of its PyTorch-layout tensor
+//!   (volume.rs; k < kept samples), so a block lies in one output unit's or one output
+//!   channel's incoming weights; it is reported per weight and extrapolated to the layer as
+//!   D · (mean block log vol) / k, the log volume of the block-diagonal correlation matrix
+//!   scaled to all D weights. `fan_in` is a weight's inputs per output (c·k² for a convolution).
 
 use burn::tensor::Device;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
-use super::sharpness::perturb_weights;
 use super::volume::{independent_log_volume, sample_volume};
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
-use crate::model::{HostParams, Mlp, MlpConfig};
+use crate::model::net::{Net, NetParams, Role};
 use crate::progress::Reporter;
 use crate::rng::{stream, Stream};
-use crate::train::eval::{evaluate, DeviceData};
+use crate::train::eval::{evaluate_net, DeviceData};
 use crate::train::{OptimizerKind, TrainConfig, Trainer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -105,10 +109,12 @@ pub struct SamplingResult {
     pub volume_error: Option<String>,
 }
 
+/// The sampling method from θ (trained as `config` says: its architecture and dropout are kept,
+/// its optimiser becomes plain SGD at `opts.lr` for one epoch over `train`).
 #[allow(clippy::too_many_arguments)]
 pub async fn sample_volumes(
-    cfg: &MlpConfig,
-    theta: &HostParams,
+    config: &TrainConfig,
+    theta: &NetParams,
     train: &Dataset,
     opts: &SamplingOptions,
     seed: u64,
@@ -117,33 +123,37 @@ pub async fn sample_volumes(
     reporter: &mut impl Reporter,
 ) -> LabResult<SamplingResult> {
     opts.validate()?;
+    let specs = theta.spec.params()?;
+    let weights: Vec<usize> = specs
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| matches!(s.role, Role::Weight { .. }))
+        .map(|(i, _)| i)
+        .collect();
     let data = DeviceData::upload(train, device);
-    let base_loss = evaluate(&Mlp::from_host(cfg, theta, device), &data)
+    let base_loss = evaluate_net(&Net::from_host(theta, device)?, &data)
         .await?
         .0 as f64;
-    let weights: usize = theta.layers.iter().map(|(w, _)| w.len()).sum();
     let mut rng = stream(seed, Stream::WeightSampling);
     let mut current = theta.clone();
-    let (mut losses, mut kept) = (Vec::new(), Vec::<HostParams>::new());
+    let (mut losses, mut kept) = (Vec::new(), Vec::<NetParams>::new());
     for i in 0..opts.iterations {
-        let z: Vec<f32> = (0..weights).map(|_| rng.sample(StandardNormal)).collect();
-        let start = if opts.chain { &current } else { theta };
-        let noisy = perturb_weights(start, &z, opts.noise_std);
-        let (moved, loss) = if opts.lr > 0.0 {
-            one_epoch(
-                cfg,
-                noisy,
-                train,
-                opts,
-                seed ^ ((i as u64 + 1) << 32),
-                device,
-                backend,
-            )
-            .await?
+        let mut noisy = if opts.chain {
+            current.clone()
         } else {
-            let loss = evaluate(&Mlp::from_host(cfg, &noisy, device), &data)
-                .await?
-                .0 as f64;
+            theta.clone()
+        };
+        for &w in &weights {
+            for v in noisy.params[w].iter_mut() {
+                *v += (opts.noise_std * rng.sample::<f64, _>(StandardNormal)) as f32;
+            }
+        }
+        let (moved, loss) = if opts.lr > 0.0 {
+            let c = epoch_config(config, train.len(), opts, seed ^ ((i as u64 + 1) << 32));
+            one_epoch(c, noisy, train, device, backend).await?
+        } else {
+            let net = Net::from_host(&noisy, device)?;
+            let loss = evaluate_net(&net, &data).await?.0 as f64;
             (noisy, loss)
         };
         losses.push(loss.is_finite().then_some(loss));
@@ -158,7 +168,7 @@ pub async fn sample_volumes(
             return Err(LabError::Cancelled);
         }
     }
-    let (layers, volume_error) = match layer_volumes(theta, &kept, opts.block) {
+    let (layers, volume_error) = match layer_volumes(theta, &weights, &kept, opts.block) {
         Ok(layers) => (layers, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
@@ -173,34 +183,39 @@ pub async fn sample_volumes(
     })
 }
 
-/// One epoch of plain SGD from `start`; a diverged epoch is a sample with infinite loss.
-async fn one_epoch(
-    cfg: &MlpConfig,
-    start: HostParams,
-    train: &Dataset,
+fn epoch_config(
+    config: &TrainConfig,
+    rows: usize,
     opts: &SamplingOptions,
     seed: u64,
+) -> TrainConfig {
+    let mut c = config.clone();
+    c.optimizer = OptimizerKind::Sgd;
+    c.full_batch = false;
+    c.lr = opts.lr;
+    c.momentum = 0.0;
+    c.weight_decay = 0.0;
+    c.schedule = Default::default();
+    c.epochs = 1;
+    c.batch_size = opts.batch_size.min(rows);
+    c.train_size = rows;
+    c.test_size = rows;
+    c.seed = seed;
+    c
+}
+
+/// One epoch of SGD from `start`; a diverged epoch is a sample with infinite loss.
+async fn one_epoch(
+    c: TrainConfig,
+    start: NetParams,
+    train: &Dataset,
     device: &Device,
     backend: &str,
-) -> LabResult<(HostParams, f64)> {
-    let tc = TrainConfig {
-        momentum: 0.0,
-        ..TrainConfig::for_preset(
-            cfg.clone(),
-            OptimizerKind::Sgd,
-            opts.lr,
-            1,
-            opts.batch_size.min(train.len()),
-            train.len(),
-            train.len(),
-            seed,
-        )
-    };
+) -> LabResult<(NetParams, f64)> {
     // The training set doubles as the "test" set: the closing evaluation is then L(f_W') itself.
-    let start_net = tc.mlp_params(&start)?;
-    let mut trainer = Trainer::with_params(
-        tc,
-        start_net,
+    let mut t = Trainer::with_params(
+        c,
+        start.clone(),
         train,
         train,
         device.clone(),
@@ -208,22 +223,22 @@ async fn one_epoch(
         "sampling",
     )
     .await?;
-    match trainer.run(usize::MAX).await {
+    match t.run(usize::MAX).await {
         Ok(_) => {}
         Err(LabError::NonFinite { .. }) => return Ok((start, f64::INFINITY)),
         Err(e) => return Err(e),
     }
-    let loss = trainer
-        .history()
-        .epochs
+    let loss = t
+        .epochs()
         .last()
         .map_or(f64::INFINITY, |e| e.train_loss as f64);
-    Ok((trainer.mlp()?.to_host().await?, loss))
+    Ok((t.params().await?, loss))
 }
 
 fn layer_volumes(
-    theta: &HostParams,
-    kept: &[HostParams],
+    theta: &NetParams,
+    weights: &[usize],
+    kept: &[NetParams],
     block: usize,
 ) -> LabResult<Vec<LayerSampleVolume>> {
     if kept.len() <= block {
@@ -232,21 +247,25 @@ fn layer_volumes(
             kept.len()
         )));
     }
-    (0..theta.layers.len())
-        .map(|l| {
-            let samples: Vec<Vec<f32>> = kept.iter().map(|p| p.layers[l].0.clone()).collect();
-            let (fan_in, fan_out) = (theta.widths[l], theta.widths[l + 1]);
-            let k = block.min(fan_in * fan_out);
+    let specs = theta.spec.params()?;
+    weights
+        .iter()
+        .enumerate()
+        .map(|(l, &w)| {
+            let samples: Vec<Vec<f32>> = kept.iter().map(|p| p.params[w].clone()).collect();
+            let shape = &specs[w].shape;
+            let (fan_out, d) = (shape[0], specs[w].len());
+            let k = block.min(d);
             let v = sample_volume(&samples, k)?;
             let per_weight = v.log_volume / k as f64;
             Ok(LayerSampleVolume {
                 layer: l,
-                fan_in,
+                fan_in: d / fan_out,
                 fan_out,
                 block: k,
                 blocks: v.blocks,
                 log_volume_per_weight: per_weight,
-                log_volume: per_weight * (fan_in * fan_out) as f64,
+                log_volume: per_weight * d as f64,
                 independent_log_volume_per_weight: independent_log_volume(kept.len(), k)?
                     / k as f64,
             })

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use super::curves::{draw_err as err, legend};
 use crate::error::LabResult;
 use crate::experiments::fig1a_landscape::Fig1aResult;
-use crate::experiments::p000_fig1b_vgg::{LandscapeResult, NetCurve};
+use crate::experiments::landscape_pair::{LandscapeResult, NetCurve};
 
 const WITHOUT: RGBColor = RGBColor(31, 119, 180);
 const WITH: RGBColor = RGBColor(214, 39, 40);

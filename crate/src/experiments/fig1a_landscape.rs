@@ -1,18 +1,17 @@
 //! Paper 000 Fig. 1(a): dropout finds flatter minima. Two FNNs from the same initialisation and
 //! seed, trained with and without dropout; then 1-D loss curves f(α) = L(θ + α d) on train and
 //! test data along filter-normalised random directions d (Li et al. 2018, see
-//! analysis/landscape.rs). Paper scale: 784-1024-1024-10, Adam lr 1e-4, dropout after hidden
+//! analysis/landscape.rs; one layer is one filter in an FNN). Paper scale: 784-1024-1024-10, Adam lr 1e-4, dropout after hidden
 //! layers 1 and 2; the demo is smaller so it finishes in about a minute.
 
 use serde::{Deserialize, Serialize};
 
+use super::landscape_pair::landscape_pair;
 use super::Reporter;
-use crate::analysis::landscape::{filter_normalised_direction, grid, loss_curve};
+use crate::analysis::landscape::grid;
 use crate::error::{LabError, LabResult};
 use crate::model::{Activation, InitScheme, MlpConfig};
-use crate::rng::{stream, Stream};
-use crate::train::eval::DeviceData;
-use crate::train::{OptimizerKind, TrainConfig, Trainer};
+use crate::train::{OptimizerKind, TrainConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fig1aConfig {
@@ -108,70 +107,43 @@ pub async fn run(
     inputs: &super::Inputs<'_>,
     reporter: &mut impl Reporter,
 ) -> LabResult<Fig1aResult> {
-    let super::Inputs {
-        train,
-        test,
-        device,
-        backend,
-        ..
-    } = inputs;
     if cfg.directions == 0 || cfg.points < 2 || !(cfg.alpha_min < cfg.alpha_max) {
         return Err(LabError::Config(
             "Fig 1a needs at least one direction, two points and alpha_min < alpha_max".into(),
         ));
     }
     let alphas = grid(cfg.alpha_min, cfg.alpha_max, cfg.points);
-    let train_dev = DeviceData::upload(&train.first(cfg.train_size)?, &device);
-    let test_dev = DeviceData::upload(&test.first(cfg.test_size)?, &device);
-    let (mut models, mut curves) = (Vec::new(), Vec::new());
-    for dropout in [false, true] {
-        let name = if dropout {
-            "with dropout"
-        } else {
-            "without dropout"
-        };
-        let tc = cfg.train_config(dropout);
-        let mut trainer =
-            Trainer::new(tc.clone(), train, test, device.clone(), backend, "mnist").await?;
-        super::train_to_end(&mut trainer, 50, name, reporter).await?;
-        let last = trainer
-            .history()
-            .epochs
-            .last()
-            .expect("evaluated at the end")
-            .clone();
-        models.push(ModelSummary {
-            dropout,
-            train_loss: last.train_loss,
-            test_loss: last.test_loss,
-            test_accuracy: last.test_accuracy,
-        });
-        let theta = trainer.mlp()?.to_host().await?;
-        // The same directions' random draws for both models: each is normalised to its own θ.
-        let mut rng = stream(cfg.seed, Stream::Directions);
-        for k in 0..cfg.directions {
-            let d = filter_normalised_direction(&theta, &mut rng);
-            let train_curve =
-                loss_curve(tc.require_mlp()?, &theta, &d, &alphas, &train_dev, &device).await?;
-            let test_curve =
-                loss_curve(tc.require_mlp()?, &theta, &d, &alphas, &test_dev, &device).await?;
-            curves.push(Curve {
-                dropout,
-                direction: k,
-                train: train_curve,
-                test: test_curve,
-            });
-            if !reporter
-                .report(&format!("{name}: landscape"), k + 1, cfg.directions)
-                .await
-            {
-                return Err(LabError::Cancelled);
-            }
-        }
-    }
+    let (nets, net_curves) = landscape_pair(
+        |dropout| cfg.train_config(dropout),
+        cfg.directions,
+        cfg.seed,
+        false,
+        &alphas,
+        inputs,
+        reporter,
+    )
+    .await?;
+    let models = nets
+        .into_iter()
+        .map(|m| ModelSummary {
+            dropout: m.dropout,
+            train_loss: m.train_loss,
+            test_loss: m.test_loss,
+            test_accuracy: m.test_accuracy,
+        })
+        .collect();
+    let curves = net_curves
+        .into_iter()
+        .map(|c| Curve {
+            dropout: c.dropout,
+            direction: c.direction,
+            train: c.train_loss,
+            test: c.test_loss,
+        })
+        .collect();
     Ok(Fig1aResult {
         config: cfg.clone(),
-        backend: backend.to_string(),
+        backend: inputs.backend.to_string(),
         crate_version: crate::CRATE_VERSION.to_string(),
         alphas,
         models,

@@ -8,6 +8,7 @@ pub mod fig2_variance_flatness;
 pub mod fig4_variance_hessian;
 pub mod fig6_alignment;
 pub mod hessian_span;
+pub mod landscape_pair;
 pub mod momentum_mlp;
 pub mod noise_run;
 pub mod p000_fig1b_vgg;

@@ -1,13 +1,13 @@
 //! Paper 000 Fig. 1(c): ResNet-20 on CIFAR-100, trained by full-batch GD (lr 0.01, 1200 epochs
 //! on all 50000 images, Sec. 4) with and without "dropout layers after the convolutional layers"
 //! (rate 0.8 as a keep probability, Sec. 2: drop 0.2; `Placement::AfterConvs`); then loss and
-//! accuracy along filter-normalised directions, as Fig. 1(b) (`p000_fig1b_vgg::landscape_pair`).
+//! accuracy along filter-normalised directions, as Fig. 1(b) (`landscape_pair`).
 //! The paper's test accuracies: 54.7% with, 34.1% without dropout. The demo trains a quarter
 //! width on a few hundred images at a larger rate (GD at 0.01 barely moves in tens of steps).
 
 use serde::{Deserialize, Serialize};
 
-use super::p000_fig1b_vgg::{landscape_run, LandscapeResult};
+use super::landscape_pair::{landscape_run, LandscapeResult};
 use super::Reporter;
 use crate::error::LabResult;
 use crate::model::net::{Arch, ArchConfig, Placement};
@@ -87,7 +87,7 @@ impl Fig1cConfig {
     }
 
     pub fn validate(&self) -> LabResult<()> {
-        super::p000_fig1b_vgg::check_landscape(
+        super::landscape_pair::check_landscape(
             "Fig 1c",
             self.directions,
             self.points,
@@ -185,9 +185,9 @@ impl super::Preset for Fig1c {
     super::preset::one_chart!(crate::charts::draw_net_landscape_of, "landscape", "Loss and accuracy along random directions", 1200 x 440);
     fn csv(r: &Fig1cResult) -> String {
         super::csv_header(&r.crate_version, &r.backend, r.config.seed, &[])
-            + &super::p000_fig1b_vgg::curves_csv(&r.alphas, &r.curves)
+            + &super::landscape_pair::curves_csv(&r.alphas, &r.curves)
     }
     fn summary(r: &Fig1cResult) -> String {
-        super::p000_fig1b_vgg::models_summary(r.data_note.as_deref(), &r.models, ("54.7%", "34.1%"))
+        super::landscape_pair::models_summary(r.data_note.as_deref(), &r.models, ("54.7%", "34.1%"))
     }
 }

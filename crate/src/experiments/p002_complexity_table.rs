@@ -175,8 +175,8 @@ pub async fn run(
             ..cfg.sampling
         };
         let sampling = sample_volumes(
-            model,
-            &net.theta,
+            &net.config,
+            &net.config.mlp_params(&net.theta)?,
             &loss_data,
             &sampling_opts,
             cfg.base.seed,

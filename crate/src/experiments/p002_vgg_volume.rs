@@ -2,7 +2,7 @@
 //! rate from the same initialisation and seed, trained by SGD with momentum; then each weight
 //! layer's volume by both of the paper's estimators — the Laplace / K-FAC estimate (eq. 9-11),
 //! through KFC's factors for the convolutions (`analysis::kfc`), and the sampling method of
-//! Algorithm 1 (`analysis::net_weight_sampling`) — and the generalisation gap, test loss minus
+//! Algorithm 1 (`analysis::weight_sampling`) — and the generalisation gap, test loss minus
 //! train loss. Table 1 is drop 0 against the dropout network (VGG-11's 0.3 after convolutions,
 //! p/3 around the dense layer); Fig. 3 is the sweep 0, 0.15, 0.3, 0.45 (VGG16 in the paper).
 //!
@@ -16,8 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::Reporter;
 use crate::analysis::kfac::{LayerVolume, MaskNoise};
 use crate::analysis::kfc::{kfc_factors, kfc_volumes};
-use crate::analysis::net_weight_sampling::net_sample_volumes;
-use crate::analysis::weight_sampling::{SamplingOptions, SamplingResult};
+use crate::analysis::weight_sampling::{sample_volumes, SamplingOptions, SamplingResult};
 use crate::error::{LabError, LabResult};
 use crate::model::net::{Arch, ArchConfig};
 use crate::progress::StagePrefix;
@@ -181,7 +180,7 @@ pub async fn run(
         let sampling = if cfg.sample {
             let train = inputs.train.first(cfg.net.train_size)?;
             Some(
-                net_sample_volumes(
+                sample_volumes(
                     &cfg.point_config(rate),
                     &theta,
                     &train,
