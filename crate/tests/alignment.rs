@@ -70,9 +70,17 @@ fn matrix_free_alignment_equals_dense(mut cfg: TrackConfig, train: Dataset) {
     let theta = initial_params(&cfg.model(0.0), &mut stream(4, Stream::Init));
     let s = cfg.settings[0];
     pollster::block_on(async {
-        let (a, compared) = alignment_at(&cfg, &s, &theta, &sub, &resident, &device, 3)
-            .await
-            .unwrap();
+        let (a, compared) = alignment_at(
+            &cfg,
+            &s,
+            &theta.to_net(&cfg.model(0.0)).unwrap(),
+            &sub,
+            &resident,
+            &device,
+            3,
+        )
+        .await
+        .unwrap();
         assert!(compared.is_none(), "Fig 6 uses the plain Hessian only");
         // Dense H over the block from the f64 reference; dense Σ from samples drawn with the
         // same derived seed.

@@ -338,9 +338,17 @@ fn alignment_with_the_expected_hessian_matches_its_dense_definition() {
         })
         .collect();
     pollster::block_on(async {
-        let (a, compared) = alignment_at(&cfg, &s, &n.theta, &n.data, &resident, &device, 5)
-            .await
-            .unwrap();
+        let (a, compared) = alignment_at(
+            &cfg,
+            &s,
+            &n.theta.to_net(&n.cfg).unwrap(),
+            &n.data,
+            &resident,
+            &device,
+            5,
+        )
+        .await
+        .unwrap();
         let seed = cfg
             .seed
             .wrapping_add(5u64.wrapping_mul(0x9E37_79B9_7F4A_7C15));

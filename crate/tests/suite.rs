@@ -12,6 +12,7 @@ mod conv_oracle;
 mod matmul_oracle;
 
 mod alignment;
+mod alignment_nets;
 mod bad_data;
 mod cifar;
 mod complexity;

@@ -9,6 +9,9 @@
 
 use burn::tensor::Device;
 
+use rand_chacha::ChaCha8Rng;
+
+use super::expected_hessian::ExpectedHessian;
 use super::flatness::Profile;
 use super::hessian::{batch_capacity, HessianOperator, Span};
 use super::net_hessian::{NetHessianOperator, NetSpan};
@@ -17,7 +20,7 @@ use super::noise::{gradient_samples, Block, BlockProfile};
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::linalg::LinearOperator;
-use crate::model::net::{Net, ParamSpec, Role};
+use crate::model::net::{Net, NetParams, ParamSpec, Role};
 use crate::model::{HostParams, Mlp};
 use crate::progress::Reporter;
 use crate::train::eval::DeviceData;
@@ -73,6 +76,55 @@ pub fn describe_params(specs: &[ParamSpec], params: Params) -> LabResult<(String
 }
 
 impl Analysed {
+    /// The network at `params` on `device`: an MLP takes the dense fast paths, any other network
+    /// the layers.
+    pub fn new(params: &NetParams, device: &Device) -> LabResult<Self> {
+        Ok(match params.as_mlp() {
+            Some((config, theta)) => Analysed::Dense {
+                model: Mlp::from_host(&config, &theta, device),
+                theta,
+            },
+            None => Analysed::Layers(Net::from_host(params, device)?),
+        })
+    }
+
+    /// The network's parameters on the host, in state_dict layout.
+    pub async fn params(&self) -> LabResult<NetParams> {
+        match self {
+            Analysed::Dense { model, theta } => theta.to_net(&model.config),
+            Analysed::Layers(net) => net.to_host().await,
+        }
+    }
+
+    /// ∇²L_S over `params`, the Hessian of the expected dropout loss at the network's own drop
+    /// rates (paper 001 eq. 17; `expected_hessian.rs`): `masks` = None draws a fresh mask for
+    /// every product from `rng`, Some(k) averages exact Hessians over k masks drawn now.
+    pub fn expected_hessian<'a>(
+        &'a self,
+        data: &'a DeviceData,
+        params: Params,
+        masks: Option<usize>,
+        mut rng: ChaCha8Rng,
+    ) -> LabResult<ExpectedHessian<'a>> {
+        self.dim(params)?;
+        match self {
+            Analysed::Dense { model, .. } => {
+                let (rates, span) = (&model.config.drop_rates, Self::dense_span(params));
+                match masks {
+                    None => ExpectedHessian::fresh(model, data, rates, span, rng),
+                    Some(k) => ExpectedHessian::fixed(model, data, rates, span, k, &mut rng),
+                }
+            }
+            Analysed::Layers(net) => {
+                let span = Self::net_span(net, params)?;
+                match masks {
+                    None => ExpectedHessian::fresh_layers(net, data, span, rng),
+                    Some(k) => ExpectedHessian::fixed_layers(net, data, span, k, &mut rng),
+                }
+            }
+        }
+    }
+
     /// True for the MLP's dense fast paths, for progress and CLI messages.
     pub fn is_dense(&self) -> bool {
         matches!(self, Analysed::Dense { .. })

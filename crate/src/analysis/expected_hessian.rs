@@ -5,6 +5,10 @@
 //! the exact Hessian of the loss under the fixed mask δ, and products H v are expectations of
 //! exact products H_δ v (`hessian.rs`, one mask per direction in a batched pass).
 //!
+//! The same operator runs on any network: an MLP takes the batched masked pass above, masks per
+//! hidden layer; any other network exact masked products through its layers (`net_hessian.rs`),
+//! masks per dropout site (`model::net::masks`), one direction per pass.
+//!
 //! Two ways to draw δ:
 //! - `Fresh`: a new mask for every product. Each product is an unbiased draw of H v, so linear
 //!   functionals (Tr(HΣ) = Σ_s g̃_sᵀ H g̃_s / (N-1), Tr(H) = E zᵀHz) stay unbiased at the cost of
@@ -18,13 +22,17 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::hessian::{batch_capacity, hvp_masked_batch, MaskSet, Span};
+use super::net_hessian::{net_hvp, NetSpan};
 use crate::error::{LabError, LabResult};
 use crate::linalg::LinearOperator;
 use crate::model::dropout::sample_mask;
+use crate::model::net::masks::sample_site_masks;
+use crate::model::net::{DropoutSite, Net};
 use crate::model::Mlp;
 use crate::train::eval::DeviceData;
 
-/// Masks of every hidden layer for one product: host [rows, width] each (None where the rate is 0).
+/// Masks of every hidden layer (an MLP) or dropout site (a network of layers) for one product:
+/// host [rows, mask size] each (None where the rate is 0).
 pub type Masks = Vec<Option<Vec<f32>>>;
 
 pub enum MaskDraw {
@@ -32,11 +40,25 @@ pub enum MaskDraw {
     Fixed(Vec<Masks>),
 }
 
+/// Which pass computes the masked products.
+enum Path<'a> {
+    /// An MLP: the batched masked HVP pass, one mask per hidden layer at `drop_rates`.
+    Dense {
+        model: &'a Mlp,
+        drop_rates: Vec<f32>,
+        span: Span,
+    },
+    /// Any network of layers: masked HVPs through its layers, one mask per dropout site.
+    Layers {
+        net: &'a Net,
+        sites: Vec<DropoutSite>,
+        span: NetSpan,
+    },
+}
+
 pub struct ExpectedHessian<'a> {
-    model: &'a Mlp,
+    path: Path<'a>,
     data: &'a DeviceData,
-    drop_rates: Vec<f32>,
-    span: Span,
     draw: MaskDraw,
     /// Exact masked products computed so far (K per product in `Fixed` mode).
     pub products: usize,
@@ -114,10 +136,92 @@ impl<'a> ExpectedHessian<'a> {
             b.validate(&model.config)?;
         }
         Ok(ExpectedHessian {
-            model,
+            path: Path::Dense {
+                model,
+                drop_rates: drop_rates.to_vec(),
+                span,
+            },
             data,
-            drop_rates: drop_rates.to_vec(),
-            span,
+            draw,
+            products: 0,
+        })
+    }
+
+    /// A network of layers, a fresh mask at its sites' rates for every product.
+    pub fn fresh_layers(
+        net: &'a Net,
+        data: &'a DeviceData,
+        span: NetSpan,
+        rng: ChaCha8Rng,
+    ) -> LabResult<Self> {
+        Self::checked_layers(net, data, span, MaskDraw::Fresh(Box::new(rng)))
+    }
+
+    /// A network of layers, H_K over `k` masks of its sites drawn now from `rng`.
+    pub fn fixed_layers(
+        net: &'a Net,
+        data: &'a DeviceData,
+        span: NetSpan,
+        k: usize,
+        rng: &mut impl Rng,
+    ) -> LabResult<Self> {
+        let sites = net.spec.dropout_sites()?;
+        let masks = (0..k)
+            .map(|_| sample_site_masks(rng, data.len, &sites))
+            .collect();
+        Self::with_layer_masks(net, data, span, masks)
+    }
+
+    /// A network of layers, H_K over the given masks (each: one host [rows, mask size] mask per
+    /// dropout site, None where it drops nothing).
+    pub fn with_layer_masks(
+        net: &'a Net,
+        data: &'a DeviceData,
+        span: NetSpan,
+        masks: Vec<Masks>,
+    ) -> LabResult<Self> {
+        if masks.is_empty() {
+            return Err(LabError::Config(
+                "the mask-averaged Hessian needs at least one mask".into(),
+            ));
+        }
+        let sites = net.spec.dropout_sites()?;
+        for m in &masks {
+            let fits = m.len() == sites.len()
+                && m.iter().zip(&sites).all(|(m, s)| {
+                    m.as_ref().is_none_or(|m| {
+                        m.len() == data.len * s.mask_shape.iter().product::<usize>()
+                    })
+                });
+            if !fits {
+                return Err(LabError::Config(format!(
+                    "a mask set does not fit the network's {} dropout sites over {} rows",
+                    sites.len(),
+                    data.len
+                )));
+            }
+        }
+        Self::checked_layers(net, data, span, MaskDraw::Fixed(masks))
+    }
+
+    fn checked_layers(
+        net: &'a Net,
+        data: &'a DeviceData,
+        span: NetSpan,
+        draw: MaskDraw,
+    ) -> LabResult<Self> {
+        if let NetSpan::Param(i) = span {
+            if i >= net.param_specs.len() {
+                return Err(LabError::Config(format!(
+                    "parameter {i} does not exist: the network has {}",
+                    net.param_specs.len()
+                )));
+            }
+        }
+        let sites = net.spec.dropout_sites()?;
+        Ok(ExpectedHessian {
+            path: Path::Layers { net, sites, span },
+            data,
             draw,
             products: 0,
         })
@@ -146,9 +250,51 @@ fn draw_masks(rng: &mut impl Rng, widths: &[usize], drop_rates: &[f32], rows: us
         .collect()
 }
 
+impl ExpectedHessian<'_> {
+    /// Masked products through the layers: fresh masks one direction at a time, fixed masks
+    /// each over all directions at once.
+    async fn apply_layers(
+        net: &Net,
+        sites: &[DropoutSite],
+        span: NetSpan,
+        data: &DeviceData,
+        draw: &mut MaskDraw,
+        vs: &[Vec<f64>],
+    ) -> LabResult<(Vec<Vec<f64>>, usize)> {
+        match draw {
+            MaskDraw::Fresh(rng) => {
+                let mut out = Vec::with_capacity(vs.len());
+                for v in vs {
+                    let masks = sample_site_masks(rng, data.len, sites);
+                    out.extend(net_hvp(net, data, &masks, span, std::slice::from_ref(v)).await?);
+                }
+                Ok((out, vs.len()))
+            }
+            MaskDraw::Fixed(fixed) => {
+                let mut sums = vec![vec![0.0; span.dim(net)]; vs.len()];
+                for masks in fixed.iter() {
+                    let products = net_hvp(net, data, masks, span, vs).await?;
+                    for (sum, hv) in sums.iter_mut().zip(products) {
+                        sum.iter_mut().zip(hv).for_each(|(s, x)| *s += x);
+                    }
+                }
+                let k = fixed.len() as f64;
+                let out = sums
+                    .into_iter()
+                    .map(|s| s.into_iter().map(|x| x / k).collect())
+                    .collect();
+                Ok((out, vs.len() * fixed.len()))
+            }
+        }
+    }
+}
+
 impl LinearOperator for ExpectedHessian<'_> {
     fn dim(&self) -> usize {
-        self.span.dim(&self.model.config.widths)
+        match &self.path {
+            Path::Dense { model, span, .. } => span.dim(&model.config.widths),
+            Path::Layers { net, span, .. } => span.dim(net),
+        }
     }
 
     async fn apply(&mut self, vs: &[Vec<f64>]) -> LabResult<Vec<Vec<f64>>> {
@@ -159,7 +305,20 @@ impl LinearOperator for ExpectedHessian<'_> {
                 vs[bad].len()
             )));
         }
-        let widths = &self.model.config.widths;
+        let (model, drop_rates, span) = match &self.path {
+            Path::Dense {
+                model,
+                drop_rates,
+                span,
+            } => (*model, drop_rates, *span),
+            Path::Layers { net, sites, span } => {
+                let (out, products) =
+                    Self::apply_layers(net, sites, *span, self.data, &mut self.draw, vs).await?;
+                self.products += products;
+                return Ok(out);
+            }
+        };
+        let widths = &model.config.widths;
         let layers = widths.len() - 2;
         let capacity = batch_capacity(widths, self.data);
         let mut out = Vec::with_capacity(vs.len());
@@ -169,14 +328,14 @@ impl LinearOperator for ExpectedHessian<'_> {
                     let masks = Self::per_direction(
                         layers,
                         (0..batch.len())
-                            .map(|_| draw_masks(rng, widths, &self.drop_rates, self.data.len)),
+                            .map(|_| draw_masks(rng, widths, drop_rates, self.data.len)),
                     );
                     out.extend(
                         hvp_masked_batch(
-                            self.model,
+                            model,
                             self.data,
                             MaskSet::PerDirection(&masks),
-                            self.span,
+                            span,
                             batch,
                         )
                         .await?,
@@ -202,10 +361,10 @@ impl LinearOperator for ExpectedHessian<'_> {
                             batch.iter().flat_map(|_| part.iter().cloned()),
                         );
                         let products = hvp_masked_batch(
-                            self.model,
+                            model,
                             self.data,
                             MaskSet::PerDirection(&masks),
-                            self.span,
+                            span,
                             &repeated,
                         )
                         .await?;

@@ -51,7 +51,7 @@ pub fn draw_fig6<DB: DrawingBackend>(
     let t = &r.config.track;
     let caption = format!(
         "Tr(HΣ) (solid) vs isotropic Tr(HΣ̄) (dashed) · {}",
-        t.span.describe(&t.widths, t.block_layer)
+        t.covered(&r.parameters).label
     );
     let mut chart = ChartBuilder::on(&root)
         .caption(caption, ("sans-serif", 14))
@@ -111,7 +111,7 @@ pub fn draw_cosine<DB: DrawingBackend>(
         (HessianOf::Plain, _) => "α = Tr(HΣ)/(‖H‖_F‖Σ‖_F), H = ∇²R_S (dropout off)",
     };
     let t = &r.config.track;
-    let caption = format!("{caption} · {}", t.span.describe(&t.widths, t.block_layer));
+    let caption = format!("{caption} · {}", t.covered(&r.parameters).label);
     let mut chart = ChartBuilder::on(&root)
         .caption(caption, ("sans-serif", 13))
         .margin(8)
@@ -199,6 +199,7 @@ mod tests {
     use crate::analysis::alignment::{Alignment, CovarianceSummary, NullCosine};
     use crate::experiments::alignment_track::Checkpoint;
     use crate::experiments::fig6_alignment::Fig6Config;
+    use crate::experiments::hessian_span::ParamsInfo;
     use crate::experiments::noise_run::Setting;
     use crate::experiments::p001_fig3_cosine::CosineConfig;
     use crate::linalg::hutchinson::Estimate;
@@ -242,6 +243,7 @@ mod tests {
             config: Fig6Config::demo(),
             backend: "cpu".into(),
             crate_version: "0".into(),
+            parameters: None,
             series: vec![series(0.1), series(0.2)],
         };
         let mut svg = String::new();
@@ -251,6 +253,8 @@ mod tests {
         )
         .unwrap();
         assert!(svg.contains("drop 0.1, lr 0.1") && svg.contains("drop 0.2, lr 0.1"));
+        // A result without stored parameters is the FNN's block.
+        assert!(svg.contains("block: layer 1 weights, D = 2500"));
         // Each dashed isotropic line is drawn as many short segments.
         assert!(
             svg.matches("<polyline").count() > 2 + 2 + 6,
@@ -270,6 +274,7 @@ mod tests {
             config: CosineConfig::demo(),
             backend: "cpu".into(),
             crate_version: "0".into(),
+            parameters: None,
             series: vec![series(0.1)],
             null: Some(null),
         };
@@ -280,6 +285,19 @@ mod tests {
         )
         .unwrap();
         assert!(svg.contains("null (random eigenvectors): 8.0e-3"));
+        // A named network's result names its block in the title.
+        let mut named = r.clone();
+        named.parameters = Some(ParamsInfo {
+            label: "block: layers.9.weight [10, 84], D = 840".into(),
+            dim: 840,
+        });
+        let mut svg_named = String::new();
+        draw_cosine(
+            SVGBackend::with_string(&mut svg_named, (500, 300)).into_drawing_area(),
+            &named,
+        )
+        .unwrap();
+        assert!(svg_named.contains("block: layers.9.weight [10, 84], D = 840"));
         assert_eq!(svg.matches("<circle").count(), 3);
         assert!(!svg.contains("H = ∇²L_S solid"));
         // With the plain Hessian measured as well, its α is drawn dashed (many short segments).

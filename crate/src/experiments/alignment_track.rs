@@ -12,6 +12,10 @@
 //!   from Hutchinson with `probes` Rademacher vectors (standard errors reported);
 //!   ‖Σ‖_F and Tr(Σ) from the N x N Gram matrix (see analysis/alignment.rs).
 //!
+//! Which network (`arch`): the papers' FNN, or a named architecture (LeNet-5, ResNet-20, …) with
+//! dropout at its paper's sites at the noise's rate; its block is its weight tensor of index
+//! `block_layer` (`analysis::analysed`, which keeps the MLP's dense fast paths).
+//!
 //! Which parameters (`span`, experiments/hessian_span.rs): the block above by default, as both
 //! papers' figures; or every parameter, paper 000 Sec. 3.5's definition, with the same
 //! matrix-free products (Tr(HΣ) from N full-length samples; Tr(H), ‖H‖_F² by Hutchinson over
@@ -28,20 +32,20 @@
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::hessian_span::HessianSpan;
-use super::noise_run::Setting;
-use super::Reporter;
+use super::hessian_span::{HessianSpan, ParamsInfo};
+use super::noise_run::{full_width, Setting};
+use super::{Reporter, Silent};
 use crate::analysis::alignment::{centre, combine, covariance_summary, trace_h_sigma, Alignment};
-use crate::analysis::expected_hessian::ExpectedHessian;
-use crate::analysis::hessian::HessianOperator;
-use crate::analysis::noise::{gradient_samples, Block};
+use crate::analysis::analysed::Analysed;
+use crate::analysis::noise::Block;
 use crate::data::Dataset;
 use crate::error::{LabError, LabResult};
 use crate::linalg::hutchinson::{hutchinson, hutchinson_independent};
 use crate::linalg::LinearOperator;
-use crate::model::{Activation, HostParams, InitScheme, MlpConfig};
+use crate::model::net::{Arch, ArchConfig, NetParams};
+use crate::model::{Activation, InitScheme, MlpConfig, ModelConfig};
 use crate::rng::{stream, Stream};
-use crate::train::eval::{evaluate, DeviceData};
+use crate::train::eval::{evaluate_net, DeviceData};
 use crate::train::{OptimizerKind, TrainConfig, Trainer};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +73,13 @@ pub struct TrackConfig {
     #[serde(default)]
     pub span: HessianSpan,
     pub seed: u64,
+    /// A named architecture instead of the FNN of `widths` and `activation`, with dropout at its
+    /// paper's sites; its block is its weight tensor of index `block_layer`.
+    #[serde(default)]
+    pub arch: Option<Arch>,
+    /// The named architecture's width multiplier (1 = its paper's network).
+    #[serde(default = "full_width")]
+    pub arch_width: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -109,6 +120,8 @@ impl TrackConfig {
             compare_plain: false,
             span: HessianSpan::Block,
             seed: 1,
+            arch: None,
+            arch_width: full_width(),
         }
     }
 
@@ -119,7 +132,7 @@ impl TrackConfig {
                     .into(),
             ));
         }
-        if self.widths.len() < 3 {
+        if self.arch.is_none() && self.widths.len() < 3 {
             return Err(LabError::Config(
                 "the network needs a hidden layer to drop".into(),
             ));
@@ -133,13 +146,54 @@ impl TrackConfig {
                 "drop rate must lie in (0, 1) and lr be positive, got {s:?}"
             )));
         }
-        Block {
-            layer: self.block_layer,
+        match self.arch {
+            None => Block {
+                layer: self.block_layer,
+            }
+            .validate(&self.model(0.0)),
+            // The block is checked against the network once the data's shape is known.
+            Some(_) => Ok(()),
         }
-        .validate(&self.model(0.0))
     }
 
-    /// The network with dropout `p` after the first hidden layer only.
+    /// The parameters of H and Σ on the run's network for data of `dim` features and `classes`
+    /// classes (an error names a block the network lacks).
+    pub fn parameters(&self, dim: usize, classes: usize) -> LabResult<ParamsInfo> {
+        self.span
+            .parameters_of(&self.network(0.0), self.block_layer, dim, classes)
+    }
+
+    /// What a result's H and Σ covered: its stored `parameters`, or for a result written before
+    /// results named them, the FNN's block or all its parameters.
+    pub fn covered(&self, parameters: &Option<ParamsInfo>) -> ParamsInfo {
+        parameters
+            .clone()
+            .unwrap_or_else(|| self.span.mlp_parameters(&self.widths, self.block_layer))
+    }
+
+    /// CSV header cells: `span=block|full` and the parameter count `D`.
+    pub fn csv_cells(&self, parameters: &Option<ParamsInfo>) -> [(&'static str, String); 2] {
+        [
+            ("span", self.span.word().to_string()),
+            ("D", self.covered(parameters).dim.to_string()),
+        ]
+    }
+
+    /// The run's network with dropout `p`: the FNN's after its first hidden layer only, a named
+    /// architecture's at its paper's sites.
+    pub fn network(&self, p: f32) -> ModelConfig {
+        match self.arch {
+            Some(a) => ArchConfig {
+                width: self.arch_width,
+                drop_rate: p,
+                ..ArchConfig::new(a)
+            }
+            .into(),
+            None => self.model(p).into(),
+        }
+    }
+
+    /// The FNN with dropout `p` after the first hidden layer only.
     pub fn model(&self, p: f32) -> MlpConfig {
         let mut drop_rates = vec![0.0; self.widths.len() - 2];
         drop_rates[0] = p;
@@ -153,7 +207,7 @@ impl TrackConfig {
 
     pub fn train_config(&self, s: &Setting) -> TrainConfig {
         TrainConfig::for_preset(
-            self.model(if self.train_with_dropout {
+            self.network(if self.train_with_dropout {
                 s.drop_rate
             } else {
                 0.0
@@ -190,46 +244,44 @@ pub struct TrackSeries {
 /// One tracked setting, with the final parameters for follow-up analyses.
 pub struct Tracked {
     pub series: TrackSeries,
-    pub model: MlpConfig,
-    pub theta: HostParams,
+    pub theta: NetParams,
 }
 
 /// The alignments at θ (the config's H, and the plain one when compared): N dropout gradients,
-/// then per H the N products of Tr(HΣ) and the Hutchinson probes.
+/// then per H the N products of Tr(HΣ) and the Hutchinson probes. θ is the network's parameters
+/// at any drop rate; the noise is sampled at `s`'s.
 pub async fn alignment_at(
     cfg: &TrackConfig,
     s: &Setting,
-    theta: &HostParams,
+    theta: &NetParams,
     train: &Dataset,
     resident: &DeviceData,
     device: &Device,
     salt: u64,
 ) -> LabResult<(Alignment, Option<Alignment>)> {
-    let span = cfg.span.span(cfg.block_layer);
-    let noisy = cfg.model(s.drop_rate);
+    let noisy = cfg.network(s.drop_rate).build(train.dim, train.classes)?;
+    let network = Analysed::new(&theta.with_spec(&noisy)?, device)?;
+    let params = cfg.span.params(cfg.block_layer);
+    let dim = network.dim(params)?;
     // A distinct mask stream per checkpoint, still fixed by the one seed.
     let seed = cfg
         .seed
         .wrapping_add(salt.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let samples = gradient_samples(
-        &noisy,
-        theta,
-        &noisy.drop_rates,
-        train,
-        span,
-        cfg.samples,
-        seed,
-        device,
-        |_| {},
-    )
-    .await?;
+    let samples = network
+        .gradient_samples(
+            train,
+            resident,
+            params,
+            cfg.samples,
+            seed,
+            device,
+            &mut Silent,
+        )
+        .await?;
     let g = centre(&samples)?;
     let summary = covariance_summary(&g)?;
-    let plain = cfg.model(0.0);
-    let dim = span.dim(&plain.widths);
-    let model = crate::model::Mlp::from_host(&plain, theta, device);
     let plain_alignment = async || {
-        let mut op = HessianOperator::new(&model, resident, span);
+        let mut op = network.hessian(resident, params)?;
         let t = trace_h_sigma(&mut op, &g).await?;
         let h = hutchinson(
             &mut op,
@@ -242,11 +294,10 @@ pub async fn alignment_at(
     match cfg.hessian {
         HessianOf::Plain => Ok((plain_alignment().await?, None)),
         HessianOf::Expected => {
-            let mut op = ExpectedHessian::fresh(
-                &model,
+            let mut op = network.expected_hessian(
                 resident,
-                &noisy.drop_rates,
-                span,
+                params,
+                None,
                 stream(seed, Stream::HessianMasks),
             )?;
             let t = trace_h_sigma(&mut op, &g).await?;
@@ -275,6 +326,7 @@ pub async fn track(
     reporter: &mut impl Reporter,
 ) -> LabResult<Vec<Tracked>> {
     cfg.validate()?;
+    cfg.parameters(train.dim, train.classes)?;
     let train = train.first(cfg.train_size)?;
     let resident = DeviceData::upload(&train, device);
     let mut out = Vec::new();
@@ -286,8 +338,8 @@ pub async fn track(
         let mut checkpoints = Vec::new();
         loop {
             let epoch = trainer.progress(f32::NAN).step;
-            let theta = trainer.mlp()?.to_host().await?;
-            let (train_loss, _) = evaluate(trainer.mlp()?, &resident).await?;
+            let theta = trainer.params().await?;
+            let (train_loss, _) = evaluate_net(&trainer.net()?, &resident).await?;
             if !train_loss.is_finite() {
                 return Err(LabError::NonFinite {
                     step: epoch,
@@ -314,7 +366,6 @@ pub async fn track(
                         setting: *s,
                         checkpoints,
                     },
-                    model: tc.require_mlp()?.clone(),
                     theta,
                 });
                 break;
@@ -345,6 +396,7 @@ impl TrackConfig {
             HessianSpan::field(),
         ]
         .into_iter()
+        .chain(super::noise_run::network_fields())
         .chain(super::noise_run::block_net_fields())
         .collect()
     }

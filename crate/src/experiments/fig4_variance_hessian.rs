@@ -200,9 +200,10 @@ pub struct Fig4Result {
 impl Fig4Result {
     fn parameters(&self) -> ParamsInfo {
         let run = &self.config.run;
-        self.parameters.clone().unwrap_or_else(|| ParamsInfo {
-            label: self.config.span.describe(&run.widths, run.block_layer),
-            dim: self.config.span.span(run.block_layer).dim(&run.widths),
+        self.parameters.clone().unwrap_or_else(|| {
+            self.config
+                .span
+                .mlp_parameters(&run.widths, run.block_layer)
         })
     }
 

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::alignment_track::{track, TrackConfig, TrackSeries};
+use super::hessian_span::ParamsInfo;
 use super::Reporter;
 use crate::error::LabResult;
 
@@ -29,6 +30,9 @@ pub struct Fig6Result {
     pub config: Fig6Config,
     pub backend: String,
     pub crate_version: String,
+    /// The parameters H and Σ were taken over (absent in results written before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<ParamsInfo>,
     pub series: Vec<TrackSeries>,
 }
 
@@ -45,11 +49,13 @@ pub async fn run(
     } = inputs;
     let mut track_cfg = cfg.track.clone();
     track_cfg.train_with_dropout = false; // the paper trains by plain GD
+    let parameters = track_cfg.parameters(train.dim, train.classes)?;
     let tracked = track(&track_cfg, train, &device, backend, reporter).await?;
     Ok(Fig6Result {
         config: Fig6Config { track: track_cfg },
         backend: backend.to_string(),
         crate_version: crate::CRATE_VERSION.to_string(),
+        parameters: Some(parameters),
         series: tracked.into_iter().map(|t| t.series).collect(),
     })
 }
@@ -71,7 +77,8 @@ impl super::Preset for Fig6 {
             reference: "paper 000, Sec. 3.5 and 6.3, Fig. 6",
             description: "784-50-50-10 trained by plain full-batch GD (no dropout). Every few \
                 epochs, N gradients with dropout inserted between the hidden layers give Σ over \
-                the 2500 weights between them; Tr(HΣ) from exact Hessian-vector products against \
+                the 2500 weights between them (on a named network: dropout at its paper's \
+                sites, Σ over its weight tensor of the block index); Tr(HΣ) from exact Hessian-vector products against \
                 Tr(HΣ̄) = Tr(H)Tr(Σ)/D, Tr(H) by Hutchinson probes. Paper: N = 10000 images. \
                 “All parameters” takes H and Σ over every weight and bias (Sec. 3.5's \
                 definition, D = 42310) instead of the paper's D = 2500 block.",
@@ -99,17 +106,14 @@ impl super::Preset for Fig6 {
                 &r.crate_version,
                 &r.backend,
                 r.config.track.seed,
-                &r.config
-                    .track
-                    .span
-                    .csv_cells(&r.config.track.widths, r.config.track.block_layer),
+                &r.config.track.csv_cells(&r.parameters),
             ),
             &r.series,
         )
     }
     fn summary(r: &Fig6Result) -> String {
         let t = &r.config.track;
-        let head = format!("H and Σ over {}", t.span.describe(&t.widths, t.block_layer));
+        let head = format!("H and Σ over {}", t.covered(&r.parameters).label);
         super::preset::lines(std::iter::once(head).chain(r.series.iter().map(|s| {
                 let (lo, hi) = super::alignment_track::span(
                     s.checkpoints.iter().map(|c| c.alignment.trace_h_sigma / c.alignment.trace_h_isotropic),

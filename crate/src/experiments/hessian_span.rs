@@ -7,9 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::analysed::Params;
+use crate::analysis::analysed::{describe_params, Params};
 use crate::analysis::hessian::Span;
 use crate::analysis::noise::Block;
+use crate::error::LabResult;
+use crate::model::ModelConfig;
 
 /// The parameters a result's H and noise were taken over, as measured on its network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +63,39 @@ impl HessianSpan {
         match self {
             HessianSpan::Block => format!("block: layer {block_layer} weights, D = {d}"),
             HessianSpan::Full => format!("all parameters, D = {d}"),
+        }
+    }
+
+    /// The parameters the span covers on `model` (block: its weight tensor `block`) for data of
+    /// `dim` features and `classes` classes: "block: layer 1 weights, D = 2500" for an MLP,
+    /// "block: layers.3.weight [50, 20, 5, 5], D = 25000" on a named architecture. An error
+    /// names a block the network lacks.
+    pub fn parameters_of(
+        self,
+        model: &ModelConfig,
+        block: usize,
+        dim: usize,
+        classes: usize,
+    ) -> LabResult<ParamsInfo> {
+        match model.mlp() {
+            Some(m) => {
+                Block { layer: block }.validate(m)?;
+                Ok(self.mlp_parameters(&m.widths, block))
+            }
+            None => {
+                let specs = model.build(dim, classes)?.params()?;
+                let (label, dim) = describe_params(&specs, self.params(block))?;
+                Ok(ParamsInfo { label, dim })
+            }
+        }
+    }
+
+    /// The parameters of an MLP of `widths`, also what a result written before results named
+    /// their parameters covered.
+    pub fn mlp_parameters(self, widths: &[usize], block: usize) -> ParamsInfo {
+        ParamsInfo {
+            label: self.describe(widths, block),
+            dim: self.span(block).dim(widths),
         }
     }
 

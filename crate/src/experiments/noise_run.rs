@@ -14,7 +14,7 @@ use burn::tensor::Tensor;
 
 use super::hessian_span::{HessianSpan, ParamsInfo};
 use super::{Reporter, StagePrefix};
-use crate::analysis::analysed::{describe_params, weight_index, Analysed, Params};
+use crate::analysis::analysed::{weight_index, Analysed, Params};
 use crate::analysis::net_hessian::NetSpan;
 use crate::analysis::noise::Block;
 use crate::backend::read_f32;
@@ -97,7 +97,7 @@ fn every_step() -> usize {
     1
 }
 
-fn full_width() -> f64 {
+pub(crate) fn full_width() -> f64 {
     1.0
 }
 
@@ -205,21 +205,12 @@ impl NoiseRun {
         dim: usize,
         classes: usize,
     ) -> LabResult<ParamsInfo> {
-        let (label, dim) = match self.arch {
-            None => {
-                Block {
-                    layer: self.block_layer,
-                }
-                .validate(self.train_config(&self.settings[0], 0).require_mlp()?)?;
-                let d = span.span(self.block_layer).dim(&self.widths);
-                (span.describe(&self.widths, self.block_layer), d)
-            }
-            Some(_) => describe_params(
-                &self.network_spec(dim, classes)?.params()?,
-                span.params(self.block_layer),
-            )?,
-        };
-        Ok(ParamsInfo { label, dim })
+        span.parameters_of(
+            &self.train_config(&self.settings[0], 0).model,
+            self.block_layer,
+            dim,
+            classes,
+        )
     }
 
     pub fn train_config(&self, s: &Setting, extra_steps: usize) -> TrainConfig {
@@ -580,19 +571,9 @@ impl NoiseRun {
             )
             .help("grad, para or both (comma-separated)"),
             Field::seed(),
-            Field::choice("arch", "Network", network_choices()).help(
-                "the paper's FNN (the widths below) or a named architecture with dropout at its \
-                 paper's sites; its block is the weight tensor of the block index",
-            ),
-            Field::float(
-                "arch_width",
-                "Width multiplier (named network)",
-                Range::left_open(0.0, 8.0),
-            )
-            .help("1 = the architecture's paper; its blocks scale with width²")
-            .advanced(),
         ]
         .into_iter()
+        .chain(network_fields())
         .chain(block_net_fields())
         .collect()
     }
@@ -605,6 +586,24 @@ impl NoiseRun {
             ..Self::demo()
         }
     }
+}
+
+/// The network's fields: the paper's FNN or a named architecture, and its width multiplier.
+pub fn network_fields() -> [super::Field; 2] {
+    use super::schema::{Field, Range};
+    [
+        Field::choice("arch", "Network", network_choices()).help(
+            "the paper's FNN (the widths below) or a named architecture with dropout at its \
+             paper's sites; its block is the weight tensor of the block index",
+        ),
+        Field::float(
+            "arch_width",
+            "Width multiplier (named network)",
+            Range::left_open(0.0, 8.0),
+        )
+        .help("1 = the architecture's paper; its blocks scale with width²")
+        .advanced(),
+    ]
 }
 
 /// The MLP (no architecture) or one of the named ones.

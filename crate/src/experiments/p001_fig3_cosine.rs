@@ -22,15 +22,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::alignment_track::{track, HessianOf, TrackConfig, TrackSeries};
-use super::hessian_span::HessianSpan;
+use super::hessian_span::{HessianSpan, ParamsInfo};
 use super::Reporter;
 use crate::analysis::alignment::{null_cosine, NullCosine};
-use crate::analysis::expected_hessian::ExpectedHessian;
-use crate::analysis::hessian::{batch_capacity, HessianOperator};
+use crate::analysis::analysed::Analysed;
 use crate::error::{LabError, LabResult};
 use crate::linalg::dense::symmetric_eigen;
 use crate::linalg::operator::to_dense;
-use crate::model::Mlp;
 use crate::rng::{stream, Stream};
 use crate::train::eval::DeviceData;
 
@@ -67,6 +65,9 @@ pub struct CosineResult {
     pub config: CosineConfig,
     pub backend: String,
     pub crate_version: String,
+    /// The parameters H and Σ were taken over (absent in results written before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<ParamsInfo>,
     pub series: Vec<TrackSeries>,
     pub null: Option<NullCosine>,
 }
@@ -84,10 +85,8 @@ pub async fn run(
     } = inputs;
     let mut track_cfg = cfg.track.clone();
     track_cfg.train_with_dropout = true; // 001 trains with dropout
-    let d = track_cfg
-        .span
-        .span(track_cfg.block_layer)
-        .dim(&track_cfg.widths);
+    let parameters = track_cfg.parameters(train.dim, train.classes)?;
+    let d = parameters.dim;
     let sampled_null = cfg.null_repeats > 0 && track_cfg.span == HessianSpan::Block;
     if sampled_null && d > super::fig4_variance_hessian::MAX_DENSE_BLOCK {
         return Err(LabError::Config(format!("the null baseline needs all {d} Hessian eigenvalues; set null_repeats to 0 or pick a smaller block")));
@@ -99,25 +98,25 @@ pub async fn run(
             let repeats = cfg.null_repeats;
             let sub = train.first(track_cfg.train_size)?;
             let resident = DeviceData::upload(&sub, &device);
-            let model = Mlp::from_host(&track_cfg.model(0.0), &first.theta, &device);
+            let noisy = track_cfg
+                .network(first.series.setting.drop_rate)
+                .build(sub.dim, sub.classes)?;
+            let network = Analysed::new(&first.theta.with_spec(&noisy)?, &device)?;
             // The block: the sampled null runs only there.
-            let span = track_cfg.span.span(track_cfg.block_layer);
-            let batch = batch_capacity(&track_cfg.widths, &resident);
+            let params = track_cfg.span.params(track_cfg.block_layer);
+            let batch = network.column_batch(&resident);
             let stage = "null baseline: Hessian columns";
             let (h, _) = match track_cfg.hessian {
                 HessianOf::Plain => {
-                    let mut op = HessianOperator::new(&model, &resident, span);
+                    let mut op = network.hessian(&resident, params)?;
                     to_dense(&mut op, batch, reporter, stage).await?
                 }
                 HessianOf::Expected => {
-                    let rates = track_cfg.model(first.series.setting.drop_rate).drop_rates;
-                    let mut op = ExpectedHessian::fixed(
-                        &model,
+                    let mut op = network.expected_hessian(
                         &resident,
-                        &rates,
-                        span,
-                        cfg.null_masks,
-                        &mut stream(track_cfg.seed, Stream::HessianMasks),
+                        params,
+                        Some(cfg.null_masks),
+                        stream(track_cfg.seed, Stream::HessianMasks),
                     )?;
                     to_dense(&mut op, batch, reporter, stage).await?
                 }
@@ -143,6 +142,7 @@ pub async fn run(
         },
         backend: backend.to_string(),
         crate_version: crate::CRATE_VERSION.to_string(),
+        parameters: Some(parameters),
         series: tracked.into_iter().map(|t| t.series).collect(),
         null,
     })
@@ -229,7 +229,7 @@ impl super::Preset for Cosine {
         };
         let t = &r.config.track;
         let mut extra = vec![("hessian", hessian.to_string())];
-        extra.extend(t.span.csv_cells(&t.widths, t.block_layer));
+        extra.extend(t.csv_cells(&r.parameters));
         extra.extend(match &r.null {
             Some(n) => vec![
                 ("null_cosine_mean", n.analytic_mean.to_string()),
@@ -292,7 +292,7 @@ impl super::Preset for Cosine {
                 .collect();
             lines.push(format!(
                 "H and Σ over {}: null's exact mean at the final checkpoints {} (no sampled null: it needs H's full spectrum)",
-                t.span.describe(&t.widths, t.block_layer),
+                t.covered(&r.parameters).label,
                 finals.join(", ")
             ));
         }
