@@ -132,16 +132,7 @@ fn matrix_free_alignment_equals_dense(mut cfg: TrackConfig, train: Dataset) {
         assert!((a.covariance.frobenius - sigma.norm()).abs() <= 1e-9 * sigma.norm());
         // Hutchinson estimates within 4 of their own standard errors of the exact values.
         let (tr, fr) = (h.trace(), h.norm_squared());
-        assert!(
-            (a.trace_h.value - tr).abs() <= 4.0 * a.trace_h.std_error,
-            "Tr(H) {:?} vs {tr}",
-            a.trace_h
-        );
-        assert!(
-            (a.frobenius_sq_h.value - fr).abs() <= 4.0 * a.frobenius_sq_h.std_error,
-            "‖H‖² {:?} vs {fr}",
-            a.frobenius_sq_h
-        );
+        common::assert_hutchinson_near(&a, tr, fr);
         let iso = tr * sigma.trace() / d;
         assert!((a.trace_h_isotropic - iso).abs() <= 4.0 * a.trace_h.std_error * sigma.trace() / d);
         // The null's exact mean (the chance level a full-span chart draws) from the dense H and Σ,

@@ -120,16 +120,7 @@ fn fig6_alignment_on_lenet_equals_the_dense_definitions() {
         );
         assert!((a.covariance.trace - sigma.trace()).abs() <= 1e-9 * sigma.trace());
         let (tr, fr) = (h.trace(), h.norm_squared());
-        assert!(
-            (a.trace_h.value - tr).abs() <= 4.0 * a.trace_h.std_error,
-            "Tr(H) {:?} vs {tr}",
-            a.trace_h
-        );
-        assert!(
-            (a.frobenius_sq_h.value - fr).abs() <= 4.0 * a.frobenius_sq_h.std_error,
-            "‖H‖² {:?} vs {fr}",
-            a.frobenius_sq_h
-        );
+        common::assert_hutchinson_near(&a, tr, fr);
         assert!(
             (a.trace_h_isotropic - tr * sigma.trace() / info.dim as f64).abs()
                 <= 4.0 * a.trace_h.std_error * sigma.trace() / info.dim as f64

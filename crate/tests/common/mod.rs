@@ -107,3 +107,22 @@ pub fn fashion(split: &str) -> Dataset {
     )
     .unwrap()
 }
+
+/// The alignment's Hutchinson estimates of Tr(H) and ‖H‖_F² within 4 of their own standard
+/// errors of the exact values `trace` and `frobenius_sq` of the dense oracle.
+pub fn assert_hutchinson_near(
+    a: &dropout_lab::analysis::alignment::Alignment,
+    trace: f64,
+    frobenius_sq: f64,
+) {
+    assert!(
+        (a.trace_h.value - trace).abs() <= 4.0 * a.trace_h.std_error,
+        "Tr(H) {:?} vs {trace}",
+        a.trace_h
+    );
+    assert!(
+        (a.frobenius_sq_h.value - frobenius_sq).abs() <= 4.0 * a.frobenius_sq_h.std_error,
+        "‖H‖_F² {:?} vs {frobenius_sq}",
+        a.frobenius_sq_h
+    );
+}
