@@ -8,8 +8,7 @@
 
 use crate::common;
 
-use common::net_fixtures::f64s;
-use common::net_oracle::oracle_for;
+use common::net_oracle::block_hessian;
 use dropout_lab::analysis::alignment::centre;
 use dropout_lab::analysis::analysed::{weight_index, Analysed, Params};
 use dropout_lab::analysis::expected_hessian::ExpectedHessian;
@@ -49,20 +48,6 @@ fn lenet(mut t: TrackConfig) -> TrackConfig {
 fn network(cfg: &TrackConfig, p: f32, data: &Dataset, seed: u64) -> NetParams {
     let spec = cfg.network(p).build(data.dim, data.classes).unwrap();
     NetParams::init(&spec, &mut stream(seed, Stream::Init)).unwrap()
-}
-
-fn theta64(p: &NetParams) -> Vec<Vec<f64>> {
-    p.params.iter().map(|w| f64s(w)).collect()
-}
-
-/// The dense block Hessian of the oracle under `masks` (none: dropout off).
-fn block_hessian(
-    p: &NetParams,
-    data: &Dataset,
-    masks: &[Option<Vec<f32>>],
-    block: usize,
-) -> DMatrix<f64> {
-    oracle_for(&p.spec, p, data, masks).block_gauss_newton(&theta64(p), block, 1e-4)
 }
 
 #[test]

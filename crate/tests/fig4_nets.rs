@@ -8,14 +8,13 @@
 
 use crate::common;
 
-use common::net_oracle::oracle_for;
+use common::net_oracle::{block_hessian, descending_eigenvalues};
 use dropout_lab::backend::cpu_device;
 use dropout_lab::experiments::fig4_variance_hessian::{run, Fig4Config};
 use dropout_lab::experiments::noise_run::{NoiseSource, Setting};
 use dropout_lab::experiments::Silent;
 use dropout_lab::model::net::Arch;
 use dropout_lab::train::Trainer;
-use nalgebra::SymmetricEigen;
 
 fn lenet() -> Fig4Config {
     let mut c = Fig4Config::demo();
@@ -67,19 +66,7 @@ fn fig4_on_lenet_is_the_reference_block_hessian_and_the_trajectorys_variance() {
         (t.params().await.unwrap(), para, block)
     });
 
-    let oracle = oracle_for(&host.spec, &host, &train, &[]);
-    let theta: Vec<Vec<f64>> = host
-        .params
-        .iter()
-        .map(|p| common::net_fixtures::f64s(p))
-        .collect();
-    let hm = oracle.block_gauss_newton(&theta, block, 1e-4);
-    let mut want: Vec<f64> = SymmetricEigen::new(hm)
-        .eigenvalues
-        .iter()
-        .copied()
-        .collect();
-    want.sort_by(|a, b| b.total_cmp(a));
+    let want = descending_eigenvalues(block_hessian(&host, &train, &[], block));
     let scale = want[0].abs();
     assert!(scale > 1e-3, "a vacuous Hessian ({scale})");
     for series in &r.series {

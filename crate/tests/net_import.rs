@@ -8,7 +8,7 @@
 
 use crate::common;
 
-use common::net_oracle::oracle_for;
+use common::net_oracle::{block_hessian, descending_eigenvalues};
 use dropout_lab::experiments::fig4_variance_hessian::Fig4;
 use dropout_lab::experiments::noise_run::{NoiseSource, Setting};
 use dropout_lab::experiments::preset::{base_config, run_to_file};
@@ -16,7 +16,6 @@ use dropout_lab::experiments::{Inputs, Scale, Silent, StartWeights};
 use dropout_lab::io::weights::{import, Source};
 use dropout_lab::model::net::{Arch, ArchConfig, NetParams, Placement, Shortcut};
 use dropout_lab::model::{Activation, ModelConfig};
-use nalgebra::SymmetricEigen;
 use serde_json::json;
 
 fn arch(a: Arch, width: f64) -> ArchConfig {
@@ -158,18 +157,7 @@ fn fig4_analyses_an_imported_lenet_at_its_own_weights() {
         .iter()
         .rposition(|s| s.shape.len() == 2)
         .unwrap();
-    let theta: Vec<Vec<f64>> = p
-        .params
-        .iter()
-        .map(|v| common::net_fixtures::f64s(v))
-        .collect();
-    let hm = oracle_for(&p.spec, &p, &train, &[]).block_gauss_newton(&theta, block, 1e-4);
-    let mut want: Vec<f64> = SymmetricEigen::new(hm)
-        .eigenvalues
-        .iter()
-        .copied()
-        .collect();
-    want.sort_by(|a, b| b.total_cmp(a));
+    let want = descending_eigenvalues(block_hessian(&p, &train, &[], block));
     assert_eq!(lab.len(), want.len());
     let scale = want[0].abs();
     assert!(scale > 1e-3, "a vacuous Hessian ({scale})");

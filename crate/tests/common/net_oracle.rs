@@ -158,3 +158,30 @@ pub fn oracle_for<'a>(
         train_bn: false,
     }
 }
+
+/// The network's parameters in f64, state_dict order.
+pub fn params_f64(p: &NetParams) -> Vec<Vec<f64>> {
+    p.params.iter().map(|w| f64s(w)).collect()
+}
+
+/// The Gauss-Newton block Hessian (step 1e-4) of parameter tensor `block` of `p` on `d` under the
+/// host `masks` (none: dropout off), BatchNorm in evaluation mode.
+pub fn block_hessian(
+    p: &NetParams,
+    d: &Dataset,
+    masks: &[Option<Vec<f32>>],
+    block: usize,
+) -> DMatrix<f64> {
+    oracle_for(&p.spec, p, d, masks).block_gauss_newton(&params_f64(p), block, 1e-4)
+}
+
+/// Every eigenvalue of a symmetric matrix, largest first.
+pub fn descending_eigenvalues(m: DMatrix<f64>) -> Vec<f64> {
+    let mut v: Vec<f64> = nalgebra::SymmetricEigen::new(m)
+        .eigenvalues
+        .iter()
+        .copied()
+        .collect();
+    v.sort_by(|a, b| b.total_cmp(a));
+    v
+}
